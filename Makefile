@@ -1,0 +1,65 @@
+# cachet: `make run` and `make test` set up a fresh Debian 12 machine, build,
+# and run. Everything lands in build/ (normal), build-asan/ (AddressSanitizer
+# + UBSan) and build-tsan/ (ThreadSanitizer).
+
+PACKAGES := cmake ninja-build g++ clang-14 libclang-rt-14-dev libcaf-dev \
+            libfmt-dev catch2
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build run test test-normal test-asan test-tsan clean
+
+all: build
+
+# Installs whatever of PACKAGES is missing (as root, or through sudo).
+deps:
+	@missing=$$(for p in $(PACKAGES); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:" $$missing; \
+	  sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; \
+	fi
+
+build/build.ninja: | deps
+	cmake -S . -B build -G Ninja $(CMAKE_FLAGS)
+
+build: deps build/build.ninja
+	cmake --build build -j $(JOBS)
+
+run: build
+	./build/examples/access_modes/access-modes
+	./build/bench/cachet-call-bench
+
+build-asan/build.ninja: | deps
+	cmake -S . -B build-asan -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 \
+	  -DCMAKE_BUILD_TYPE=Debug "-DCACHET_SANITIZE=address;undefined" \
+	  -DCACHET_BUILD_EXAMPLES=OFF -DCACHET_BUILD_BENCH=OFF $(CMAKE_FLAGS)
+
+build-tsan/build.ninja: | deps
+	cmake -S . -B build-tsan -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCACHET_SANITIZE=thread \
+	  -DCACHET_BUILD_EXAMPLES=OFF -DCACHET_BUILD_BENCH=OFF $(CMAKE_FLAGS)
+
+test-normal: build
+	cd build && ctest --output-on-failure -j $(JOBS)
+
+test-asan: deps build-asan/build.ninja
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j $(JOBS) -L core
+
+test-tsan: deps build-tsan/build.ninja
+	cmake --build build-tsan -j $(JOBS)
+	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
+	  ctest --output-on-failure -j $(JOBS) -L concurrency
+
+# Every test: the normal build, then the core and concurrency tests under
+# ASan+UBSan and the concurrency tests under TSan.
+test: test-normal test-asan test-tsan
+
+clean:
+	rm -rf build build-asan build-tsan

@@ -1,0 +1,13 @@
+// cachet: Erlang/OTP's GenServer-owns-an-ETS-table pattern on CAF.
+// Include this for everything.
+#pragma once
+
+#include "cachet/access.hpp"
+#include "cachet/blocking_caller.hpp"
+#include "cachet/counter.hpp"
+#include "cachet/errc.hpp"
+#include "cachet/fwd.hpp"
+#include "cachet/kind.hpp"
+#include "cachet/owner.hpp"
+#include "cachet/table.hpp"
+#include "cachet/table_options.hpp"

@@ -1,0 +1,63 @@
+// Pieces shared by cachet's two table engines (hash and skip list).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <thread>
+
+namespace cachet::detail {
+
+/// What a write function decides to do with the key it was shown.
+enum class write_action : std::uint8_t {
+  keep,  ///< leave the table as it is
+  put,   ///< store the value the function produced
+  erase, ///< remove the key
+};
+
+/// Outcome of an engine operation; the handle layer maps it to errc.
+enum class op_status : std::uint8_t {
+  ok,
+  gone,      ///< the table was retired
+  rejected,  ///< the write function refused (its reason is in its capture)
+};
+
+/// Spins politely while a batch writer holds a sequence odd.
+inline void seq_pause(unsigned& spins) {
+  if (++spins < 64) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  } else {
+    std::this_thread::yield();
+  }
+}
+
+/// Seqlock read side for batch isolation: waits out a batch in progress and
+/// returns the even sequence to validate against.
+inline std::uint32_t seq_begin(const std::atomic<std::uint32_t>& seq) {
+  unsigned spins = 0;
+  for (;;) {
+    auto s = seq.load(std::memory_order_acquire);
+    if ((s & 1) == 0)
+      return s;
+    seq_pause(spins);
+  }
+}
+
+/// True if no batch writer touched `seq` since `seq_begin` returned `s`.
+inline bool seq_valid(const std::atomic<std::uint32_t>& seq, std::uint32_t s) {
+  std::atomic_thread_fence(std::memory_order_acquire);
+  return seq.load(std::memory_order_relaxed) == s;
+}
+
+/// Finalizer for hashes: std::hash of an integer is the identity, which would
+/// put consecutive keys into consecutive stripes and leave high bits unused.
+inline std::size_t mix_hash(std::size_t h) noexcept {
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  return h;
+}
+
+} // namespace cachet::detail

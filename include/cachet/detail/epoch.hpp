@@ -1,0 +1,126 @@
+// Epoch-based reclamation (EBR) for cachet's lock-free readers.
+//
+// A direct read pins the current thread (one store to its own cache-line-sized
+// slot), walks the table's immutable nodes and unpins. Writers never free a
+// node a reader might still hold: they retire it, and it is freed only after
+// the global epoch has advanced twice, which requires every pinned thread to
+// have been seen in the newer epoch. Readers thus write no shared cache line.
+//
+// The store that pins must be ordered before the reader's loads (StoreLoad).
+// Where Linux's membarrier(2) is available, readers pay only a compiler
+// barrier and the (rare) epoch advance issues membarrier, which runs a full
+// fence on every running thread of the process; elsewhere, and under
+// ThreadSanitizer (which does not model membarrier), readers use a seq_cst
+// exchange instead.
+//
+// NOTE: a thread that stays pinned (a long for_each) delays reclamation of
+// everything retired meanwhile, in every table; memory, not correctness.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#if defined(__SANITIZE_THREAD__)
+#  define CACHET_TSAN 1
+#elif defined(__has_feature)
+#  if __has_feature(thread_sanitizer)
+#    define CACHET_TSAN 1
+#  endif
+#endif
+
+namespace cachet::detail {
+
+/// Something freed once no reader can hold it any more.
+struct retired {
+  void* ptr;
+  void (*deleter)(void*);
+  std::uint64_t epoch;
+};
+
+/// Per-thread reader state; only its owning thread writes `state`.
+struct alignas(64) epoch_slot {
+  /// 0 while idle; `epoch << 1 | 1` while pinned.
+  std::atomic<std::uint64_t> state{0};
+  /// Claimed by a live thread.
+  std::atomic<bool> in_use{false};
+  /// Next slot of the domain's list; immutable once published.
+  epoch_slot* next = nullptr;
+  /// Pin nesting depth, touched by the owning thread only.
+  unsigned depth = 0;
+  /// Objects this thread retired, in non-decreasing epoch order.
+  std::vector<retired> bag;
+  /// Bag size at which this thread next tries to free.
+  std::size_t reclaim_at = 0;
+};
+
+/// The global epoch. Starts at 1 so that a pinned state is never 0.
+inline std::atomic<std::uint64_t> global_epoch{1};
+
+/// True when readers may rely on membarrier (set once, before any pin).
+inline bool asymmetric_fences = false;
+
+/// The calling thread's slot, or nullptr before its first pin.
+inline thread_local epoch_slot* this_thread_slot
+  __attribute__((tls_model("initial-exec"))) = nullptr;
+
+/// Claims a slot for the calling thread (slow path of the first pin).
+epoch_slot* claim_epoch_slot();
+
+/// Pins the calling thread; nests.
+inline void epoch_pin() noexcept {
+  auto* slot = this_thread_slot;
+  if (__builtin_expect(slot == nullptr, 0))
+    slot = claim_epoch_slot();
+  if (slot->depth++ != 0)
+    return;
+  auto pinned = global_epoch.load(std::memory_order_relaxed) << 1 | 1;
+#ifdef CACHET_TSAN
+  slot->state.exchange(pinned, std::memory_order_seq_cst);
+#else
+  if (asymmetric_fences) {
+    slot->state.store(pinned, std::memory_order_relaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+  } else {
+    slot->state.exchange(pinned, std::memory_order_seq_cst);
+  }
+#endif
+}
+
+/// Unpins the calling thread once the outermost pin ends.
+inline void epoch_unpin() noexcept {
+  auto* slot = this_thread_slot;
+  if (--slot->depth == 0)
+    slot->state.store(0, std::memory_order_release);
+}
+
+/// RAII pin: no node reachable from a table is freed while one is alive on
+/// this thread.
+class epoch_guard {
+public:
+  epoch_guard() noexcept {
+    epoch_pin();
+  }
+  ~epoch_guard() {
+    epoch_unpin();
+  }
+  epoch_guard(const epoch_guard&) = delete;
+  epoch_guard& operator=(const epoch_guard&) = delete;
+};
+
+/// Hands `ptr` to the domain; `deleter(ptr)` runs once no pinned reader can
+/// reach it. Call after unlinking `ptr` from every shared structure.
+void retire(void* ptr, void (*deleter)(void*));
+
+template <class T>
+void retire(T* ptr) {
+  retire(static_cast<void*>(ptr),
+         [](void* p) { delete static_cast<T*>(p); });
+}
+
+/// Advances the epoch as far as readers allow and frees whatever is safe to
+/// free on this thread and from exited threads. Returns how many objects
+/// still wait. Tests use it to check that retired memory does get freed.
+std::size_t reclaim();
+
+} // namespace cachet::detail

@@ -1,0 +1,395 @@
+// The engine behind `set` tables: a chained hash table whose readers take no
+// lock and write no shared memory.
+//
+// Nodes are immutable once published (only their `next` link changes), so a
+// reader that found a node may copy from it while writers replace it: a write
+// builds a new node, swings one atomic link and retires the old node through
+// epoch-based reclamation (epoch.hpp). Writers lock one of `stripe_count`
+// mutexes chosen by the key's hash; growing, clearing and retiring the table
+// lock all of them. Growing copies every node into a bucket array twice the
+// size and publishes it with one store, so readers always see a whole array.
+//
+// Batch writes (insert of many keys) are isolated from readers by a per-stripe
+// sequence that only batch writers bump: a reader of a key in a stripe being
+// written waits and re-reads, as ETS readers wait on the batch's write locks.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <new>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "cachet/detail/engine_common.hpp"
+#include "cachet/detail/epoch.hpp"
+
+namespace cachet::detail {
+
+template <class K, class V, class Hash, class KeyEqual>
+class hash_engine {
+public:
+  /// Write locks; a power of two so that a key keeps its stripe when the
+  /// bucket array (never smaller) doubles.
+  static constexpr std::size_t stripe_count = 64;
+
+  hash_engine() : buckets_(make_array(stripe_count)) {
+    for (auto& s : seqs_)
+      s.store(0, std::memory_order_relaxed);
+  }
+
+  explicit hash_engine(Hash hash, KeyEqual eq = KeyEqual{})
+    : hash_engine() {
+    hash_ = std::move(hash);
+    eq_ = std::move(eq);
+  }
+
+  hash_engine(const hash_engine&) = delete;
+  hash_engine& operator=(const hash_engine&) = delete;
+
+  /// Destroyed only when no handle, hence no reader, is left.
+  ~hash_engine() {
+    if (auto* arr = buckets_.load(std::memory_order_relaxed))
+      free_array(arr);
+  }
+
+  // -- reads: any thread, lock-free --------------------------------------------
+
+  /// Calls `f(const V*)` once, with the key's value or nullptr.
+  template <class F>
+  op_status find(const K& key, F&& f) const {
+    auto h = hash_of(key);
+    const auto& seq = seqs_[h & (stripe_count - 1)];
+    epoch_guard pin;
+    for (;;) {
+      auto s = seq_begin(seq);
+      auto* arr = buckets_.load(std::memory_order_acquire);
+      if (arr == nullptr)
+        return op_status::gone;
+      auto* n = arr->heads[h & arr->mask].load(std::memory_order_acquire);
+      while (n != nullptr && !(n->hash == h && eq_(n->key, key)))
+        n = n->next.load(std::memory_order_acquire);
+      if (!seq_valid(seq, s))
+        continue;
+      f(n != nullptr ? &n->value : nullptr);
+      return op_status::ok;
+    }
+  }
+
+  /// Calls `f(const K&, const V&)` for each entry. Not a snapshot: an entry
+  /// present for the whole walk is visited exactly once, others at most once.
+  template <class F>
+  op_status for_each(F&& f) const {
+    epoch_guard pin;
+    auto* arr = buckets_.load(std::memory_order_acquire);
+    if (arr == nullptr)
+      return op_status::gone;
+    for (std::size_t i = 0; i <= arr->mask; ++i)
+      for (auto* n = arr->heads[i].load(std::memory_order_acquire);
+           n != nullptr; n = n->next.load(std::memory_order_acquire))
+        f(static_cast<const K&>(n->key), static_cast<const V&>(n->value));
+    return op_status::ok;
+  }
+
+  /// Number of entries; exact when no write is in flight.
+  op_status size(std::size_t& out) const {
+    if (buckets_.load(std::memory_order_acquire) == nullptr)
+      return op_status::gone;
+    out = 0;
+    for (auto& s : stripes_)
+      out += s.count.load(std::memory_order_relaxed);
+    return op_status::ok;
+  }
+
+  bool alive() const noexcept {
+    return buckets_.load(std::memory_order_acquire) != nullptr;
+  }
+
+  // -- writes: any thread, serialized per stripe -----------------------------------
+
+  /// Shows `f(const V* current, std::optional<V>& out)` the key's value (or
+  /// nullptr) under the key's write lock and applies the write_action it
+  /// returns; `put` stores `out`. Atomic and isolated; if `f` or a copy
+  /// throws, the table is unchanged.
+  template <class F>
+  op_status modify(K key, F&& f) {
+    auto h = hash_of(key);
+    auto& st = stripes_[h & (stripe_count - 1)];
+    node* garbage = nullptr;
+    bool grow_now = false;
+    bucket_array* arr;
+    {
+      std::lock_guard<std::mutex> guard{st.mtx};
+      arr = buckets_.load(std::memory_order_relaxed);
+      if (arr == nullptr)
+        return op_status::gone;
+      std::optional<V> out;
+      auto [link, cur] = locate(arr, h, key);
+      auto action = f(cur != nullptr ? &cur->value : nullptr, out);
+      garbage = apply(arr, st, h, std::move(key), link, cur, action, out);
+      grow_now = action == write_action::put && cur == nullptr
+                 && overloaded(arr, st);
+    }
+    if (garbage != nullptr)
+      retire(garbage);
+    if (grow_now)
+      grow(arr);
+    return op_status::ok;
+  }
+
+  /// Inserts all `items` atomically and isolated from readers; duplicate keys
+  /// in `items`: the last wins. With `only_new`, inserts nothing and returns
+  /// `rejected` if any key is present.
+  op_status insert_batch(std::vector<std::pair<K, V>> items, bool only_new) {
+    std::vector<std::size_t> hashes;
+    hashes.reserve(items.size());
+    std::uint64_t stripe_mask = 0;
+    for (auto& kv : items) {
+      hashes.push_back(hash_of(kv.first));
+      stripe_mask |= std::uint64_t{1} << (hashes.back() & (stripe_count - 1));
+    }
+    std::vector<node*> garbage;
+    bool grow_now = false;
+    bucket_array* arr;
+    {
+      multi_lock locks{*this, stripe_mask};
+      arr = buckets_.load(std::memory_order_relaxed);
+      if (arr == nullptr)
+        return op_status::gone;
+      if (only_new)
+        for (std::size_t i = 0; i < items.size(); ++i)
+          if (locate(arr, hashes[i], items[i].first).second != nullptr)
+            return op_status::rejected;
+      locks.begin_batch();
+      for (std::size_t i = 0; i < items.size(); ++i) {
+        auto h = hashes[i];
+        auto& st = stripes_[h & (stripe_count - 1)];
+        auto [link, cur] = locate(arr, h, items[i].first);
+        std::optional<V> out{std::move(items[i].second)};
+        if (auto* old = apply(arr, st, h, std::move(items[i].first), link, cur,
+                              write_action::put, out))
+          garbage.push_back(old);
+        grow_now = grow_now || overloaded(arr, st);
+      }
+    }
+    for (auto* n : garbage)
+      retire(n);
+    if (grow_now)
+      grow(arr);
+    return op_status::ok;
+  }
+
+  /// Removes every entry atomically (ETS delete_all_objects).
+  op_status clear() {
+    bucket_array* old;
+    {
+      multi_lock locks{*this, ~std::uint64_t{0}};
+      old = buckets_.load(std::memory_order_relaxed);
+      if (old == nullptr)
+        return op_status::gone;
+      auto* fresh = make_array(stripe_count);
+      buckets_.store(fresh, std::memory_order_release);
+      for (auto& s : stripes_)
+        s.count.store(0, std::memory_order_relaxed);
+    }
+    retire_array(old);
+    return op_status::ok;
+  }
+
+  /// Turns the table into a tombstone: every later operation returns `gone`;
+  /// the entries are freed once no reader is inside.
+  void retire_storage() {
+    bucket_array* old;
+    {
+      multi_lock locks{*this, ~std::uint64_t{0}};
+      old = buckets_.exchange(nullptr, std::memory_order_acq_rel);
+      for (auto& s : stripes_)
+        s.count.store(0, std::memory_order_relaxed);
+    }
+    if (old != nullptr)
+      retire_array(old);
+  }
+
+private:
+  struct node {
+    template <class KK, class VV>
+    node(node* nx, std::size_t h, KK&& k, VV&& v)
+      : next(nx), hash(h), key(std::forward<KK>(k)), value(std::forward<VV>(v)) {
+      // nop
+    }
+    std::atomic<node*> next;
+    const std::size_t hash;
+    const K key;
+    const V value;
+  };
+
+  /// Bucket heads allocated inline after the header: one load less per read.
+  struct bucket_array {
+    std::size_t mask;
+    std::atomic<node*> heads[1];
+  };
+
+  struct alignas(64) stripe {
+    std::mutex mtx;
+    std::atomic<std::size_t> count{0};
+  };
+
+  /// Locks the stripes in `mask` in ascending order; `begin_batch` makes
+  /// readers of those stripes wait until the lock is released.
+  class multi_lock {
+  public:
+    multi_lock(hash_engine& e, std::uint64_t mask) : e_(e), mask_(mask) {
+      for (std::size_t i = 0; i < stripe_count; ++i)
+        if (mask_ & (std::uint64_t{1} << i))
+          e_.stripes_[i].mtx.lock();
+    }
+    void begin_batch() {
+      bump();
+      batch_ = true;
+    }
+    ~multi_lock() {
+      if (batch_)
+        bump();
+      for (std::size_t i = 0; i < stripe_count; ++i)
+        if (mask_ & (std::uint64_t{1} << i))
+          e_.stripes_[i].mtx.unlock();
+    }
+
+  private:
+    void bump() {
+      for (std::size_t i = 0; i < stripe_count; ++i)
+        if (mask_ & (std::uint64_t{1} << i))
+          e_.seqs_[i].fetch_add(1, std::memory_order_release);
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+    }
+    hash_engine& e_;
+    std::uint64_t mask_;
+    bool batch_ = false;
+  };
+
+  std::size_t hash_of(const K& key) const {
+    return mix_hash(hash_(key));
+  }
+
+  static bucket_array* make_array(std::size_t n) {
+    auto bytes = sizeof(bucket_array) + (n - 1) * sizeof(std::atomic<node*>);
+    auto* arr = static_cast<bucket_array*>(::operator new(bytes));
+    arr->mask = n - 1;
+    for (std::size_t i = 0; i < n; ++i)
+      new (&arr->heads[i]) std::atomic<node*>(nullptr);
+    return arr;
+  }
+
+  /// Frees an array and every node in its chains.
+  static void free_array(bucket_array* arr) {
+    for (std::size_t i = 0; i <= arr->mask; ++i)
+      for (auto* n = arr->heads[i].load(std::memory_order_relaxed);
+           n != nullptr;) {
+        auto* next = n->next.load(std::memory_order_relaxed);
+        delete n;
+        n = next;
+      }
+    ::operator delete(arr);
+  }
+
+  static void retire_array(bucket_array* arr) {
+    detail::retire(arr, [](void* p) {
+      free_array(static_cast<bucket_array*>(p));
+    });
+  }
+
+  /// The link pointing at the key's node (or at the chain's end) and the node.
+  std::pair<std::atomic<node*>*, node*>
+  locate(bucket_array* arr, std::size_t h, const K& key) const {
+    auto* link = &arr->heads[h & arr->mask];
+    auto* cur = link->load(std::memory_order_relaxed);
+    while (cur != nullptr && !(cur->hash == h && eq_(cur->key, key))) {
+      link = &cur->next;
+      cur = link->load(std::memory_order_relaxed);
+    }
+    return {link, cur};
+  }
+
+  /// Applies `action` at `link`/`cur`; returns the node to retire, if any.
+  /// Caller holds the stripe's lock.
+  node* apply(bucket_array* arr, stripe& st, std::size_t h, K&& key,
+              std::atomic<node*>* link, node* cur, write_action action,
+              std::optional<V>& out) {
+    switch (action) {
+      case write_action::keep:
+        return nullptr;
+      case write_action::put:
+        if (cur != nullptr) {
+          auto* n = new node(cur->next.load(std::memory_order_relaxed), h,
+                             std::move(key), std::move(*out));
+          link->store(n, std::memory_order_release);
+          return cur;
+        } else {
+          auto& head = arr->heads[h & arr->mask];
+          auto* n = new node(head.load(std::memory_order_relaxed), h,
+                             std::move(key), std::move(*out));
+          head.store(n, std::memory_order_release);
+          st.count.fetch_add(1, std::memory_order_relaxed);
+          return nullptr;
+        }
+      case write_action::erase:
+        if (cur == nullptr)
+          return nullptr;
+        link->store(cur->next.load(std::memory_order_relaxed),
+                    std::memory_order_release);
+        st.count.fetch_sub(1, std::memory_order_relaxed);
+        return cur;
+    }
+    return nullptr;
+  }
+
+  /// True once the stripe holds more entries than its share of buckets.
+  static bool overloaded(const bucket_array* arr, const stripe& st) {
+    return st.count.load(std::memory_order_relaxed)
+           > (arr->mask + 1) / stripe_count;
+  }
+
+  /// Doubles the bucket array if it is still `seen`.
+  void grow(bucket_array* seen) noexcept {
+    bucket_array* old;
+    {
+      multi_lock locks{*this, ~std::uint64_t{0}};
+      old = buckets_.load(std::memory_order_relaxed);
+      if (old != seen)
+        return; // grown, cleared or retired meanwhile
+      auto n = (old->mask + 1) * 2;
+      bucket_array* fresh = nullptr;
+      try {
+        fresh = make_array(n);
+        for (std::size_t i = 0; i <= old->mask; ++i)
+          for (auto* x = old->heads[i].load(std::memory_order_relaxed);
+               x != nullptr; x = x->next.load(std::memory_order_relaxed)) {
+            auto& head = fresh->heads[x->hash & (n - 1)];
+            head.store(new node(head.load(std::memory_order_relaxed), x->hash,
+                                x->key, x->value),
+                       std::memory_order_relaxed);
+          }
+      } catch (...) {
+        // Out of memory (or a throwing copy): stay at this size, still
+        // correct, and try again on a later insert.
+        if (fresh != nullptr)
+          free_array(fresh);
+        return;
+      }
+      buckets_.store(fresh, std::memory_order_release);
+    }
+    retire_array(old);
+  }
+
+  Hash hash_;
+  KeyEqual eq_;
+  std::atomic<bucket_array*> buckets_;
+  std::array<stripe, stripe_count> stripes_;
+  /// Batch sequences, apart from the mutexes: readers only load them.
+  alignas(64) std::array<std::atomic<std::uint32_t>, stripe_count> seqs_;
+};
+
+} // namespace cachet::detail

@@ -1,0 +1,426 @@
+// The engine behind `ordered_set` tables: a skip list whose readers take no
+// lock and write no shared memory.
+//
+// As in the hash engine, nodes are immutable once published except for their
+// links: an update links a new node in place of the old one and retires the
+// old one through epoch-based reclamation. Writers are serialized by one
+// mutex (ETS's ordered_set also has a single write lock by default). Links
+// are published bottom-up, so level 0 is the linearization point; a reader
+// always decides at level 0. A reader that wandered onto a node being
+// unlinked still follows links that were valid when the unlink began, and no
+// other write can happen before that unlink ends.
+//
+// Batch writes bump one sequence that readers validate against, as in the
+// hash engine.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <new>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "cachet/detail/engine_common.hpp"
+#include "cachet/detail/epoch.hpp"
+
+namespace cachet::detail {
+
+template <class K, class V, class Compare>
+class skiplist_engine {
+public:
+  /// Enough for 4^20 entries at p = 1/4.
+  static constexpr unsigned max_height = 20;
+
+  skiplist_engine() {
+    for (auto& h : head_)
+      h.store(nullptr, std::memory_order_relaxed);
+  }
+
+  explicit skiplist_engine(Compare less) : skiplist_engine() {
+    less_ = std::move(less);
+  }
+
+  skiplist_engine(const skiplist_engine&) = delete;
+  skiplist_engine& operator=(const skiplist_engine&) = delete;
+
+  ~skiplist_engine() {
+    free_chain(head_[0].load(std::memory_order_relaxed));
+  }
+
+  // -- reads: any thread, lock-free --------------------------------------------
+
+  /// Calls `f(const V*)` once, with the key's value or nullptr.
+  template <class F>
+  op_status find(const K& key, F&& f) const {
+    return read_one(
+      [&] {
+        auto* n = lower_bound(key);
+        return n != nullptr && !less_(key, n->key) ? n : nullptr;
+      },
+      [&](const node* n) { f(n != nullptr ? &n->value : nullptr); });
+  }
+
+  /// Calls `f(const K*)` with the smallest key, or nullptr if empty.
+  template <class F>
+  op_status first(F&& f) const {
+    return read_one([&] { return head_[0].load(std::memory_order_acquire); },
+                    key_of(f));
+  }
+
+  /// Calls `f(const K*)` with the largest key, or nullptr if empty.
+  template <class F>
+  op_status last(F&& f) const {
+    return read_one([&] { return rightmost(nullptr); }, key_of(f));
+  }
+
+  /// Calls `f(const K*)` with the smallest key greater than `key`.
+  template <class F>
+  op_status next(const K& key, F&& f) const {
+    return read_one([&] { return upper_bound(key); }, key_of(f));
+  }
+
+  /// Calls `f(const K*)` with the largest key less than `key`.
+  template <class F>
+  op_status prev(const K& key, F&& f) const {
+    return read_one([&] { return rightmost(&key); }, key_of(f));
+  }
+
+  /// Copies entries with `lo <= key < hi`, in order, at most `limit`, into
+  /// `out`; isolated from batch writes like a single-key read.
+  op_status range(const K& lo, const K& hi, std::size_t limit,
+                  std::vector<std::pair<K, V>>& out) const {
+    epoch_guard pin;
+    for (;;) {
+      out.clear();
+      auto s = seq_begin(seq_);
+      if (retired_.load(std::memory_order_acquire))
+        return op_status::gone;
+      for (auto* n = lower_bound(lo);
+           n != nullptr && less_(n->key, hi) && out.size() < limit;
+           n = n->links()[0].load(std::memory_order_acquire))
+        out.emplace_back(n->key, n->value);
+      if (seq_valid(seq_, s))
+        return op_status::ok;
+    }
+  }
+
+  /// Calls `f(const K&, const V&)` in key order. Not a snapshot: an entry
+  /// present for the whole walk is visited exactly once, others at most once.
+  template <class F>
+  op_status for_each(F&& f) const {
+    epoch_guard pin;
+    if (retired_.load(std::memory_order_acquire))
+      return op_status::gone;
+    for (auto* n = head_[0].load(std::memory_order_acquire); n != nullptr;
+         n = n->links()[0].load(std::memory_order_acquire))
+      f(static_cast<const K&>(n->key), static_cast<const V&>(n->value));
+    return op_status::ok;
+  }
+
+  op_status size(std::size_t& out) const {
+    if (retired_.load(std::memory_order_acquire))
+      return op_status::gone;
+    out = count_.load(std::memory_order_relaxed);
+    return op_status::ok;
+  }
+
+  bool alive() const noexcept {
+    return !retired_.load(std::memory_order_acquire);
+  }
+
+  // -- writes: any thread, serialized ------------------------------------------
+
+  /// See hash_engine::modify.
+  template <class F>
+  op_status modify(K key, F&& f) {
+    node* garbage = nullptr;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      if (retired_.load(std::memory_order_relaxed))
+        return op_status::gone;
+      std::optional<V> out;
+      links_t preds;
+      auto* cur = find_preds(key, preds);
+      auto action = f(cur != nullptr ? &cur->value : nullptr, out);
+      garbage = apply(std::move(key), preds, cur, action, out);
+    }
+    if (garbage != nullptr)
+      retire_node(garbage);
+    return op_status::ok;
+  }
+
+  /// See hash_engine::insert_batch.
+  op_status insert_batch(std::vector<std::pair<K, V>> items, bool only_new) {
+    std::vector<node*> garbage;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      if (retired_.load(std::memory_order_relaxed))
+        return op_status::gone;
+      links_t preds;
+      if (only_new)
+        for (auto& kv : items)
+          if (find_preds(kv.first, preds) != nullptr)
+            return op_status::rejected;
+      batch_scope batch{seq_};
+      for (auto& kv : items) {
+        auto* cur = find_preds(kv.first, preds);
+        std::optional<V> out{std::move(kv.second)};
+        if (auto* old = apply(std::move(kv.first), preds, cur,
+                              write_action::put, out))
+          garbage.push_back(old);
+      }
+    }
+    for (auto* n : garbage)
+      retire_node(n);
+    return op_status::ok;
+  }
+
+  op_status clear() {
+    node* chain;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      if (retired_.load(std::memory_order_relaxed))
+        return op_status::gone;
+      chain = detach_all();
+    }
+    retire_chain(chain);
+    return op_status::ok;
+  }
+
+  /// See hash_engine::retire_storage.
+  void retire_storage() {
+    node* chain;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      retired_.store(true, std::memory_order_release);
+      chain = detach_all();
+    }
+    retire_chain(chain);
+  }
+
+private:
+  /// Key, value, height; `height` links follow the object in memory.
+  struct node {
+    template <class KK, class VV>
+    node(KK&& k, VV&& v, unsigned h)
+      : key(std::forward<KK>(k)), value(std::forward<VV>(v)), height(h) {
+      for (unsigned i = 0; i < h; ++i)
+        new (&links()[i]) std::atomic<node*>(nullptr);
+    }
+    std::atomic<node*>* links() noexcept {
+      return reinterpret_cast<std::atomic<node*>*>(this + 1);
+    }
+    const std::atomic<node*>* links() const noexcept {
+      return reinterpret_cast<const std::atomic<node*>*>(this + 1);
+    }
+    const K key;
+    const V value;
+    const unsigned height;
+  };
+  static_assert(sizeof(node) % alignof(std::atomic<node*>) == 0);
+
+  /// Per level, the link to update: a node's or the head's.
+  using links_t = std::atomic<node*>* [max_height];
+
+  struct batch_scope {
+    explicit batch_scope(std::atomic<std::uint32_t>& s) : seq(s) {
+      seq.fetch_add(1, std::memory_order_release);
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+    }
+    ~batch_scope() {
+      seq.fetch_add(1, std::memory_order_release);
+    }
+    std::atomic<std::uint32_t>& seq;
+  };
+
+  template <class... Args>
+  static node* make_node(unsigned height, Args&&... args) {
+    void* mem = ::operator new(sizeof(node)
+                               + height * sizeof(std::atomic<node*>));
+    try {
+      return new (mem) node(std::forward<Args>(args)..., height);
+    } catch (...) {
+      ::operator delete(mem);
+      throw;
+    }
+  }
+
+  static void free_node(node* n) {
+    n->~node();
+    ::operator delete(n);
+  }
+
+  static void free_chain(node* n) {
+    while (n != nullptr) {
+      auto* next = n->links()[0].load(std::memory_order_relaxed);
+      free_node(n);
+      n = next;
+    }
+  }
+
+  static void retire_node(node* n) {
+    detail::retire(n, [](void* p) { free_node(static_cast<node*>(p)); });
+  }
+
+  static void retire_chain(node* n) {
+    if (n != nullptr)
+      detail::retire(n, [](void* p) { free_chain(static_cast<node*>(p)); });
+  }
+
+  /// Runs `locate` under a pin until no batch interfered, then `use`.
+  template <class Locate, class Use>
+  op_status read_one(Locate&& locate, Use&& use) const {
+    epoch_guard pin;
+    for (;;) {
+      auto s = seq_begin(seq_);
+      if (retired_.load(std::memory_order_acquire))
+        return op_status::gone;
+      const node* n = locate();
+      if (!seq_valid(seq_, s))
+        continue;
+      use(n);
+      return op_status::ok;
+    }
+  }
+
+  template <class F>
+  static auto key_of(F& f) {
+    return [&f](const node* n) { f(n != nullptr ? &n->key : nullptr); };
+  }
+
+  const std::atomic<node*>* links_of(const node* n) const {
+    return n == nullptr ? head_ : n->links();
+  }
+
+  unsigned top() const {
+    return height_.load(std::memory_order_relaxed);
+  }
+
+  /// First node with key >= k (readers).
+  const node* lower_bound(const K& k) const {
+    const node* pred = nullptr;
+    const node* next = nullptr;
+    for (auto lvl = top(); lvl-- > 0;) {
+      next = links_of(pred)[lvl].load(std::memory_order_acquire);
+      while (next != nullptr && less_(next->key, k)) {
+        pred = next;
+        next = next->links()[lvl].load(std::memory_order_acquire);
+      }
+    }
+    return next;
+  }
+
+  /// First node with key > k (readers).
+  const node* upper_bound(const K& k) const {
+    const node* pred = nullptr;
+    const node* next = nullptr;
+    for (auto lvl = top(); lvl-- > 0;) {
+      next = links_of(pred)[lvl].load(std::memory_order_acquire);
+      while (next != nullptr && !less_(k, next->key)) {
+        pred = next;
+        next = next->links()[lvl].load(std::memory_order_acquire);
+      }
+    }
+    return next;
+  }
+
+  /// Last node with key < *bound, or the last node if bound is null.
+  const node* rightmost(const K* bound) const {
+    const node* pred = nullptr;
+    for (auto lvl = top(); lvl-- > 0;) {
+      auto* next = links_of(pred)[lvl].load(std::memory_order_acquire);
+      while (next != nullptr && (bound == nullptr || less_(next->key, *bound))) {
+        pred = next;
+        next = next->links()[lvl].load(std::memory_order_acquire);
+      }
+    }
+    return pred;
+  }
+
+  /// Fills `preds` with the links to update for `key` at every level and
+  /// returns the node holding `key`, if any. Writers only.
+  node* find_preds(const K& key, links_t& preds) {
+    node* pred = nullptr;
+    node* next = nullptr;
+    for (auto lvl = max_height; lvl-- > 0;) {
+      auto* links = pred == nullptr ? head_ : pred->links();
+      next = links[lvl].load(std::memory_order_relaxed);
+      while (next != nullptr && less_(next->key, key)) {
+        pred = next;
+        links = pred->links();
+        next = links[lvl].load(std::memory_order_relaxed);
+      }
+      preds[lvl] = &links[lvl];
+    }
+    return next != nullptr && !less_(key, next->key) ? next : nullptr;
+  }
+
+  unsigned random_height() {
+    // xorshift64; p = 1/4 per extra level.
+    rng_ ^= rng_ << 13;
+    rng_ ^= rng_ >> 7;
+    rng_ ^= rng_ << 17;
+    unsigned h = 1;
+    for (auto bits = rng_; h < max_height && (bits & 3) == 0; bits >>= 2)
+      ++h;
+    return h;
+  }
+
+  /// Applies `action`; links bottom-up. Returns the node to retire, if any.
+  node* apply(K&& key, links_t& preds, node* cur, write_action action,
+              std::optional<V>& out) {
+    switch (action) {
+      case write_action::keep:
+        return nullptr;
+      case write_action::put: {
+        auto h = cur != nullptr ? cur->height : random_height();
+        auto* n = make_node(h, std::move(key), std::move(*out));
+        for (unsigned i = 0; i < h; ++i) {
+          auto* succ = cur != nullptr ? cur->links()[i].load(std::memory_order_relaxed)
+                                      : preds[i]->load(std::memory_order_relaxed);
+          n->links()[i].store(succ, std::memory_order_relaxed);
+        }
+        if (h > top())
+          height_.store(h, std::memory_order_release);
+        for (unsigned i = 0; i < h; ++i)
+          preds[i]->store(n, std::memory_order_release);
+        if (cur == nullptr)
+          count_.fetch_add(1, std::memory_order_relaxed);
+        return cur;
+      }
+      case write_action::erase:
+        if (cur == nullptr)
+          return nullptr;
+        for (unsigned i = 0; i < cur->height; ++i)
+          preds[i]->store(cur->links()[i].load(std::memory_order_relaxed),
+                          std::memory_order_release);
+        count_.fetch_sub(1, std::memory_order_relaxed);
+        return cur;
+    }
+    return nullptr;
+  }
+
+  /// Unlinks every node; returns the level-0 chain. Writer lock held.
+  node* detach_all() {
+    auto* chain = head_[0].load(std::memory_order_relaxed);
+    batch_scope batch{seq_};
+    for (auto& h : head_)
+      h.store(nullptr, std::memory_order_release);
+    count_.store(0, std::memory_order_relaxed);
+    return chain;
+  }
+
+  Compare less_;
+  std::atomic<node*> head_[max_height];
+  std::atomic<unsigned> height_{1};
+  std::atomic<bool> retired_{false};
+  std::atomic<std::size_t> count_{0};
+  std::uint64_t rng_ = 0x9e3779b97f4a7c15ULL;
+  std::mutex mtx_;
+  alignas(64) std::atomic<std::uint32_t> seq_{0};
+};
+
+} // namespace cachet::detail

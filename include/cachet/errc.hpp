@@ -1,0 +1,57 @@
+// cachet's error codes: every failure a caller can meet is one of these,
+// returned as a value (`caf::error` inside `caf::expected`), never thrown.
+//
+// The enum is registered with CAF as error category "cachet", so an errc
+// travels in response messages like CAF's own `sec` codes and compares with
+// `==` against a `caf::error`:
+//
+//   auto v = tab.lookup(key);
+//   if (!v && v.error() == cachet::errc::access_denied) ...
+//
+// Call `cachet::configure(cfg)` on the actor system config so that
+// `sys.render(err)` prints "access_denied" instead of a number.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <caf/error.hpp>
+#include <caf/fwd.hpp>
+#include <caf/message.hpp>
+
+namespace cachet {
+
+/// Error codes of cachet, registered with CAF as category "cachet".
+enum class errc : std::uint8_t {
+  /// The handle's rights do not allow this operation in the table's mode.
+  access_denied = 1,
+  /// The table's owner has died (or the table was deleted).
+  table_gone,
+  /// No live table is registered under that name.
+  no_such_table,
+  /// A live table is already registered under that name.
+  name_taken,
+  /// The name resolves to a table of other key, value or kind types.
+  wrong_type,
+  /// insert_new: a key of the batch is already present; nothing was inserted.
+  key_exists,
+  /// The key is not present (update_counter without a default object).
+  no_such_key,
+  /// update_counter on a value that is not an integer.
+  not_a_counter,
+  /// update_counter would leave the range of std::int64_t.
+  counter_overflow,
+  /// A blocking call got no response within its timeout.
+  call_timeout,
+};
+
+/// Returns the enumerator's name, e.g. "access_denied".
+std::string to_string(errc x);
+
+/// Registers cachet's error category (and so its rendering) with `cfg`.
+/// Call once before constructing the actor system.
+void configure(caf::actor_system_config& cfg);
+
+} // namespace cachet
+
+CAF_ERROR_CODE_ENUM(cachet::errc, "cachet")

@@ -1,0 +1,245 @@
+// Owner actors: the GenServer that creates, holds and serves a table.
+//
+// `spawn_owner<K, V>(sys, opts)` starts a generic owner that serves every
+// table operation over messages. `owner_actor<K, V, Kind>` is its typed
+// interface; each operation is a call (request/response) or, sent without
+// expecting a reply, a cast:
+//
+//   self->request(owner, 1s, cachet::lookup_atom_v, key)
+//     .then([](std::optional<V> v) { ... });      // call, from an actor
+//   caf::anon_send(owner, cachet::insert_atom_v, key, value);  // cast
+//   cachet::blocking_caller caller{sys};          // call, from a thread
+//   auto v = caller.call(owner, 1s, cachet::lookup_atom_v, key);
+//
+// Messages are served by the owner itself, so they work in every access mode
+// (ETS: "whatever the owner's protocol offers"), one at a time.
+//
+// Writing your own owner: extend the interface and add handlers next to the
+// generic ones with `serve`:
+//
+//   using cache_actor = cachet::owner_actor<std::string, std::string>
+//     ::extend<caf::replies_to<fetch_atom, std::string>::with<std::string>>;
+//   struct cache_state { std::optional<cachet::owned_table<...>> tab; };
+//   cache_actor::behavior_type
+//   cache(cache_actor::stateful_pointer<cache_state> self) {
+//     self->state.tab.emplace(*cachet::make_table<...>(self, {"cache"}));
+//     return cachet::serve<cache_actor>(*self->state.tab,
+//       [=](fetch_atom, const std::string& key) { ... });
+//   }
+//
+// NOTE: a table created in an owner dies with it; see table.hpp.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/result.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/type_id.hpp>
+#include <caf/typed_actor.hpp>
+#include <caf/typed_behavior.hpp>
+
+#include "cachet/detail/inspect_std.hpp"
+#include "cachet/table.hpp"
+
+CAF_ADD_ATOM(cachet, cachet, insert_atom, "insert")
+CAF_ADD_ATOM(cachet, cachet, insert_new_atom, "insert_new")
+CAF_ADD_ATOM(cachet, cachet, lookup_atom, "lookup")
+CAF_ADD_ATOM(cachet, cachet, member_atom, "member")
+CAF_ADD_ATOM(cachet, cachet, erase_atom, "erase")
+CAF_ADD_ATOM(cachet, cachet, take_atom, "take")
+CAF_ADD_ATOM(cachet, cachet, update_counter_atom, "upd_ctr")
+CAF_ADD_ATOM(cachet, cachet, update_atom, "update")
+CAF_ADD_ATOM(cachet, cachet, size_atom, "size")
+CAF_ADD_ATOM(cachet, cachet, clear_atom, "clear")
+CAF_ADD_ATOM(cachet, cachet, to_list_atom, "to_list")
+CAF_ADD_ATOM(cachet, cachet, first_atom, "first")
+CAF_ADD_ATOM(cachet, cachet, last_atom, "last")
+CAF_ADD_ATOM(cachet, cachet, next_atom, "next")
+CAF_ADD_ATOM(cachet, cachet, prev_atom, "prev")
+CAF_ADD_ATOM(cachet, cachet, range_atom, "range")
+CAF_ADD_ATOM(cachet, cachet, table_atom, "table")
+
+namespace cachet {
+
+/// A function applied by the owner to a key's value (update by function over
+/// messages). Local messages only.
+template <class V>
+struct updater {
+  std::function<void(V&)> fn;
+};
+
+namespace detail {
+
+template <class K, class V>
+using base_signatures = caf::detail::type_list<
+  typename caf::replies_to<insert_atom, K, V>::template with<void>,
+  typename caf::replies_to<insert_atom, std::vector<std::pair<K, V>>>::template with<
+    void>,
+  typename caf::replies_to<insert_new_atom, K, V>::template with<void>,
+  typename caf::replies_to<insert_new_atom,
+                  std::vector<std::pair<K, V>>>::template with<void>,
+  typename caf::replies_to<lookup_atom, K>::template with<std::optional<V>>,
+  typename caf::replies_to<member_atom, K>::template with<bool>,
+  typename caf::replies_to<erase_atom, K>::template with<bool>,
+  typename caf::replies_to<take_atom, K>::template with<std::optional<V>>,
+  typename caf::replies_to<update_counter_atom, K, counter_op>::template with<
+    std::int64_t>,
+  typename caf::replies_to<update_counter_atom, K, counter_op, V>::template with<
+    std::int64_t>,
+  typename caf::replies_to<update_atom, K, updater<V>>::template with<bool>,
+  typename caf::replies_to<size_atom>::template with<std::uint64_t>,
+  typename caf::replies_to<clear_atom>::template with<void>,
+  typename caf::replies_to<to_list_atom>::template with<std::vector<std::pair<K, V>>>>;
+
+template <class K>
+using ordered_signatures = caf::detail::type_list<
+  typename caf::replies_to<first_atom>::template with<std::optional<K>>,
+  typename caf::replies_to<last_atom>::template with<std::optional<K>>,
+  typename caf::replies_to<next_atom, K>::template with<std::optional<K>>,
+  typename caf::replies_to<prev_atom, K>::template with<std::optional<K>>>;
+
+template <class K, class V>
+using range_signatures = caf::detail::type_list<
+  typename caf::replies_to<range_atom, K, K, std::uint64_t>::template with<
+    std::vector<std::pair<K, V>>>>;
+
+template <class K, class V, class Kind>
+using owner_signatures = std::conditional_t<
+  is_ordered_v<Kind>,
+  caf::detail::tl_concat_t<base_signatures<K, V>, ordered_signatures<K>,
+                           range_signatures<K, V>>,
+  base_signatures<K, V>>;
+
+/// Converts a direct result into a response.
+template <class T>
+caf::result<T> respond(caf::expected<T>&& x) {
+  if (x)
+    return std::move(*x);
+  return std::move(x.error());
+}
+
+inline caf::result<void> respond(caf::expected<void>&& x) {
+  if (x)
+    return caf::unit;
+  return x.error();
+}
+
+} // namespace detail
+
+/// The typed interface of an owner of a `table<K, V, Kind>`.
+template <class K, class V, class Kind = set<>>
+using owner_actor
+  = caf::detail::tl_apply_t<detail::owner_signatures<K, V, Kind>,
+                            caf::typed_actor>;
+
+/// The generic handlers for every table operation, on `tab`, plus `extra`
+/// handlers of your own; returns the behavior of `Handle` (an owner_actor or
+/// an extension of it). `tab` must outlive the behavior: keep it in the
+/// actor's state.
+template <class Handle, class K, class V, class Kind, class... Extra>
+typename Handle::behavior_type serve(owned_table<K, V, Kind>& tab,
+                                     Extra... extra) {
+  using detail::respond;
+  using entries = std::vector<std::pair<K, V>>;
+  auto* t = &tab;
+  auto base = std::make_tuple(
+    [t](insert_atom, K& k, V& v) {
+      return respond(t->insert(std::move(k), std::move(v)));
+    },
+    [t](insert_atom, entries& xs) { return respond(t->insert(std::move(xs))); },
+    [t](insert_new_atom, K& k, V& v) {
+      return respond(t->insert_new(std::move(k), std::move(v)));
+    },
+    [t](insert_new_atom, entries& xs) {
+      return respond(t->insert_new(std::move(xs)));
+    },
+    [t](lookup_atom, const K& k) { return respond(t->lookup(k)); },
+    [t](member_atom, const K& k) { return respond(t->member(k)); },
+    [t](erase_atom, const K& k) { return respond(t->erase(k)); },
+    [t](take_atom, const K& k) { return respond(t->take(k)); },
+    [t](update_counter_atom, const K& k, const counter_op& op) {
+      return respond(t->update_counter(k, op));
+    },
+    [t](update_counter_atom, const K& k, const counter_op& op, const V& dflt) {
+      return respond(t->update_counter(k, op, dflt));
+    },
+    [t](update_atom, const K& k, const updater<V>& f) {
+      return respond(t->update(k, f.fn));
+    },
+    [t](size_atom) -> caf::result<std::uint64_t> {
+      auto n = t->size();
+      if (!n)
+        return n.error();
+      return static_cast<std::uint64_t>(*n);
+    },
+    [t](clear_atom) { return respond(t->clear()); },
+    [t](to_list_atom) { return respond(t->to_list()); });
+  auto make = [&](auto&&... handlers) {
+    return typename Handle::behavior_type{std::move(handlers)...,
+                                          std::move(extra)...};
+  };
+  if constexpr (is_ordered_v<Kind>) {
+    return std::apply(make, std::tuple_cat(
+      std::move(base),
+      std::make_tuple(
+        [t](first_atom) { return respond(t->first()); },
+        [t](last_atom) { return respond(t->last()); },
+        [t](next_atom, const K& k) { return respond(t->next(k)); },
+        [t](prev_atom, const K& k) { return respond(t->prev(k)); },
+        [t](range_atom, const K& lo, const K& hi, std::uint64_t limit) {
+          return respond(t->range(lo, hi, limit));
+        })));
+  } else {
+    return std::apply(make, std::move(base));
+  }
+}
+
+namespace detail {
+
+template <class K, class V, class Kind>
+struct owner_state {
+  std::optional<owned_table<K, V, Kind>> tab;
+  static inline const char* name = "cachet.owner";
+};
+
+template <class K, class V, class Kind>
+typename owner_actor<K, V, Kind>::behavior_type
+generic_owner(typename owner_actor<K, V, Kind>::template stateful_pointer<
+                owner_state<K, V, Kind>>
+                self,
+              std::shared_ptr<table_core<K, V, Kind>> core) {
+  self->state.tab.emplace(std::move(core));
+  return serve<owner_actor<K, V, Kind>>(*self->state.tab);
+}
+
+} // namespace detail
+
+/// Spawns a generic owner holding a new table. The name is claimed before
+/// the actor starts, so a taken name is reported here (errc::name_taken) and
+/// no actor is spawned. The table is bound to the actor from the start: it
+/// dies with it. Safe to call from actors (it does not block) and threads.
+template <class K, class V, class Kind = set<>>
+caf::expected<owner_actor<K, V, Kind>> spawn_owner(caf::actor_system& sys,
+                                                   table_options opts = {}) {
+  auto core = std::make_shared<detail::table_core<K, V, Kind>>(std::move(opts));
+  if (auto err = core->register_name(sys, core))
+    return err;
+  auto owner = sys.spawn(detail::generic_owner<K, V, Kind>, core);
+  core->bind(*caf::actor_cast<caf::abstract_actor*>(owner), core);
+  return owner;
+}
+
+} // namespace cachet
+
+namespace caf {
+
+template <class V>
+struct allowed_unsafe_message_type<cachet::updater<V>> : std::true_type {};
+
+} // namespace caf

@@ -1,0 +1,535 @@
+// Tables with ETS semantics, read and written directly from any thread.
+//
+// A table is created by its owner actor, in the owner's init, and lives
+// exactly as long as that actor: when the owner exits (normally, by an
+// exception, or killed) the table is retired and every handle answers
+// errc::table_gone. Two handle types carry the two kinds of rights:
+//
+// * `owned_table` is the owner's capability: full rights, move-only, so
+//   there is only ever one. Keep it in the owner's state.
+// * `table` is what everyone else holds (from `owned_table::share()` or
+//   `whereis`): copyable, and checked against the table's access mode on
+//   every operation; a violation returns errc::access_denied and changes
+//   nothing.
+//
+// Direct access vs messages: a direct read runs on the caller's thread, takes
+// no lock and scales with reader threads; a message to the owner (owner.hpp)
+// is serialized by its mailbox. Use direct reads for hot paths, messages when
+// the owner must decide (read-through fetch, validation, private tables).
+//
+// Thread safety: every operation of both handle types is safe to call
+// concurrently from any thread. Each single-key operation is atomic and
+// isolated; batch inserts are atomic and isolated too (readers of a key in
+// the batch wait for it). Walks (for_each, fold, to_list) are not snapshots:
+// an entry present for the whole walk is seen exactly once.
+//
+// NOTE: values are returned as copies, or shown to a function while
+// protected; no reference into the table escapes. Functions passed to
+// `update` run under a write lock: they must not touch the same table.
+//
+// Example:
+//   // in the owner's init:
+//   auto tab = cachet::make_table<std::string, int>(self, {"scores"});
+//   // anywhere else:
+//   auto scores = cachet::whereis<std::string, int>(sys, "scores");
+//   auto v = scores->lookup("alice");      // expected<optional<int>>
+//   scores->insert("bob", 3);              // errc::access_denied: protected
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <caf/actor_cast.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/expected.hpp>
+#include <caf/local_actor.hpp>
+
+#include "cachet/access.hpp"
+#include "cachet/counter.hpp"
+#include "cachet/detail/table_core.hpp"
+#include "cachet/errc.hpp"
+#include "cachet/fwd.hpp"
+#include "cachet/kind.hpp"
+#include "cachet/table_options.hpp"
+
+namespace cachet {
+
+namespace detail {
+
+/// The operations both handle types offer; `Derived::allowed(bool write)`
+/// decides the rights.
+template <class Derived, class K, class V, class Kind>
+class table_ops {
+public:
+  using key_type = K;
+  using mapped_type = V;
+  using kind_type = Kind;
+  using core_type = table_core<K, V, Kind>;
+  using entry = std::pair<K, V>;
+
+  // -- properties -------------------------------------------------------------
+
+  /// True until the owner dies. Informational: the table may die right after.
+  bool alive() const noexcept {
+    return core_->alive();
+  }
+
+  access mode() const noexcept {
+    return core_->mode();
+  }
+
+  /// The registry name, empty if anonymous.
+  const std::string& name() const noexcept {
+    return core_->name();
+  }
+
+  /// The owner actor (invalid once it died), for message-based access.
+  caf::actor_addr owner() const {
+    return core_->owner();
+  }
+
+  // -- writes: need write rights (owner; others only in public mode) ---------
+
+  /// Inserts or replaces (ETS insert).
+  caf::expected<void> insert(K key, V value) {
+    return write(std::move(key), [&](const V*, std::optional<V>& out) {
+      out.emplace(std::move(value));
+      return write_action::put;
+    });
+  }
+
+  /// Inserts or replaces every entry, atomically and isolated.
+  caf::expected<void> insert(std::vector<entry> entries) {
+    return batch(std::move(entries), false);
+  }
+
+  /// Inserts if absent; errc::key_exists otherwise (ETS insert_new).
+  caf::expected<void> insert_new(K key, V value) {
+    bool exists = false;
+    auto res = write(std::move(key), [&](const V* cur, std::optional<V>& out) {
+      if (cur != nullptr) {
+        exists = true;
+        return write_action::keep;
+      }
+      out.emplace(std::move(value));
+      return write_action::put;
+    });
+    if (res && exists)
+      return caf::make_error(errc::key_exists);
+    return res;
+  }
+
+  /// Inserts all entries if none of their keys is present, else nothing:
+  /// errc::key_exists.
+  caf::expected<void> insert_new(std::vector<entry> entries) {
+    return batch(std::move(entries), true);
+  }
+
+  /// Removes the key; true if it was present.
+  caf::expected<bool> erase(const K& key) {
+    bool existed = false;
+    auto res = write(key, [&](const V* cur, std::optional<V>&) {
+      existed = cur != nullptr;
+      return write_action::erase;
+    });
+    if (!res)
+      return std::move(res.error());
+    return existed;
+  }
+
+  /// Removes the key and returns its value (ETS take).
+  caf::expected<std::optional<V>> take(const K& key) {
+    std::optional<V> result;
+    auto res = write(key, [&](const V* cur, std::optional<V>&) {
+      if (cur != nullptr)
+        result.emplace(*cur);
+      return write_action::erase;
+    });
+    if (!res)
+      return std::move(res.error());
+    return result;
+  }
+
+  /// Atomically adds `op.incr` to the key's counter and returns the new
+  /// value (ETS update_counter). Errors: no_such_key, not_a_counter,
+  /// counter_overflow (the value is then unchanged).
+  caf::expected<std::int64_t> update_counter(const K& key, counter_op op = {}) {
+    return counter(key, op, nullptr);
+  }
+
+  /// As above; a missing key is first inserted as `default_value`.
+  caf::expected<std::int64_t> update_counter(const K& key, counter_op op,
+                                             const V& default_value) {
+    return counter(key, op, &default_value);
+  }
+
+  /// Applies `f(V&)` to a copy of the key's value and stores the result,
+  /// atomically; false if the key is absent. `f` runs under the key's write
+  /// lock; if it throws, the value is unchanged and the exception propagates.
+  template <class F>
+  caf::expected<bool> update(const K& key, F&& f) {
+    bool found = false;
+    auto res = write(key, [&](const V* cur, std::optional<V>& out) {
+      if (cur == nullptr)
+        return write_action::keep;
+      found = true;
+      out.emplace(*cur);
+      f(*out);
+      return write_action::put;
+    });
+    if (!res)
+      return std::move(res.error());
+    return found;
+  }
+
+  /// Removes every entry, atomically (ETS delete_all_objects).
+  caf::expected<void> clear() {
+    if (auto err = check(true))
+      return err;
+    return status(engine().clear());
+  }
+
+  // -- reads: need read rights (owner; others unless private) -----------------
+
+  /// A copy of the key's value, or nullopt if absent.
+  caf::expected<std::optional<V>> lookup(const K& key) const {
+    std::optional<V> result;
+    auto res = visit(key, [&](const V& v) { result.emplace(v); });
+    if (!res)
+      return std::move(res.error());
+    return result;
+  }
+
+  /// Calls `f(const V&)` on the key's value while it is protected from
+  /// reclamation; true if the key was present. No copy is made.
+  template <class F>
+  caf::expected<bool> visit(const K& key, F&& f) const {
+    if (auto err = check(false))
+      return err;
+    bool found = false;
+    auto st = engine().find(key, [&](const V* v) {
+      if (v != nullptr) {
+        found = true;
+        f(*v);
+      }
+    });
+    if (st != op_status::ok)
+      return caf::make_error(errc::table_gone);
+    return found;
+  }
+
+  /// True if the key is present.
+  caf::expected<bool> member(const K& key) const {
+    return visit(key, [](const V&) {});
+  }
+
+  /// Number of entries; exact when no write is in flight.
+  caf::expected<std::size_t> size() const {
+    if (auto err = check(false))
+      return err;
+    std::size_t n = 0;
+    if (engine().size(n) != op_status::ok)
+      return caf::make_error(errc::table_gone);
+    return n;
+  }
+
+  /// Calls `f(const K&, const V&)` for every entry (in key order for
+  /// ordered_set). Not a snapshot; see the header comment.
+  template <class F>
+  caf::expected<void> for_each(F&& f) const {
+    if (auto err = check(false))
+      return err;
+    return status(engine().for_each(f));
+  }
+
+  /// Folds `f(acc, const K&, const V&) -> acc` over every entry.
+  template <class Acc, class F>
+  caf::expected<Acc> fold(Acc init, F&& f) const {
+    auto res = for_each([&](const K& k, const V& v) {
+      init = f(std::move(init), k, v);
+    });
+    if (!res)
+      return std::move(res.error());
+    return init;
+  }
+
+  /// Every entry as a list (ETS tab2list).
+  caf::expected<std::vector<entry>> to_list() const {
+    std::vector<entry> out;
+    auto res = for_each([&](const K& k, const V& v) { out.emplace_back(k, v); });
+    if (!res)
+      return std::move(res.error());
+    return out;
+  }
+
+  // -- ordered_set only ------------------------------------------------------
+
+  /// The smallest key, or nullopt if empty.
+  caf::expected<std::optional<K>> first() const {
+    return ordered_key([&](auto& e, auto&& f) { return e.first(f); });
+  }
+
+  /// The largest key, or nullopt if empty.
+  caf::expected<std::optional<K>> last() const {
+    return ordered_key([&](auto& e, auto&& f) { return e.last(f); });
+  }
+
+  /// The smallest key greater than `key` (which need not be present).
+  caf::expected<std::optional<K>> next(const K& key) const {
+    return ordered_key([&](auto& e, auto&& f) { return e.next(key, f); });
+  }
+
+  /// The largest key less than `key` (which need not be present).
+  caf::expected<std::optional<K>> prev(const K& key) const {
+    return ordered_key([&](auto& e, auto&& f) { return e.prev(key, f); });
+  }
+
+  /// Entries with `lo <= key < hi` in key order, at most `limit`; isolated
+  /// from batch inserts.
+  caf::expected<std::vector<entry>>
+  range(const K& lo, const K& hi,
+        std::size_t limit = std::numeric_limits<std::size_t>::max()) const {
+    static_assert(is_ordered_v<Kind>, "range() needs an ordered_set table");
+    if (auto err = check(false))
+      return err;
+    std::vector<entry> out;
+    if (engine().range(lo, hi, limit, out) != op_status::ok)
+      return caf::make_error(errc::table_gone);
+    return out;
+  }
+
+protected:
+  explicit table_ops(std::shared_ptr<core_type> core) : core_(std::move(core)) {
+    // nop
+  }
+
+  table_ops(const table_ops&) = default;
+  table_ops(table_ops&&) noexcept = default;
+  table_ops& operator=(const table_ops&) = default;
+  table_ops& operator=(table_ops&&) noexcept = default;
+  ~table_ops() = default;
+
+  std::shared_ptr<core_type> core_;
+
+private:
+  using engine_type = typename core_type::engine_type;
+
+  engine_type& engine() const {
+    return core_->engine();
+  }
+
+  /// access_denied, or table_gone when rights fail because the table died.
+  caf::error check(bool write) const {
+    if (static_cast<const Derived&>(*this).allowed(write))
+      return caf::none;
+    return core_->alive() ? caf::make_error(errc::access_denied)
+                          : caf::make_error(errc::table_gone);
+  }
+
+  static caf::expected<void> status(op_status st) {
+    if (st == op_status::gone)
+      return caf::make_error(errc::table_gone);
+    return caf::unit;
+  }
+
+  template <class F>
+  caf::expected<void> write(K key, F&& f) {
+    if (auto err = check(true))
+      return err;
+    return status(engine().modify(std::move(key), f));
+  }
+
+  caf::expected<void> batch(std::vector<entry> entries, bool only_new) {
+    if (auto err = check(true))
+      return err;
+    auto st = engine().insert_batch(std::move(entries), only_new);
+    if (st == op_status::rejected)
+      return caf::make_error(errc::key_exists);
+    return status(st);
+  }
+
+  caf::expected<std::int64_t> counter(const K& key, const counter_op& op,
+                                      const V* default_value) {
+    using traits = counter_traits<V>;
+    if constexpr (!traits::supported) {
+      if (auto err = check(true))
+        return err;
+      return alive() ? caf::make_error(errc::not_a_counter)
+                     : caf::make_error(errc::table_gone);
+    } else {
+      std::int64_t result = 0;
+      errc failure{};
+      auto res = write(key, [&](const V* cur, std::optional<V>& out) {
+        if (cur == nullptr && default_value == nullptr) {
+          failure = errc::no_such_key;
+          return write_action::keep;
+        }
+        auto base = traits::read(cur != nullptr ? *cur : *default_value);
+        if (!base) {
+          failure = errc::not_a_counter;
+          return write_action::keep;
+        }
+        auto sum = apply_counter(*base, op);
+        auto stored = sum ? traits::make(*sum) : std::nullopt;
+        if (!stored) {
+          failure = errc::counter_overflow;
+          return write_action::keep;
+        }
+        result = *sum;
+        out.emplace(std::move(*stored));
+        return write_action::put;
+      });
+      if (!res)
+        return std::move(res.error());
+      if (failure != errc{})
+        return caf::make_error(failure);
+      return result;
+    }
+  }
+
+  template <class Call>
+  caf::expected<std::optional<K>> ordered_key(Call&& call) const {
+    static_assert(is_ordered_v<Kind>,
+                  "first/last/next/prev need an ordered_set table");
+    if (auto err = check(false))
+      return err;
+    std::optional<K> result;
+    auto st = call(engine(), [&](const K* k) {
+      if (k != nullptr)
+        result.emplace(*k);
+    });
+    if (st != op_status::ok)
+      return caf::make_error(errc::table_gone);
+    return result;
+  }
+};
+
+} // namespace detail
+
+/// A handle to someone else's table: copyable, checked against the table's
+/// access mode on every operation. See the header comment.
+template <class K, class V, class Kind>
+class table : public detail::table_ops<table<K, V, Kind>, K, V, Kind> {
+public:
+  using super = detail::table_ops<table, K, V, Kind>;
+
+  /// For internal use: handles come from owned_table::share and whereis.
+  explicit table(std::shared_ptr<typename super::core_type> core)
+    : super(std::move(core)) {
+    // nop
+  }
+
+  table(const table&) = default;
+  table(table&&) noexcept = default;
+  table& operator=(const table&) = default;
+  table& operator=(table&&) noexcept = default;
+
+  /// Rights of non-owners: ETS's protection levels.
+  bool allowed(bool write) const noexcept {
+    auto m = this->core_->mode();
+    return write ? m == access::public_ : m != access::private_;
+  }
+
+  friend bool operator==(const table& x, const table& y) noexcept {
+    return x.core_ == y.core_;
+  }
+
+  friend bool operator!=(const table& x, const table& y) noexcept {
+    return !(x == y);
+  }
+};
+
+/// The owner's capability on its table: full rights in every mode.
+/// Move-only, so exactly one exists; keep it in the owner's state.
+template <class K, class V, class Kind>
+class owned_table
+  : public detail::table_ops<owned_table<K, V, Kind>, K, V, Kind> {
+public:
+  using super = detail::table_ops<owned_table, K, V, Kind>;
+
+  /// For internal use: owned tables come from make_table and spawn_owner.
+  explicit owned_table(std::shared_ptr<typename super::core_type> core)
+    : super(std::move(core)) {
+    // nop
+  }
+
+  owned_table(owned_table&&) noexcept = default;
+  owned_table(const owned_table&) = delete;
+  owned_table& operator=(const owned_table&) = delete;
+
+  /// Drops the capability this handle held, retiring its table.
+  owned_table& operator=(owned_table&& other) noexcept {
+    if (this != &other) {
+      release();
+      this->core_ = std::move(other.core_);
+    }
+    return *this;
+  }
+
+  /// Retires the table: dropping the only capability ends it, as the owner's
+  /// exit does. This runs when a stateful owner's state is destroyed, before
+  /// CAF tells monitors and links that the owner is down.
+  ~owned_table() {
+    release();
+  }
+
+  /// A handle with the rights of non-owners, to give to others.
+  table<K, V, Kind> share() const {
+    return table<K, V, Kind>{this->core_};
+  }
+
+  bool allowed(bool) const noexcept {
+    return true;
+  }
+
+private:
+  void release() noexcept {
+    if (this->core_)
+      this->core_->retire();
+  }
+};
+
+/// Creates a table owned by `self` (call it in the owner's init): it dies
+/// with `self`. Errors: name_taken if `opts.name` names a live table.
+template <class K, class V, class Kind = set<>>
+caf::expected<owned_table<K, V, Kind>> make_table(caf::local_actor* self,
+                                                  table_options opts = {}) {
+  auto core = std::make_shared<detail::table_core<K, V, Kind>>(std::move(opts));
+  if (auto err = core->register_name(self->system(), core))
+    return err;
+  core->bind(*self, core);
+  return owned_table<K, V, Kind>{std::move(core)};
+}
+
+/// The live table registered as `name` in `sys`. Errors: no_such_table,
+/// wrong_type (it has other K, V or Kind).
+template <class K, class V, class Kind = set<>>
+caf::expected<table<K, V, Kind>> whereis(caf::actor_system& sys,
+                                         const std::string& name) {
+  auto core = detail::registry::of(sys)->find(name);
+  if (!core)
+    return caf::make_error(errc::no_such_table);
+  if (core->type() != typeid(detail::table_core<K, V, Kind>))
+    return caf::make_error(errc::wrong_type);
+  return table<K, V, Kind>{
+    std::static_pointer_cast<detail::table_core<K, V, Kind>>(std::move(core))};
+}
+
+} // namespace cachet
+
+namespace caf {
+
+// Table handles travel in local messages only (they point into this
+// process's memory).
+template <class K, class V, class Kind>
+struct allowed_unsafe_message_type<cachet::table<K, V, Kind>> : std::true_type {
+};
+
+} // namespace caf

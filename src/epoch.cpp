@@ -1,0 +1,193 @@
+// The slow half of cachet's epoch-based reclamation: slot claiming, retiring,
+// epoch advancing and freeing. The fast half (pin/unpin) is inline in
+// cachet/detail/epoch.hpp.
+//
+// Slots form a push-only linked list; a thread claims a free slot on its first
+// pin and releases it at thread exit, handing what it retired but could not
+// yet free to the domain's orphan list. Retired objects wait in their thread's
+// bag; once a bag holds `reclaim_batch` objects, the thread tries to advance
+// the epoch and frees those retired two or more epochs ago. The epoch advances
+// only when every pinned slot was pinned in the current epoch.
+#include "cachet/detail/epoch.hpp"
+
+#include <algorithm>
+#include <mutex>
+
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace cachet::detail {
+
+namespace {
+
+// A bag this large triggers an attempt to free: enough to amortize a
+// membarrier call (a few microseconds), small enough to bound memory held.
+constexpr std::size_t reclaim_batch = 64;
+
+bool register_membarrier() {
+#if defined(CACHET_TSAN) || !defined(__NR_membarrier)
+  return false;
+#else
+  auto cmds = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+  if (cmds < 0 || (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0)
+    return false;
+  return syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0,
+                 0)
+         == 0;
+#endif
+}
+
+// The heavy side of the asymmetric fence pair; see epoch.hpp.
+void heavy_fence() {
+#ifndef CACHET_TSAN
+  if (asymmetric_fences) {
+    syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+    return;
+  }
+#endif
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+}
+
+struct domain {
+  std::atomic<epoch_slot*> slots{nullptr};
+  std::mutex orphans_mtx;
+  std::vector<retired> orphans;
+
+  domain() {
+    asymmetric_fences = register_membarrier();
+  }
+
+  // Runs after main returns and after every thread that used a table joined
+  // (CAF joins its workers when the actor system dies): nothing is pinned.
+  ~domain() {
+    free_all(orphans);
+    for (auto* s = slots.load(); s != nullptr;) {
+      free_all(s->bag);
+      auto* next = s->next;
+      delete s;
+      s = next;
+    }
+  }
+
+  static void free_all(std::vector<retired>& xs) {
+    for (auto& x : xs)
+      x.deleter(x.ptr);
+    xs.clear();
+  }
+
+  // Advances the global epoch if every pinned slot has seen the current one.
+  void try_advance() {
+    auto current = global_epoch.load(std::memory_order_acquire);
+    heavy_fence();
+    for (auto* s = slots.load(std::memory_order_acquire); s != nullptr;
+         s = s->next) {
+      auto state = s->state.load(std::memory_order_acquire);
+      if ((state & 1) != 0 && (state >> 1) != current)
+        return;
+    }
+    global_epoch.compare_exchange_strong(current, current + 1,
+                                         std::memory_order_acq_rel);
+  }
+
+  // Frees the prefix of `xs` retired at least two epochs ago.
+  static void free_safe(std::vector<retired>& xs) {
+    auto now = global_epoch.load(std::memory_order_acquire);
+    auto safe = std::find_if(xs.begin(), xs.end(), [now](const retired& x) {
+      return x.epoch + 2 > now;
+    });
+    std::for_each(xs.begin(), safe, [](retired& x) { x.deleter(x.ptr); });
+    xs.erase(xs.begin(), safe);
+  }
+
+  std::size_t reclaim(epoch_slot* self) {
+    try_advance();
+    try_advance();
+    std::size_t waiting = 0;
+    if (self != nullptr) {
+      free_safe(self->bag);
+      waiting += self->bag.size();
+    }
+    std::lock_guard<std::mutex> guard{orphans_mtx};
+    free_safe(orphans);
+    return waiting + orphans.size();
+  }
+};
+
+domain& the_domain() {
+  static domain instance;
+  return instance;
+}
+
+// Releases the thread's slot at thread exit.
+struct slot_releaser {
+  ~slot_releaser() {
+    auto* slot = this_thread_slot;
+    if (slot == nullptr)
+      return;
+    auto& dom = the_domain();
+    {
+      std::lock_guard<std::mutex> guard{dom.orphans_mtx};
+      dom.orphans.insert(dom.orphans.end(), slot->bag.begin(),
+                         slot->bag.end());
+    }
+    slot->bag.clear();
+    slot->reclaim_at = 0;
+    slot->depth = 0;
+    slot->state.store(0, std::memory_order_release);
+    slot->in_use.store(false, std::memory_order_release);
+    this_thread_slot = nullptr;
+  }
+};
+
+} // namespace
+
+epoch_slot* claim_epoch_slot() {
+  auto& dom = the_domain();
+  thread_local slot_releaser releaser;
+  (void) releaser;
+  for (auto* s = dom.slots.load(std::memory_order_acquire); s != nullptr;
+       s = s->next) {
+    bool expected = false;
+    if (!s->in_use.load(std::memory_order_relaxed)
+        && s->in_use.compare_exchange_strong(expected, true)) {
+      this_thread_slot = s;
+      return s;
+    }
+  }
+  auto* fresh = new epoch_slot;
+  fresh->in_use.store(true, std::memory_order_relaxed);
+  auto* head = dom.slots.load(std::memory_order_relaxed);
+  do {
+    fresh->next = head;
+  } while (!dom.slots.compare_exchange_weak(head, fresh,
+                                            std::memory_order_acq_rel));
+  this_thread_slot = fresh;
+  return fresh;
+}
+
+void retire(void* ptr, void (*deleter)(void*)) {
+  auto* slot = this_thread_slot;
+  if (slot == nullptr)
+    slot = claim_epoch_slot();
+  // The unlink that precedes this call must be visible before we read the
+  // epoch we tag the object with (StoreLoad).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  slot->bag.push_back(
+    retired{ptr, deleter, global_epoch.load(std::memory_order_seq_cst)});
+  // Next try only after another batch: a reader pinned for long must not
+  // turn every retire into a membarrier call.
+  if (slot->bag.size() >= slot->reclaim_at && slot->depth == 0) {
+    the_domain().reclaim(slot);
+    slot->reclaim_at = slot->bag.size() + reclaim_batch;
+  }
+}
+
+std::size_t reclaim() {
+  auto* slot = this_thread_slot;
+  if (slot != nullptr && slot->depth != 0)
+    return slot->bag.size(); // cannot advance past ourselves
+  return the_domain().reclaim(slot);
+}
+
+} // namespace cachet::detail

@@ -1,0 +1,40 @@
+// Names for cachet's error codes and their registration with CAF, so that
+// `actor_system::render` and CAF's logging print "cachet: access_denied"
+// instead of a bare number.
+#include "cachet/errc.hpp"
+
+#include <caf/actor_system_config.hpp>
+#include <caf/atom.hpp>
+#include <caf/message.hpp>
+
+namespace cachet {
+
+std::string to_string(errc x) {
+  switch (x) {
+    case errc::access_denied: return "access_denied";
+    case errc::table_gone: return "table_gone";
+    case errc::no_such_table: return "no_such_table";
+    case errc::name_taken: return "name_taken";
+    case errc::wrong_type: return "wrong_type";
+    case errc::key_exists: return "key_exists";
+    case errc::no_such_key: return "no_such_key";
+    case errc::not_a_counter: return "not_a_counter";
+    case errc::counter_overflow: return "counter_overflow";
+    case errc::call_timeout: return "call_timeout";
+  }
+  return "errc(" + std::to_string(static_cast<int>(x)) + ")";
+}
+
+void configure(caf::actor_system_config& cfg) {
+  // (CAF 0.17.6's add_error_category<T> does not compile: pass a renderer.)
+  cfg.add_error_category(caf::atom("cachet"),
+                         [](std::uint8_t code, caf::atom_value,
+                            const caf::message& context) {
+                           auto str = "cachet: " + to_string(errc{code});
+                           if (!context.empty())
+                             str += " " + caf::to_string(context);
+                           return str;
+                         });
+}
+
+} // namespace cachet

@@ -1,0 +1,141 @@
+// blocking_caller: calls from plain threads, typed and untyped, errors,
+// timeouts, late responses and dead receivers.
+#include "cachet/cachet.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <caf/all.hpp>
+
+#include <thread>
+#include <tuple>
+
+using namespace std::chrono_literals;
+using cachet::errc;
+
+namespace {
+
+struct fixture {
+  fixture() : sys(init(cfg)) {
+    // nop
+  }
+  static caf::actor_system_config& init(caf::actor_system_config& cfg) {
+    cachet::configure(cfg);
+    return cfg;
+  }
+  caf::actor_system_config cfg;
+  caf::actor_system sys;
+};
+
+// Answers an int with its double, except 0, whose answer it holds back until
+// it receives the string "release".
+struct holder_state {
+  std::vector<caf::response_promise> held;
+};
+
+caf::behavior holder(caf::stateful_actor<holder_state>* self) {
+  return {
+    [=](int x) -> caf::result<int> {
+      if (x != 0)
+        return 2 * x;
+      self->state.held.push_back(self->make_response_promise());
+      return caf::delegated<int>{};
+    },
+    [=](const std::string&) {
+      for (auto& rp : self->state.held)
+        rp.deliver(-1);
+      self->state.held.clear();
+    },
+    [](int x, int y) { return std::make_tuple(x + y, x * y); },
+  };
+}
+
+} // namespace
+
+TEST_CASE_METHOD(fixture, "untyped calls name their response types") {
+  auto h = sys.spawn(holder);
+  cachet::blocking_caller caller{sys};
+  auto doubled = caller.call<int>(h, 5s, 21);
+  REQUIRE(doubled);
+  CHECK(*doubled == 42);
+  auto both = caller.call<int, int>(h, 5s, 3, 4);
+  REQUIRE(both);
+  CHECK(*both == std::make_tuple(7, 12));
+  // Asking for the wrong type is an error, not a crash.
+  auto wrong = caller.call<std::string>(h, 5s, 21);
+  REQUIRE(!wrong);
+  CHECK(wrong.error() == caf::sec::unexpected_response);
+  caf::anon_send_exit(h, caf::exit_reason::kill);
+}
+
+TEST_CASE_METHOD(fixture, "a call times out, and its late response is dropped") {
+  auto h = sys.spawn(holder);
+  cachet::blocking_caller caller{sys};
+  auto slow = caller.call<int>(h, 20ms, 0);
+  REQUIRE(!slow);
+  CHECK(slow.error() == errc::call_timeout);
+  // Release the held response: it arrives late and must not be taken for
+  // the answer to the next call.
+  caf::anon_send(h, std::string{"release"});
+  for (int i = 1; i <= 100; ++i) {
+    auto next = caller.call<int>(h, 5s, i);
+    REQUIRE(next);
+    CHECK(*next == 2 * i);
+  }
+  caf::anon_send_exit(h, caf::exit_reason::kill);
+}
+
+TEST_CASE_METHOD(fixture, "a call to a dead actor fails at once") {
+  auto h = sys.spawn(holder);
+  {
+    caf::scoped_actor self{sys};
+    self->monitor(h);
+    caf::anon_send_exit(h, caf::exit_reason::kill);
+    self->receive([](caf::down_msg&) {});
+  }
+  cachet::blocking_caller caller{sys};
+  auto res = caller.call<int>(h, 5s, 1);
+  REQUIRE(!res);
+  CHECK(res.error() == caf::sec::request_receiver_down);
+  auto invalid = caller.call<int>(caf::actor{}, 5s, 1);
+  REQUIRE(!invalid);
+  CHECK(invalid.error() == caf::sec::invalid_argument);
+}
+
+TEST_CASE_METHOD(fixture, "typed calls deduce their result from the interface") {
+  auto owner = cachet::spawn_owner<std::string, std::int64_t>(sys);
+  REQUIRE(owner);
+  cachet::blocking_caller caller{sys};
+  caf::expected<void> put = caller.call(*owner, 5s, cachet::insert_atom_v,
+                                        std::string{"n"}, std::int64_t{1});
+  REQUIRE(put);
+  caf::expected<std::int64_t> n = caller.call(
+    *owner, 5s, cachet::update_counter_atom_v, std::string{"n"},
+    cachet::counter_op{9});
+  REQUIRE(n);
+  CHECK(*n == 10);
+  caf::expected<std::optional<std::int64_t>> v
+    = caller.call(*owner, 5s, cachet::take_atom_v, std::string{"n"});
+  REQUIRE(v);
+  CHECK(*v == std::optional<std::int64_t>{10});
+  caf::anon_send_exit(*owner, caf::exit_reason::kill);
+}
+
+TEST_CASE_METHOD(fixture, "callers on several threads get their own answers") {
+  auto h = sys.spawn(holder);
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      cachet::blocking_caller caller{sys};
+      for (int i = 1; i <= 500; ++i) {
+        auto x = t * 1000 + i;
+        auto res = caller.call<int>(h, 5s, x);
+        if (!res || *res != 2 * x)
+          ++wrong;
+      }
+    });
+  for (auto& th : threads)
+    th.join();
+  CHECK(wrong == 0);
+  caf::anon_send_exit(h, caf::exit_reason::kill);
+}

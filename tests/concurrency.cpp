@@ -1,0 +1,377 @@
+// Real threads and real actors against one table: owner death racing readers
+// and writers, batch isolation, lost updates, growth and walks under churn.
+// Each test checks an invariant; none relies on timing.
+#include "cachet/cachet.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <caf/all.hpp>
+
+#include <atomic>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace std::chrono_literals;
+using cachet::errc;
+
+namespace {
+
+struct fixture {
+  fixture() : sys(init(cfg)) {
+    // nop
+  }
+  static caf::actor_system_config& init(caf::actor_system_config& cfg) {
+    cachet::configure(cfg);
+    return cfg;
+  }
+  caf::actor_system_config cfg;
+  caf::actor_system sys;
+};
+
+// Values carry their key, so a torn or misplaced value is detectable.
+std::string value_for(std::uint64_t key, std::uint64_t n) {
+  return "k" + std::to_string(key) + ":" + std::to_string(n);
+}
+
+bool belongs_to(const std::string& value, std::uint64_t key) {
+  auto prefix = "k" + std::to_string(key) + ":";
+  return value.compare(0, prefix.size(), prefix) == 0;
+}
+
+// Runs `n` copies of `f(index)` on threads and joins them.
+template <class F>
+void run_threads(int n, F f) {
+  std::vector<std::thread> threads;
+  for (int i = 0; i < n; ++i)
+    threads.emplace_back(f, i);
+  for (auto& t : threads)
+    t.join();
+}
+
+} // namespace
+
+TEST_CASE_METHOD(fixture, "readers and writers race the owner's death",
+                 "[concurrency]") {
+  using tab_t = cachet::table<std::uint64_t, std::string>;
+  constexpr int rounds = 1000;
+  constexpr std::uint64_t keys = 64;
+  std::atomic<int> torn{0};
+  std::atomic<int> unexpected{0};
+  std::atomic<int> resurrected{0};
+  for (int round = 0; round < rounds; ++round) {
+    auto owner = cachet::spawn_owner<std::uint64_t, std::string>(
+      sys, {"race", cachet::access::public_});
+    REQUIRE(owner);
+    auto tab = cachet::whereis<std::uint64_t, std::string>(sys, "race");
+    REQUIRE(tab);
+    std::atomic<int> started{0};
+    std::atomic<bool> killed{false};
+    // A thread works until the table is gone, then checks it stays gone.
+    auto worker = [&](int id) {
+      tab_t t = *tab;
+      std::minstd_rand rng(round * 16 + id);
+      bool counted = false;
+      for (std::uint64_t n = 0;; ++n) {
+        auto key = rng() % keys;
+        caf::error err;
+        switch (id % 4) {
+          case 0:
+          case 1: { // readers
+            auto v = t.lookup(key);
+            if (v && *v && !belongs_to(**v, key))
+              ++torn;
+            if (!v)
+              err = v.error();
+            break;
+          }
+          case 2: { // writer
+            auto r = t.insert(key, value_for(key, n));
+            if (!r)
+              err = r.error();
+            break;
+          }
+          case 3: { // read-modify-write
+            auto r = t.update(key, [&](std::string& s) {
+              s = value_for(key, n);
+            });
+            if (!r)
+              err = r.error();
+            break;
+          }
+        }
+        if (!counted) {
+          counted = true;
+          ++started;
+        }
+        if (err) {
+          if (err != errc::table_gone)
+            ++unexpected;
+          // Gone is final: no later operation may succeed.
+          if (t.lookup(key) || t.insert(key, "x") || t.size())
+            ++resurrected;
+          return;
+        }
+        if (n > 1000000 && killed)
+          return; // the kill never took effect: the checks below catch it
+      }
+    };
+    // A fifth thread writes through the owner's mailbox meanwhile.
+    auto messenger = [&] {
+      cachet::blocking_caller caller{sys};
+      for (std::uint64_t n = 0;; ++n) {
+        auto r = caller.call(*owner, 5s, cachet::insert_atom_v, n % keys,
+                             value_for(n % keys, n));
+        if (n == 0)
+          ++started;
+        if (!r) {
+          if (r.error() != caf::sec::request_receiver_down)
+            ++unexpected;
+          return;
+        }
+      }
+    };
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 4; ++i)
+      threads.emplace_back(worker, i);
+    threads.emplace_back(messenger);
+    while (started < 5)
+      std::this_thread::yield();
+    caf::anon_send_exit(*owner, round % 2 == 0 ? caf::exit_reason::kill
+                                               : caf::exit_reason::user_shutdown);
+    killed = true;
+    for (auto& t : threads)
+      t.join();
+    CHECK_FALSE(tab->alive());
+    // Wait for the name to be released before the next round claims it.
+    caf::scoped_actor self{sys};
+    self->monitor(*owner);
+    self->receive([](caf::down_msg&) {});
+  }
+  CHECK(torn == 0);
+  CHECK(unexpected == 0);
+  CHECK(resurrected == 0);
+}
+
+TEST_CASE_METHOD(fixture, "batch inserts are isolated from readers",
+                 "[concurrency]") {
+  caf::scoped_actor self{sys};
+  auto check = [&](auto&& owned) {
+    // Two keys always written together with the same, growing n: a reader
+    // that sees `a` at n must then see `b` at n or later.
+    std::atomic<bool> done{false};
+    std::atomic<int> violations{0};
+    std::atomic<std::int64_t> reads{0};
+    REQUIRE(owned.insert({{1, 0}, {2, 0}}));
+    auto tab = owned.share();
+    std::thread writer([&] {
+      for (std::int64_t n = 1; n <= 20000; ++n)
+        owned.insert({{1, n}, {2, n}});
+      done = true;
+    });
+    run_threads(2, [&](int) {
+      while (!done) {
+        auto a = tab.lookup(1);
+        auto b = tab.lookup(2);
+        if (**b < **a)
+          ++violations;
+        ++reads;
+      }
+    });
+    writer.join();
+    CHECK(violations == 0);
+    CHECK(reads > 0);
+  };
+  SECTION("set") {
+    check(*cachet::make_table<int, std::int64_t>(self.ptr()));
+  }
+  SECTION("ordered_set") {
+    check(*cachet::make_table<int, std::int64_t, cachet::ordered_set<>>(
+      self.ptr()));
+  }
+}
+
+TEST_CASE_METHOD(fixture, "concurrent counter updates lose nothing",
+                 "[concurrency]") {
+  auto owner = cachet::spawn_owner<std::string, std::int64_t>(
+    sys, {"hits", cachet::access::public_});
+  REQUIRE(owner);
+  auto tab = cachet::whereis<std::string, std::int64_t>(sys, "hits");
+  REQUIRE(tab);
+  constexpr int per_thread = 10000;
+  run_threads(5, [&](int id) {
+    if (id == 4) { // through the mailbox
+      cachet::blocking_caller caller{sys};
+      for (int i = 0; i < 1000; ++i)
+        REQUIRE(caller.call(*owner, 5s, cachet::update_counter_atom_v,
+                            std::string{"n"}, cachet::counter_op{1},
+                            std::int64_t{0}));
+      return;
+    }
+    for (int i = 0; i < per_thread; ++i)
+      REQUIRE(tab->update_counter("n", {1}, 0));
+  });
+  CHECK(tab->lookup("n").value() == std::optional<std::int64_t>{4 * per_thread + 1000});
+  caf::anon_send_exit(*owner, caf::exit_reason::kill);
+}
+
+TEST_CASE_METHOD(fixture, "readers always find stable keys while the table grows",
+                 "[concurrency]") {
+  caf::scoped_actor self{sys};
+  auto check = [&](auto&& owned) {
+    constexpr std::uint64_t stable = 1000;
+    for (std::uint64_t k = 0; k < stable; ++k)
+      REQUIRE(owned.insert(k, value_for(k, 0)));
+    auto tab = owned.share();
+    std::atomic<bool> done{false};
+    std::atomic<int> missing{0};
+    std::atomic<int> torn{0};
+    std::size_t expected_size = stable;
+    std::thread writer([&] {
+      // Grows through many resizes, and churns: insert then erase.
+      for (std::uint64_t k = stable; k < stable + 100000; ++k) {
+        owned.insert(k, value_for(k, 1));
+        if (k % 3 == 0)
+          owned.erase(k);
+        else
+          ++expected_size;
+      }
+      done = true;
+    });
+    run_threads(2, [&](int id) {
+      std::minstd_rand rng(id);
+      while (!done) {
+        auto k = rng() % stable;
+        auto found = tab.visit(k, [&](const std::string& v) {
+          if (!belongs_to(v, k))
+            ++torn;
+        });
+        if (!found || !*found)
+          ++missing;
+      }
+    });
+    writer.join();
+    CHECK(missing == 0);
+    CHECK(torn == 0);
+    CHECK(tab.size().value() == expected_size);
+  };
+  SECTION("set") {
+    check(*cachet::make_table<std::uint64_t, std::string>(self.ptr()));
+  }
+  SECTION("ordered_set") {
+    check(*cachet::make_table<std::uint64_t, std::string,
+                              cachet::ordered_set<>>(self.ptr()));
+  }
+}
+
+TEST_CASE_METHOD(fixture, "walks under churn see every stable entry once",
+                 "[concurrency]") {
+  caf::scoped_actor self{sys};
+  auto check = [&](auto&& owned, bool ordered) {
+    // Stable keys are even; the writer churns odd keys (and grows the table).
+    constexpr std::uint64_t stable = 2000;
+    for (std::uint64_t k = 0; k < stable; k += 2)
+      REQUIRE(owned.insert(k, value_for(k, 0)));
+    auto tab = owned.share();
+    std::atomic<bool> done{false};
+    std::atomic<int> bad{0};
+    std::thread writer([&] {
+      for (std::uint64_t round = 0; round < 20; ++round)
+        for (std::uint64_t k = 1; k < 4 * stable; k += 2) {
+          if (round % 2 == 0)
+            owned.insert(k, value_for(k, round));
+          else
+            owned.erase(k);
+        }
+      done = true;
+    });
+    std::thread walker([&] {
+      while (!done) {
+        std::multiset<std::uint64_t> seen;
+        std::uint64_t prev = 0;
+        bool first = true;
+        tab.for_each([&](const std::uint64_t& k, const std::string& v) {
+          if (!belongs_to(v, k))
+            ++bad;
+          if (ordered && !first && k <= prev)
+            ++bad; // ordered walks are strictly increasing
+          first = false;
+          prev = k;
+          if (k % 2 == 0)
+            seen.insert(k);
+        });
+        for (std::uint64_t k = 0; k < stable; k += 2)
+          if (seen.count(k) != 1)
+            ++bad;
+      }
+    });
+    writer.join();
+    walker.join();
+    CHECK(bad == 0);
+  };
+  SECTION("set") {
+    check(*cachet::make_table<std::uint64_t, std::string>(self.ptr()), false);
+  }
+  SECTION("ordered_set") {
+    check(*cachet::make_table<std::uint64_t, std::string,
+                              cachet::ordered_set<>>(self.ptr()),
+          true);
+  }
+}
+
+TEST_CASE_METHOD(fixture, "ordered navigation stays consistent under churn",
+                 "[concurrency]") {
+  caf::scoped_actor self{sys};
+  auto owned = std::move(*cachet::make_table<std::uint64_t, std::string,
+                                             cachet::ordered_set<>>(self.ptr()));
+  // Multiples of 10 stay; others come and go.
+  for (std::uint64_t k = 0; k <= 10000; k += 10)
+    REQUIRE(owned.insert(k, value_for(k, 0)));
+  auto tab = owned.share();
+  std::atomic<bool> done{false};
+  std::atomic<int> bad{0};
+  std::thread writer([&] {
+    std::minstd_rand rng(7);
+    for (int i = 0; i < 200000; ++i) {
+      std::uint64_t k = rng() % 10000;
+      if (k % 10 == 0)
+        continue;
+      if (i % 2 == 0)
+        owned.insert(k, value_for(k, i));
+      else
+        owned.erase(k);
+    }
+    done = true;
+  });
+  run_threads(2, [&](int id) {
+    std::minstd_rand rng(id);
+    while (!done) {
+      std::uint64_t k = 10 * (rng() % 999) + 5;
+      // next/prev never skip a stable key.
+      auto nx = tab.next(k);
+      auto pv = tab.prev(k);
+      if (!*nx || **nx <= k || **nx > k + 5)
+        ++bad;
+      if (!*pv || **pv >= k || **pv < k - 5)
+        ++bad;
+      auto r = tab.range(k - 5, k + 25);
+      std::uint64_t stable_seen = 0;
+      std::uint64_t last = 0;
+      bool first = true;
+      for (auto& [key, v] : *r) {
+        if (!belongs_to(v, key) || (!first && key <= last))
+          ++bad;
+        first = false;
+        last = key;
+        if (key % 10 == 0)
+          ++stable_seen;
+      }
+      if (stable_seen != 3)
+        ++bad;
+    }
+  });
+  writer.join();
+  CHECK(bad == 0);
+}

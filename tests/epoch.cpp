@@ -1,0 +1,125 @@
+// Epoch-based reclamation: retired objects are freed only once no pinned
+// reader can hold them, and then they are freed.
+#include "cachet/detail/epoch.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+using namespace cachet::detail;
+
+namespace {
+
+std::atomic<int> freed{0};
+
+struct tracked {
+  ~tracked() {
+    ++freed;
+  }
+};
+
+// Drives reclaim() until nothing waits; bounded, so a bug fails instead of
+// hanging.
+bool drain() {
+  for (int i = 0; i < 100; ++i)
+    if (reclaim() == 0)
+      return true;
+  return false;
+}
+
+// A thread that pins, signals, and stays pinned until released.
+class pinned_thread {
+public:
+  pinned_thread() : thread_([this] { run(); }) {
+    std::unique_lock<std::mutex> guard{mtx_};
+    cv_.wait(guard, [this] { return pinned_; });
+  }
+  void release() {
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      released_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+private:
+  void run() {
+    epoch_guard pin;
+    std::unique_lock<std::mutex> guard{mtx_};
+    pinned_ = true;
+    cv_.notify_all();
+    cv_.wait(guard, [this] { return released_; });
+  }
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  bool pinned_ = false;
+  bool released_ = false;
+  std::thread thread_;
+};
+
+} // namespace
+
+TEST_CASE("retired objects are freed once no reader is pinned") {
+  REQUIRE(drain());
+  freed = 0;
+  for (int i = 0; i < 10; ++i)
+    retire(new tracked);
+  REQUIRE(drain());
+  CHECK(freed == 10);
+}
+
+TEST_CASE("a pinned reader holds back reclamation until it unpins") {
+  REQUIRE(drain());
+  freed = 0;
+  pinned_thread reader;
+  retire(new tracked);
+  // The epoch cannot advance twice past the reader: nothing is freed.
+  for (int i = 0; i < 10; ++i)
+    reclaim();
+  CHECK(freed == 0);
+  reader.release();
+  REQUIRE(drain());
+  CHECK(freed == 1);
+}
+
+TEST_CASE("pins nest: only the outermost unpin releases") {
+  REQUIRE(drain());
+  freed = 0;
+  std::atomic<bool> inner_done{false};
+  std::atomic<bool> go_on{false};
+  std::thread reader([&] {
+    epoch_guard outer;
+    {
+      epoch_guard inner;
+    }
+    inner_done = true;
+    while (!go_on)
+      std::this_thread::yield();
+  });
+  while (!inner_done)
+    std::this_thread::yield();
+  retire(new tracked);
+  for (int i = 0; i < 10; ++i)
+    reclaim();
+  CHECK(freed == 0); // still pinned by `outer`
+  go_on = true;
+  reader.join();
+  REQUIRE(drain());
+  CHECK(freed == 1);
+}
+
+TEST_CASE("what an exited thread retired is freed by others") {
+  REQUIRE(drain());
+  freed = 0;
+  std::thread writer([] {
+    for (int i = 0; i < 5; ++i)
+      retire(new tracked);
+  });
+  writer.join();
+  REQUIRE(drain());
+  CHECK(freed == 5);
+}

@@ -1,0 +1,852 @@
+// `set` tables: every operation of owned_table/table on the hash engine,
+// update_counter's ETS and Redis semantics, and errors once the owner died.
+#define CATCH_CONFIG_ENABLE_OPTIONAL_STRINGMAKER
+#define CATCH_CONFIG_ENABLE_PAIR_STRINGMAKER
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <typeinfo>
+#include <utility>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include <cachet/cachet.hpp>
+
+namespace {
+
+using cachet::access;
+using cachet::counter_op;
+using cachet::errc;
+
+constexpr auto i64_max = std::numeric_limits<std::int64_t>::max();
+constexpr auto i64_min = std::numeric_limits<std::int64_t>::min();
+
+struct config : caf::actor_system_config {
+  config() {
+    cachet::configure(*this);
+  }
+};
+
+struct fixture {
+  config cfg;
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+
+  // A table owned by `self`: it lives until the returned capability or
+  // `self` goes away.
+  template <class K, class V, class Kind = cachet::set<>>
+  cachet::owned_table<K, V, Kind> make(cachet::table_options opts = {}) {
+    auto res = cachet::make_table<K, V, Kind>(self.ptr(), std::move(opts));
+    REQUIRE(res);
+    return std::move(*res);
+  }
+};
+
+std::string name(errc x) {
+  return cachet::to_string(x);
+}
+
+// "ok" or the error's name, so that a failed check shows what happened.
+template <class T>
+std::string outcome(const caf::expected<T>& x) {
+  if (x)
+    return "ok";
+  if (x.error().category() == caf::atom("cachet"))
+    return name(static_cast<errc>(x.error().code()));
+  return caf::to_string(x.error());
+}
+
+template <class T>
+T unwrap(caf::expected<T> x) {
+  REQUIRE(outcome(x) == "ok");
+  return std::move(*x);
+}
+
+template <class H>
+auto sorted_list(const H& h) {
+  auto xs = unwrap(h.to_list());
+  std::sort(xs.begin(), xs.end(),
+            [](auto& x, auto& y) { return x.first < y.first; });
+  return xs;
+}
+
+// A non-trivial value type.
+struct profile {
+  std::string name;
+  std::vector<int> scores;
+
+  friend bool operator==(const profile& x, const profile& y) {
+    return x.name == y.name && x.scores == y.scores;
+  }
+};
+
+// Counts its copies, to show that visit reads in place.
+struct counted {
+  static inline std::atomic<int> copies{0};
+  int value = 0;
+  counted(int x) : value(x) {
+    // nop
+  }
+  counted(const counted& other) : value(other.value) {
+    ++copies;
+  }
+  counted(counted&&) = default;
+  counted& operator=(const counted& other) {
+    value = other.value;
+    ++copies;
+    return *this;
+  }
+  counted& operator=(counted&&) = default;
+};
+
+// Case-insensitive keys, through a custom Hash and KeyEqual.
+std::string lower(const std::string& x) {
+  std::string out;
+  for (unsigned char c : x)
+    out += static_cast<char>(std::tolower(c));
+  return out;
+}
+
+struct ci_hash {
+  std::size_t operator()(const std::string& x) const {
+    return std::hash<std::string>{}(lower(x));
+  }
+};
+
+struct ci_equal {
+  bool operator()(const std::string& x, const std::string& y) const {
+    return lower(x) == lower(y);
+  }
+};
+
+// Every key in one bucket: exercises long chains.
+struct zero_hash {
+  std::size_t operator()(int) const noexcept {
+    return 0;
+  }
+};
+
+// Runs every operation once on `h` (int -> int64 table) and returns each
+// one's outcome; a callback that runs although the call failed is reported.
+template <class H>
+std::vector<std::pair<std::string, std::string>> run_every_op(H& h) {
+  std::vector<std::pair<std::string, std::string>> out;
+  bool called = false;
+  auto add = [&](std::string op, std::string res) {
+    if (called && res != "ok")
+      res += " (but the callback ran)";
+    out.emplace_back(std::move(op), std::move(res));
+    called = false;
+  };
+  using entries = std::vector<std::pair<int, std::int64_t>>;
+  add("insert", outcome(h.insert(1, 1)));
+  add("insert batch", outcome(h.insert(entries{{1, 1}, {2, 2}})));
+  add("insert_new", outcome(h.insert_new(3, 3)));
+  add("insert_new batch", outcome(h.insert_new(entries{{4, 4}})));
+  add("lookup", outcome(h.lookup(1)));
+  add("visit", outcome(h.visit(1, [&](const std::int64_t&) { called = true; })));
+  add("member", outcome(h.member(1)));
+  add("erase", outcome(h.erase(1)));
+  add("take", outcome(h.take(2)));
+  add("update_counter", outcome(h.update_counter(1)));
+  add("update_counter with default",
+      outcome(h.update_counter(5, counter_op{}, std::int64_t{0})));
+  add("update", outcome(h.update(1, [&](std::int64_t&) { called = true; })));
+  add("size", outcome(h.size()));
+  add("clear", outcome(h.clear()));
+  add("for_each", outcome(h.for_each([&](const int&, const std::int64_t&) {
+        called = true;
+      })));
+  add("fold", outcome(h.fold(0, [&](int acc, const int&, const std::int64_t&) {
+        called = true;
+        return acc;
+      })));
+  add("to_list", outcome(h.to_list()));
+  return out;
+}
+
+template <class H>
+void check_every_op_fails_with(H& h, errc expected) {
+  for (auto& [op, res] : run_every_op(h)) {
+    INFO("operation: " << op);
+    CHECK(res == name(expected));
+  }
+}
+
+// update_counter on a narrow integer V: the result must fit V.
+template <class V>
+void check_narrow_counter(fixture& fx) {
+  using lim = std::numeric_limits<V>;
+  INFO("value type: " << typeid(V).name());
+  auto t = fx.make<int, V>();
+  REQUIRE(t.insert(1, V{5}));
+  CHECK(unwrap(t.update_counter(1, {2})) == 7);
+  CHECK(unwrap(t.lookup(1)) == V{7});
+  CHECK(unwrap(t.update_counter(1, {-7})) == 0);
+  // Past the top of V.
+  REQUIRE(t.insert(1, lim::max()));
+  CHECK(outcome(t.update_counter(1)) == name(errc::counter_overflow));
+  CHECK(unwrap(t.lookup(1)) == lim::max());
+  // Past the bottom of V (below 0 for unsigned types).
+  REQUIRE(t.insert(1, lim::min()));
+  CHECK(outcome(t.update_counter(1, {-1})) == name(errc::counter_overflow));
+  CHECK(unwrap(t.lookup(1)) == lim::min());
+  // A threshold inside V's range resets before the range ends.
+  REQUIRE(t.insert(1, static_cast<V>(lim::max() - 1)));
+  auto top = static_cast<std::int64_t>(lim::max());
+  CHECK(unwrap(t.update_counter(1, {1, top - 1, 3})) == 3);
+  CHECK(unwrap(t.lookup(1)) == V{3});
+  // A reset value outside V is an overflow too, and changes nothing.
+  CHECK(outcome(t.update_counter(1, {1, 0, top + 1}))
+        == name(errc::counter_overflow));
+  CHECK(unwrap(t.lookup(1)) == V{3});
+  // A default object is range-checked like a stored value.
+  CHECK(outcome(t.update_counter(2, {1}, lim::max()))
+        == name(errc::counter_overflow));
+  CHECK(unwrap(t.member(2)) == false);
+}
+
+} // namespace
+
+// -- insert, insert_new, lookup ----------------------------------------------
+
+TEST_CASE_METHOD(fixture, "insert stores a value and replaces an existing one",
+                 "[table]") {
+  auto t = make<int, std::string>();
+  CHECK(unwrap(t.lookup(1)) == std::nullopt);
+  CHECK(outcome(t.insert(1, "one")) == "ok");
+  CHECK(unwrap(t.lookup(1)) == "one");
+  CHECK(outcome(t.insert(1, "uno")) == "ok");
+  CHECK(unwrap(t.lookup(1)) == "uno");
+  CHECK(outcome(t.insert(2, "two")) == "ok");
+  CHECK(unwrap(t.size()) == 2);
+  CHECK(unwrap(t.lookup(3)) == std::nullopt);
+}
+
+TEST_CASE_METHOD(fixture, "batch insert stores every entry and the last "
+                          "duplicate wins",
+                 "[table]") {
+  auto t = make<std::string, int>();
+  REQUIRE(t.insert("a", -1));
+  REQUIRE(t.insert("keep", 0));
+  CHECK(outcome(t.insert({{"a", 1}, {"b", 2}, {"a", 3}, {"c", 4}, {"c", 5}}))
+        == "ok");
+  CHECK(unwrap(t.size()) == 4);
+  CHECK(unwrap(t.lookup("a")) == 3);
+  CHECK(unwrap(t.lookup("b")) == 2);
+  CHECK(unwrap(t.lookup("c")) == 5);
+  CHECK(unwrap(t.lookup("keep")) == 0);
+  // An empty batch is a no-op.
+  CHECK(outcome(t.insert(std::vector<std::pair<std::string, int>>{})) == "ok");
+  CHECK(unwrap(t.size()) == 4);
+  // A batch spanning every stripe, larger than the initial bucket array.
+  std::vector<std::pair<std::string, int>> many;
+  for (int i = 0; i < 5000; ++i)
+    many.emplace_back("k" + std::to_string(i), i);
+  CHECK(outcome(t.insert(many)) == "ok");
+  CHECK(unwrap(t.size()) == 5004);
+  for (int i = 0; i < 5000; ++i)
+    REQUIRE(unwrap(t.lookup("k" + std::to_string(i))) == i);
+}
+
+TEST_CASE_METHOD(fixture, "insert_new refuses a present key", "[table]") {
+  auto t = make<std::string, int>();
+  CHECK(outcome(t.insert_new("a", 1)) == "ok");
+  CHECK(outcome(t.insert_new("a", 2)) == name(errc::key_exists));
+  CHECK(unwrap(t.lookup("a")) == 1);
+  CHECK(unwrap(t.size()) == 1);
+  // Free again once erased.
+  REQUIRE(unwrap(t.erase("a")));
+  CHECK(outcome(t.insert_new("a", 3)) == "ok");
+  CHECK(unwrap(t.lookup("a")) == 3);
+}
+
+TEST_CASE_METHOD(fixture, "batch insert_new inserts all or nothing", "[table]") {
+  using entries = std::vector<std::pair<std::string, int>>;
+  auto t = make<std::string, int>();
+  REQUIRE(t.insert("taken", 0));
+  SECTION("no key present: every entry is inserted") {
+    CHECK(outcome(t.insert_new(entries{{"a", 1}, {"b", 2}, {"c", 3}})) == "ok");
+    CHECK(sorted_list(t)
+          == entries{{"a", 1}, {"b", 2}, {"c", 3}, {"taken", 0}});
+  }
+  SECTION("one key present: nothing is inserted") {
+    // The taken key first, in the middle and last: no partial insert either way.
+    for (auto batch : {entries{{"taken", 9}, {"a", 1}, {"b", 2}},
+                       entries{{"a", 1}, {"taken", 9}, {"b", 2}},
+                       entries{{"a", 1}, {"b", 2}, {"taken", 9}}}) {
+      CHECK(outcome(t.insert_new(batch)) == name(errc::key_exists));
+      CHECK(sorted_list(t) == entries{{"taken", 0}});
+    }
+  }
+  SECTION("a large batch with one taken key leaves the table as it was") {
+    entries batch;
+    for (int i = 0; i < 1000; ++i)
+      batch.emplace_back("k" + std::to_string(i), i);
+    batch.emplace_back("taken", 1);
+    CHECK(outcome(t.insert_new(batch)) == name(errc::key_exists));
+    CHECK(unwrap(t.size()) == 1);
+    CHECK(unwrap(t.member("k0")) == false);
+    CHECK(unwrap(t.member("k999")) == false);
+  }
+  SECTION("an empty batch succeeds") {
+    CHECK(outcome(t.insert_new(entries{})) == "ok");
+    CHECK(unwrap(t.size()) == 1);
+  }
+}
+
+TEST_CASE_METHOD(fixture, "visit shows the value in place and member tells "
+                          "presence",
+                 "[table]") {
+  auto t = make<int, counted>();
+  REQUIRE(t.insert(1, counted{42}));
+  counted::copies = 0;
+  int seen = 0;
+  int calls = 0;
+  CHECK(unwrap(t.visit(1, [&](const counted& v) {
+          seen = v.value;
+          ++calls;
+        }))
+        == true);
+  CHECK(seen == 42);
+  CHECK(calls == 1);
+  CHECK(counted::copies == 0);
+  // An absent key: false, and the function is not called.
+  CHECK(unwrap(t.visit(2, [&](const counted&) { ++calls; })) == false);
+  CHECK(calls == 1);
+  CHECK(unwrap(t.member(1)) == true);
+  CHECK(unwrap(t.member(2)) == false);
+  // lookup, by contrast, hands out a copy.
+  CHECK(unwrap(t.lookup(1))->value == 42);
+  CHECK(counted::copies >= 1);
+}
+
+// -- erase, take -------------------------------------------------------------
+
+TEST_CASE_METHOD(fixture, "erase removes a key and tells whether it was there",
+                 "[table]") {
+  auto t = make<int, int>();
+  REQUIRE(t.insert({{1, 10}, {2, 20}, {3, 30}}));
+  CHECK(unwrap(t.erase(2)) == true);
+  CHECK(unwrap(t.erase(2)) == false);
+  CHECK(unwrap(t.erase(99)) == false);
+  CHECK(unwrap(t.size()) == 2);
+  CHECK(unwrap(t.lookup(2)) == std::nullopt);
+  CHECK(unwrap(t.lookup(1)) == 10);
+  CHECK(unwrap(t.lookup(3)) == 30);
+}
+
+TEST_CASE_METHOD(fixture, "take removes a key and returns its value",
+                 "[table]") {
+  auto t = make<std::string, profile>();
+  profile ann{"Ann", {1, 2, 3}};
+  REQUIRE(t.insert("ann", ann));
+  REQUIRE(t.insert("bob", profile{"Bob", {}}));
+  auto taken = unwrap(t.take("ann"));
+  REQUIRE(taken);
+  CHECK(*taken == ann);
+  CHECK(unwrap(t.member("ann")) == false);
+  CHECK(unwrap(t.take("ann")) == std::nullopt);
+  CHECK(unwrap(t.size()) == 1);
+  CHECK(unwrap(t.lookup("bob"))->name == "Bob");
+}
+
+// -- update_counter ----------------------------------------------------------
+
+TEST_CASE_METHOD(fixture, "update_counter adds to an int64 counter", "[table]") {
+  auto t = make<std::string, std::int64_t>();
+  REQUIRE(t.insert("n", 10));
+  CHECK(unwrap(t.update_counter("n")) == 11); // default increment: 1
+  CHECK(unwrap(t.update_counter("n", {5})) == 16);
+  CHECK(unwrap(t.update_counter("n", {-20})) == -4);
+  CHECK(unwrap(t.update_counter("n", {0})) == -4);
+  CHECK(unwrap(t.lookup("n")) == -4);
+  // The extremes are reachable without overflow.
+  REQUIRE(t.insert("n", i64_max - 1));
+  CHECK(unwrap(t.update_counter("n")) == i64_max);
+  CHECK(unwrap(t.update_counter("n", {i64_min})) == -1);
+  CHECK(unwrap(t.size()) == 1);
+}
+
+TEST_CASE_METHOD(fixture, "update_counter resets past a threshold as ETS",
+                 "[table]") {
+  struct example {
+    std::int64_t start;
+    counter_op op;
+    std::int64_t result;
+  };
+  // ETS {Pos, Incr, Threshold, SetValue}: with Incr >= 0 a result above the
+  // threshold resets; with Incr < 0 a result below it does. Equal is kept.
+  std::vector<example> examples{
+    {10, {5, 20, 0}, 15},
+    {15, {5, 20, 0}, 20},
+    {20, {5, 20, 0}, 0},
+    {20, {1, 20, 7}, 7},
+    {0, {10, 5, 8}, 8}, // the reset value need not respect the threshold
+    {10, {-5, 5, 100}, 5},
+    {10, {-6, 5, 100}, 100},
+    {-3, {-1, -3, 9}, 9},
+    {10, {0, 5, -1}, -1}, // an increment of 0 counts as non-negative
+    {3, {0, 5, -1}, 3},
+    {i64_max, {1, i64_max, 0}, 0}, // past int64: past the threshold too
+    {i64_min, {-1, i64_min, 0}, 0},
+    {i64_max, {i64_max, 0, 42}, 42},
+  };
+  auto t = make<int, std::int64_t>();
+  for (auto& ex : examples) {
+    INFO("start " << ex.start << ", incr " << ex.op.incr << ", threshold "
+                  << *ex.op.threshold << ", reset " << ex.op.reset);
+    REQUIRE(t.insert(1, ex.start));
+    CHECK(unwrap(t.update_counter(1, ex.op)) == ex.result);
+    CHECK(unwrap(t.lookup(1)) == ex.result);
+  }
+}
+
+TEST_CASE_METHOD(fixture, "update_counter inserts the default object for a "
+                          "missing key",
+                 "[table]") {
+  auto t = make<std::string, std::int64_t>();
+  CHECK(unwrap(t.update_counter("hits", {1}, 100)) == 101);
+  CHECK(unwrap(t.lookup("hits")) == 101);
+  // A present key ignores the default.
+  CHECK(unwrap(t.update_counter("hits", {1}, 0)) == 102);
+  // The default goes through the threshold like a stored value.
+  CHECK(unwrap(t.update_counter("capped", {1, 9, 0}, 9)) == 0);
+  CHECK(unwrap(t.lookup("capped")) == 0);
+  // A default that would overflow is not inserted.
+  CHECK(outcome(t.update_counter("big", {1}, i64_max))
+        == name(errc::counter_overflow));
+  CHECK(unwrap(t.member("big")) == false);
+  CHECK(unwrap(t.size()) == 2);
+
+  auto s = make<std::string, std::string>();
+  CHECK(unwrap(s.update_counter("visits", {1}, "41")) == 42);
+  CHECK(unwrap(s.lookup("visits")) == "42");
+  // A default that is not a counter is not inserted either.
+  CHECK(outcome(s.update_counter("bad", {1}, "abc"))
+        == name(errc::not_a_counter));
+  CHECK(unwrap(s.member("bad")) == false);
+}
+
+TEST_CASE_METHOD(fixture, "update_counter fails on a missing key without a "
+                          "default",
+                 "[table]") {
+  auto t = make<std::string, std::int64_t>();
+  REQUIRE(t.insert("other", 5));
+  CHECK(outcome(t.update_counter("missing")) == name(errc::no_such_key));
+  CHECK(outcome(t.update_counter("missing", {3, 1, 0}))
+        == name(errc::no_such_key));
+  CHECK(unwrap(t.member("missing")) == false);
+  CHECK(unwrap(t.size()) == 1);
+  CHECK(unwrap(t.lookup("other")) == 5);
+}
+
+TEST_CASE_METHOD(fixture, "update_counter on decimal strings works as Redis "
+                          "INCRBY",
+                 "[table]") {
+  auto t = make<std::string, std::string>();
+  struct example {
+    std::string start;
+    std::int64_t incr;
+    std::string result;
+  };
+  std::vector<example> examples{
+    {"41", 1, "42"},        {"-7", -3, "-10"},
+    {"0", 0, "0"},          {"-1", 1, "0"},
+    {"9", 1, "10"},         {"10", -11, "-1"},
+    {"9223372036854775806", 1, "9223372036854775807"},
+    {"-9223372036854775807", -1, "-9223372036854775808"},
+  };
+  for (auto& ex : examples) {
+    INFO(ex.start << " + " << ex.incr);
+    REQUIRE(t.insert("n", ex.start));
+    CHECK(unwrap(t.update_counter("n", {ex.incr})) == std::stoll(ex.result));
+    CHECK(unwrap(t.lookup("n")) == ex.result);
+  }
+  // Threshold and reset apply to strings as well.
+  REQUIRE(t.insert("n", "99"));
+  CHECK(unwrap(t.update_counter("n", {1, 99, 0})) == 0);
+  CHECK(unwrap(t.lookup("n")) == "0");
+}
+
+TEST_CASE_METHOD(fixture, "update_counter refuses strings that are not "
+                          "canonical integers",
+                 "[table]") {
+  auto t = make<std::string, std::string>();
+  // Canonical form only, as Redis: no sign but '-', no leading zero, no
+  // blanks, nothing beyond int64.
+  for (std::string bad : {"abc", "01", "-0", "+1", " 1", "1 ", "", "-", "--1",
+                          "1.5", "0x10", "1e3", "007", "9223372036854775808",
+                          "-9223372036854775809"}) {
+    INFO("value: '" << bad << "'");
+    REQUIRE(t.insert("n", bad));
+    CHECK(outcome(t.update_counter("n")) == name(errc::not_a_counter));
+    CHECK(outcome(t.update_counter("n", {1}, "0"))
+          == name(errc::not_a_counter));
+    CHECK(unwrap(t.lookup("n")) == bad);
+  }
+}
+
+TEST_CASE_METHOD(fixture, "update_counter reports int64 overflow and changes "
+                          "nothing",
+                 "[table]") {
+  auto t = make<int, std::int64_t>();
+  REQUIRE(t.insert(1, i64_max));
+  CHECK(outcome(t.update_counter(1)) == name(errc::counter_overflow));
+  CHECK(unwrap(t.lookup(1)) == i64_max);
+  REQUIRE(t.insert(1, i64_min));
+  CHECK(outcome(t.update_counter(1, {-1})) == name(errc::counter_overflow));
+  CHECK(outcome(t.update_counter(1, {i64_min})) == name(errc::counter_overflow));
+  CHECK(unwrap(t.lookup(1)) == i64_min);
+
+  auto s = make<int, std::string>();
+  REQUIRE(s.insert(1, "9223372036854775807"));
+  CHECK(outcome(s.update_counter(1)) == name(errc::counter_overflow));
+  CHECK(unwrap(s.lookup(1)) == "9223372036854775807");
+  REQUIRE(s.insert(1, "-9223372036854775808"));
+  CHECK(outcome(s.update_counter(1, {-1})) == name(errc::counter_overflow));
+  CHECK(unwrap(s.lookup(1)) == "-9223372036854775808");
+}
+
+TEST_CASE_METHOD(fixture, "update_counter keeps narrow and unsigned integers "
+                          "in range",
+                 "[table]") {
+  check_narrow_counter<std::int8_t>(*this);
+  check_narrow_counter<std::uint8_t>(*this);
+  check_narrow_counter<std::int16_t>(*this);
+  check_narrow_counter<std::uint16_t>(*this);
+  check_narrow_counter<std::int32_t>(*this);
+  check_narrow_counter<std::uint32_t>(*this);
+  check_narrow_counter<char>(*this);
+  // uint64 counts in int64: past INT64_MAX is an overflow...
+  auto t = make<int, std::uint64_t>();
+  REQUIRE(t.insert(1, std::uint64_t{i64_max}));
+  CHECK(outcome(t.update_counter(1)) == name(errc::counter_overflow));
+  CHECK(unwrap(t.lookup(1)) == std::uint64_t{i64_max});
+  REQUIRE(t.insert(1, 0));
+  CHECK(outcome(t.update_counter(1, {-1})) == name(errc::counter_overflow));
+  CHECK(unwrap(t.lookup(1)) == 0u);
+  // ...and a stored value beyond int64 is not a counter (counter.hpp: "within
+  // its range"), left untouched.
+  auto huge = std::uint64_t{i64_max} + 1;
+  REQUIRE(t.insert(1, huge));
+  CHECK(outcome(t.update_counter(1, {-1})) == name(errc::not_a_counter));
+  CHECK(unwrap(t.lookup(1)) == huge);
+}
+
+TEST_CASE_METHOD(fixture, "update_counter refuses value types that are not "
+                          "counters",
+                 "[table]") {
+  auto t = make<int, std::vector<int>>();
+  REQUIRE(t.insert(1, std::vector<int>{1, 2}));
+  CHECK(outcome(t.update_counter(1)) == name(errc::not_a_counter));
+  CHECK(unwrap(t.lookup(1)) == std::vector<int>{1, 2});
+  // With a default for a missing key: nothing is inserted.
+  CHECK(outcome(t.update_counter(2, {1}, std::vector<int>{}))
+        == name(errc::not_a_counter));
+  CHECK(unwrap(t.member(2)) == false);
+  CHECK(unwrap(t.size()) == 1);
+  // bool is integral but not a counter.
+  auto b = make<int, bool>();
+  REQUIRE(b.insert(1, true));
+  CHECK(outcome(b.update_counter(1)) == name(errc::not_a_counter));
+  CHECK(unwrap(b.lookup(1)) == true);
+}
+
+// -- update by function ------------------------------------------------------
+
+TEST_CASE_METHOD(fixture, "update applies a function to the stored value",
+                 "[table]") {
+  auto t = make<std::string, profile>();
+  REQUIRE(t.insert("ann", profile{"Ann", {1}}));
+  CHECK(unwrap(t.update("ann", [](profile& p) { p.scores.push_back(2); }))
+        == true);
+  CHECK(unwrap(t.lookup("ann")) == profile{"Ann", {1, 2}});
+  // A missing key: false, the function is not called, nothing is inserted.
+  bool called = false;
+  CHECK(unwrap(t.update("bob", [&](profile&) { called = true; })) == false);
+  CHECK_FALSE(called);
+  CHECK(unwrap(t.member("bob")) == false);
+  CHECK(unwrap(t.size()) == 1);
+}
+
+TEST_CASE_METHOD(fixture, "update leaves the value unchanged when the function "
+                          "throws",
+                 "[table]") {
+  auto t = make<std::string, profile>();
+  REQUIRE(t.insert("ann", profile{"Ann", {1}}));
+  CHECK_THROWS_AS(t.update("ann",
+                           [](profile& p) {
+                             p.name = "changed";
+                             p.scores.clear();
+                             throw std::runtime_error("refused");
+                           }),
+                  std::runtime_error);
+  CHECK(unwrap(t.lookup("ann")) == profile{"Ann", {1}});
+  CHECK(unwrap(t.size()) == 1);
+  // The key's lock was released: later writes to it go through.
+  CHECK(unwrap(t.update("ann", [](profile& p) { p.name = "Anna"; })) == true);
+  CHECK(unwrap(t.lookup("ann"))->name == "Anna");
+  CHECK(outcome(t.insert("ann", profile{"A", {}})) == "ok");
+}
+
+// -- size, clear, walks ------------------------------------------------------
+
+TEST_CASE_METHOD(fixture, "clear removes every entry and the table stays "
+                          "usable",
+                 "[table]") {
+  auto t = make<int, std::string>();
+  CHECK(outcome(t.clear()) == "ok"); // clearing an empty table is fine
+  for (int i = 0; i < 1000; ++i)
+    REQUIRE(t.insert(i, std::string(40, 'x'))); // heap-allocated values
+  REQUIRE(unwrap(t.size()) == 1000);
+  CHECK(outcome(t.clear()) == "ok");
+  CHECK(unwrap(t.size()) == 0);
+  CHECK(unwrap(t.to_list()).empty());
+  for (int i = 0; i < 1000; i += 97)
+    CHECK(unwrap(t.lookup(i)) == std::nullopt);
+  CHECK(outcome(t.insert_new(5, "five")) == "ok");
+  CHECK(unwrap(t.size()) == 1);
+  CHECK(unwrap(t.lookup(5)) == "five");
+}
+
+TEST_CASE_METHOD(fixture, "for_each, fold and to_list see every entry once",
+                 "[table]") {
+  auto t = make<int, std::int64_t>();
+  SECTION("empty table") {
+    int calls = 0;
+    CHECK(outcome(t.for_each([&](const int&, const std::int64_t&) { ++calls; }))
+          == "ok");
+    CHECK(calls == 0);
+    CHECK(unwrap(t.fold(7, [](int acc, const int&, const std::int64_t&) {
+            return acc + 1;
+          }))
+          == 7);
+    CHECK(unwrap(t.to_list()).empty());
+    CHECK(unwrap(t.size()) == 0);
+  }
+  SECTION("filled table") {
+    std::vector<std::pair<int, std::int64_t>> expected;
+    for (int i = 0; i < 300; ++i) {
+      REQUIRE(t.insert(i, i * 10));
+      expected.emplace_back(i, i * 10);
+    }
+    REQUIRE(unwrap(t.erase(150)));
+    expected.erase(expected.begin() + 150);
+    std::map<int, int> visits;
+    CHECK(outcome(t.for_each([&](const int& k, const std::int64_t& v) {
+            CHECK(v == k * 10);
+            ++visits[k];
+          }))
+          == "ok");
+    CHECK(visits.size() == 299);
+    CHECK(std::all_of(visits.begin(), visits.end(),
+                      [](auto& kv) { return kv.second == 1; }));
+    CHECK(visits.count(150) == 0);
+    auto sum = unwrap(t.fold(std::int64_t{0},
+                             [](std::int64_t acc, const int&,
+                                const std::int64_t& v) { return acc + v; }));
+    CHECK(sum == 10 * (299 * 300 / 2 - 150));
+    CHECK(sorted_list(t) == expected);
+    CHECK(unwrap(t.size()) == 299);
+  }
+}
+
+TEST_CASE_METHOD(fixture, "a table grows through many resizes and keeps every "
+                          "key",
+                 "[table]") {
+  constexpr int n = 100'000;
+  auto t = make<int, int>();
+  for (int i = 0; i < n; ++i)
+    REQUIRE(t.insert(i, 2 * i));
+  CHECK(unwrap(t.size()) == n);
+  int missing = 0;
+  for (int i = 0; i < n; ++i)
+    if (unwrap(t.lookup(i)) != 2 * i)
+      ++missing;
+  CHECK(missing == 0);
+  CHECK(unwrap(t.lookup(n)) == std::nullopt);
+  // Erase the even keys: counts stay exact, the odd keys stay found.
+  for (int i = 0; i < n; i += 2)
+    REQUIRE(unwrap(t.erase(i)));
+  CHECK(unwrap(t.size()) == n / 2);
+  int wrong = 0;
+  for (int i = 0; i < n; ++i)
+    if (unwrap(t.member(i)) != (i % 2 == 1))
+      ++wrong;
+  CHECK(wrong == 0);
+  CHECK(unwrap(t.fold(0, [](int acc, const int&, const int&) { return acc + 1; }))
+        == n / 2);
+  // Batches grow the table too.
+  auto b = make<std::string, int>();
+  std::vector<std::pair<std::string, int>> batch;
+  for (int i = 0; i < 20'000; ++i)
+    batch.emplace_back(std::to_string(i), i);
+  REQUIRE(b.insert(batch));
+  for (int i = 0; i < 20'000; ++i) // single inserts on top of a big batch
+    REQUIRE(b.insert("s" + std::to_string(i), i));
+  CHECK(unwrap(b.size()) == 40'000);
+  int bad = 0;
+  for (int i = 0; i < 20'000; ++i)
+    if (unwrap(b.lookup(std::to_string(i))) != i
+        || unwrap(b.lookup("s" + std::to_string(i))) != i)
+      ++bad;
+  CHECK(bad == 0);
+}
+
+// -- custom kinds and value types --------------------------------------------
+
+TEST_CASE_METHOD(fixture, "a custom Hash and KeyEqual decide key identity",
+                 "[table]") {
+  using kind = cachet::set<ci_hash, ci_equal>;
+  auto t = make<std::string, int, kind>();
+  REQUIRE(t.insert("Alice", 1));
+  CHECK(unwrap(t.lookup("ALICE")) == 1);
+  CHECK(unwrap(t.member("alice")) == true);
+  CHECK(outcome(t.insert_new("aLiCe", 2)) == name(errc::key_exists));
+  CHECK(outcome(t.insert("alice", 3)) == "ok"); // replaces: same key
+  CHECK(unwrap(t.size()) == 1);
+  CHECK(unwrap(t.lookup("Alice")) == 3);
+  CHECK(unwrap(t.update_counter("ALICE", {4})) == 7);
+  REQUIRE(t.insert({{"BOB", 1}, {"bob", 2}})); // one key: the last wins
+  CHECK(unwrap(t.size()) == 2);
+  CHECK(unwrap(t.lookup("Bob")) == 2);
+  CHECK(unwrap(t.erase("ALICE")) == true);
+  CHECK(unwrap(t.member("alice")) == false);
+  CHECK(unwrap(t.size()) == 1);
+}
+
+TEST_CASE_METHOD(fixture, "colliding hashes chain correctly", "[table]") {
+  using kind = cachet::set<zero_hash>;
+  auto t = make<int, std::int64_t, kind>();
+  constexpr int n = 500;
+  for (int i = 0; i < n; ++i)
+    REQUIRE(t.insert(i, i));
+  CHECK(unwrap(t.size()) == n);
+  // Erase at both ends and in the middle of the chain.
+  for (int k : {0, n - 1, n / 2})
+    CHECK(unwrap(t.erase(k)) == true);
+  CHECK(unwrap(t.size()) == n - 3);
+  CHECK(unwrap(t.update_counter(n / 3, {1000})) == n / 3 + 1000);
+  CHECK(unwrap(t.take(1)) == 1);
+  int wrong = 0;
+  for (int i = 0; i < n; ++i) {
+    std::optional<std::int64_t> want;
+    if (i == n / 3)
+      want = i + 1000;
+    else if (i != 0 && i != 1 && i != n - 1 && i != n / 2)
+      want = i;
+    if (unwrap(t.lookup(i)) != want)
+      ++wrong;
+  }
+  CHECK(wrong == 0);
+  CHECK(unwrap(t.size()) == n - 4);
+}
+
+TEST_CASE_METHOD(fixture, "non-trivial values are copied in and out intact",
+                 "[table]") {
+  auto t = make<std::string, profile>();
+  std::string long_key(100, 'k'); // beyond the small-string buffer
+  profile big{std::string(200, 'n'), std::vector<int>(1000, 7)};
+  REQUIRE(t.insert(long_key, big));
+  REQUIRE(t.insert({{"a", profile{"A", {1}}}, {"b", profile{"B", {2}}}}));
+  CHECK(outcome(t.insert_new("a", profile{"other", {}}))
+        == name(errc::key_exists));
+  CHECK(unwrap(t.lookup(long_key)) == big);
+  CHECK(unwrap(t.lookup("a")) == profile{"A", {1}});
+  // Replacing frees the old value (ASan would see a leak or double free).
+  for (int i = 0; i < 100; ++i)
+    REQUIRE(t.insert("b", profile{std::to_string(i), std::vector<int>(i, i)}));
+  CHECK(unwrap(t.lookup("b")) == profile{"99", std::vector<int>(99, 99)});
+  auto list = sorted_list(t);
+  REQUIRE(list.size() == 3);
+  CHECK(list[0].first == "a");
+  CHECK(list[2].second == big);
+  CHECK(unwrap(t.take(long_key)) == big);
+  CHECK(unwrap(t.size()) == 2);
+}
+
+// -- after the owner died ----------------------------------------------------
+
+TEST_CASE_METHOD(fixture, "every operation answers table_gone once the owner "
+                          "ended",
+                 "[table]") {
+  auto mode = GENERATE(access::private_, access::protected_, access::public_);
+  INFO("mode: " << cachet::to_string(mode));
+  std::optional<caf::scoped_actor> owner;
+  owner.emplace(sys);
+  auto res = cachet::make_table<int, std::int64_t>(owner->ptr(),
+                                                   {"doomed", mode});
+  REQUIRE(res);
+  auto owned = std::move(*res);
+  auto shared = owned.share();
+  REQUIRE(owned.insert(1, 1));
+  REQUIRE(owned.alive());
+  owner.reset(); // the owner terminates: its table is retired with it
+  CHECK_FALSE(owned.alive());
+  CHECK_FALSE(shared.alive());
+  CHECK(outcome(cachet::whereis<int, std::int64_t>(sys, "doomed"))
+        == name(errc::no_such_table));
+  // table_gone, not access_denied, even where the mode forbids the call.
+  check_every_op_fails_with(owned, errc::table_gone);
+  check_every_op_fails_with(shared, errc::table_gone);
+  // update_counter on a type that is no counter also says table_gone first.
+  std::optional<caf::scoped_actor> owner2;
+  owner2.emplace(sys);
+  auto vec = cachet::make_table<int, std::vector<int>>(owner2->ptr(), {"", mode});
+  REQUIRE(vec);
+  owner2.reset();
+  CHECK(outcome(vec->update_counter(1)) == name(errc::table_gone));
+  CHECK(outcome(vec->share().update_counter(1)) == name(errc::table_gone));
+}
+
+TEST_CASE_METHOD(fixture, "a killed owner leaves handles that answer "
+                          "table_gone",
+                 "[table]") {
+  auto owner = cachet::spawn_owner<int, std::int64_t>(
+    sys, {"killed", access::public_});
+  REQUIRE(owner);
+  auto handle = unwrap(cachet::whereis<int, std::int64_t>(sys, "killed"));
+  REQUIRE(handle.insert(1, 1));
+  REQUIRE(handle.owner() == caf::actor_cast<caf::actor_addr>(*owner));
+  self->monitor(*owner);
+  caf::anon_send_exit(*owner, caf::exit_reason::kill);
+  bool down = false;
+  self->receive([&](caf::down_msg& dm) {
+    down = dm.source == caf::actor_cast<caf::actor_addr>(*owner);
+  });
+  REQUIRE(down);
+  CHECK_FALSE(handle.alive());
+  check_every_op_fails_with(handle, errc::table_gone);
+  // The name is free again.
+  auto again = make<int, std::int64_t>({"killed", access::public_});
+  CHECK(unwrap(again.size()) == 0);
+}
+
+// The owned_table is the capability: dropping it retires the table at once.
+TEST_CASE_METHOD(fixture, "dropping the owned_table retires the table",
+                 "[table]") {
+  std::optional<cachet::owned_table<int, std::int64_t>> owned;
+  owned.emplace(make<int, std::int64_t>({"dropped", access::public_}));
+  auto shared = owned->share();
+  REQUIRE(shared.insert(1, 1));
+  owned.reset();
+  CHECK_FALSE(shared.alive());
+  check_every_op_fails_with(shared, errc::table_gone);
+  // Move-assigning over a capability retires the table it held.
+  auto a = make<int, std::int64_t>({"", access::public_});
+  auto a_shared = a.share();
+  a = make<int, std::int64_t>({"", access::public_});
+  CHECK(outcome(a_shared.size()) == name(errc::table_gone));
+  CHECK(outcome(a.size()) == "ok");
+}
