@@ -1,8 +1,11 @@
 # FindCAF: locates the C++ Actor Framework (CAF 0.17) as Debian installs it:
 # headers under include/caf, libcaf_core and libcaf_io, and no CMake config.
 #
-# Provides the imported targets CAF::core and CAF::io, and sets CAF_FOUND and
-# CAF_VERSION (read from caf/config.hpp's CAF_VERSION, e.g. 1706 -> 0.17.6).
+# Provides the imported target CAF::core (and CAF::io where libcaf_io is
+# found), and sets CAF_FOUND and CAF_VERSION (read from caf/config.hpp's
+# CAF_VERSION, e.g. 1706 -> 0.17.6). CMAKE_PREFIX_PATH takes precedence over
+# the system, which is how the ThreadSanitizer build picks an instrumented
+# CAF.
 
 find_path(CAF_INCLUDE_DIR NAMES caf/all.hpp)
 find_library(CAF_CORE_LIBRARY NAMES caf_core)
@@ -22,7 +25,7 @@ endif()
 
 include(FindPackageHandleStandardArgs)
 find_package_handle_standard_args(CAF
-  REQUIRED_VARS CAF_CORE_LIBRARY CAF_IO_LIBRARY CAF_INCLUDE_DIR
+  REQUIRED_VARS CAF_CORE_LIBRARY CAF_INCLUDE_DIR
   VERSION_VAR CAF_VERSION)
 
 if(CAF_FOUND)
@@ -34,7 +37,7 @@ if(CAF_FOUND)
       INTERFACE_INCLUDE_DIRECTORIES "${CAF_INCLUDE_DIR}"
       INTERFACE_LINK_LIBRARIES Threads::Threads)
   endif()
-  if(NOT TARGET CAF::io)
+  if(CAF_IO_LIBRARY AND NOT TARGET CAF::io)
     add_library(CAF::io UNKNOWN IMPORTED)
     set_target_properties(CAF::io PROPERTIES
       IMPORTED_LOCATION "${CAF_IO_LIBRARY}"

@@ -154,7 +154,8 @@ std::vector<std::pair<std::string, std::string>> run_every_op(H& h) {
   add("insert_new", outcome(h.insert_new(3, 3)));
   add("insert_new batch", outcome(h.insert_new(entries{{4, 4}})));
   add("lookup", outcome(h.lookup(1)));
-  add("visit", outcome(h.visit(1, [&](const std::int64_t&) { called = true; })));
+  add("visit",
+      outcome(h.visit(1, [&](const std::int64_t&) { called = true; })));
   add("member", outcome(h.member(1)));
   add("erase", outcome(h.erase(1)));
   add("take", outcome(h.take(2)));
@@ -271,7 +272,8 @@ TEST_CASE_METHOD(fixture, "insert_new refuses a present key", "[table]") {
   CHECK(unwrap(t.lookup("a")) == 3);
 }
 
-TEST_CASE_METHOD(fixture, "batch insert_new inserts all or nothing", "[table]") {
+TEST_CASE_METHOD(fixture, "batch insert_new inserts all or nothing",
+                 "[table]") {
   using entries = std::vector<std::pair<std::string, int>>;
   auto t = make<std::string, int>();
   REQUIRE(t.insert("taken", 0));
@@ -281,7 +283,7 @@ TEST_CASE_METHOD(fixture, "batch insert_new inserts all or nothing", "[table]") 
           == entries{{"a", 1}, {"b", 2}, {"c", 3}, {"taken", 0}});
   }
   SECTION("one key present: nothing is inserted") {
-    // The taken key first, in the middle and last: no partial insert either way.
+    // The taken key first, in the middle and last: never a partial insert.
     for (auto batch : {entries{{"taken", 9}, {"a", 1}, {"b", 2}},
                        entries{{"a", 1}, {"taken", 9}, {"b", 2}},
                        entries{{"a", 1}, {"b", 2}, {"taken", 9}}}) {
@@ -363,7 +365,8 @@ TEST_CASE_METHOD(fixture, "take removes a key and returns its value",
 
 // -- update_counter ----------------------------------------------------------
 
-TEST_CASE_METHOD(fixture, "update_counter adds to an int64 counter", "[table]") {
+TEST_CASE_METHOD(fixture, "update_counter adds to an int64 counter",
+                 "[table]") {
   auto t = make<std::string, std::int64_t>();
   REQUIRE(t.insert("n", 10));
   CHECK(unwrap(t.update_counter("n")) == 11); // default increment: 1
@@ -506,7 +509,8 @@ TEST_CASE_METHOD(fixture, "update_counter reports int64 overflow and changes "
   CHECK(unwrap(t.lookup(1)) == i64_max);
   REQUIRE(t.insert(1, i64_min));
   CHECK(outcome(t.update_counter(1, {-1})) == name(errc::counter_overflow));
-  CHECK(outcome(t.update_counter(1, {i64_min})) == name(errc::counter_overflow));
+  CHECK(outcome(t.update_counter(1, {i64_min}))
+        == name(errc::counter_overflow));
   CHECK(unwrap(t.lookup(1)) == i64_min);
 
   auto s = make<int, std::string>();
@@ -685,8 +689,8 @@ TEST_CASE_METHOD(fixture, "a table grows through many resizes and keeps every "
     if (unwrap(t.member(i)) != (i % 2 == 1))
       ++wrong;
   CHECK(wrong == 0);
-  CHECK(unwrap(t.fold(0, [](int acc, const int&, const int&) { return acc + 1; }))
-        == n / 2);
+  auto count = [](int acc, const int&, const int&) { return acc + 1; };
+  CHECK(unwrap(t.fold(0, count)) == n / 2);
   // Batches grow the table too.
   auto b = make<std::string, int>();
   std::vector<std::pair<std::string, int>> batch;
@@ -803,7 +807,8 @@ TEST_CASE_METHOD(fixture, "every operation answers table_gone once the owner "
   // update_counter on a type that is no counter also says table_gone first.
   std::optional<caf::scoped_actor> owner2;
   owner2.emplace(sys);
-  auto vec = cachet::make_table<int, std::vector<int>>(owner2->ptr(), {"", mode});
+  auto vec = cachet::make_table<int, std::vector<int>>(owner2->ptr(),
+                                                      {"", mode});
   REQUIRE(vec);
   owner2.reset();
   CHECK(outcome(vec->update_counter(1)) == name(errc::table_gone));

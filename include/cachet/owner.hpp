@@ -43,6 +43,7 @@
 #include <caf/type_id.hpp>
 #include <caf/typed_actor.hpp>
 #include <caf/typed_behavior.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 #include "cachet/detail/inspect_std.hpp"
 #include "cachet/table.hpp"

@@ -202,8 +202,9 @@ public:
   }
 
 private:
-  /// Key, value, height; `height` links follow the object in memory.
-  struct node {
+  /// Key, value, height; `height` links follow the object in memory, so the
+  /// node is aligned for them (else sizeof(node) may not be, e.g. int -> int).
+  struct alignas(K) alignas(V) alignas(std::atomic<void*>) node {
     template <class KK, class VV>
     node(KK&& k, VV&& v, unsigned h)
       : key(std::forward<KK>(k)), value(std::forward<VV>(v)), height(h) {
@@ -236,21 +237,25 @@ private:
     std::atomic<std::uint32_t>& seq;
   };
 
+  // Aligned allocation: K or V may be over-aligned.
+  static constexpr std::align_val_t node_align{alignof(node)};
+
   template <class... Args>
   static node* make_node(unsigned height, Args&&... args) {
     void* mem = ::operator new(sizeof(node)
-                               + height * sizeof(std::atomic<node*>));
+                                 + height * sizeof(std::atomic<node*>),
+                               node_align);
     try {
       return new (mem) node(std::forward<Args>(args)..., height);
     } catch (...) {
-      ::operator delete(mem);
+      ::operator delete(mem, node_align);
       throw;
     }
   }
 
   static void free_node(node* n) {
     n->~node();
-    ::operator delete(n);
+    ::operator delete(n, node_align);
   }
 
   static void free_chain(node* n) {

@@ -1,0 +1,138 @@
+// Round-trip latency of one lookup on each access path, measured side by side
+// in one run: direct read, actor -> owner request, blocking_caller from a
+// plain thread, and caf::scoped_actor (reused, and made per call).
+//
+// Usage: cachet-call-bench [samples]   (default 20000 per path)
+#include <cachet/cachet.hpp>
+
+#include <caf/all.hpp>
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+using table_owner = cachet::owner_actor<std::uint64_t, std::uint64_t>;
+
+namespace {
+
+struct summary {
+  double p50;
+  double p99;
+};
+
+summary summarize(std::vector<double>& us) {
+  std::sort(us.begin(), us.end());
+  auto at = [&](double q) { return us[static_cast<size_t>(q * (us.size() - 1))]; };
+  return {at(0.5), at(0.99)};
+}
+
+template <class F>
+std::vector<double> time_each(int n, F f) {
+  std::vector<double> us;
+  us.reserve(n);
+  for (int i = 0; i < n; ++i) {
+    auto t0 = clock_type::now();
+    f(i);
+    us.push_back(std::chrono::duration<double, std::micro>(clock_type::now() - t0)
+                   .count());
+  }
+  return us;
+}
+
+// An actor that times `n` sequential lookups on `owner` and reports them.
+void actor_client(caf::event_based_actor* self, table_owner owner, int n,
+                  caf::actor report_to) {
+  auto samples = std::make_shared<std::vector<double>>();
+  samples->reserve(n);
+  auto step = std::make_shared<std::function<void(int)>>();
+  *step = [=](int i) {
+    if (i == n) {
+      self->send(report_to, *samples);
+      self->quit();
+      return;
+    }
+    auto t0 = clock_type::now();
+    self->request(owner, 5s, cachet::lookup_atom_v, std::uint64_t(i % 1000))
+      .then([=](std::optional<std::uint64_t>) {
+        samples->push_back(
+          std::chrono::duration<double, std::micro>(clock_type::now() - t0)
+            .count());
+        (*step)(i + 1);
+      });
+  };
+  (*step)(0);
+}
+
+} // namespace
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<double>)
+
+int main(int argc, char** argv) {
+  int n = argc > 1 ? std::atoi(argv[1]) : 20000;
+  caf::actor_system_config cfg;
+  cachet::configure(cfg);
+  caf::actor_system sys{cfg};
+  auto owner = *cachet::spawn_owner<std::uint64_t, std::uint64_t>(sys, {"bench"});
+  auto tab = *cachet::whereis<std::uint64_t, std::uint64_t>(sys, "bench");
+  cachet::blocking_caller caller{sys};
+  for (std::uint64_t k = 0; k < 1000; ++k)
+    caller.call(owner, 5s, cachet::insert_atom_v, k, k * k);
+
+  struct row {
+    std::string path;
+    summary s;
+  };
+  std::vector<row> rows;
+  auto add = [&](std::string path, std::vector<double> us) {
+    rows.push_back({std::move(path), summarize(us)});
+  };
+
+  std::uint64_t sink = 0;
+  add("direct lookup (protected table)", time_each(n, [&](int i) {
+        sink += tab.lookup(i % 1000)->value_or(0);
+      }));
+  {
+    caf::scoped_actor self{sys};
+    self->spawn(actor_client, owner, n, caf::actor_cast<caf::actor>(self));
+    self->receive([&](std::vector<double>& us) {
+      add("actor -> owner request", std::move(us));
+    });
+  }
+  add("blocking_caller.call (thread)", time_each(n, [&](int i) {
+        sink += caller.call(owner, 5s, cachet::lookup_atom_v,
+                            std::uint64_t(i % 1000))
+                  ->value_or(0);
+      }));
+  {
+    caf::scoped_actor self{sys};
+    add("scoped_actor, reused (thread)", time_each(n, [&](int i) {
+          self->request(owner, 5s, cachet::lookup_atom_v, std::uint64_t(i % 1000))
+            .receive([&](std::optional<std::uint64_t> v) { sink += v.value_or(0); },
+                     [](caf::error&) {});
+        }));
+  }
+  add("scoped_actor per call (thread)", time_each(n / 10, [&](int i) {
+        caf::scoped_actor self{sys};
+        self->request(owner, 5s, cachet::lookup_atom_v, std::uint64_t(i % 1000))
+          .receive([&](std::optional<std::uint64_t> v) { sink += v.value_or(0); },
+                   [](caf::error&) {});
+      }));
+
+  fmt::print("one lookup, round trip on each path ({} samples; {} cores)\n",
+             n, std::thread::hardware_concurrency());
+  fmt::print("{:<34} {:>10} {:>10} {:>14}\n", "path", "p50 (us)", "p99 (us)",
+             "p50 vs caller");
+  double caller_p50 = rows[2].s.p50;
+  for (auto& r : rows)
+    fmt::print("{:<34} {:>10.2f} {:>10.2f} {:>13.1f}x\n", r.path, r.s.p50,
+               r.s.p99, r.s.p50 / caller_p50);
+  caf::anon_send_exit(owner, caf::exit_reason::user_shutdown);
+  return sink == 42 ? 2 : 0; // keep `sink` alive
+}
