@@ -31,6 +31,9 @@ build: deps build/build.ninja
 
 run: build
 	./build/examples/access_modes/access-modes
+	@echo
+	./build/examples/link_cache/link-cache
+	@echo
 	./build/bench/cachet-call-bench
 
 build-asan/build.ninja: | deps
@@ -55,7 +58,7 @@ test-asan: deps build-asan/build.ninja
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --output-on-failure -j $(JOBS) -L core
+	  ctest --output-on-failure -j $(JOBS) -L "core|concurrency"
 
 test-tsan: deps build-tsan/build.ninja
 	cmake --build build-tsan -j $(JOBS)

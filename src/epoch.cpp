@@ -3,11 +3,14 @@
 // cachet/detail/epoch.hpp.
 //
 // Slots form a push-only linked list; a thread claims a free slot on its first
-// pin and releases it at thread exit, handing what it retired but could not
-// yet free to the domain's orphan list. Retired objects wait in their thread's
-// bag; once a bag holds `reclaim_batch` objects, the thread tries to advance
-// the epoch and frees those retired two or more epochs ago. The epoch advances
-// only when every pinned slot was pinned in the current epoch.
+// pin and releases it at thread exit. Retired nodes wait in their thread's
+// bag; once a bag holds `reclaim_batch` more objects, the thread tries to
+// advance the epoch and frees those retired two or more epochs ago. The epoch
+// advances only when every pinned slot was pinned in the current epoch.
+//
+// A shared list, freed from by every thread's reclaim, takes what exited
+// threads left in their bags and the large, rare retirements (a table's whole
+// storage), which must not wait for the retiring thread to retire again.
 #include "cachet/detail/epoch.hpp"
 
 #include <algorithm>
@@ -51,8 +54,8 @@ void heavy_fence() {
 
 struct domain {
   std::atomic<epoch_slot*> slots{nullptr};
-  std::mutex orphans_mtx;
-  std::vector<retired> orphans;
+  std::mutex shared_mtx;
+  std::vector<retired> shared;
 
   domain() {
     asymmetric_fences = register_membarrier();
@@ -61,7 +64,7 @@ struct domain {
   // Runs after main returns and after every thread that used a table joined
   // (CAF joins its workers when the actor system dies): nothing is pinned.
   ~domain() {
-    free_all(orphans);
+    free_all(shared);
     for (auto* s = slots.load(); s != nullptr;) {
       free_all(s->bag);
       auto* next = s->next;
@@ -90,14 +93,14 @@ struct domain {
                                          std::memory_order_acq_rel);
   }
 
-  // Frees the prefix of `xs` retired at least two epochs ago.
+  // Frees what in `xs` was retired at least two epochs ago.
   static void free_safe(std::vector<retired>& xs) {
     auto now = global_epoch.load(std::memory_order_acquire);
-    auto safe = std::find_if(xs.begin(), xs.end(), [now](const retired& x) {
-      return x.epoch + 2 > now;
+    auto waiting = std::partition(xs.begin(), xs.end(), [now](const retired& x) {
+      return x.epoch + 2 <= now;
     });
-    std::for_each(xs.begin(), safe, [](retired& x) { x.deleter(x.ptr); });
-    xs.erase(xs.begin(), safe);
+    std::for_each(xs.begin(), waiting, [](retired& x) { x.deleter(x.ptr); });
+    xs.erase(xs.begin(), waiting);
   }
 
   std::size_t reclaim(epoch_slot* self) {
@@ -108,9 +111,9 @@ struct domain {
       free_safe(self->bag);
       waiting += self->bag.size();
     }
-    std::lock_guard<std::mutex> guard{orphans_mtx};
-    free_safe(orphans);
-    return waiting + orphans.size();
+    std::lock_guard<std::mutex> guard{shared_mtx};
+    free_safe(shared);
+    return waiting + shared.size();
   }
 };
 
@@ -127,8 +130,8 @@ struct slot_releaser {
       return;
     auto& dom = the_domain();
     {
-      std::lock_guard<std::mutex> guard{dom.orphans_mtx};
-      dom.orphans.insert(dom.orphans.end(), slot->bag.begin(),
+      std::lock_guard<std::mutex> guard{dom.shared_mtx};
+      dom.shared.insert(dom.shared.end(), slot->bag.begin(),
                          slot->bag.end());
     }
     slot->bag.clear();
@@ -181,6 +184,14 @@ void retire(void* ptr, void (*deleter)(void*)) {
     the_domain().reclaim(slot);
     slot->reclaim_at = slot->bag.size() + reclaim_batch;
   }
+}
+
+void retire_shared(void* ptr, void (*deleter)(void*)) {
+  auto& dom = the_domain();
+  std::atomic_thread_fence(std::memory_order_seq_cst); // as in retire
+  auto epoch = global_epoch.load(std::memory_order_seq_cst);
+  std::lock_guard<std::mutex> guard{dom.shared_mtx};
+  dom.shared.push_back(retired{ptr, deleter, epoch});
 }
 
 std::size_t reclaim() {

@@ -51,6 +51,9 @@ void table_core_base::bind(caf::abstract_actor& owner,
 
 void table_core_base::retire() noexcept {
   retire_engine();
+  // A dead table can be large and nothing else may retire on this thread for
+  // a while: free it now unless a reader is still inside.
+  reclaim();
   std::shared_ptr<registry> reg;
   {
     std::lock_guard<std::mutex> guard{mtx_};

@@ -228,6 +228,11 @@ generic_owner(typename owner_actor<K, V, Kind>::template stateful_pointer<
 template <class K, class V, class Kind = set<>>
 caf::expected<owner_actor<K, V, Kind>> spawn_owner(caf::actor_system& sys,
                                                    table_options opts = {}) {
+  static_assert(caf::detail::is_serializable<K>::value
+                  && caf::detail::is_serializable<V>::value,
+                "the generic owner sends keys and values in messages: give K "
+                "and V an inspect() overload (direct-only tables need none; "
+                "see make_table)");
   auto core = std::make_shared<detail::table_core<K, V, Kind>>(std::move(opts));
   if (auto err = core->register_name(sys, core))
     return err;

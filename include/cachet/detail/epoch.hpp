@@ -112,6 +112,11 @@ public:
 /// reach it. Call after unlinking `ptr` from every shared structure.
 void retire(void* ptr, void (*deleter)(void*));
 
+/// Like retire, but onto the domain's shared list, which every thread's
+/// reclaim frees from. For large, rare retirements (a table's storage) that
+/// must not wait for the retiring thread to retire again.
+void retire_shared(void* ptr, void (*deleter)(void*));
+
 template <class T>
 void retire(T* ptr) {
   retire(static_cast<void*>(ptr),

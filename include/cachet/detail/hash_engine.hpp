@@ -296,7 +296,7 @@ private:
   }
 
   static void retire_array(bucket_array* arr) {
-    detail::retire(arr, [](void* p) {
+    detail::retire_shared(arr, [](void* p) {
       free_array(static_cast<bucket_array*>(p));
     });
   }

@@ -272,7 +272,9 @@ private:
 
   static void retire_chain(node* n) {
     if (n != nullptr)
-      detail::retire(n, [](void* p) { free_chain(static_cast<node*>(p)); });
+      detail::retire_shared(n, [](void* p) {
+        free_chain(static_cast<node*>(p));
+      });
   }
 
   /// Runs `locate` under a pin until no batch interfered, then `use`.
