@@ -18,6 +18,8 @@
 
 #include <cachet/cachet.hpp>
 
+#include "test_support.hpp"
+
 namespace {
 
 using cachet::access;
@@ -40,25 +42,8 @@ constexpr auto timeout = std::chrono::seconds(10);
 // Every test starts from this table.
 const model initial{{"a", 1}, {"b", 2}, {"c", 3}};
 
-struct config : caf::actor_system_config {
-  config() {
-    cachet::configure(*this);
-  }
-};
-
-std::string name(errc x) {
-  return cachet::to_string(x);
-}
-
-// "ok" or the error's name, so that a failed check shows what happened.
-template <class T>
-std::string outcome(const caf::expected<T>& x) {
-  if (x)
-    return "ok";
-  if (x.error().category() == caf::atom("cachet"))
-    return name(static_cast<errc>(x.error().code()));
-  return caf::to_string(x.error());
-}
+using cachet_test::name;
+using cachet_test::outcome;
 
 // "ok" only for a success with the expected result.
 template <class T, class U>
@@ -380,9 +365,7 @@ struct owner_guard {
   }
 };
 
-struct fixture {
-  config cfg;
-  caf::actor_system sys{cfg};
+struct fixture : cachet_test::system_fixture {
   caf::scoped_actor self{sys};
 
   // A table owned by `self`, holding `initial`.

@@ -2,6 +2,8 @@
 // timeouts, late responses and dead receivers.
 #include "cachet/cachet.hpp"
 
+#include "test_support.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <caf/all.hpp>
@@ -14,17 +16,7 @@ using cachet::errc;
 
 namespace {
 
-struct fixture {
-  fixture() : sys(init(cfg)) {
-    // nop
-  }
-  static caf::actor_system_config& init(caf::actor_system_config& cfg) {
-    cachet::configure(cfg);
-    return cfg;
-  }
-  caf::actor_system_config cfg;
-  caf::actor_system sys;
-};
+using fixture = cachet_test::system_fixture;
 
 // Answers an int x with factor * x, except 0, whose answer it holds back until
 // it receives the string "release". (Spawned with an argument: CAF 0.17.6

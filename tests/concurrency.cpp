@@ -3,6 +3,8 @@
 // Each test checks an invariant; none relies on timing.
 #include "cachet/cachet.hpp"
 
+#include "test_support.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <caf/all.hpp>
@@ -19,17 +21,7 @@ using cachet::errc;
 
 namespace {
 
-struct fixture {
-  fixture() : sys(init(cfg)) {
-    // nop
-  }
-  static caf::actor_system_config& init(caf::actor_system_config& cfg) {
-    cachet::configure(cfg);
-    return cfg;
-  }
-  caf::actor_system_config cfg;
-  caf::actor_system sys;
-};
+using fixture = cachet_test::system_fixture;
 
 // Values carry their key, so a torn or misplaced value is detectable.
 std::string value_for(std::uint64_t key, std::uint64_t n) {

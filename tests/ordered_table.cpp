@@ -24,6 +24,8 @@
 
 #include <cachet/cachet.hpp>
 
+#include "test_support.hpp"
+
 namespace {
 
 using cachet::access;
@@ -36,46 +38,17 @@ using descending = cachet::ordered_set<std::greater<>>;
 constexpr auto i64_max = std::numeric_limits<std::int64_t>::max();
 constexpr auto i64_min = std::numeric_limits<std::int64_t>::min();
 
-struct config : caf::actor_system_config {
-  config() {
-    cachet::configure(*this);
-  }
-};
+using cachet_test::name;
+using cachet_test::outcome;
+using cachet_test::unwrap;
 
-struct fixture {
-  config cfg;
-  caf::actor_system sys{cfg};
-  caf::scoped_actor self{sys};
-
-  // A table owned by `self`: it lives until the returned capability or
-  // `self` goes away.
+// Tables default to ordered_set here.
+struct fixture : cachet_test::owner_fixture {
   template <class K, class V, class Kind = ordered>
   cachet::owned_table<K, V, Kind> make(cachet::table_options opts = {}) {
-    auto res = cachet::make_table<K, V, Kind>(self.ptr(), std::move(opts));
-    REQUIRE(res);
-    return std::move(*res);
+    return owner_fixture::make<K, V, Kind>(std::move(opts));
   }
 };
-
-std::string name(errc x) {
-  return cachet::to_string(x);
-}
-
-// "ok" or the error's name, so that a failed check shows what happened.
-template <class T>
-std::string outcome(const caf::expected<T>& x) {
-  if (x)
-    return "ok";
-  if (x.error().category() == caf::atom("cachet"))
-    return name(static_cast<errc>(x.error().code()));
-  return caf::to_string(x.error());
-}
-
-template <class T>
-T unwrap(caf::expected<T> x) {
-  REQUIRE(outcome(x) == "ok");
-  return std::move(*x);
-}
 
 template <class H>
 auto keys_of(const H& h) {

@@ -2,6 +2,8 @@
 // lifetime bound to the owner (normal exit, exception, kill), named tables.
 #include "cachet/cachet.hpp"
 
+#include "test_support.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <caf/all.hpp>
@@ -21,17 +23,7 @@ using namespace test;
 
 namespace {
 
-struct fixture {
-  fixture() : sys(init(cfg)) {
-    // nop
-  }
-  static caf::actor_system_config& init(caf::actor_system_config& cfg) {
-    cachet::configure(cfg);
-    return cfg;
-  }
-  caf::actor_system_config cfg;
-  caf::actor_system sys;
-};
+using fixture = cachet_test::system_fixture;
 
 using str_table = cachet::table<std::string, std::string>;
 

@@ -1,0 +1,65 @@
+// What every test file needs: an actor system that knows cachet's errors,
+// and readable outcomes of expected<T> for checks.
+#pragma once
+
+#include <string>
+#include <utility>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/expected.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include <catch2/catch.hpp>
+
+#include "cachet/cachet.hpp"
+
+namespace cachet_test {
+
+struct config : caf::actor_system_config {
+  config() {
+    cachet::configure(*this);
+  }
+};
+
+/// An actor system per test case.
+struct system_fixture {
+  config cfg;
+  caf::actor_system sys{cfg};
+};
+
+inline std::string name(cachet::errc x) {
+  return cachet::to_string(x);
+}
+
+/// "ok" or the error's name, so that a failed check shows what happened.
+template <class T>
+std::string outcome(const caf::expected<T>& x) {
+  if (x)
+    return "ok";
+  if (x.error().category() == caf::atom("cachet"))
+    return name(static_cast<cachet::errc>(x.error().code()));
+  return caf::to_string(x.error());
+}
+
+/// The value of a successful `x`; fails the test otherwise.
+template <class T>
+T unwrap(caf::expected<T> x) {
+  REQUIRE(outcome(x) == "ok");
+  return std::move(*x);
+}
+
+/// A table owned by a scoped actor: it lives until the capability or the
+/// scoped actor goes away.
+struct owner_fixture : system_fixture {
+  caf::scoped_actor self{sys};
+
+  template <class K, class V, class Kind = cachet::set<>>
+  cachet::owned_table<K, V, Kind> make(cachet::table_options opts = {}) {
+    auto res = cachet::make_table<K, V, Kind>(self.ptr(), std::move(opts));
+    REQUIRE(res);
+    return std::move(*res);
+  }
+};
+
+} // namespace cachet_test
