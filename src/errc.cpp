@@ -21,6 +21,8 @@ std::string to_string(errc x) {
     case errc::not_a_counter: return "not_a_counter";
     case errc::counter_overflow: return "counter_overflow";
     case errc::call_timeout: return "call_timeout";
+    case errc::bad_file: return "bad_file";
+    case errc::io_error: return "io_error";
   }
   return "errc(" + std::to_string(static_cast<int>(x)) + ")";
 }

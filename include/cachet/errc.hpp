@@ -43,6 +43,12 @@ enum class errc : std::uint8_t {
   counter_overflow,
   /// A blocking call got no response within its timeout.
   call_timeout,
+  /// A dump file is truncated, corrupt, or of another format, table kind or
+  /// key/value type; nothing was loaded.
+  bad_file,
+  /// The operating system refused a file operation (open, write, fsync,
+  /// rename); the context says which and why.
+  io_error,
 };
 
 /// Returns the enumerator's name, e.g. "access_denied".
