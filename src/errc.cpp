@@ -23,6 +23,12 @@ std::string to_string(errc x) {
     case errc::call_timeout: return "call_timeout";
     case errc::bad_file: return "bad_file";
     case errc::io_error: return "io_error";
+    case errc::start_failed: return "start_failed";
+    case errc::no_such_child: return "no_such_child";
+    case errc::child_running: return "child_running";
+    case errc::child_exists: return "child_exists";
+    case errc::max_children: return "max_children";
+    case errc::wrong_strategy: return "wrong_strategy";
   }
   return "errc(" + std::to_string(static_cast<int>(x)) + ")";
 }

@@ -49,6 +49,20 @@ enum class errc : std::uint8_t {
   /// The operating system refused a file operation (open, write, fsync,
   /// rename); the context says which and why.
   io_error,
+  /// A supervisor's child failed to start (the context names it and says
+  /// why); the children started before it were stopped again.
+  start_failed,
+  /// No child with that id (or actor) under this supervisor.
+  no_such_child,
+  /// The child is running (restart_child, delete_child).
+  child_running,
+  /// A child with that id exists already (start_child).
+  child_exists,
+  /// A simple_one_for_one supervisor is at its max_children.
+  max_children,
+  /// The operation does not apply to this supervisor's strategy (OTP's
+  /// {error, simple_one_for_one}).
+  wrong_strategy,
 };
 
 /// Returns the enumerator's name, e.g. "access_denied".
