@@ -3,11 +3,15 @@
 # + UBSan) and build-tsan/ (ThreadSanitizer).
 
 PACKAGES := cmake ninja-build g++ clang-14 libclang-rt-14-dev libcaf-dev \
-            libfmt-dev catch2 libsqlite3-dev
+            libfmt-dev catch2 libsqlite3-dev libxxhash-dev \
+            nlohmann-json3-dev libtbb-dev libcuckoo-dev
+# Only for running the benchmark (make run, make bench): the plot and the
+# BEAM beside cachet. Kept out of `make test`: Erlang/Elixir is ~40 MB.
+BENCH_PACKAGES := gnuplot-nox elixir
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test test-normal test-asan test-tsan clean
+.PHONY: all deps bench-deps build run bench test test-normal test-asan test-tsan clean
 
 all: build
 
@@ -23,18 +27,30 @@ deps:
 	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; \
 	fi
 
+# The benchmark's extra tools, installed the same way.
+bench-deps:
+	@$(MAKE) --no-print-directory deps PACKAGES="$(BENCH_PACKAGES)"
+
 build/build.ninja: | deps
 	cmake -S . -B build -G Ninja $(CMAKE_FLAGS)
 
 build: deps build/build.ninja
 	cmake --build build -j $(JOBS)
 
-run: build
+run: build bench-deps
 	./build/examples/access_modes/access-modes
 	@echo
 	./build/examples/link_cache/link-cache
 	@echo
+	./build/examples/supervision/supervision
+	@echo
 	./build/bench/cachet-call-bench
+	@echo
+	./build/bench/cachet-bench --quick --plot=build/bench.png --json=build/bench.json
+
+# The full benchmark (about 15 minutes): every mix and distribution, 0.5 s runs.
+bench: build bench-deps
+	./build/bench/cachet-bench --plot=build/bench-full.png --json=build/bench-full.json
 
 build-asan/build.ninja: | deps
 	cmake -S . -B build-asan -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 \

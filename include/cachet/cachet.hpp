@@ -5,6 +5,7 @@
 #include "cachet/access.hpp"
 #include "cachet/blocking_caller.hpp"
 #include "cachet/counter.hpp"
+#include "cachet/dump.hpp"
 #include "cachet/errc.hpp"
 #include "cachet/fwd.hpp"
 #include "cachet/kind.hpp"

@@ -50,6 +50,7 @@
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/expected.hpp>
 #include <caf/local_actor.hpp>
+#include <caf/send.hpp>
 
 #include "cachet/access.hpp"
 #include "cachet/counter.hpp"
@@ -325,8 +326,11 @@ private:
     return core_->engine();
   }
 
-  /// access_denied, or table_gone when rights fail because the table died.
+  /// access_denied, or table_gone when rights fail because the table died
+  /// (or the handle was moved from).
   caf::error check(bool write) const {
+    if (!core_)
+      return caf::make_error(errc::table_gone);
     if (static_cast<const Derived&>(*this).allowed(write))
       return caf::none;
     return core_->alive() ? caf::make_error(errc::access_denied)
@@ -447,35 +451,44 @@ public:
 };
 
 /// The owner's capability on its table: full rights in every mode.
-/// Move-only, so exactly one exists; keep it in the owner's state.
+/// Move-only, so exactly one exists; keep it in the owner's state. It is valid
+/// for one ownership generation: after give_away (or if the table passed to
+/// an heir and on) it answers errc::access_denied.
 template <class K, class V, class Kind>
 class owned_table
   : public detail::table_ops<owned_table<K, V, Kind>, K, V, Kind> {
 public:
   using super = detail::table_ops<owned_table, K, V, Kind>;
 
-  /// For internal use: owned tables come from make_table and spawn_owner.
-  explicit owned_table(std::shared_ptr<typename super::core_type> core)
-    : super(std::move(core)) {
+  /// For internal use: owned tables come from make_table, spawn_owner and
+  /// table_transfer::claim.
+  owned_table(std::shared_ptr<typename super::core_type> core,
+              std::uint64_t gen)
+    : super(std::move(core)), gen_(gen) {
     // nop
   }
 
-  owned_table(owned_table&&) noexcept = default;
+  owned_table(owned_table&& other) noexcept
+    : super(std::move(other)), gen_(other.gen_) {
+    // nop
+  }
+
   owned_table(const owned_table&) = delete;
   owned_table& operator=(const owned_table&) = delete;
 
-  /// Drops the capability this handle held, retiring its table.
+  /// Drops the capability this handle held (see the destructor).
   owned_table& operator=(owned_table&& other) noexcept {
     if (this != &other) {
       release();
       this->core_ = std::move(other.core_);
+      gen_ = other.gen_;
     }
     return *this;
   }
 
-  /// Retires the table: dropping the only capability ends it, as the owner's
-  /// exit does. This runs when a stateful owner's state is destroyed, before
-  /// CAF tells monitors and links that the owner is down.
+  /// Ends this owner's ownership, as the owner's exit does: the table passes
+  /// to its heir if one is alive, else it retires. A stateful owner's state
+  /// is destroyed before CAF tells monitors and links that the owner is down.
   ~owned_table() {
     release();
   }
@@ -485,27 +498,109 @@ public:
     return table<K, V, Kind>{this->core_};
   }
 
+  /// ETS give_away: makes `to` the owner, who is sent a
+  /// table_transfer<K, V, Kind> carrying `data`; this handle loses its
+  /// rights. Errors: access_denied (not the owner any more), table_gone.
+  caf::error give_away(const caf::actor& to, caf::message data = {}) {
+    return this->core_->give_away(gen_, to, std::move(data));
+  }
+
   bool allowed(bool) const noexcept {
-    return true;
+    return gen_ == this->core_->generation();
   }
 
 private:
   void release() noexcept {
     if (this->core_)
-      this->core_->retire();
+      this->core_->owner_gone(gen_);
   }
+
+  std::uint64_t gen_;
 };
 
+/// The message a new owner gets when a table passes to it (ETS's
+/// {'ETS-TRANSFER', Tab, FromPid, Data}): by give_away, or as the heir of a
+/// dead owner. `claim` turns it into the owner capability, once. Local
+/// messages only.
+template <class K, class V, class Kind>
+class table_transfer {
+public:
+  table_transfer() = default;
+
+  table_transfer(std::shared_ptr<detail::table_core<K, V, Kind>> core,
+                 std::uint64_t gen, caf::actor_addr from, caf::message data)
+    : core_(std::move(core)),
+      gen_(gen),
+      from_(std::move(from)),
+      data_(std::move(data)) {
+    // nop
+  }
+
+  /// The table's registry name.
+  const std::string& name() const {
+    return core_->name();
+  }
+
+  /// The previous owner.
+  const caf::actor_addr& from() const {
+    return from_;
+  }
+
+  /// give_away's data, or the table's heir_data.
+  const caf::message& data() const {
+    return data_;
+  }
+
+  /// The owner capability. access_denied if claimed already or if ownership
+  /// moved on since; table_gone if the table died.
+  caf::expected<owned_table<K, V, Kind>> claim() const {
+    if (!core_ || !core_->alive())
+      return caf::make_error(errc::table_gone);
+    if (!core_->claim(gen_))
+      return caf::make_error(errc::access_denied);
+    return owned_table<K, V, Kind>{core_, gen_};
+  }
+
+private:
+  std::shared_ptr<detail::table_core<K, V, Kind>> core_;
+  std::uint64_t gen_ = 0;
+  caf::actor_addr from_;
+  caf::message data_;
+};
+
+template <class K, class V, class Kind>
+void detail::table_core<K, V, Kind>::send_transfer(
+  const caf::actor& to, std::uint64_t gen, const caf::actor_addr& from,
+  const caf::message& data) {
+  auto self = std::static_pointer_cast<table_core>(shared_from_this());
+  caf::anon_send(to, table_transfer<K, V, Kind>{std::move(self), gen, from,
+                                                data});
+}
+
 /// Creates a table owned by `self` (call it in the owner's init): it dies
-/// with `self`. Errors: name_taken if `opts.name` names a live table.
+/// with `self` unless it has a live heir. If `opts.name` is held by a table
+/// that `opts.heir` inherited (its previous owner died), `self` takes that
+/// table back, data and all: how a restarted owner keeps its table. Errors:
+/// name_taken if a live table holds the name otherwise, wrong_type if the
+/// inherited table has other types.
 template <class K, class V, class Kind = set<>>
 caf::expected<owned_table<K, V, Kind>> make_table(caf::local_actor* self,
                                                   table_options opts = {}) {
-  auto core = std::make_shared<detail::table_core<K, V, Kind>>(std::move(opts));
-  if (auto err = core->register_name(self->system(), core))
+  using core_type = detail::table_core<K, V, Kind>;
+  if (!opts.name.empty() && opts.heir) {
+    if (auto held = detail::registry::of(self->system())->find(opts.name)) {
+      if (held->type() != typeid(core_type))
+        return caf::make_error(errc::wrong_type);
+      if (auto gen = held->reclaim(*self, opts.heir))
+        return owned_table<K, V, Kind>{
+          std::static_pointer_cast<core_type>(std::move(held)), *gen};
+    }
+  }
+  auto core = std::make_shared<core_type>(std::move(opts));
+  if (auto err = core->register_name(self->system()))
     return err;
-  core->bind(*self, core);
-  return owned_table<K, V, Kind>{std::move(core)};
+  auto gen = core->bind(*self);
+  return owned_table<K, V, Kind>{std::move(core), gen};
 }
 
 /// The live table registered as `name` in `sys`. Errors: no_such_table,
@@ -531,5 +626,9 @@ namespace caf {
 template <class K, class V, class Kind>
 struct allowed_unsafe_message_type<cachet::table<K, V, Kind>> : std::true_type {
 };
+
+template <class K, class V, class Kind>
+struct allowed_unsafe_message_type<cachet::table_transfer<K, V, Kind>>
+  : std::true_type {};
 
 } // namespace caf

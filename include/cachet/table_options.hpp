@@ -1,7 +1,10 @@
-// Options for creating a table: its registry name and access mode.
+// Options for creating a table: registry name, access mode, heir.
 #pragma once
 
 #include <string>
+
+#include <caf/actor_addr.hpp>
+#include <caf/message.hpp>
 
 #include "cachet/access.hpp"
 
@@ -13,6 +16,15 @@ struct table_options {
   std::string name;
   /// Who besides the owner may read or write directly.
   access mode = access::protected_;
+  /// ETS's heir: when the owner dies and the heir is alive, the table and its
+  /// data pass to the heir (sent a table_transfer with `heir_data`) instead
+  /// of dying. An owner restarted under the same name and heir takes it back
+  /// (make_table, spawn_owner). See supervisor.hpp's table policies.
+  caf::actor_addr heir;
+  caf::message heir_data;
+  /// For the generic owner: a dump file (dump.hpp) loaded into the table at
+  /// start if it exists, and written on dump_atom and on a normal shutdown.
+  std::string dump_file;
 };
 
 } // namespace cachet

@@ -144,6 +144,12 @@ public:
   /// in `items`: the last wins. With `only_new`, inserts nothing and returns
   /// `rejected` if any key is present.
   op_status insert_batch(std::vector<std::pair<K, V>> items, bool only_new) {
+    // Size the buckets for the batch first: it grows nothing while it holds
+    // its locks, and a large batch into a small table would make long chains.
+    std::size_t n = 0;
+    if (size(n) != op_status::ok)
+      return op_status::gone;
+    grow_to(n + items.size());
     std::vector<std::size_t> hashes;
     hashes.reserve(items.size());
     std::uint64_t stripe_mask = 0;
@@ -354,13 +360,36 @@ private:
 
   /// Doubles the bucket array if it is still `seen`.
   void grow(bucket_array* seen) noexcept {
+    resize([&](const bucket_array* arr) {
+      return arr == seen ? (arr->mask + 1) * 2 : 0;
+    });
+  }
+
+  /// Grows the bucket array to hold `entries` at load factor 1.
+  void grow_to(std::size_t entries) noexcept {
+    resize([&](const bucket_array* arr) -> std::size_t {
+      auto n = arr->mask + 1;
+      if (n >= entries)
+        return 0;
+      while (n < entries)
+        n *= 2;
+      return n;
+    });
+  }
+
+  /// Rehashes into a bucket array of `new_size(current)` buckets, unless
+  /// that is 0. All writers wait; readers go on in the old array.
+  template <class F>
+  void resize(F new_size) noexcept {
     bucket_array* old;
     {
       multi_lock locks{*this, ~std::uint64_t{0}};
       old = buckets_.load(std::memory_order_relaxed);
-      if (old != seen)
+      if (old == nullptr)
+        return;
+      auto n = new_size(old);
+      if (n == 0)
         return; // grown, cleared or retired meanwhile
-      auto n = (old->mask + 1) * 2;
       bucket_array* fresh = nullptr;
       try {
         fresh = make_array(n);

@@ -4,7 +4,10 @@
 // leaves the core, so late handles answer table_gone instead of crashing.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <typeindex>
@@ -13,6 +16,7 @@
 #include <caf/actor_addr.hpp>
 #include <caf/error.hpp>
 #include <caf/fwd.hpp>
+#include <caf/message.hpp>
 
 #include "cachet/access.hpp"
 #include "cachet/detail/hash_engine.hpp"
@@ -25,10 +29,19 @@ namespace cachet::detail {
 class registry;
 
 /// The type-erased part of a table's shared state.
-class table_core_base {
+///
+/// Ownership is versioned: every change of owner (binding at creation,
+/// inheritance by the heir, give_away, a restarted owner taking the table
+/// back) bumps the generation, and an owner capability is valid only for the
+/// generation it was made for.
+class table_core_base : public std::enable_shared_from_this<table_core_base> {
 public:
   table_core_base(table_options opts, std::type_index type)
-    : name_(std::move(opts.name)), mode_(opts.mode), type_(type) {
+    : name_(std::move(opts.name)),
+      mode_(opts.mode),
+      type_(type),
+      heir_(std::move(opts.heir)),
+      heir_data_(std::move(opts.heir_data)) {
     // nop
   }
 
@@ -46,6 +59,11 @@ public:
     return type_;
   }
 
+  /// The current owner's generation.
+  std::uint64_t generation() const noexcept {
+    return gen_.load(std::memory_order_acquire);
+  }
+
   /// The owner, or an invalid address before binding.
   caf::actor_addr owner() const;
 
@@ -53,12 +71,30 @@ public:
 
   /// Registers the name (if any) in `sys`'s registry; name_taken if a live
   /// table holds it.
-  caf::error register_name(caf::actor_system& sys,
-                           const std::shared_ptr<table_core_base>& self);
+  caf::error register_name(caf::actor_system& sys);
 
-  /// Ties the table to `owner`: its termination, for any reason, retires it.
-  void bind(caf::abstract_actor& owner,
-            const std::shared_ptr<table_core_base>& self);
+  /// Makes `owner` the owner, tied to its lifetime: its termination, for any
+  /// reason, passes the table to a live heir or retires it. Returns the new
+  /// generation, claimed by the caller.
+  std::uint64_t bind(caf::abstract_actor& owner);
+
+  /// The owner of generation `gen` is gone (it exited, or dropped its
+  /// capability): the table passes to its heir if alive, else retires.
+  void owner_gone(std::uint64_t gen) noexcept;
+
+  /// Hands a table that `heir` inherited to `claimant` (a restarted owner
+  /// taking its table back). Returns the new generation, or nothing if the
+  /// table is not held by that heir.
+  std::optional<std::uint64_t> reclaim(caf::abstract_actor& claimant,
+                                       const caf::actor_addr& heir);
+
+  /// ETS give_away: passes the table from generation `gen` to `to`, who is
+  /// sent a transfer with `data`. access_denied if `gen` is stale.
+  caf::error give_away(std::uint64_t gen, const caf::actor& to,
+                       caf::message data);
+
+  /// Claims generation `gen` for an owner capability, once.
+  bool claim(std::uint64_t gen);
 
   /// Retires the engine and frees the name. Idempotent.
   void retire() noexcept;
@@ -66,12 +102,25 @@ public:
 protected:
   virtual void retire_engine() = 0;
 
+  /// Sends `to` the typed transfer message for generation `gen`.
+  virtual void send_transfer(const caf::actor& to, std::uint64_t gen,
+                             const caf::actor_addr& from,
+                             const caf::message& data)
+    = 0;
+
 private:
+  /// Ties generation `gen` to `owner`'s lifetime.
+  void attach_binding(caf::abstract_actor& owner, std::uint64_t gen);
+
   const std::string name_;
   const access mode_;
   const std::type_index type_;
+  const caf::actor_addr heir_;
+  const caf::message heir_data_;
+  std::atomic<std::uint64_t> gen_{0};
   mutable std::mutex mtx_;
-  caf::actor_addr owner_;
+  caf::actor_addr owner_;         // guarded by mtx_
+  std::uint64_t claimed_gen_ = 0; // guarded by mtx_
   std::shared_ptr<registry> registry_;
 };
 
@@ -110,6 +159,10 @@ protected:
   void retire_engine() override {
     engine_.retire_storage();
   }
+
+  void send_transfer(const caf::actor& to, std::uint64_t gen,
+                     const caf::actor_addr& from,
+                     const caf::message& data) override;
 
 private:
   engine_type engine_;

@@ -1,0 +1,169 @@
+// The timing harness: threads run an op stream through a warm-up and a
+// measured phase, each counting its own operations, so nothing shared is
+// written per operation.
+#pragma once
+
+#include <pthread.h>
+#include <sched.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+#include "workload.hpp"
+
+namespace cachet_bench {
+
+using clock_type = std::chrono::steady_clock;
+
+/// Phases of one timed run; the driver moves them forward, workers only read.
+enum run_phase : int { warming = 0, measuring = 1, stopping = 2 };
+
+/// How long a run lasts.
+struct timing {
+  double warmup;  ///< seconds before counting starts
+  double seconds; ///< seconds counted
+  bool pin;       ///< pin worker threads to cores
+};
+
+/// What one worker (thread or client actor) measured; one cache line apart
+/// from its neighbours.
+struct alignas(64) worker_result {
+  double ops_per_sec = 0;
+  std::uint64_t ops = 0;
+  std::uint64_t errors = 0;
+  std::uint64_t sink = 0;       ///< folds every value read: reads stay live
+  bool measured = false;        ///< saw both ends of the measured phase
+  std::vector<float> latency_us; ///< per call, message paths only
+};
+
+/// Tracks a worker's own window: start when it sees `measuring`, end at
+/// `stopping`. Call `tick` between batches; false means stop.
+class window {
+public:
+  explicit window(const std::atomic<int>& phase) : phase_(phase) {
+    // nop
+  }
+
+  bool measuring() const noexcept {
+    return seen_ == run_phase::measuring;
+  }
+
+  bool tick(std::uint64_t done, worker_result& out) {
+    auto ph = phase_.load(std::memory_order_relaxed);
+    if (ph == seen_)
+      return true;
+    auto now = clock_type::now();
+    if (ph == run_phase::measuring) {
+      start_ = now;
+      first_ = done;
+      seen_ = ph;
+      return true;
+    }
+    if (seen_ == run_phase::measuring) {
+      auto secs = std::chrono::duration<double>(now - start_).count();
+      out.ops = done - first_;
+      out.ops_per_sec = secs > 0 ? static_cast<double>(out.ops) / secs : 0;
+      out.measured = true;
+    }
+    return false;
+  }
+
+private:
+  const std::atomic<int>& phase_;
+  int seen_ = run_phase::warming;
+  clock_type::time_point start_;
+  std::uint64_t first_ = 0;
+};
+
+/// Pins the calling thread to core `i` modulo the cores it may use.
+inline void pin_to_core(std::size_t i) {
+  cpu_set_t allowed;
+  if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0)
+    return;
+  std::vector<int> cores;
+  for (int c = 0; c < CPU_SETSIZE; ++c)
+    if (CPU_ISSET(c, &allowed))
+      cores.push_back(c);
+  if (cores.empty())
+    return;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(cores[i % cores.size()], &one);
+  pthread_setaffinity_np(pthread_self(), sizeof(one), &one);
+}
+
+inline void sleep_seconds(double s) {
+  std::this_thread::sleep_for(std::chrono::duration<double>(s));
+}
+
+/// Moves `phase` through warm-up, measurement and stop.
+inline void drive(std::atomic<int>& phase, const timing& t) {
+  sleep_seconds(t.warmup);
+  phase.store(run_phase::measuring, std::memory_order_relaxed);
+  sleep_seconds(t.seconds);
+  phase.store(run_phase::stopping, std::memory_order_relaxed);
+}
+
+/// Runs `body(thread_index, phase, result)` on `n` threads for one timed run.
+template <class Body>
+std::vector<worker_result> run_threads(std::size_t n, const timing& t,
+                                       Body body) {
+  std::atomic<int> phase{run_phase::warming};
+  std::vector<worker_result> results(n);
+  std::vector<std::thread> threads;
+  threads.reserve(n);
+  for (std::size_t i = 0; i < n; ++i)
+    threads.emplace_back([&, i] {
+      if (t.pin)
+        pin_to_core(i);
+      body(i, phase, results[i]);
+    });
+  drive(phase, t);
+  for (auto& th : threads)
+    th.join();
+  return results;
+}
+
+/// The direct loop: replays `ops` from a per-thread offset, `batch` ops
+/// between looks at the phase. `op(code)` returns a value folded into sink.
+template <class Op>
+void direct_loop(const std::atomic<int>& phase, const std::vector<op_code>& ops,
+                 worker_result& out, Op&& op) {
+  constexpr std::size_t batch = 64;
+  const std::size_t mask = ops.size() - 1;
+  const op_code* data = ops.data();
+  std::size_t pos = 0;
+  std::uint64_t done = 0;
+  std::uint64_t sink = 0;
+  window w{phase};
+  while (w.tick(done, out)) {
+    for (std::size_t i = 0; i < batch; ++i) {
+      sink += op(data[pos]);
+      pos = (pos + 1) & mask;
+    }
+    done += batch;
+  }
+  out.sink = sink;
+}
+
+inline double median(std::vector<double> xs) {
+  if (xs.empty())
+    return 0;
+  std::sort(xs.begin(), xs.end());
+  auto n = xs.size();
+  return n % 2 == 1 ? xs[n / 2] : (xs[n / 2 - 1] + xs[n / 2]) / 2;
+}
+
+/// Nearest-rank percentile of sorted samples.
+inline double percentile(const std::vector<float>& sorted, double q) {
+  if (sorted.empty())
+    return 0;
+  auto rank = static_cast<std::size_t>(q * static_cast<double>(sorted.size()));
+  return sorted[std::min(rank, sorted.size() - 1)];
+}
+
+} // namespace cachet_bench

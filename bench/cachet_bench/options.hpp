@@ -1,0 +1,88 @@
+// cachet-bench's command line, in CAF's config style: the options are those
+// of a caf::actor_system_config, so CAF's own (--scheduler.max-threads=...)
+// work too, and --help lists them all.
+#pragma once
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <caf/actor_system_config.hpp>
+
+namespace cachet_bench {
+
+class bench_config : public caf::actor_system_config {
+public:
+  std::vector<std::size_t> threads{1, 2};
+  std::vector<std::size_t> keys{1000, 1000000};
+  std::vector<std::size_t> mix{100, 95, 50};
+  std::vector<std::string> dist{"uniform", "zipf"};
+  std::vector<std::string> values{"u64", "str"};
+  std::vector<std::size_t> callers{1, 2, 4, 8, 16};
+  std::vector<std::string> paths;
+  double seconds = 0.5;
+  std::size_t repeats = 3;
+  std::size_t memory_entries = 1000000;
+  std::string json;
+  std::string plot;
+  bool quick = false;
+  bool beam = false;
+  bool no_beam = false;
+  bool no_pin = false;
+  bool no_memory = false;
+  std::string beam_script;
+  std::string memory_probe;
+
+  bench_config() {
+    opt_group{custom_options_, "global"}
+      .add(threads, "threads", "thread counts of the matrix, e.g. 1,2")
+      .add(keys, "keys", "key counts, e.g. 1000,1000000")
+      .add(mix, "mix", "percent reads, e.g. 100,95,50")
+      .add(dist, "dist", "key distributions: uniform, zipf (Zipf 0.99)")
+      .add(values, "values",
+           "value types: u64 (u64 -> u64), str (16 B -> 100 B strings)")
+      .add(callers, "callers",
+           "callers for the message-path latency sweep, e.g. 1,2,4,8,16")
+      .add(paths, "paths", "only these paths (default: all available)")
+      .add(seconds, "seconds", "measured seconds per run (default 0.5)")
+      .add(repeats, "repeats", "runs per cell; the median is reported")
+      .add(memory_entries, "memory-entries",
+           "entries for the memory measurement (default 1000000)")
+      .add(json, "json", "write the results as JSON to this file")
+      .add(plot, "plot", "write a throughput plot (PNG, gnuplot) to this file")
+      .add(quick, "quick",
+           "short settings, whole run under 90 s: 0.1 s x 3 runs, uniform, "
+           "100/95 % reads")
+      .add(beam, "beam", "run the BEAM workloads (bench/beam/bench.exs); "
+                         "default: when elixir is installed")
+      .add(no_beam, "no-beam", "skip the BEAM workloads")
+      .add(no_pin, "no-pin", "do not pin direct-path threads to cores")
+      .add(no_memory, "no-memory", "skip the memory and dump/reload measurements")
+      .add(beam_script, "beam-script", "path of bench.exs (default: source tree)")
+      .add(memory_probe, "memory-probe",
+           "internal: measure one structure's memory in this process");
+  }
+
+  /// Applies --quick's settings to every option not given explicitly.
+  void apply_quick(int argc, char** argv) {
+    if (!quick)
+      return;
+    auto given = [&](const char* name) {
+      auto len = std::strlen(name);
+      for (int i = 1; i < argc; ++i)
+        if (std::strncmp(argv[i], "--", 2) == 0
+            && std::strncmp(argv[i] + 2, name, len) == 0
+            && (argv[i][2 + len] == '=' || argv[i][2 + len] == '\0'))
+          return true;
+      return false;
+    };
+    if (!given("seconds"))
+      seconds = 0.1;
+    if (!given("mix"))
+      mix = {100, 95};
+    if (!given("dist"))
+      dist = {"uniform"};
+  }
+};
+
+} // namespace cachet_bench

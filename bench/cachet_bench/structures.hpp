@@ -1,0 +1,496 @@
+// The tables a block of cells runs on: cachet's (protected and public, each
+// with its owner actor) and the C++ peers, all filled with the same keys and
+// values, and the code that runs one path on them for one timed run.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <cachet/cachet.hpp>
+
+#include <caf/all.hpp>
+
+#ifdef CACHET_BENCH_HAVE_TBB
+#  include <tbb/concurrent_hash_map.h>
+#endif
+#ifdef CACHET_BENCH_HAVE_LIBCUCKOO
+#  include <libcuckoo/cuckoohash_map.hh>
+#endif
+
+#include "measure.hpp"
+#include "paths.hpp"
+#include "workload.hpp"
+
+namespace cachet_bench {
+
+using namespace std::chrono_literals;
+
+/// Timeout of every message-path call, as an application would pass one.
+constexpr auto call_timeout = 5s;
+
+/// Folds a read value into the sink; for strings, touches the heap buffer.
+inline std::uint64_t consume(std::uint64_t v) noexcept {
+  return v;
+}
+
+inline std::uint64_t consume(const std::string& v) noexcept {
+  return v.size() + static_cast<unsigned char>(v.back());
+}
+
+/// u64 -> u64.
+struct u64_types {
+  using key_type = std::uint64_t;
+  using value_type = std::uint64_t;
+  static constexpr const char* name = "u64";
+  static key_type make_key(std::uint64_t k) {
+    return k;
+  }
+  static value_type make_value(std::uint64_t k, std::uint64_t version) {
+    return k ^ version;
+  }
+};
+
+/// 16-byte string -> 100-byte string.
+struct str_types {
+  using key_type = std::string;
+  using value_type = std::string;
+  static constexpr const char* name = "str";
+  static key_type make_key(std::uint64_t k) {
+    return key_string(k);
+  }
+  static value_type make_value(std::uint64_t k, std::uint64_t version) {
+    return value_string(k, version);
+  }
+};
+
+// -- peers --------------------------------------------------------------------
+
+/// The ceiling: no synchronization at all (reads from many threads, or
+/// writes from one).
+template <class K, class V>
+struct unsync_map {
+  std::unordered_map<K, V> map;
+  void put(K k, V v) {
+    map.insert_or_assign(std::move(k), std::move(v));
+  }
+  std::uint64_t read(const K& k) const {
+    auto i = map.find(k);
+    return i != map.end() ? consume(i->second) : 0;
+  }
+  bool write(const K& k, const V& v) {
+    map[k] = v;
+    return true;
+  }
+};
+
+template <class K, class V>
+struct shared_mutex_map {
+  std::unordered_map<K, V> map;
+  mutable std::shared_mutex mtx;
+  void put(K k, V v) {
+    std::unique_lock<std::shared_mutex> guard{mtx};
+    map.insert_or_assign(std::move(k), std::move(v));
+  }
+  std::uint64_t read(const K& k) const {
+    std::shared_lock<std::shared_mutex> guard{mtx};
+    auto i = map.find(k);
+    return i != map.end() ? consume(i->second) : 0;
+  }
+  bool write(const K& k, const V& v) {
+    std::unique_lock<std::shared_mutex> guard{mtx};
+    map[k] = v;
+    return true;
+  }
+};
+
+#ifdef CACHET_BENCH_HAVE_TBB
+template <class K, class V>
+struct tbb_map {
+  using map_type = tbb::concurrent_hash_map<K, V>;
+  map_type map;
+  void put(K k, V v) {
+    map.insert(typename map_type::value_type{std::move(k), std::move(v)});
+  }
+  std::uint64_t read(const K& k) const {
+    typename map_type::const_accessor a;
+    return map.find(a, k) ? consume(a->second) : 0;
+  }
+  bool write(const K& k, const V& v) {
+    typename map_type::accessor a;
+    map.insert(a, k);
+    a->second = v;
+    return true;
+  }
+};
+#endif
+
+#ifdef CACHET_BENCH_HAVE_LIBCUCKOO
+template <class K, class V>
+struct cuckoo_map {
+  libcuckoo::cuckoohash_map<K, V> map;
+  void put(K k, V v) {
+    map.insert_or_assign(std::move(k), std::move(v));
+  }
+  std::uint64_t read(const K& k) const {
+    std::uint64_t r = 0;
+    map.find_fn(k, [&](const V& v) { r = consume(v); });
+    return r;
+  }
+  bool write(const K& k, const V& v) {
+    map.insert_or_assign(k, v);
+    return true;
+  }
+};
+#endif
+
+/// cachet's direct path through a non-owner handle.
+template <class K, class V>
+struct cachet_direct {
+  cachet::table<K, V> tab;
+  std::uint64_t read(const K& k) const {
+    std::uint64_t r = 0;
+    auto found = tab.visit(k, [&](const V& v) { r = consume(v); });
+    return found && *found ? r : 0;
+  }
+  bool write(const K& k, const V& v) {
+    return static_cast<bool>(tab.insert(k, v));
+  }
+};
+
+// -- message-path client actor ------------------------------------------------
+
+struct client_state {
+  static inline const char* name = "cachet_bench.client";
+  const op_code* ops = nullptr;
+  std::size_t mask = 0;
+  std::size_t pos = 0;
+  std::uint64_t done = 0;
+  std::uint64_t sink = 0;
+  std::uint64_t errors = 0;
+  std::uint64_t version = 0;
+  std::unique_ptr<window> win;
+  worker_result* out = nullptr;
+  std::atomic<std::size_t>* finished = nullptr;
+};
+
+using client_actor = caf::stateful_actor<client_state>;
+
+// -- a block: all structures for one (value type, key count) ---------------------
+
+/// Holds every structure of one value type and key count, filled alike, and
+/// runs paths on them. Paths not selected are not built.
+template <class Types>
+class block {
+public:
+  using key_type = typename Types::key_type;
+  using value_type = typename Types::value_type;
+  using owner_type = cachet::owner_actor<key_type, value_type>;
+
+  /// `want(p)` says which paths to build.
+  template <class Want, class Progress>
+  block(caf::actor_system& sys, const std::vector<std::uint64_t>& raw_keys,
+        Want want, Progress progress)
+    : sys_(sys), raw_keys_(raw_keys) {
+    keys_.reserve(raw_keys.size());
+    for (auto k : raw_keys)
+      keys_.push_back(Types::make_key(k));
+    write_values_[0] = Types::make_value(1, 1);
+    write_values_[1] = Types::make_value(2, 2);
+    auto tag = std::string{Types::name} + "." + std::to_string(keys_.size());
+    // cachet's tables fill on one thread, the peers on another: the
+    // structures are independent and a million string entries take a while.
+    std::exception_ptr failure;
+    std::thread cachet_side{[&] {
+      try {
+        fill_cachet(want, tag, progress);
+      } catch (...) {
+        failure = std::current_exception();
+      }
+    }};
+    std::exception_ptr peer_failure;
+    try {
+      fill_peer(want(path_id::peer_shared_mutex), sm_,
+                "std::shared_mutex map", progress);
+#ifdef CACHET_BENCH_HAVE_TBB
+      fill_peer(want(path_id::peer_tbb), tbb_, "tbb::concurrent_hash_map",
+                progress);
+#endif
+#ifdef CACHET_BENCH_HAVE_LIBCUCKOO
+      fill_peer(want(path_id::peer_libcuckoo), cuckoo_, "libcuckoo",
+                progress);
+#endif
+      fill_peer(want(path_id::ceiling_unsync), unsync_, "unsynchronized map",
+                progress);
+    } catch (...) {
+      peer_failure = std::current_exception();
+    }
+    cachet_side.join();
+    if (!failure)
+      failure = peer_failure;
+    if (failure) {
+      stop_owners(); // else the actor system would wait for them forever
+      std::rethrow_exception(failure);
+    }
+  }
+
+  ~block() {
+    stop_owners();
+  }
+
+  block(const block&) = delete;
+  block& operator=(const block&) = delete;
+
+  /// One timed run of path `p` on `streams.size()` threads (or clients).
+  std::vector<worker_result>
+  run(path_id p, const std::vector<const std::vector<op_code>*>& streams,
+      const timing& t) {
+    switch (p) {
+      case path_id::direct_protected: return run_direct(*prot_, streams, t);
+      case path_id::direct_public: return run_direct(*pub_, streams, t);
+      case path_id::peer_shared_mutex: return run_direct(*sm_, streams, t);
+#ifdef CACHET_BENCH_HAVE_TBB
+      case path_id::peer_tbb: return run_direct(*tbb_, streams, t);
+#endif
+#ifdef CACHET_BENCH_HAVE_LIBCUCKOO
+      case path_id::peer_libcuckoo: return run_direct(*cuckoo_, streams, t);
+#endif
+      case path_id::ceiling_unsync: return run_direct(*unsync_, streams, t);
+      case path_id::message_thread: return run_callers(streams, t);
+      case path_id::message_actor: return run_clients(streams, t);
+      default: return {};
+    }
+  }
+
+  const key_type& key(op_code code) const {
+    return keys_[code & ~write_bit];
+  }
+
+  /// The value a write stores; strings alternate between two prepared ones.
+  decltype(auto) write_value(std::uint64_t version) const {
+    if constexpr (std::is_same_v<value_type, std::uint64_t>)
+      return version;
+    else
+      return static_cast<const value_type&>(write_values_[version & 1]);
+  }
+
+  const owner_type& owner() const {
+    return owner_prot_;
+  }
+
+private:
+  void stop_owners() {
+    for (auto* h : {&owner_prot_, &owner_pub_})
+      if (*h)
+        caf::anon_send_exit(*h, caf::exit_reason::user_shutdown);
+  }
+
+  template <class Want, class Progress>
+  void fill_cachet(Want& want, const std::string& tag, Progress& progress) {
+    const auto& raw_keys = raw_keys_;
+    if (want(path_id::direct_protected) || want(path_id::message_actor)
+        || want(path_id::message_thread)) {
+      progress("protected table (filled through its owner)");
+      owner_prot_ = spawn(tag + ".protected", cachet::access::protected_);
+      prot_.emplace(cachet_direct<key_type, value_type>{
+        *cachet::whereis<key_type, value_type>(sys_, tag + ".protected")});
+      // One insert message per entry, as an application fills a protected
+      // table; a mailbox is FIFO, so the size call answers after all of them.
+      for (std::size_t i = 0; i < keys_.size(); ++i)
+        caf::anon_send(owner_prot_, cachet::insert_atom_v, keys_[i],
+                       Types::make_value(raw_keys[i], 0));
+      cachet::blocking_caller caller{sys_};
+      auto size = caller.call(owner_prot_, 600s, cachet::size_atom_v);
+      if (!size || *size != keys_.size())
+        throw std::runtime_error("filling the protected table failed");
+    }
+    if (want(path_id::direct_public)) {
+      progress("public table");
+      owner_pub_ = spawn(tag + ".public", cachet::access::public_);
+      pub_.emplace(cachet_direct<key_type, value_type>{
+        *cachet::whereis<key_type, value_type>(sys_, tag + ".public")});
+      for (std::size_t i = 0; i < keys_.size(); ++i)
+        if (!pub_->tab.insert(keys_[i], Types::make_value(raw_keys[i], 0)))
+          throw std::runtime_error("filling the public table failed");
+    }
+  }
+
+  owner_type spawn(const std::string& name, cachet::access mode) {
+    cachet::table_options opts;
+    opts.name = name;
+    opts.mode = mode;
+    auto h = cachet::spawn_owner<key_type, value_type>(sys_, std::move(opts));
+    if (!h)
+      throw std::runtime_error("spawn_owner failed: " + sys_.render(h.error()));
+    return *h;
+  }
+
+  template <class Map, class Progress>
+  void fill_peer(bool wanted, std::unique_ptr<Map>& m, const char* what,
+                 Progress& progress) {
+    if (!wanted)
+      return;
+    progress(what);
+    m = std::make_unique<Map>();
+    for (std::size_t i = 0; i < keys_.size(); ++i)
+      m->put(keys_[i], Types::make_value(raw_keys_[i], 0));
+  }
+
+  template <class Map>
+  std::vector<worker_result>
+  run_direct(Map& m, const std::vector<const std::vector<op_code>*>& streams,
+             const timing& t) {
+    return run_threads(streams.size(), t,
+                       [&](std::size_t i, const std::atomic<int>& phase,
+                           worker_result& out) {
+                         std::uint64_t version = std::uint64_t{i} << 40;
+                         std::uint64_t errors = 0;
+                         direct_loop(phase, *streams[i], out,
+                                     [&](op_code code) -> std::uint64_t {
+                                       const auto& k = key(code);
+                                       if ((code & write_bit) == 0)
+                                         return m.read(k);
+                                       if (!m.write(k, write_value(++version)))
+                                         ++errors;
+                                       return 0;
+                                     });
+                         out.errors = errors;
+                       });
+  }
+
+  /// Plain threads, each with its own blocking_caller, one call at a time.
+  std::vector<worker_result>
+  run_callers(const std::vector<const std::vector<op_code>*>& streams,
+              timing t) {
+    t.pin = false; // CAF's workers share the cores and are not pinned
+    return run_threads(
+      streams.size(), t,
+      [&](std::size_t i, const std::atomic<int>& phase, worker_result& out) {
+        cachet::blocking_caller caller{sys_};
+        const auto& ops = *streams[i];
+        const std::size_t mask = ops.size() - 1;
+        std::size_t pos = 0;
+        std::uint64_t done = 0;
+        std::uint64_t version = std::uint64_t{i} << 40;
+        window w{phase};
+        while (w.tick(done, out)) {
+          auto code = ops[pos];
+          pos = (pos + 1) & mask;
+          auto t0 = clock_type::now();
+          if ((code & write_bit) == 0) {
+            auto v = caller.call(owner_prot_, call_timeout,
+                                 cachet::lookup_atom_v, key(code));
+            if (v && *v)
+              out.sink += consume(**v);
+            else
+              ++out.errors;
+          } else {
+            auto r = caller.call(owner_prot_, call_timeout,
+                                 cachet::insert_atom_v, key(code),
+                                 value_type{write_value(++version)});
+            if (!r)
+              ++out.errors;
+          }
+          if (w.measuring())
+            out.latency_us.push_back(std::chrono::duration<float, std::micro>(
+                                       clock_type::now() - t0)
+                                       .count());
+          ++done;
+        }
+      });
+  }
+
+  /// Client actors, each chaining request(...).then: one call in flight per
+  /// client, as a process doing GenServer.call in a loop.
+  std::vector<worker_result>
+  run_clients(const std::vector<const std::vector<op_code>*>& streams,
+              const timing& t) {
+    std::atomic<int> phase{run_phase::warming};
+    std::atomic<std::size_t> finished{0};
+    std::vector<worker_result> results(streams.size());
+    for (std::size_t i = 0; i < streams.size(); ++i)
+      sys_.spawn([&, i](client_actor* self) {
+        auto& st = self->state;
+        st.ops = streams[i]->data();
+        st.mask = streams[i]->size() - 1;
+        st.version = std::uint64_t{i} << 40;
+        st.win = std::make_unique<window>(phase);
+        st.out = &results[i];
+        st.finished = &finished;
+        client_next(self);
+      });
+    drive(phase, t);
+    while (finished.load(std::memory_order_acquire) < streams.size())
+      std::this_thread::sleep_for(1ms);
+    return results;
+  }
+
+  void client_next(client_actor* self) {
+    auto& st = self->state;
+    if (!st.win->tick(st.done, *st.out)) {
+      st.out->sink = st.sink;
+      st.out->errors = st.errors;
+      auto* finished = st.finished;
+      self->quit();
+      finished->fetch_add(1, std::memory_order_release);
+      return;
+    }
+    auto code = st.ops[st.pos];
+    st.pos = (st.pos + 1) & st.mask;
+    auto t0 = clock_type::now();
+    auto next = [this, self, t0] {
+      auto& s = self->state;
+      if (s.win->measuring())
+        s.out->latency_us.push_back(
+          std::chrono::duration<float, std::micro>(clock_type::now() - t0)
+            .count());
+      ++s.done;
+      client_next(self);
+    };
+    auto fail = [self, next](caf::error&) {
+      ++self->state.errors;
+      next();
+    };
+    if ((code & write_bit) == 0) {
+      self->request(owner_prot_, call_timeout, cachet::lookup_atom_v, key(code))
+        .then(
+          [self, next](std::optional<value_type>& v) {
+            if (v)
+              self->state.sink += consume(*v);
+            else
+              ++self->state.errors;
+            next();
+          },
+          fail);
+    } else {
+      self
+        ->request(owner_prot_, call_timeout, cachet::insert_atom_v, key(code),
+                  value_type{write_value(++st.version)})
+        .then([next] { next(); }, fail);
+    }
+  }
+
+  caf::actor_system& sys_;
+  const std::vector<std::uint64_t>& raw_keys_;
+  std::vector<key_type> keys_;
+  value_type write_values_[2];
+  owner_type owner_prot_;
+  owner_type owner_pub_;
+  std::optional<cachet_direct<key_type, value_type>> prot_;
+  std::optional<cachet_direct<key_type, value_type>> pub_;
+  std::unique_ptr<shared_mutex_map<key_type, value_type>> sm_;
+#ifdef CACHET_BENCH_HAVE_TBB
+  std::unique_ptr<tbb_map<key_type, value_type>> tbb_;
+#endif
+#ifdef CACHET_BENCH_HAVE_LIBCUCKOO
+  std::unique_ptr<cuckoo_map<key_type, value_type>> cuckoo_;
+#endif
+  std::unique_ptr<unsync_map<key_type, value_type>> unsync_;
+};
+
+} // namespace cachet_bench

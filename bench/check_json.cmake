@@ -1,0 +1,122 @@
+# The bench test: runs cachet-bench with tiny settings and checks that its
+# JSON is well-formed and has every field the issue asks for. No timing is
+# asserted: the figures only have to be numbers.
+#
+# cmake -DBENCH=path/to/cachet-bench -DOUT=file.json -P check_json.cmake
+cmake_minimum_required(VERSION 3.19)
+
+execute_process(
+  COMMAND ${BENCH} --seconds=0.05 --keys=1000 --threads=1 --mix=100,95
+          --dist=uniform,zipf --values=u64,str --callers=1,2 --repeats=1
+          --memory-entries=10000 --no-beam --json=${OUT}
+  RESULT_VARIABLE rc
+  OUTPUT_VARIABLE out
+  ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "cachet-bench failed (${rc}):\n${out}\n${err}")
+endif()
+foreach(word "targets" "direct_protected" "PASS|MISS")
+  if(NOT out MATCHES "${word}")
+    message(FATAL_ERROR "no '${word}' in the table:\n${out}")
+  endif()
+endforeach()
+
+file(READ ${OUT} doc)
+# string(JSON) stops with an error on malformed JSON or a missing member.
+macro(get var)
+  string(JSON ${var} ERROR_VARIABLE json_err GET "${doc}" ${ARGN})
+  if(json_err)
+    message(FATAL_ERROR "JSON: ${ARGN}: ${json_err}")
+  endif()
+endmacro()
+macro(type_of var)
+  string(JSON ${var} ERROR_VARIABLE json_err TYPE "${doc}" ${ARGN})
+  if(json_err)
+    message(FATAL_ERROR "JSON: ${ARGN}: ${json_err}")
+  endif()
+endmacro()
+macro(expect_type expected)
+  type_of(t ${ARGN})
+  if(NOT t MATCHES "^(${expected})$")
+    message(FATAL_ERROR "JSON: ${ARGN} is ${t}, expected ${expected}")
+  endif()
+endmacro()
+
+foreach(field cores model compiler)
+  get(v machine ${field})
+endforeach()
+expect_type("NUMBER" machine cores)
+
+# results: every row has the issue's fields; message rows have latencies.
+set(paths message_actor message_thread direct_protected direct_public
+          peer_shared_mutex peer_tbb peer_libcuckoo ceiling_unsync
+          beam_genserver_call beam_ets_lookup)
+string(JSON n LENGTH "${doc}" results)
+if(n EQUAL 0)
+  message(FATAL_ERROR "JSON: no results")
+endif()
+math(EXPR last "${n} - 1")
+set(seen "")
+foreach(i RANGE ${last})
+  get(path results ${i} path)
+  if(NOT path IN_LIST paths)
+    message(FATAL_ERROR "JSON: results ${i}: unknown path ${path}")
+  endif()
+  list(APPEND seen ${path})
+  foreach(field threads keys mix ops_per_sec)
+    expect_type("NUMBER" results ${i} ${field})
+  endforeach()
+  foreach(field dist value_type)
+    expect_type("STRING" results ${i} ${field})
+  endforeach()
+  if(path MATCHES "^message_")
+    foreach(field p50_us p99_us p999_us)
+      expect_type("NUMBER" results ${i} ${field})
+    endforeach()
+  endif()
+endforeach()
+foreach(path message_actor message_thread direct_protected direct_public
+             peer_shared_mutex ceiling_unsync)
+  if(NOT path IN_LIST seen)
+    message(FATAL_ERROR "JSON: no row for ${path}")
+  endif()
+endforeach()
+
+# targets: each {name, measured, goal, pass}; unmeasured ones say why.
+set(names direct_vs_message_2_threads direct_vs_beam_ets_lookup_1_thread
+          direct_vs_beam_ets_lookup_2_threads direct_vs_best_cpp_peer_1K_keys
+          direct_vs_best_cpp_peer_1M_keys direct_vs_unsync_ceiling
+          message_actor_vs_beam_genserver_call
+          message_thread_vs_beam_genserver_call bytes_per_entry
+          restart_p99_fresh restart_p99_heir)
+string(JSON n LENGTH "${doc}" targets)
+math(EXPR last "${n} - 1")
+set(got "")
+foreach(i RANGE ${last})
+  get(name targets ${i} name)
+  list(APPEND got ${name})
+  expect_type("NUMBER" targets ${i} goal)
+  expect_type("NUMBER|NULL" targets ${i} measured)
+  expect_type("BOOLEAN|NULL" targets ${i} pass)
+  type_of(t targets ${i} measured)
+  if(t STREQUAL "NULL")
+    get(reason targets ${i} reason)
+  endif()
+endforeach()
+foreach(name IN LISTS names)
+  if(NOT name IN_LIST got)
+    message(FATAL_ERROR "JSON: no target ${name}")
+  endif()
+endforeach()
+
+# The places for what is measured elsewhere or later.
+foreach(which fresh heir)
+  get(v restart ${which} status)
+endforeach()
+get(v reload status)
+string(JSON n LENGTH "${doc}" memory)
+if(n EQUAL 0)
+  message(FATAL_ERROR "JSON: no memory rows")
+endif()
+get(v memory 0 rss_bytes_per_entry)
+message(STATUS "cachet-bench JSON ok: ${OUT}")

@@ -1,0 +1,249 @@
+// Dump and load (ETS's tab2file / file2tab): a table's entries to a file and
+// back, e.g. to warm a cache after a restart.
+//
+// `tab2file(tab, path)` writes every entry of a `table` or `owned_table` to
+// `path`; `file2tab(owned, path)` verifies a dump completely and then inserts
+// all of its entries into the owner's table in one atomic batch. Keys and
+// values are written with CAF's binary serializer, so K and V must be
+// inspectable (`inspect` overload, or types CAF knows).
+//
+// Guarantees:
+// * Crash-safe writes: the dump goes to a temp file next to `path`, is
+//   fsynced and renamed over `path`. A crash or error leaves the previous
+//   file at `path` as it was (a crash may leave a stray `path.tmp.*`).
+// * All or nothing loads: a truncated, corrupt or foreign file (other format
+//   version, table kind, key or value type) is rejected with errc::bad_file
+//   and a message saying what is wrong, before the table is touched. XXH3
+//   checksums cover the header and the body.
+//
+// Both calls block the calling thread on file I/O; called from an owner
+// actor they hold up its mailbox for as long.
+//
+// NOTE: a dump of a live table is not a snapshot (walks never are, see
+// table.hpp): an entry present for the whole dump is written exactly once,
+// one written concurrently may or may not be. The file is consistent either
+// way (count and checksum cover what was written). While the dump runs,
+// memory of entries replaced or erased meanwhile is reclaimed only after it.
+//
+// NOTE: the key/value type check compares the types' mangled names
+// (typeid(T).name(), stable on the Itanium C++ ABI, i.e. across g++ and
+// clang++), not their layout: a type whose `inspect` changed between dump
+// and load fails to decode (errc::bad_file) at best. Types in anonymous
+// namespaces may get different names in different programs. Entries are
+// encoded without an actor system: actor handles and other process-local
+// values do not belong in a dump.
+//
+// Example:
+//   // in an owner, e.g. on a "save" message or before shutting down:
+//   auto n = cachet::tab2file(tab, "/var/lib/app/scores.dump");  // count
+//   // in a fresh owner's init, after make_table:
+//   auto m = cachet::file2tab(tab, "/var/lib/app/scores.dump");
+//   if (!m)   // e.g. "cachet: bad_file (\"...: checksum mismatch ...\")"
+//     caf::aout(self) << self->system().render(m.error()) << std::endl;
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <typeinfo>
+#include <utility>
+#include <vector>
+
+#include <caf/binary_deserializer.hpp>
+#include <caf/binary_serializer.hpp>
+#include <caf/detail/type_traits.hpp>
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+// Before errc.hpp: make_error(errc, context...) needs make_message declared
+// where CAF_ERROR_CODE_ENUM expands.
+#include <caf/make_message.hpp>
+
+#include "cachet/detail/inspect_std.hpp"
+#include "cachet/errc.hpp"
+#include "cachet/kind.hpp"
+#include "cachet/table.hpp"
+
+namespace cachet {
+
+namespace detail {
+
+/// What a dump file records about its table's type.
+struct dump_types {
+  /// 0 for set, 1 for ordered_set.
+  std::uint32_t kind;
+  /// typeid(K).name(), typeid(V).name(): mangled, stable on the Itanium ABI.
+  const char* key_name;
+  const char* value_name;
+};
+
+template <class K, class V, class Kind>
+dump_types dump_types_of() {
+  return {is_ordered_v<Kind> ? 1u : 0u, typeid(K).name(), typeid(V).name()};
+}
+
+template <class T>
+constexpr bool dumpable_v = caf::detail::is_serializable<T>::value;
+
+/// Writes one dump file: `open` creates a temp file next to the target,
+/// `write` appends body bytes, `commit` writes the header, fsyncs and renames
+/// the temp file over the target. Destroying an uncommitted writer removes
+/// its temp file.
+class dump_writer {
+public:
+  dump_writer();
+  dump_writer(const dump_writer&) = delete;
+  dump_writer& operator=(const dump_writer&) = delete;
+  ~dump_writer();
+
+  caf::error open(const std::string& path, const dump_types& types);
+
+  caf::error write(const char* data, std::size_t size);
+
+  caf::error commit(std::uint64_t count);
+
+  /// Body bytes a caller should gather before calling `write`.
+  static constexpr std::size_t chunk_size = 1u << 20;
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+/// Reads the dump at `path` and verifies its header against `types` and the
+/// checksum; on success `body` holds the encoded entries and `count` their
+/// number, with `count <= max(1, body.size())`.
+caf::error read_dump(const std::string& path, const dump_types& types,
+                     std::uint64_t& count, std::vector<char>& body);
+
+/// errc::bad_file for an entry of a verified body that did not decode.
+caf::error bad_dump_entry(const std::string& path, std::uint64_t index,
+                          std::uint64_t count, std::size_t remaining,
+                          const caf::error& reason);
+
+/// errc::bad_file for bytes left after the header's count of entries.
+caf::error dump_count_mismatch(const std::string& path, std::uint64_t count,
+                               std::size_t remaining);
+
+} // namespace detail
+
+/// Writes every entry of `tab` (a `table` or `owned_table`) to `path`,
+/// replacing the file crash-safely (temp file, fsync, rename, fsync of the
+/// directory), and returns the number of entries written.
+///
+/// Needs read rights: an owned_table in every mode, a `table` in protected
+/// and public mode (private: errc::access_denied, and no file is touched).
+/// Safe to call from any thread, concurrently with any operation on the
+/// table, including other dumps (to the same path too: each writes its own
+/// temp file and the last rename wins). Errors: access_denied, table_gone,
+/// io_error (create, write, fsync or rename failed; the context names the
+/// file and the reason; the previous file at `path` is untouched), or an
+/// error of K's or V's `inspect`.
+template <class Table>
+caf::expected<std::uint64_t> tab2file(const Table& tab,
+                                      const std::string& path) {
+  using key_type = typename Table::key_type;
+  using value_type = typename Table::mapped_type;
+  using kind_type = typename Table::kind_type;
+  static_assert(detail::dumpable_v<key_type>,
+                "tab2file: the key type must be serializable by CAF "
+                "(provide an inspect overload)");
+  static_assert(detail::dumpable_v<value_type>,
+                "tab2file: the value type must be serializable by CAF "
+                "(provide an inspect overload)");
+  // Check the rights before creating any file.
+  if (auto n = tab.size(); !n)
+    return std::move(n.error());
+  detail::dump_writer out;
+  if (auto err = out.open(path,
+                          detail::dump_types_of<key_type, value_type,
+                                                kind_type>()))
+    return err;
+  std::vector<char> buf;
+  buf.reserve(detail::dump_writer::chunk_size + 4096);
+  caf::binary_serializer sink{static_cast<caf::execution_unit*>(nullptr), buf};
+  std::uint64_t count = 0;
+  caf::error failure;
+  // The walk cannot be stopped: after a failure it only skips the rest.
+  auto walked = tab.for_each([&](const key_type& k, const value_type& v) {
+    if (failure)
+      return;
+    if (auto err = sink(k, v)) {
+      failure = std::move(err);
+      return;
+    }
+    ++count;
+    if (buf.size() >= detail::dump_writer::chunk_size) {
+      failure = out.write(buf.data(), buf.size());
+      buf.clear();
+      sink.seek(0);
+    }
+  });
+  if (!walked)
+    return std::move(walked.error());
+  if (failure)
+    return failure;
+  if (!buf.empty())
+    if (auto err = out.write(buf.data(), buf.size()))
+      return err;
+  if (auto err = out.commit(count))
+    return err;
+  return count;
+}
+
+/// Loads the dump at `path` into the owner's table and returns the number of
+/// entries loaded. Every entry is inserted (inserted or replaced, as by
+/// `insert`) in one atomic, isolated batch: readers see none or all of them.
+/// Entries already in the table stay unless the file has their key.
+///
+/// Verifies everything before touching the table: magic, format version,
+/// table kind, key and value types, header and body checksums, object count,
+/// and that every entry decodes with no byte left over. Owner only (it takes
+/// the owned_table, so every access mode). Safe concurrently with readers
+/// and writers of the table. Errors: io_error (cannot open or read; the
+/// context names the file and the reason), bad_file (the context says what
+/// is wrong: "truncated header", "checksum mismatch", "wrong key/value
+/// types", "wrong table kind", "count mismatch", "bad magic", "unsupported
+/// version", ...), table_gone. On any error the table is unchanged.
+template <class K, class V, class Kind>
+caf::expected<std::uint64_t> file2tab(owned_table<K, V, Kind>& tab,
+                                      const std::string& path) {
+  static_assert(detail::dumpable_v<K>,
+                "file2tab: the key type must be serializable by CAF "
+                "(provide an inspect overload)");
+  static_assert(detail::dumpable_v<V>,
+                "file2tab: the value type must be serializable by CAF "
+                "(provide an inspect overload)");
+  static_assert(std::is_default_constructible_v<K>
+                  && std::is_default_constructible_v<V>,
+                "file2tab: keys and values are decoded into default-"
+                "constructed objects");
+  std::uint64_t count = 0;
+  std::vector<char> body;
+  if (auto err = detail::read_dump(path, detail::dump_types_of<K, V, Kind>(),
+                                   count, body))
+    return err;
+  std::vector<std::pair<K, V>> entries;
+  // The count is checksummed, but still bound the reservation by the bytes
+  // actually read.
+  entries.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(
+    count, body.size() / sizeof(std::pair<K, V>) + 1)));
+  caf::binary_deserializer source{static_cast<caf::execution_unit*>(nullptr),
+                                  body.data(), body.size()};
+  for (std::uint64_t i = 0; i < count; ++i) {
+    K k{};
+    V v{};
+    if (auto err = source(k, v))
+      return detail::bad_dump_entry(path, i, count, source.remaining(), err);
+    entries.emplace_back(std::move(k), std::move(v));
+  }
+  if (source.remaining() != 0)
+    return detail::dump_count_mismatch(path, count, source.remaining());
+  body = std::vector<char>{};
+  if (auto res = tab.insert(std::move(entries)); !res)
+    return std::move(res.error());
+  return count;
+}
+
+} // namespace cachet

@@ -1,0 +1,340 @@
+// Tables across owner restarts: ETS's heir and give_away, the supervisor's
+// fresh and heir policies, and named handles riding through restarts.
+#include "cachet/cachet.hpp"
+#include "cachet/named_table.hpp"
+#include "cachet/supervisor.hpp"
+
+#include "test_support.hpp"
+
+#include <caf/all.hpp>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+using namespace std::chrono_literals;
+using cachet::errc;
+using cachet_test::outcome;
+using cachet_test::unwrap;
+
+namespace {
+
+using fixture = cachet_test::system_fixture;
+using kv_owner = cachet::owner_actor<std::string, std::int64_t>;
+using kv_transfer = cachet::table_transfer<std::string, std::int64_t,
+                                           cachet::set<>>;
+
+caf::error await_down(caf::actor_system& sys, const caf::actor& whom,
+                      std::function<void()> trigger) {
+  caf::scoped_actor self{sys};
+  self->monitor(whom);
+  trigger();
+  caf::error reason;
+  self->receive([&](caf::down_msg& msg) { reason = msg.reason; });
+  return reason;
+}
+
+/// The running owner under `sup`, polled until it differs from `old`.
+caf::actor next_owner(cachet::blocking_caller& caller,
+                      const cachet::supervisor_actor& sup,
+                      const caf::actor& old = {}) {
+  for (int i = 0; i < 5000; ++i) {
+    auto kids = caller.call(sup, 5s, cachet::which_children_atom_v);
+    if (kids && !kids->empty() && kids->front().child
+        && kids->front().child != old)
+      return kids->front().child;
+    std::this_thread::sleep_for(1ms);
+  }
+  return {};
+}
+
+cachet::supervisor_flags lenient() {
+  cachet::supervisor_flags flags;
+  flags.intensity = 100;
+  return flags;
+}
+
+} // namespace
+
+TEST_CASE_METHOD(fixture, "heir: a dead owner's table passes to its heir") {
+  caf::scoped_actor heir{sys};
+  cachet::table_options opts{"inherited"};
+  opts.heir = heir->address();
+  opts.heir_data = caf::make_message(std::string{"for you"});
+  auto owner = cachet::spawn_owner<std::string, std::int64_t>(sys, opts);
+  REQUIRE(owner);
+  auto tab = unwrap(cachet::whereis<std::string, std::int64_t>(sys, "inherited"));
+  cachet::blocking_caller caller{sys};
+  REQUIRE(caller.call(*owner, 5s, cachet::insert_atom_v, std::string{"k"},
+                      std::int64_t{7}));
+  await_down(sys, caf::actor_cast<caf::actor>(*owner),
+             [&] { caf::anon_send_exit(*owner, caf::exit_reason::kill); });
+  // The table lives on, data and all; the heir is told and may claim it.
+  CHECK(tab.alive());
+  CHECK(tab.lookup("k").value() == std::optional<std::int64_t>{7});
+  heir->receive([&](kv_transfer& t) {
+    CHECK(t.name() == "inherited");
+    CHECK(t.from() == caf::actor_cast<caf::actor_addr>(*owner));
+    CHECK(t.data().match_elements<std::string>());
+    auto owned = t.claim();
+    REQUIRE(owned);
+    CHECK(owned->insert("mine", 1)); // full rights now
+    auto twice = t.claim();
+    REQUIRE(!twice);
+    CHECK(twice.error() == errc::access_denied);
+  });
+  // The claimed capability was dropped at the end of the handler: that ends
+  // the heir's ownership too, and it has no heir of its own.
+  CHECK_FALSE(tab.alive());
+}
+
+TEST_CASE_METHOD(fixture, "heir: no live heir, no inheritance") {
+  caf::actor heir_addr;
+  {
+    auto dead = sys.spawn([](caf::event_based_actor* self, int) -> caf::behavior {
+      self->quit();
+      return {};
+    }, 0);
+    await_down(sys, dead, [] {});
+    heir_addr = dead;
+  }
+  cachet::table_options opts{"orphan"};
+  opts.heir = heir_addr.address();
+  auto owner = cachet::spawn_owner<std::string, std::int64_t>(sys, opts);
+  REQUIRE(owner);
+  auto tab = unwrap(cachet::whereis<std::string, std::int64_t>(sys, "orphan"));
+  await_down(sys, caf::actor_cast<caf::actor>(*owner),
+             [&] { caf::anon_send_exit(*owner, caf::exit_reason::kill); });
+  CHECK_FALSE(tab.alive());
+  CHECK(tab.lookup("k").error() == errc::table_gone);
+}
+
+TEST_CASE_METHOD(fixture, "give_away passes ownership; the old capability loses it") {
+  caf::scoped_actor b{sys};
+  std::optional<cachet::table<std::string, std::int64_t>> shared;
+  {
+    caf::scoped_actor a{sys};
+    auto owned = unwrap(cachet::make_table<std::string, std::int64_t>(
+      a.ptr(), {"gift"}));
+    REQUIRE(owned.insert("x", 1));
+    shared.emplace(owned.share());
+    REQUIRE_FALSE(owned.give_away(caf::actor_cast<caf::actor>(b),
+                                  caf::make_message(42)));
+    // The giver's handle is no capability any more: denied, not obeyed.
+    CHECK(outcome(owned.insert("x", 99)) == "access_denied");
+    CHECK(owned.give_away(caf::actor_cast<caf::actor>(b))
+          == errc::access_denied);
+  } // the giver dies here, and drops its stale handle: the table lives on
+  CHECK(shared->alive());
+  CHECK(shared->lookup("x").value() == std::optional<std::int64_t>{1});
+  std::optional<cachet::owned_table<std::string, std::int64_t>> mine;
+  b->receive([&](kv_transfer& t) {
+    CHECK(t.data().match_elements<int>());
+    mine.emplace(unwrap(t.claim()));
+  });
+  REQUIRE(mine);
+  CHECK(mine->insert("y", 2));
+  CHECK(shared->lookup("y").value() == std::optional<std::int64_t>{2});
+  // Giving to the owner itself is refused; it stays the owner.
+  CHECK(mine->give_away(caf::actor_cast<caf::actor>(b)));
+  CHECK(mine->insert("z", 3));
+}
+
+TEST_CASE_METHOD(fixture, "policy fresh: the restarted owner starts empty") {
+  auto sup = cachet::start_supervisor(
+    sys, lenient(),
+    {cachet::owner_child<std::string, std::int64_t>(
+      "owner", {"fresh-kv", cachet::access::public_},
+      cachet::table_policy::fresh)});
+  REQUIRE(sup);
+  cachet::blocking_caller caller{sys};
+  auto first = next_owner(caller, *sup);
+  auto before = unwrap(cachet::whereis<std::string, std::int64_t>(sys, "fresh-kv"));
+  REQUIRE(before.insert("k", 1));
+  cachet::named_table<std::string, std::int64_t> named{sys, "fresh-kv", 5s};
+  REQUIRE(named.lookup("k").value() == std::optional<std::int64_t>{1});
+  caf::anon_send_exit(first, caf::exit_reason::kill);
+  auto second = next_owner(caller, *sup, first);
+  REQUIRE(second);
+  CHECK(before.lookup("k").error() == errc::table_gone);
+  // The named handle finds the new table by itself.
+  CHECK(named.lookup("k").value() == std::nullopt);
+  CHECK(named.insert("k", 2));
+  CHECK(named.lookup("k").value() == std::optional<std::int64_t>{2});
+  caf::anon_send_exit(*sup, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE_METHOD(fixture, "policy heir: the restarted owner takes its table back") {
+  auto sup = cachet::start_supervisor(
+    sys, lenient(),
+    {cachet::owner_child<std::string, std::int64_t>(
+      "owner", {"heir-kv", cachet::access::protected_},
+      cachet::table_policy::heir)});
+  REQUIRE(sup);
+  cachet::blocking_caller caller{sys};
+  auto owner = next_owner(caller, *sup);
+  auto tab = unwrap(cachet::whereis<std::string, std::int64_t>(sys, "heir-kv"));
+  for (std::int64_t i = 0; i < 100; ++i)
+    REQUIRE(caller.call(caf::actor_cast<kv_owner>(owner), 5s,
+                        cachet::insert_atom_v, std::to_string(i), i));
+  for (int crash = 0; crash < 20; ++crash) {
+    if (crash % 2 == 0) {
+      caf::anon_send_exit(owner, caf::exit_reason::kill);
+    } else {
+      // A poison message: the update function throws inside the owner.
+      caf::anon_send(caf::actor_cast<kv_owner>(owner), cachet::update_atom_v,
+                     std::string{"0"},
+                     cachet::updater<std::int64_t>{[](std::int64_t&) {
+                       throw std::runtime_error("poison");
+                     }});
+    }
+    auto next = next_owner(caller, *sup, owner);
+    REQUIRE(next);
+    owner = next;
+    // The very same table, never gone, every entry still there, and the new
+    // owner serves it with full rights.
+    CHECK(tab.alive());
+    CHECK(tab.size().value() == 100u + crash);
+    auto put = caller.call(caf::actor_cast<kv_owner>(owner), 5s,
+                           cachet::insert_atom_v,
+                           "after-" + std::to_string(crash), std::int64_t{1});
+    CHECK(put);
+  }
+  CHECK(tab.lookup("0").value() == std::optional<std::int64_t>{0});
+  // Stopping the supervisor ends the table: its heir is gone too.
+  await_down(sys, caf::actor_cast<caf::actor>(*sup), [&] {
+    caf::anon_send_exit(*sup, caf::exit_reason::user_shutdown);
+  });
+  CHECK_FALSE(tab.alive());
+}
+
+TEST_CASE_METHOD(fixture, "named handles wait through a restart's gap") {
+  auto sup = cachet::start_supervisor(
+    sys, lenient(),
+    {cachet::owner_child<std::string, std::int64_t>(
+      "owner", {"gap-kv", cachet::access::public_},
+      cachet::table_policy::fresh)});
+  REQUIRE(sup);
+  cachet::blocking_caller caller{sys};
+  auto owner = next_owner(caller, *sup);
+  std::atomic<bool> stop{false};
+  std::atomic<int> failures{0};
+  std::atomic<int> ops{0};
+  std::thread worker([&] {
+    cachet::named_table<std::string, std::int64_t> named{sys, "gap-kv", 5s};
+    while (!stop) {
+      if (!named.update_counter("n", {1}, 0))
+        ++failures;
+      ++ops;
+    }
+  });
+  for (int crash = 0; crash < 20; ++crash) {
+    auto seen = ops.load();
+    while (ops < seen + 10)
+      std::this_thread::yield();
+    caf::anon_send_exit(owner, caf::exit_reason::kill);
+    owner = next_owner(caller, *sup, owner);
+    REQUIRE(owner);
+  }
+  stop = true;
+  worker.join();
+  CHECK(failures == 0);
+  // Without a wait, the gap shows as a clear error, never as anything else.
+  cachet::named_table<std::string, std::int64_t> quick{sys, "gap-kv"};
+  REQUIRE(quick.lookup("n"));
+  auto reason = await_down(sys, owner,
+                           [&] { caf::anon_send_exit(owner, caf::exit_reason::kill); });
+  CHECK(reason == caf::exit_reason::kill);
+  auto during = quick.lookup("n");
+  if (!during)
+    CHECK((during.error() == errc::table_gone
+           || during.error() == errc::no_such_table));
+  caf::anon_send_exit(*sup, caf::exit_reason::user_shutdown);
+}
+
+namespace {
+
+/// A scratch directory, removed afterwards.
+struct scratch_dir {
+  scratch_dir() {
+    char tmpl[] = "/tmp/cachet-policy-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~scratch_dir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+  std::string path;
+};
+
+} // namespace
+
+TEST_CASE_METHOD(fixture, "policy reload: the restarted owner loads the last dump") {
+  scratch_dir dir;
+  cachet::table_options opts{"reload-kv", cachet::access::public_};
+  opts.dump_file = dir.path + "/kv.dump";
+  auto sup = cachet::start_supervisor(
+    sys, lenient(),
+    {cachet::owner_child<std::string, std::int64_t>(
+      "owner", opts, cachet::table_policy::reload)});
+  REQUIRE(sup);
+  cachet::blocking_caller caller{sys};
+  auto owner = next_owner(caller, *sup);
+  cachet::named_table<std::string, std::int64_t> tab{sys, "reload-kv", 5s};
+  REQUIRE(tab.insert("a", 1));
+  REQUIRE(tab.insert("b", 2));
+  auto dumped = caller.call(caf::actor_cast<kv_owner>(owner), 5s,
+                            cachet::dump_atom_v, opts.dump_file);
+  REQUIRE(dumped);
+  CHECK(*dumped == 2u);
+  REQUIRE(tab.insert("c", 3));
+  // A crash: what was written after the dump is lost.
+  caf::anon_send_exit(owner, caf::exit_reason::kill);
+  owner = next_owner(caller, *sup, owner);
+  REQUIRE(owner);
+  CHECK(tab.lookup("a").value() == std::optional<std::int64_t>{1});
+  CHECK(tab.lookup("b").value() == std::optional<std::int64_t>{2});
+  CHECK(tab.lookup("c").value() == std::nullopt);
+  // A normal shutdown writes the dump: nothing is lost across it.
+  REQUIRE(tab.insert("d", 4));
+  REQUIRE(caller.call(*sup, 5s, cachet::terminate_child_atom_v,
+                      std::string{"owner"}));
+  REQUIRE(caller.call(*sup, 5s, cachet::restart_child_atom_v,
+                      std::string{"owner"}));
+  CHECK(tab.lookup("d").value() == std::optional<std::int64_t>{4});
+  CHECK(tab.size().value() == 3u);
+  // Stopping writes the dump once more; wait for it before the directory
+  // goes away.
+  await_down(sys, caf::actor_cast<caf::actor>(*sup), [&] {
+    caf::anon_send_exit(*sup, caf::exit_reason::user_shutdown);
+  });
+  CHECK(std::filesystem::exists(opts.dump_file));
+}
+
+TEST_CASE_METHOD(fixture, "policy reload: a corrupt dump fails the start") {
+  scratch_dir dir;
+  cachet::table_options opts{"corrupt-kv"};
+  opts.dump_file = dir.path + "/kv.dump";
+  {
+    std::ofstream out{opts.dump_file};
+    out << "this is not a dump";
+  }
+  auto sup = cachet::start_supervisor(
+    sys, {},
+    {cachet::owner_child<std::string, std::int64_t>(
+      "owner", opts, cachet::table_policy::reload)});
+  REQUIRE(!sup);
+  CHECK(sup.error() == errc::start_failed);
+  CHECK(sys.render(sup.error()).find("bad_file") != std::string::npos);
+  // Nothing was left behind under the name.
+  CHECK(cachet::whereis<std::string, std::int64_t>(sys, "corrupt-kv").error()
+        == errc::no_such_table);
+  // And reload without a dump file is a configuration error.
+  auto none = cachet::start_supervisor(
+    sys, {},
+    {cachet::owner_child<std::string, std::int64_t>(
+      "owner", {"no-file"}, cachet::table_policy::reload)});
+  REQUIRE(!none);
+  CHECK(sys.render(none.error()).find("dump_file") != std::string::npos);
+}
