@@ -3,9 +3,10 @@
 //
 // A blocking actor gives the supervisor OTP's control flow: children start
 // synchronously, and while it stops a child it waits (with the child's
-// shutdown timeout) for that child's exit and leaves every other message in
-// the mailbox, as OTP's selective receive does. Exits of other children that
-// arrive meanwhile are kept in `pending_` and handled, in order, afterwards.
+// shutdown timeout) for that child's DOWN message and leaves every other
+// message in the mailbox, as OTP's selective receive does. Exits of other
+// children that arrive meanwhile are kept in `pending_` and handled, in
+// order, afterwards.
 //
 // Restart bookkeeping follows OTP's add_restart/3: a restart prepends `now`
 // to the list of restart times, drops those with now > then + period, and the

@@ -229,6 +229,8 @@ private:
                      fmt::print(stderr, "[{:6.1f} s] filling {} {} keys: {}\n",
                                 elapsed(), Types::name, n, what);
                    }};
+    if (cfg_.no_timeout)
+      b.no_request_timeout();
     fmt::print(stderr, "[{:6.1f} s] {} {} keys: filled in {:.1f} s\n",
                elapsed(), Types::name, n,
                std::chrono::duration<double>(clock_type::now() - t0).count());
@@ -425,6 +427,8 @@ int run(int argc, char** argv) {
                   {"stream_ops", stream_len},
                   {"zipf_theta", 0.99},
                   {"call_timeout_seconds", 5},
+                  {"actor_request_timeout",
+                   cfg.no_timeout ? "infinite" : "5s"},
                   {"memory_entries", cfg.memory_entries},
                   {"sweep_cell", run.sweep_cell()}};
   run.run_matrix();

@@ -30,6 +30,7 @@ public:
   bool no_beam = false;
   bool no_pin = false;
   bool no_memory = false;
+  bool no_timeout = false;
   std::string beam_script;
   std::string memory_probe;
 
@@ -57,6 +58,9 @@ public:
                          "default: when elixir is installed")
       .add(no_beam, "no-beam", "skip the BEAM workloads")
       .add(no_pin, "no-pin", "do not pin direct-path threads to cores")
+      .add(no_timeout, "no-timeout",
+           "message_actor: requests without a timeout (default 5 s, whose "
+           "timer CAF arms per request)")
       .add(no_memory, "no-memory", "skip the memory and dump/reload measurements")
       .add(beam_script, "beam-script", "path of bench.exs (default: source tree)")
       .add(memory_probe, "memory-probe",

@@ -283,6 +283,11 @@ public:
     return owner_prot_;
   }
 
+  /// Client actors' requests without a timeout: CAF then arms no timer.
+  void no_request_timeout() {
+    request_timeout_ = caf::duration{caf::infinite};
+  }
+
 private:
   void stop_owners() {
     for (auto* h : {&owner_prot_, &owner_pub_})
@@ -457,7 +462,8 @@ private:
       next();
     };
     if ((code & write_bit) == 0) {
-      self->request(owner_prot_, call_timeout, cachet::lookup_atom_v, key(code))
+      self->request(owner_prot_, request_timeout_, cachet::lookup_atom_v,
+                    key(code))
         .then(
           [self, next](std::optional<value_type>& v) {
             if (v)
@@ -469,13 +475,14 @@ private:
           fail);
     } else {
       self
-        ->request(owner_prot_, call_timeout, cachet::insert_atom_v, key(code),
+        ->request(owner_prot_, request_timeout_, cachet::insert_atom_v, key(code),
                   value_type{write_value(++st.version)})
         .then([next] { next(); }, fail);
     }
   }
 
   caf::actor_system& sys_;
+  caf::duration request_timeout_{call_timeout};
   const std::vector<std::uint64_t>& raw_keys_;
   std::vector<key_type> keys_;
   value_type write_values_[2];
