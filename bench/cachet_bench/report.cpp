@@ -444,7 +444,9 @@ void print_report(const report& r) {
                  t.cells.size(), t.worst_cell);
     }
     if (!t.measured)
-      fmt::print("       not measured: {}\n", t.reason);
+      fmt::print("       {}{}\n",
+                 t.reason.rfind("not measured", 0) == 0 ? "" : "not measured: ",
+                 t.reason);
   }
   if (!r.missing.empty()) {
     fmt::print("\nnot measured:\n");

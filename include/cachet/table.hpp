@@ -192,8 +192,8 @@ public:
 
   /// Removes every entry, atomically (ETS delete_all_objects).
   caf::expected<void> clear() {
-    if (auto err = check(true))
-      return err;
+    if (!permitted(true))
+      return denial();
     return status(engine().clear());
   }
 
@@ -212,8 +212,8 @@ public:
   /// reclamation; true if the key was present. No copy is made.
   template <class F>
   caf::expected<bool> visit(const K& key, F&& f) const {
-    if (auto err = check(false))
-      return err;
+    if (!permitted(false))
+      return denial();
     bool found = false;
     auto st = engine().find(key, [&](const V* v) {
       if (v != nullptr) {
@@ -233,8 +233,8 @@ public:
 
   /// Number of entries; exact when no write is in flight.
   caf::expected<std::size_t> size() const {
-    if (auto err = check(false))
-      return err;
+    if (!permitted(false))
+      return denial();
     std::size_t n = 0;
     if (engine().size(n) != op_status::ok)
       return caf::make_error(errc::table_gone);
@@ -245,8 +245,8 @@ public:
   /// ordered_set). Not a snapshot; see the header comment.
   template <class F>
   caf::expected<void> for_each(F&& f) const {
-    if (auto err = check(false))
-      return err;
+    if (!permitted(false))
+      return denial();
     return status(engine().for_each(f));
   }
 
@@ -298,8 +298,8 @@ public:
   range(const K& lo, const K& hi,
         std::size_t limit = std::numeric_limits<std::size_t>::max()) const {
     static_assert(is_ordered_v<Kind>, "range() needs an ordered_set table");
-    if (auto err = check(false))
-      return err;
+    if (!permitted(false))
+      return denial();
     std::vector<entry> out;
     if (engine().range(lo, hi, limit, out) != op_status::ok)
       return caf::make_error(errc::table_gone);
@@ -326,15 +326,18 @@ private:
     return core_->engine();
   }
 
-  /// access_denied, or table_gone when rights fail because the table died
-  /// (or the handle was moved from).
-  caf::error check(bool write) const {
-    if (!core_)
-      return caf::make_error(errc::table_gone);
-    if (static_cast<const Derived&>(*this).allowed(write))
-      return caf::none;
-    return core_->alive() ? caf::make_error(errc::access_denied)
-                          : caf::make_error(errc::table_gone);
+  /// True if this handle may read (or write). Inline and error-free: the
+  /// check sits on every direct read.
+  bool permitted(bool write) const noexcept {
+    return core_ && static_cast<const Derived&>(*this).allowed(write);
+  }
+
+  /// Why permitted() said no: access_denied, or table_gone when the table
+  /// died (or the handle was moved from).
+  caf::error denial() const {
+    if (core_ && core_->alive())
+      return caf::make_error(errc::access_denied);
+    return caf::make_error(errc::table_gone);
   }
 
   static caf::expected<void> status(op_status st) {
@@ -345,14 +348,14 @@ private:
 
   template <class F>
   caf::expected<void> write(K key, F&& f) {
-    if (auto err = check(true))
-      return err;
+    if (!permitted(true))
+      return denial();
     return status(engine().modify(std::move(key), f));
   }
 
   caf::expected<void> batch(std::vector<entry> entries, bool only_new) {
-    if (auto err = check(true))
-      return err;
+    if (!permitted(true))
+      return denial();
     auto st = engine().insert_batch(std::move(entries), only_new);
     if (st == op_status::rejected)
       return caf::make_error(errc::key_exists);
@@ -363,8 +366,8 @@ private:
                                       const V* default_value) {
     using traits = counter_traits<V>;
     if constexpr (!traits::supported) {
-      if (auto err = check(true))
-        return err;
+      if (!permitted(true))
+        return denial();
       return alive() ? caf::make_error(errc::not_a_counter)
                      : caf::make_error(errc::table_gone);
     } else {
@@ -402,8 +405,8 @@ private:
   caf::expected<std::optional<K>> ordered_key(Call&& call) const {
     static_assert(is_ordered_v<Kind>,
                   "first/last/next/prev need an ordered_set table");
-    if (auto err = check(false))
-      return err;
+    if (!permitted(false))
+      return denial();
     std::optional<K> result;
     auto st = call(engine(), [&](const K* k) {
       if (k != nullptr)
