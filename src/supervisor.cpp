@@ -389,15 +389,32 @@ private:
     return children_.back().running;
   }
 
-  caf::expected<void> terminate_child(const std::string& id) {
+  /// The index of the child `id` of a static (not simple_one_for_one)
+  /// supervisor.
+  caf::expected<std::size_t> child_index(const std::string& id) const {
     if (dynamic())
       return caf::make_error(errc::wrong_strategy);
     auto i = index_of(id);
     if (i == children_.size())
       return caf::make_error(errc::no_such_child, id);
-    stop(children_[i]);
-    if (children_[i].spec.restart == restart_type::temporary)
-      children_.erase(children_.begin() + i);
+    return i;
+  }
+
+  /// As child_index, for a child that must not be running.
+  caf::expected<std::size_t> stopped_index(const std::string& id) const {
+    auto i = child_index(id);
+    if (i && children_[*i].running)
+      return caf::make_error(errc::child_running, id);
+    return i;
+  }
+
+  caf::expected<void> terminate_child(const std::string& id) {
+    auto i = child_index(id);
+    if (!i)
+      return i.error();
+    stop(children_[*i]);
+    if (children_[*i].spec.restart == restart_type::temporary)
+      children_.erase(children_.begin() + *i);
     return caf::unit;
   }
 
@@ -413,27 +430,19 @@ private:
   }
 
   caf::expected<caf::actor> restart_child(const std::string& id) {
-    if (dynamic())
-      return caf::make_error(errc::wrong_strategy);
-    auto i = index_of(id);
-    if (i == children_.size())
-      return caf::make_error(errc::no_such_child, id);
-    if (children_[i].running)
-      return caf::make_error(errc::child_running, id);
-    if (auto err = start(children_[i]))
+    auto i = stopped_index(id);
+    if (!i)
+      return i.error();
+    if (auto err = start(children_[*i]))
       return err;
-    return children_[i].running;
+    return children_[*i].running;
   }
 
   caf::expected<void> delete_child(const std::string& id) {
-    if (dynamic())
-      return caf::make_error(errc::wrong_strategy);
-    auto i = index_of(id);
-    if (i == children_.size())
-      return caf::make_error(errc::no_such_child, id);
-    if (children_[i].running)
-      return caf::make_error(errc::child_running, id);
-    children_.erase(children_.begin() + i);
+    auto i = stopped_index(id);
+    if (!i)
+      return i.error();
+    children_.erase(children_.begin() + *i);
     return caf::unit;
   }
 

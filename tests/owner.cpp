@@ -21,6 +21,8 @@ CAF_ADD_ATOM(cachet_test, test, fetch_atom, "fetch")
 
 using namespace test;
 
+using cachet_test::await_down;
+
 namespace {
 
 using fixture = cachet_test::system_fixture;
@@ -61,17 +63,6 @@ custom_owner(custom_actor::stateful_pointer<custom_state> self,
     });
 }
 
-// Waits (by monitor, not by time) until `whom` is down; returns its reason.
-template <class Handle>
-caf::error await_down(caf::actor_system& sys, const Handle& whom,
-                      std::function<void()> trigger) {
-  caf::scoped_actor self{sys};
-  self->monitor(whom);
-  trigger();
-  caf::error reason;
-  self->receive([&](caf::down_msg& msg) { reason = msg.reason; });
-  return reason;
-}
 
 } // namespace
 

@@ -22,6 +22,8 @@ CAF_ADD_ATOM(cachet_test, sup_test, die_atom, "die")
 using sup_test::die_atom;
 using sup_test::die_atom_v;
 
+using cachet_test::await_down;
+
 namespace {
 
 using fixture = cachet_test::system_fixture;
@@ -46,17 +48,24 @@ struct exit_log {
 };
 
 /// A worker: on (die, ending) it ends that way. With `stubborn`, it ignores
-/// shutdown requests (only kill ends it).
+/// shutdown requests (only kill ends it). It logs its exit before it quits,
+/// so the entry is there before anyone learns that it is down.
 caf::behavior worker(caf::event_based_actor* self, std::string id,
                      std::shared_ptr<exit_log> log, bool stubborn) {
-  self->attach_functor([=] {
+  auto note_exit = [=] {
     if (log)
       log->add(id);
-  });
+  };
   if (stubborn)
     self->set_exit_handler([](caf::exit_msg&) {});
+  else
+    self->set_exit_handler([=](caf::exit_msg& x) {
+      note_exit();
+      self->quit(std::move(x.reason));
+    });
   return {
     [=](die_atom, int how) {
+      note_exit();
       switch (static_cast<ending>(how)) {
         case ending::normal:
           self->quit();
@@ -148,16 +157,6 @@ struct client {
   }
 };
 
-/// Waits for `whom` to go down and returns its exit reason.
-caf::error await_down(caf::actor_system& sys, const caf::actor& whom,
-                      std::function<void()> trigger = [] {}) {
-  caf::scoped_actor self{sys};
-  self->monitor(whom);
-  trigger();
-  caf::error reason;
-  self->receive([&](caf::down_msg& msg) { reason = msg.reason; });
-  return reason;
-}
 
 } // namespace
 

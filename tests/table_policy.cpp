@@ -18,6 +18,8 @@ using cachet::errc;
 using cachet_test::outcome;
 using cachet_test::unwrap;
 
+using cachet_test::await_down;
+
 namespace {
 
 using fixture = cachet_test::system_fixture;
@@ -25,15 +27,6 @@ using kv_owner = cachet::owner_actor<std::string, std::int64_t>;
 using kv_transfer = cachet::table_transfer<std::string, std::int64_t,
                                            cachet::set<>>;
 
-caf::error await_down(caf::actor_system& sys, const caf::actor& whom,
-                      std::function<void()> trigger) {
-  caf::scoped_actor self{sys};
-  self->monitor(whom);
-  trigger();
-  caf::error reason;
-  self->receive([&](caf::down_msg& msg) { reason = msg.reason; });
-  return reason;
-}
 
 /// The running owner under `sup`, polled until it differs from `old`.
 caf::actor next_owner(cachet::blocking_caller& caller,

@@ -2,11 +2,14 @@
 // and readable outcomes of expected<T> for checks.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <utility>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/actor_cast.hpp>
+#include <caf/system_messages.hpp>
 #include <caf/expected.hpp>
 #include <caf/scoped_actor.hpp>
 
@@ -47,6 +50,19 @@ template <class T>
 T unwrap(caf::expected<T> x) {
   REQUIRE(outcome(x) == "ok");
   return std::move(*x);
+}
+
+/// Runs `trigger` and waits (by monitor, not by time) until `whom` is down;
+/// returns its exit reason.
+template <class Handle>
+caf::error await_down(caf::actor_system& sys, const Handle& whom,
+                      std::function<void()> trigger = [] {}) {
+  caf::scoped_actor self{sys};
+  self->monitor(caf::actor_cast<caf::actor>(whom));
+  trigger();
+  caf::error reason;
+  self->receive([&](caf::down_msg& msg) { reason = msg.reason; });
+  return reason;
 }
 
 /// A table owned by a scoped actor: it lives until the capability or the
