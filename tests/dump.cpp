@@ -121,13 +121,7 @@ void ok(const caf::expected<void>& res) {
   REQUIRE(outcome(res) == "ok");
 }
 
-template <class H>
-auto sorted_list(const H& h) {
-  auto xs = unwrap(h.to_list());
-  std::sort(xs.begin(), xs.end(),
-            [](auto& x, auto& y) { return x.first < y.first; });
-  return xs;
-}
+using cachet_test::sorted_list;
 
 // A value type with its own inspect.
 struct point {

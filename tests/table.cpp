@@ -38,13 +38,7 @@ using cachet_test::outcome;
 using cachet_test::unwrap;
 using fixture = cachet_test::owner_fixture;
 
-template <class H>
-auto sorted_list(const H& h) {
-  auto xs = unwrap(h.to_list());
-  std::sort(xs.begin(), xs.end(),
-            [](auto& x, auto& y) { return x.first < y.first; });
-  return xs;
-}
+using cachet_test::sorted_list;
 
 // A non-trivial value type.
 struct profile {

@@ -2,6 +2,7 @@
 // and readable outcomes of expected<T> for checks.
 #pragma once
 
+#include <algorithm>
 #include <functional>
 #include <string>
 #include <utility>
@@ -50,6 +51,15 @@ template <class T>
 T unwrap(caf::expected<T> x) {
   REQUIRE(outcome(x) == "ok");
   return std::move(*x);
+}
+
+/// A table's entries (to_list), sorted by key, for comparing contents.
+template <class H>
+auto sorted_list(const H& h) {
+  auto xs = unwrap(h.to_list());
+  std::sort(xs.begin(), xs.end(),
+            [](auto& x, auto& y) { return x.first < y.first; });
+  return xs;
 }
 
 /// Runs `trigger` and waits (by monitor, not by time) until `whom` is down;
