@@ -8,7 +8,7 @@ cmake_minimum_required(VERSION 3.19)
 execute_process(
   COMMAND ${BENCH} --seconds=0.05 --keys=1000 --threads=1 --mix=100,95
           --dist=uniform,zipf --values=u64,str --callers=1,2 --repeats=1
-          --memory-entries=10000 --no-beam --json=${OUT}
+          --memory-entries=10000 --crashes=20 --no-beam --json=${OUT}
   RESULT_VARIABLE rc
   OUTPUT_VARIABLE out
   ERROR_VARIABLE err)
@@ -112,6 +112,10 @@ endforeach()
 # The places for what is measured elsewhere or later.
 foreach(which fresh heir)
   get(v restart ${which} status)
+  if(NOT v STREQUAL "measured")
+    message(FATAL_ERROR "JSON: restart ${which} not measured")
+  endif()
+  expect_type("NUMBER" restart ${which} values p99_us)
 endforeach()
 get(v reload status)
 string(JSON n LENGTH "${doc}" memory)

@@ -430,14 +430,20 @@ int run(int argc, char** argv) {
                   {"actor_request_timeout",
                    cfg.no_timeout ? "infinite" : "5s"},
                   {"memory_entries", cfg.memory_entries},
+                  {"restart_crashes", cfg.crashes},
                   {"sweep_cell", run.sweep_cell()}};
   run.run_matrix();
   run.run_beam_side();
   run.run_memory();
-  for (auto* which : {"fresh", "heir"})
-    rep.restart.push_back({which, "not_measured",
-                           "not measured yet: cachet-bench does not crash owners yet",
-                           {{"p50_us", nullptr}, {"p99_us", nullptr}}});
+  for (auto* which : {"fresh", "heir"}) {
+    if (cfg.crashes == 0) {
+      rep.restart.push_back({which, "not_measured", "skipped (--crashes=0)",
+                             {{"p50_us", nullptr}, {"p99_us", nullptr}}});
+      continue;
+    }
+    fmt::print(stderr, "restart latency ({}, {} kills)\n", which, cfg.crashes);
+    rep.restart.push_back(measure_restart(sys, which, cfg.crashes));
+  }
   if (!cfg.no_memory)
     rep.reload = measure_reload(sys, cfg.memory_entries,
                                 cfg.quick ? 1 : std::min<std::size_t>(

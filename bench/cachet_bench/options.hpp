@@ -23,6 +23,7 @@ public:
   double seconds = 0.5;
   std::size_t repeats = 3;
   std::size_t memory_entries = 1000000;
+  std::size_t crashes = 1000;
   std::string json;
   std::string plot;
   bool quick = false;
@@ -49,6 +50,9 @@ public:
       .add(repeats, "repeats", "runs per cell; the median is reported")
       .add(memory_entries, "memory-entries",
            "entries for the memory measurement (default 1000000)")
+      .add(crashes, "crashes",
+           "owner kills per table policy for the restart latency (default "
+           "1000; 0 skips it)")
       .add(json, "json", "write the results as JSON to this file")
       .add(plot, "plot", "write a throughput plot (PNG, gnuplot) to this file")
       .add(quick, "quick",
@@ -86,6 +90,8 @@ public:
       mix = {100, 95};
     if (!given("dist"))
       dist = {"uniform"};
+    if (!given("crashes"))
+      crashes = 300;
   }
 };
 

@@ -32,6 +32,12 @@ std::vector<memory_row> measure_memory(std::size_t entries,
 placeholder measure_reload(caf::actor_system& sys, std::size_t entries,
                            std::size_t repeats, double seconds, double budget);
 
+/// Restart latency for one table policy ("fresh" or "heir"): `crashes`
+/// kills of a supervised owner, each timed until its named table is served
+/// by the restarted owner. p50/p99/max in microseconds.
+placeholder measure_restart(caf::actor_system& sys, const std::string& policy,
+                            std::size_t crashes);
+
 /// What the BEAM run needs to replay cachet's exact op streams.
 struct beam_plan {
   std::string script;
