@@ -4,18 +4,35 @@
 // caf::scoped_actor pays for a blocking actor (spawned per scope) whose
 // mailbox the response passes through, and wakes its thread through that
 // actor's condition variable. Here the sender is one actor_companion per
-// caller, whose enqueue hook writes the response straight into shared state:
-// the waiting thread spins for a short while (the usual round trip to an idle
-// owner is a few microseconds) and only then sleeps on a condition variable.
+// caller, whose enqueue hook writes the response straight into shared state.
 // Responses carry the request's ID; one that arrives after its call timed out
 // no longer matches and is dropped.
+//
+// The wake-up: a request to an idle actor has to get the actor onto a
+// thread. CAF hands it to its scheduler, whose idle workers sleep between
+// polls (up to milliseconds), and a plain thread's enqueue wakes none of
+// them: that sleep, not the messaging, was 95% of a call. So the caller
+// lends its own thread instead, as a worker does for an actor that one of
+// its own actors wakes: the send goes through an execution unit whose
+// exec_later resumes the woken actor right here, for a bounded number of
+// messages, and hands it to the scheduler if more remain. CAF's mailbox
+// protocol still lets only one thread run the actor at a time (only the
+// enqueue that unblocks its mailbox schedules it), so the actor's messages
+// stay serialized. If the actor is already running on a worker, the
+// request just queues, and the caller spins briefly (that worker is awake)
+// before sleeping on a condition variable.
 #include "cachet/blocking_caller.hpp"
 
 #include <condition_variable>
+#include <memory>
 #include <mutex>
+#include <unordered_map>
 
 #include <caf/actor_companion.hpp>
 #include <caf/actor_system.hpp>
+#include <caf/execution_unit.hpp>
+#include <caf/resumable.hpp>
+#include <caf/scheduler/abstract_coordinator.hpp>
 #include <caf/mailbox_element.hpp>
 #include <caf/message_id.hpp>
 
@@ -27,6 +44,52 @@ namespace {
 // turnaround when a core is free, short enough not to burn a core on a slow
 // one.
 constexpr auto spin_time = std::chrono::microseconds{50};
+
+// Messages an actor woken by a blocking call handles on the caller's thread
+// before the rest goes to the scheduler: the caller's own request is first,
+// the others are requests that queued up meanwhile.
+constexpr std::size_t lent_throughput = 64;
+
+// Set only while this thread enqueues its own request: the one exec_later
+// that enqueue can make is for the receiver it woke up.
+thread_local bool lending = false;
+
+/// An execution unit that runs the actor a blocking call wakes on the
+/// calling thread; every other actor woken from there (by the lent actor's
+/// own sends) goes to the scheduler as usual.
+class lent_thread final : public caf::execution_unit {
+public:
+  explicit lent_thread(caf::actor_system* sys) : caf::execution_unit(sys) {
+    // nop
+  }
+
+  void exec_later(caf::resumable* job) override {
+    // The scheduler owns a reference to `job` from here (taken by enqueue).
+    if (!lending || job->subtype() != caf::resumable::scheduled_actor) {
+      system().scheduler().enqueue(job);
+      return;
+    }
+    lending = false;
+    if (job->resume(this, lent_throughput) == caf::resumable::resume_later)
+      system().scheduler().enqueue(job); // more messages: keep the reference
+    else
+      caf::intrusive_ptr_release(job);
+  }
+
+  /// The unit of `sys`. Units live as long as the process: an actor keeps a
+  /// pointer to the unit that last ran it until a worker runs it again.
+  static lent_thread* of(caf::actor_system& sys) {
+    static std::mutex mtx;
+    static std::unordered_map<const caf::actor_system*,
+                              std::unique_ptr<lent_thread>>
+      all;
+    std::lock_guard<std::mutex> guard{mtx};
+    auto& unit = all[&sys];
+    if (!unit)
+      unit = std::make_unique<lent_thread>(&sys);
+    return unit.get();
+  }
+};
 
 } // namespace
 
@@ -42,7 +105,8 @@ struct blocking_caller::state {
 
 blocking_caller::blocking_caller(caf::actor_system& sys)
   : state_(std::make_shared<state>()),
-    companion_(sys.spawn<caf::actor_companion, caf::hidden>()) {
+    companion_(sys.spawn<caf::actor_companion, caf::hidden>()),
+    unit_(lent_thread::of(sys)) {
   auto* self = caf::actor_cast<caf::actor_companion*>(companion_);
   self->on_enqueue([st = state_](caf::mailbox_element_ptr x) {
     if (!x || !x->mid.is_response())
@@ -78,9 +142,11 @@ blocking_caller::roundtrip(caf::strong_actor_ptr dest, caf::message msg,
     state_->ready.store(false, std::memory_order_relaxed);
   }
   auto sender = caf::actor_cast<caf::strong_actor_ptr>(companion_);
+  lending = true;
   dest->enqueue(caf::make_mailbox_element(std::move(sender), mid, {},
                                           std::move(msg)),
-                nullptr);
+                unit_);
+  lending = false;
   auto start = std::chrono::steady_clock::now();
   auto deadline = start + timeout;
   auto spin_until = start + std::min<caf::timespan>(spin_time, timeout);

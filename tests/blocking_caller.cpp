@@ -8,6 +8,8 @@
 
 #include <caf/all.hpp>
 
+#include <sstream>
+#include <stdexcept>
 #include <thread>
 #include <tuple>
 
@@ -131,4 +133,122 @@ TEST_CASE_METHOD(fixture, "callers on several threads get their own answers") {
     th.join();
   CHECK(wrong == 0);
   caf::anon_send_exit(h, caf::exit_reason::kill);
+}
+
+namespace {
+
+// Counts its messages and notes whether two threads ever ran it at once. An
+// int request answers the thread it ran on; for x > 0 the handler first
+// waits until `*go` is set.
+struct recorder_state {
+  std::atomic<bool>* go = nullptr;
+  std::atomic<int> running{0};
+  bool overlapped = false;
+  int casts = 0;
+};
+
+caf::behavior recorder(caf::stateful_actor<recorder_state>* self,
+                       std::atomic<bool>* go) {
+  self->state.go = go;
+  auto enter = [self] {
+    if (self->state.running.fetch_add(1) != 0)
+      self->state.overlapped = true;
+  };
+  auto leave = [self] { self->state.running.fetch_sub(1); };
+  return {
+    [=](int x) {
+      enter();
+      while (x > 0 && !self->state.go->load())
+        std::this_thread::yield();
+      leave();
+      std::ostringstream id;
+      id << std::this_thread::get_id();
+      return id.str();
+    },
+    [=](const std::string&) {
+      enter();
+      ++self->state.casts;
+      leave();
+    },
+    [=](cachet::size_atom) {
+      return std::make_tuple(self->state.casts, self->state.overlapped);
+    },
+  };
+}
+
+std::string this_thread_id() {
+  std::ostringstream id;
+  id << std::this_thread::get_id();
+  return id.str();
+}
+
+} // namespace
+
+TEST_CASE_METHOD(fixture, "an idle receiver runs on the calling thread") {
+  std::atomic<bool> go{true};
+  // lazy_init: the actor is idle (not scheduled) until its first message.
+  auto r = sys.spawn<caf::lazy_init>(recorder, &go);
+  cachet::blocking_caller caller{sys};
+  for (int i = 0; i < 3; ++i) {
+    auto ran_on = caller.call<std::string>(r, 5s, 0);
+    REQUIRE(ran_on);
+    CHECK(*ran_on == this_thread_id());
+  }
+  caf::anon_send_exit(r, caf::exit_reason::kill);
+}
+
+TEST_CASE_METHOD(fixture,
+                 "a receiver on a lent thread hands its backlog to the "
+                 "scheduler and stays serialized") {
+  std::atomic<bool> go{false};
+  auto r = sys.spawn<caf::lazy_init>(recorder, &go);
+  constexpr int casts = 1000; // far beyond what one lent run handles
+  std::thread sender{[&] {
+    // The actor is busy in the call below (or about to be): these casts
+    // queue behind it, then the handler may finish.
+    for (int i = 0; i < casts; ++i)
+      caf::anon_send(r, std::string{"x"});
+    go = true;
+  }};
+  cachet::blocking_caller caller{sys};
+  auto ran_on = caller.call<std::string>(r, 5s, 1);
+  sender.join();
+  REQUIRE(ran_on);
+  // The backlog is handled by the scheduler's workers; the count query
+  // queues behind it.
+  auto seen = caller.call<int, bool>(r, 5s, cachet::size_atom_v);
+  REQUIRE(seen);
+  CHECK(std::get<0>(*seen) == casts);
+  CHECK_FALSE(std::get<1>(*seen)); // never two threads in the actor at once
+  caf::anon_send_exit(r, caf::exit_reason::kill);
+}
+
+TEST_CASE_METHOD(fixture,
+                 "a receiver that dies on a lent thread fails only that call") {
+  auto h = sys.spawn<caf::lazy_init>(
+    [](caf::event_based_actor*, int) -> caf::behavior {
+      return {
+        [](int x) -> int {
+          if (x < 0)
+            throw std::runtime_error("negative");
+          return x;
+        },
+      };
+    },
+    0);
+  cachet::blocking_caller caller{sys};
+  auto ok = caller.call<int>(h, 5s, 7);
+  REQUIRE(ok);
+  CHECK(*ok == 7);
+  auto failed = caller.call<int>(h, 5s, -1);
+  CHECK_FALSE(failed);
+  auto after = caller.call<int>(h, 5s, 7); // the actor is gone now
+  REQUIRE_FALSE(after);
+  CHECK(after.error() == caf::sec::request_receiver_down);
+  // The caller itself is fine.
+  auto other = sys.spawn(holder, 3);
+  auto tripled = caller.call<int>(other, 5s, 5);
+  REQUIRE(tripled);
+  CHECK(*tripled == 15);
+  caf::anon_send_exit(other, caf::exit_reason::kill);
 }

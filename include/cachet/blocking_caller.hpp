@@ -5,6 +5,14 @@
 // alternative to `caf::scoped_actor`: it reuses one actor companion for all
 // calls, and the response is handed to the waiting thread directly (it spins
 // briefly before sleeping), instead of through a blocking actor's mailbox.
+// A receiver that is idle when the request arrives runs on the calling
+// thread (the caller lends its thread, as a CAF worker does for an actor one
+// of its actors wakes) instead of waiting for a sleeping scheduler worker;
+// its messages stay serialized as always.
+//
+// NOTE: the timeout bounds the wait for a receiver that is busy elsewhere. A
+// handler running on the lent thread cannot be interrupted: a call to an
+// idle receiver returns when its handler has run.
 //
 // Thread safety: one caller per thread; a caller is not shared. Inside
 // actors, use `self->request(...)`: blocking a scheduler thread stalls other
@@ -139,6 +147,7 @@ private:
   struct state;
   std::shared_ptr<state> state_;
   caf::actor companion_;
+  caf::execution_unit* unit_; // runs an idle receiver on this thread
   std::uint64_t last_id_ = 0;
 };
 
