@@ -27,25 +27,26 @@ namespace {
 /// Token subtype of table bindings ('cach'), apart from CAF's own (0..3).
 constexpr std::size_t binding_token = 0x63616368;
 
-/// Runs owner_gone(gen) when the actor it is attached to terminates.
+/// Runs owner_gone(gen) when the actor it is attached to terminates. It
+/// holds the table, as ETS's owner does: an heir that inherited a table (or
+/// an actor it was given to) keeps it alive without holding a handle.
 class binding : public caf::attachable {
 public:
-  binding(std::weak_ptr<table_core_base> core, std::uint64_t gen)
+  binding(std::shared_ptr<table_core_base> core, std::uint64_t gen)
     : core_(std::move(core)), gen_(gen) {
     // nop
   }
 
   void actor_exited(const caf::error&, caf::execution_unit*) override {
-    if (auto core = core_.lock())
-      core->owner_gone(gen_);
+    core_->owner_gone(gen_);
   }
 
   bool matches(const token& what) override {
-    return what.subtype == binding_token && what.ptr == core_.lock().get();
+    return what.subtype == binding_token && what.ptr == core_.get();
   }
 
 private:
-  std::weak_ptr<table_core_base> core_;
+  std::shared_ptr<table_core_base> core_;
   std::uint64_t gen_;
 };
 
@@ -76,7 +77,7 @@ void table_core_base::attach_binding(caf::abstract_actor& owner,
   // A binding runs as its actor terminates, whatever the reason, and before
   // CAF notifies the monitors and links that existed before it (attachables
   // run newest first). If the actor has terminated already, it runs now.
-  owner.attach(std::make_unique<binding>(weak_from_this(), gen));
+  owner.attach(std::make_unique<binding>(shared_from_this(), gen));
 }
 
 std::uint64_t table_core_base::bind(caf::abstract_actor& owner) {

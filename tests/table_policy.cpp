@@ -202,6 +202,34 @@ TEST_CASE_METHOD(fixture, "policy heir: the restarted owner takes its table back
   CHECK_FALSE(tab.alive());
 }
 
+TEST_CASE_METHOD(fixture,
+                 "policy heir: the heir keeps the table with no handle held") {
+  // Only the owner holds the table: no handle outside, writes by message.
+  auto sup = cachet::start_supervisor(
+    sys, lenient(),
+    {cachet::owner_child<std::string, std::int64_t>(
+      "owner", {"heir-only", cachet::access::protected_},
+      cachet::table_policy::heir)});
+  REQUIRE(sup);
+  cachet::blocking_caller caller{sys};
+  auto owner = next_owner(caller, *sup);
+  for (std::int64_t i = 0; i < 50; ++i)
+    REQUIRE(caller.call(caf::actor_cast<kv_owner>(owner), 5s,
+                        cachet::insert_atom_v, std::to_string(i), i));
+  for (int crash = 0; crash < 5; ++crash) {
+    caf::anon_send_exit(owner, caf::exit_reason::kill);
+    owner = next_owner(caller, *sup, owner);
+    REQUIRE(owner);
+    auto n = caller.call(caf::actor_cast<kv_owner>(owner), 5s,
+                         cachet::size_atom_v);
+    REQUIRE(n);
+    CHECK(*n == 50u);
+  }
+  await_down(sys, caf::actor_cast<caf::actor>(*sup), [&] {
+    caf::anon_send_exit(*sup, caf::exit_reason::user_shutdown);
+  });
+}
+
 TEST_CASE_METHOD(fixture, "named handles wait through a restart's gap") {
   auto sup = cachet::start_supervisor(
     sys, lenient(),
