@@ -6,8 +6,15 @@
 // builds a new node, swings one atomic link and retires the old node through
 // epoch-based reclamation (epoch.hpp). Writers lock one of `stripe_count`
 // mutexes chosen by the key's hash; growing, clearing and retiring the table
-// lock all of them. Growing copies every node into a bucket array twice the
-// size and publishes it with one store, so readers always see a whole array.
+// lock all of them. Growing relinks every node into a bucket array twice the
+// size and publishes it with one store; nodes are not copied, so a growth
+// costs no memory beyond the new array. A reader walking a chain that is
+// being relinked may be led into another chain and miss its key: a miss is
+// trusted only if no growth ran meanwhile (a sequence that growth makes odd),
+// else the reader waits for the growth to end and looks again. Hits need no
+// check: a node found is a node that was in the table. Walks (for_each) hold
+// growth off instead; an insert that finds a walk in progress skips growing
+// and a later insert grows.
 //
 // Batch writes (insert of many keys) are isolated from readers by a per-stripe
 // sequence that only batch writers bump: a reader of a key in a stripe being
@@ -21,6 +28,7 @@
 #include <mutex>
 #include <new>
 #include <optional>
+#include <shared_mutex>
 #include <utility>
 #include <vector>
 
@@ -66,6 +74,7 @@ public:
     epoch_guard pin;
     for (;;) {
       auto s = seq_begin(seq);
+      auto g = growth_.load(std::memory_order_acquire);
       auto* arr = buckets_.load(std::memory_order_acquire);
       if (arr == nullptr)
         return op_status::gone;
@@ -74,6 +83,10 @@ public:
         n = n->next.load(std::memory_order_acquire);
       if (!seq_valid(seq, s))
         continue;
+      if (n == nullptr && ((g & 1) != 0 || !seq_valid(growth_, g))) {
+        seq_begin(growth_); // relinked under our feet: wait, look again
+        continue;
+      }
       f(n != nullptr ? &n->value : nullptr);
       return op_status::ok;
     }
@@ -83,6 +96,7 @@ public:
   /// present for the whole walk is visited exactly once, others at most once.
   template <class F>
   op_status for_each(F&& f) const {
+    std::shared_lock<std::shared_mutex> no_growth{walks_};
     epoch_guard pin;
     auto* arr = buckets_.load(std::memory_order_acquire);
     if (arr == nullptr)
@@ -291,6 +305,11 @@ private:
 
   /// Frees an array and every node in its chains.
   static void free_array(bucket_array* arr) {
+    free_nodes(arr);
+    ::operator delete(arr);
+  }
+
+  static void free_nodes(bucket_array* arr) {
     for (std::size_t i = 0; i <= arr->mask; ++i)
       for (auto* n = arr->heads[i].load(std::memory_order_relaxed);
            n != nullptr;) {
@@ -298,7 +317,6 @@ private:
         delete n;
         n = next;
       }
-    ::operator delete(arr);
   }
 
   static void retire_array(bucket_array* arr) {
@@ -378,9 +396,13 @@ private:
   }
 
   /// Rehashes into a bucket array of `new_size(current)` buckets, unless
-  /// that is 0. All writers wait; readers go on in the old array.
+  /// that is 0 or a walk is in progress. All writers wait; readers go on, and
+  /// their misses wait for the end (see the top of this file).
   template <class F>
   void resize(F new_size) noexcept {
+    std::unique_lock<std::shared_mutex> no_walks{walks_, std::try_to_lock};
+    if (!no_walks.owns_lock())
+      return; // the walk may be inserting; a later insert grows
     bucket_array* old;
     {
       multi_lock locks{*this, ~std::uint64_t{0}};
@@ -393,29 +415,36 @@ private:
       bucket_array* fresh = nullptr;
       try {
         fresh = make_array(n);
-        for (std::size_t i = 0; i <= old->mask; ++i)
-          for (auto* x = old->heads[i].load(std::memory_order_relaxed);
-               x != nullptr; x = x->next.load(std::memory_order_relaxed)) {
-            auto& head = fresh->heads[x->hash & (n - 1)];
-            head.store(new node(head.load(std::memory_order_relaxed), x->hash,
-                                x->key, x->value),
-                       std::memory_order_relaxed);
-          }
       } catch (...) {
-        // Out of memory (or a throwing copy): stay at this size, still
-        // correct, and try again on a later insert.
-        if (fresh != nullptr)
-          free_array(fresh);
-        return;
+        return; // out of memory: stay at this size, still correct
+      }
+      growth_.fetch_add(1, std::memory_order_relaxed);
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      for (std::size_t i = 0; i <= old->mask; ++i) {
+        auto* x = old->heads[i].load(std::memory_order_relaxed);
+        while (x != nullptr) {
+          auto* next = x->next.load(std::memory_order_relaxed);
+          auto& head = fresh->heads[x->hash & (n - 1)];
+          x->next.store(head.load(std::memory_order_relaxed),
+                        std::memory_order_release);
+          head.store(x, std::memory_order_relaxed);
+          x = next;
+        }
       }
       buckets_.store(fresh, std::memory_order_release);
+      growth_.fetch_add(1, std::memory_order_release);
     }
-    retire_array(old);
+    // The nodes live on in `fresh`; only the old heads go.
+    detail::retire_shared(old, [](void* p) { ::operator delete(p); });
   }
 
   Hash hash_;
   KeyEqual eq_;
   std::atomic<bucket_array*> buckets_;
+  /// Odd while a growth relinks nodes; read-mostly, next to buckets_.
+  std::atomic<std::uint32_t> growth_{0};
+  /// Walks hold it shared; a growth takes it only if no walk is in progress.
+  mutable std::shared_mutex walks_;
   std::array<stripe, stripe_count> stripes_;
   /// Batch sequences, apart from the mutexes: readers only load them.
   alignas(64) std::array<std::atomic<std::uint32_t>, stripe_count> seqs_;
