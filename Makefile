@@ -4,7 +4,8 @@
 
 PACKAGES := cmake ninja-build g++ clang-14 libclang-rt-14-dev libcaf-dev \
             libfmt-dev catch2 libsqlite3-dev libxxhash-dev \
-            nlohmann-json3-dev libtbb-dev libcuckoo-dev
+            nlohmann-json3-dev libtbb-dev libcuckoo-dev \
+            redis-tools python3-redis redis-server libfuzzer-14-dev
 # Only for running the benchmark (make run, make bench): the plot and the
 # BEAM beside cachet. Kept out of `make test`: Erlang/Elixir is ~40 MB.
 BENCH_PACKAGES := gnuplot-nox elixir
@@ -12,6 +13,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
 .PHONY: all deps bench-deps build run bench test test-normal test-asan test-tsan clean
+.PHONY: test-fuzz bench-redis
 
 all: build
 
@@ -81,9 +83,29 @@ test-tsan: deps build-tsan/build.ninja
 	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
 	  ctest --output-on-failure -j $(JOBS) -L concurrency
 
+# cachet-redis's RESP parser under libFuzzer (clang 14, ASan+UBSan) for a
+# bounded time, from the seeds in redis/fuzz/seeds; any crash, leak or hang
+# (a run over 10 s) fails.
+FUZZ_SECONDS ?= 45
+build-fuzz/build.ninja: | deps
+	cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCACHET_REDIS_FUZZ=ON \
+	  -DCACHET_BUILD_TESTS=OFF -DCACHET_BUILD_EXAMPLES=OFF \
+	  -DCACHET_BUILD_BENCH=OFF $(CMAKE_FLAGS)
+
+test-fuzz: deps build-fuzz/build.ninja
+	cmake --build build-fuzz -j $(JOBS) --target cachet-redis-fuzz
+	rm -rf build-fuzz/corpus && cp -r redis/fuzz/seeds build-fuzz/corpus
+	./build-fuzz/redis/cachet-redis-fuzz -max_total_time=$(FUZZ_SECONDS) \
+	  -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 build-fuzz/corpus
+
 # Every test: the normal build, then the core and concurrency tests under
-# ASan+UBSan and the concurrency tests under TSan.
-test: test-normal test-asan test-tsan
+# ASan+UBSan and the concurrency tests under TSan, then the parser fuzzer.
+test: test-normal test-asan test-tsan test-fuzz
+
+# cachet-redis against redis-server 7.0 with redis-benchmark (a few minutes).
+bench-redis: build
+	bench/redis/bench-redis.sh build/redis/cachet-redis
 
 clean:
-	rm -rf build build-asan build-tsan
+	rm -rf build build-asan build-tsan build-fuzz

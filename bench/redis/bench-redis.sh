@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# bench-redis: cachet-redis (direct and message mode) against redis-server
+# 7.0 with redis-benchmark, in one run: for each load (plain, then -P 16)
+# the three servers are measured one after the other, ROUNDS times,
+# alternating, and the best of the rounds is printed with its ratio to
+# redis-server.
+#
+# usage: bench/redis/bench-redis.sh path/to/cachet-redis
+# env:   N (requests, default 1000000), CLIENTS (50), ROUNDS (1)
+set -euo pipefail
+
+CACHET=${1:?usage: bench-redis.sh path/to/cachet-redis}
+N=${N:-1000000}
+CLIENTS=${CLIENTS:-50}
+ROUNDS=${ROUNDS:-1}
+
+free_port() {
+  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+wait_port() { # bounded poll until the server answers PING
+  for _ in $(seq 200); do
+    redis-cli -p "$1" PING >/dev/null 2>&1 && return 0
+    sleep 0.05
+  done
+  echo "server on port $1 did not start" >&2
+  exit 1
+}
+
+declare -A port
+port[redis-server]=$(free_port)
+redis-server --port "${port[redis-server]}" --bind 127.0.0.1 --save '' \
+  --appendonly no --daemonize no --protected-mode no >/dev/null &
+pids+=($!)
+port[cachet-direct]=$(free_port)
+"$CACHET" --port="${port[cachet-direct]}" --mode=direct >/dev/null &
+pids+=($!)
+port[cachet-message]=$(free_port)
+"$CACHET" --port="${port[cachet-message]}" --mode=message >/dev/null &
+pids+=($!)
+servers=(redis-server cachet-direct cachet-message)
+for s in "${servers[@]}"; do wait_port "${port[$s]}"; done
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "command: redis-benchmark -t set,get -n $N -c $CLIENTS [-P 16] (rounds: $ROUNDS, best shown)"
+echo
+
+declare -A best
+for load in plain P16; do
+  extra=()
+  [[ $load == P16 ]] && extra=(-P 16)
+  for ((r = 0; r < ROUNDS; r++)); do
+    for s in "${servers[@]}"; do
+      out=$(redis-benchmark -p "${port[$s]}" -t set,get -n "$N" -c "$CLIENTS" \
+              "${extra[@]}" --csv)
+      for t in SET GET; do
+        rps=$(echo "$out" | awk -F'","' -v t="$t" '$1 == "\"" t {print $2}')
+        key="$load/$s/$t"
+        if [[ -z ${best[$key]:-} ]] || awk "BEGIN{exit !($rps > ${best[$key]})}"; then
+          best[$key]=$rps
+        fi
+      done
+    done
+  done
+done
+
+printf '%-10s %-15s %14s %8s %14s %8s\n' load server "SET req/s" ratio "GET req/s" ratio
+for load in plain P16; do
+  for s in "${servers[@]}"; do
+    line=$(printf '%-10s %-15s' "$([[ $load == P16 ]] && echo '-P 16' || echo '-P 1')" "$s")
+    for t in SET GET; do
+      v=${best[$load/$s/$t]}
+      ref=${best[$load/redis-server/$t]}
+      line+=$(awk -v v="$v" -v r="$ref" 'BEGIN{printf " %14.0f %7.2fx", v, v/r}')
+    done
+    echo "$line"
+  done
+done

@@ -1,0 +1,168 @@
+// cachet-redis: a Redis-compatible (RESP2) server whose store is a cachet
+// table. Parses the command line, starts CAF, the supervised store owner and
+// the event loops, then waits for SIGINT or SIGTERM to shut down cleanly:
+// loops stop and close their connections, then the supervisor stops the
+// owner, then the actor system ends.
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <string_view>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <caf/all.hpp>
+
+#include <cachet/errc.hpp>
+
+#include "owner.hpp"
+#include "resp_parser.hpp"
+#include "server.hpp"
+
+namespace {
+
+const char* usage = R"(usage: cachet-redis [options]
+  --port=N                 TCP port (default 6379; 0: any free port)
+  --bind=ADDR              IPv4 address to listen on (default 127.0.0.1)
+  --mode=direct|message    direct: connections use the table themselves
+                           message: every command goes through the owner
+  --maxclients=N           connections beyond N are refused (default 10000)
+  --proto-max-bulk-len=N   longest bulk string accepted (default 536870912)
+  --output-buffer-limit=N  close a client with more unsent reply bytes
+                           (default 268435456; 0: no limit)
+  --threads=N              event loops (default: one per core)
+  --enable-debug-command   allow DEBUG CRASH-STORE (crashes the owner)
+  --help                   this text
+)";
+
+/// Parses a size with an optional kb/mb/gb suffix, as redis.conf does.
+bool parse_size(std::string_view s, std::int64_t& out) {
+  std::int64_t mul = 1;
+  auto ends = [&](std::string_view suffix) {
+    return s.size() > suffix.size()
+           && s.substr(s.size() - suffix.size()) == suffix;
+  };
+  if (ends("kb")) {
+    mul = 1024;
+  } else if (ends("mb")) {
+    mul = 1024 * 1024;
+  } else if (ends("gb")) {
+    mul = 1024 * 1024 * 1024;
+  }
+  if (mul != 1)
+    s.remove_suffix(2);
+  std::int64_t x = 0;
+  if (!cachet::redis::parse_ll(s, x) || x < 0 || x > INT64_MAX / mul)
+    return false;
+  out = x * mul;
+  return true;
+}
+
+int signal_pipe[2] = {-1, -1};
+
+extern "C" void on_signal(int sig) {
+  auto byte = static_cast<unsigned char>(sig);
+  [[maybe_unused]] auto n = ::write(signal_pipe[1], &byte, 1);
+}
+
+int fail(const std::string& text) {
+  std::cerr << "cachet-redis: " << text << "\n" << usage;
+  return 2;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  cachet::redis::server_env env;
+  auto& cfg = env.config;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    std::string_view val;
+    auto eq = arg.find('=');
+    if (eq != std::string_view::npos) {
+      val = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+    } else if (arg != "--help" && arg != "--enable-debug-command"
+               && i + 1 < argc) {
+      val = argv[++i]; // "--port 6380" as well as "--port=6380"
+    }
+    std::int64_t n = 0;
+    if (arg == "--help") {
+      std::cout << usage;
+      return 0;
+    } else if (arg == "--enable-debug-command") {
+      cfg.enable_debug_command = true;
+    } else if (arg == "--port" && parse_size(val, n) && n <= 65535) {
+      cfg.port = static_cast<int>(n);
+    } else if (arg == "--bind" && !val.empty()) {
+      cfg.bind = std::string{val};
+    } else if (arg == "--mode" && (val == "direct" || val == "message")) {
+      cfg.message_mode = val == "message";
+    } else if (arg == "--maxclients" && parse_size(val, n) && n >= 1) {
+      cfg.maxclients = n;
+    } else if (arg == "--proto-max-bulk-len" && parse_size(val, n)
+               && n >= 1024 * 1024) {
+      cfg.proto_max_bulk_len = n; // redis: at least 1mb
+    } else if (arg == "--output-buffer-limit" && parse_size(val, n)) {
+      cfg.output_buffer_limit = n;
+    } else if (arg == "--threads" && parse_size(val, n) && n >= 1
+               && n <= 1024) {
+      cfg.threads = static_cast<int>(n);
+    } else {
+      return fail("bad option: " + std::string{argv[i]});
+    }
+  }
+  // SIGINT/SIGTERM write to a pipe that main waits on. A handler (not
+  // sigwait) because threads we did not start (a sanitizer's, say) do not
+  // block the signals and may be the ones to receive them.
+  if (::pipe2(signal_pipe, O_CLOEXEC) != 0) {
+    std::perror("cachet-redis: pipe");
+    return 1;
+  }
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  // Declared before the actor system: the owner uses it until the system
+  // has stopped every actor.
+  cachet::redis::owner_slot slot;
+  caf::actor_system_config sys_cfg;
+  cachet::configure(sys_cfg);
+  caf::actor_system sys{sys_cfg};
+  env.system = &sys;
+  auto sup = cachet::redis::start_store(sys, env, slot);
+  if (!sup) {
+    std::cerr << "cachet-redis: cannot start the store: "
+              << sys.render(sup.error()) << "\n";
+    return 1;
+  }
+  int status = 0;
+  {
+    cachet::redis::server srv{env, slot};
+    if (auto err = srv.start()) {
+      std::cerr << "cachet-redis: " << sys.render(err) << "\n";
+      status = 1;
+    } else {
+      std::cout << "cachet-redis: ready on " << cfg.bind << ":" << srv.port()
+                << " (" << (cfg.message_mode ? "message" : "direct")
+                << " mode, " << env.loops << " event loops)" << std::endl;
+      unsigned char sig = 0;
+      while (::read(signal_pipe[0], &sig, 1) < 0 && errno == EINTR)
+        ; // interrupted by the signal itself: read again
+      std::cout << "cachet-redis: signal " << int{sig} << ", shutting down"
+                << std::endl;
+    }
+    srv.stop();
+  }
+  caf::anon_send_exit(*sup, caf::exit_reason::user_shutdown);
+  sys.await_all_actors_done();
+  env.keepalive.reset(); // the table, before the system it belongs to
+  return status;
+}

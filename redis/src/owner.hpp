@@ -1,0 +1,53 @@
+// The store's owner actor and its supervisor.
+//
+// The owner creates the public table (or, restarted, takes it back from its
+// heir), sweeps expired keys, and in message mode executes every command.
+// It runs under a one_for_one supervisor that is the table's heir
+// (cachet's table_policy::heir): a crash of the owner loses no data and
+// direct readers see no gap.
+#pragma once
+
+#include <mutex>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/atom.hpp>
+#include <caf/expected.hpp>
+
+#include <cachet/supervisor.hpp>
+
+#include "store.hpp"
+
+namespace cachet::redis {
+
+using exec_atom = caf::atom_constant<caf::atom("exec")>;
+using track_atom = caf::atom_constant<caf::atom("track")>;
+using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
+using crash_atom = caf::atom_constant<caf::atom("crash")>;
+
+/// Where threads find the current owner (it changes on restart).
+class owner_slot {
+public:
+  caf::actor get() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return owner_;
+  }
+
+  void set(caf::actor x) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    owner_ = std::move(x);
+  }
+
+private:
+  mutable std::mutex mtx_;
+  caf::actor owner_;
+};
+
+/// Starts the supervisor with the owner under it, wires `env`'s
+/// track_expiry and crash_store to the current owner, and waits (bounded)
+/// until the table is registered.
+caf::expected<supervisor_actor> start_store(caf::actor_system& sys,
+                                            server_env& env,
+                                            owner_slot& slot);
+
+} // namespace cachet::redis

@@ -1,0 +1,359 @@
+// The event loops of cachet-redis (see server.hpp for why epoll).
+//
+// A loop reads what a connection sent (one read per readiness event, so that
+// a busy client cannot starve the others), runs every complete command in it
+// and sends the replies with one write: pipelined commands cost one read and
+// one write per batch, as in redis. Replies that cannot be sent yet stay in
+// the connection's output buffer; a connection whose unsent replies exceed
+// --output-buffer-limit is closed (redis's client-output-buffer-limit), so a
+// client that never reads cannot make the server grow without bound.
+//
+// A protocol error is answered with "-ERR Protocol error: ..." and the
+// connection is closed once that is sent, as redis does. Any failure of a
+// connection (reset, error) closes that connection only.
+#include "server.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <unordered_set>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cachet/blocking_caller.hpp>
+
+#include "commands.hpp"
+#include "reply.hpp"
+#include "resp_parser.hpp"
+
+namespace cachet::redis {
+
+namespace {
+
+// Replies are sent early once this much is pending in a batch.
+constexpr std::size_t early_flush = 64 * 1024;
+
+struct connection {
+  int fd;
+  resp_parser parser;
+  std::string out;
+  std::size_t out_off = 0;
+  bool close_after = false; // QUIT or a protocol error: close once sent
+  bool watching_out = false;
+
+  connection(int fd, parser_limits limits) : fd(fd), parser(limits) {
+    // nop
+  }
+
+  std::size_t unsent() const {
+    return out.size() - out_off;
+  }
+};
+
+/// One event loop's state.
+class loop {
+public:
+  loop(server_env& env, owner_slot& slot, int listener, int wakeup)
+    : env_(env), slot_(slot), listener_(listener), wakeup_(wakeup) {
+    limits_.max_bulk_len = env.config.proto_max_bulk_len;
+  }
+
+  ~loop() {
+    for (auto* c : conns_) {
+      ::close(c->fd);
+      env_.stats.connected_clients.fetch_sub(1, std::memory_order_relaxed);
+      delete c;
+    }
+    if (epfd_ >= 0)
+      ::close(epfd_);
+  }
+
+  void run(const std::atomic<bool>& stopping) {
+    epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+    ev.data.ptr = &listener_;
+    ::epoll_ctl(epfd_, EPOLL_CTL_ADD, listener_, &ev);
+    ev.events = EPOLLIN;
+    ev.data.ptr = &wakeup_;
+    ::epoll_ctl(epfd_, EPOLL_CTL_ADD, wakeup_, &ev);
+    if (env_.config.message_mode)
+      caller_ = std::make_unique<blocking_caller>(*env_.system);
+    epoll_event events[128];
+    while (!stopping.load()) {
+      int n = ::epoll_wait(epfd_, events, 128, -1);
+      if (n < 0 && errno != EINTR)
+        break;
+      for (int i = 0; i < n; ++i) {
+        auto* tag = events[i].data.ptr;
+        if (tag == &listener_)
+          accept_all();
+        else if (tag == &wakeup_)
+          return;
+        else
+          on_event(static_cast<connection*>(tag), events[i].events);
+      }
+    }
+  }
+
+private:
+  void accept_all() {
+    for (int i = 0; i < 64; ++i) {
+      int fd = ::accept4(listener_, nullptr, nullptr,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0)
+        return; // EAGAIN: another loop took it, or nothing left
+      auto& st = env_.stats;
+      if (st.connected_clients.fetch_add(1) >= env_.config.maxclients) {
+        st.connected_clients.fetch_sub(1);
+        st.rejected_connections.fetch_add(1, std::memory_order_relaxed);
+        static const char msg[] = "-ERR max number of clients reached\r\n";
+        [[maybe_unused]] auto w = ::send(fd, msg, sizeof(msg) - 1,
+                                         MSG_NOSIGNAL);
+        ::close(fd);
+        continue;
+      }
+      st.total_connections.fetch_add(1, std::memory_order_relaxed);
+      int one = 1;
+      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+      auto* c = new connection(fd, limits_);
+      conns_.insert(c);
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.ptr = c;
+      ::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev);
+    }
+  }
+
+  void close_conn(connection* c) {
+    ::epoll_ctl(epfd_, EPOLL_CTL_DEL, c->fd, nullptr);
+    ::close(c->fd);
+    conns_.erase(c);
+    env_.stats.connected_clients.fetch_sub(1, std::memory_order_relaxed);
+    delete c;
+  }
+
+  void on_event(connection* c, std::uint32_t events) {
+    if (events & EPOLLOUT) {
+      if (!flush(c))
+        return;
+    }
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+      if (c->close_after) {
+        // Waiting to send a last reply: ignore further input.
+        if (events & (EPOLLHUP | EPOLLERR))
+          close_conn(c);
+        return;
+      }
+      on_readable(c);
+    }
+  }
+
+  void on_readable(connection* c) {
+    auto [buf, room] = c->parser.prepare();
+    auto n = ::recv(c->fd, buf, room, 0);
+    if (n <= 0) {
+      if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+      close_conn(c); // EOF or error: this connection only
+      return;
+    }
+    c->parser.commit(static_cast<std::size_t>(n));
+    auto& counters = env_.stats.local();
+    thread_counters::add(counters.net_input_bytes, n);
+    for (;;) {
+      auto st = c->parser.next(args_);
+      if (st == parse_status::need_more)
+        break;
+      if (st == parse_status::error) {
+        reply::error(c->out, "ERR " + c->parser.error_text());
+        c->close_after = true;
+        break;
+      }
+      run_command(c);
+      if (c->close_after)
+        break;
+      if (c->unsent() >= early_flush) {
+        if (!flush(c))
+          return;
+      }
+    }
+    flush(c);
+  }
+
+  void run_command(connection* c) {
+    if (!env_.config.message_mode) {
+      if (!tab_) {
+        if (auto t = whereis<std::string, value>(*env_.system, store_name))
+          tab_ = std::move(*t);
+      }
+      if (!tab_) {
+        reply::error(c->out, "ERR store unavailable");
+        return;
+      }
+      auto res = execute(*tab_, env_, args_, c->out);
+      if (res.store_gone)
+        tab_.reset();
+      c->close_after |= res.close;
+      return;
+    }
+    // Message mode: everything but QUIT (which closes this connection) is
+    // executed by the owner, one command per call through its mailbox.
+    if (args_[0].size() == 4 && ::strncasecmp(args_[0].data(), "quit", 4) == 0) {
+      reply::ok(c->out);
+      c->close_after = true;
+      return;
+    }
+    std::vector<std::string> owned(args_.begin(), args_.end());
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{5};
+    for (;;) {
+      if (!owner_)
+        owner_ = slot_.get();
+      if (owner_) {
+        auto res = caller_->call<std::string>(owner_, std::chrono::seconds{5},
+                                              exec_atom::value, owned);
+        if (res) {
+          c->out += *res;
+          return;
+        }
+        owner_ = nullptr; // dead or restarting: look again
+      }
+      if (std::chrono::steady_clock::now() > deadline) {
+        reply::error(c->out, "ERR store unavailable");
+        return;
+      }
+      std::this_thread::yield(); // the restart takes microseconds
+    }
+  }
+
+  /// Sends what it can; false if the connection was closed.
+  bool flush(connection* c) {
+    while (c->unsent() > 0) {
+      auto n = ::send(c->fd, c->out.data() + c->out_off, c->unsent(),
+                      MSG_NOSIGNAL);
+      if (n > 0) {
+        c->out_off += static_cast<std::size_t>(n);
+        thread_counters::add(env_.stats.local().net_output_bytes, n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && errno == EAGAIN)
+        break;
+      close_conn(c);
+      return false;
+    }
+    if (c->unsent() == 0) {
+      c->out.clear();
+      c->out_off = 0;
+      if (c->close_after) {
+        close_conn(c);
+        return false;
+      }
+      if (c->watching_out)
+        watch(c, false);
+      return true;
+    }
+    auto limit = env_.config.output_buffer_limit;
+    if (limit > 0 && c->unsent() > static_cast<std::size_t>(limit)) {
+      close_conn(c); // a client that does not read its replies
+      return false;
+    }
+    if (c->out_off > early_flush && c->out_off > c->out.size() / 2) {
+      c->out.erase(0, c->out_off);
+      c->out_off = 0;
+    }
+    if (!c->watching_out)
+      watch(c, true);
+    return true;
+  }
+
+  void watch(connection* c, bool out) {
+    epoll_event ev{};
+    ev.events = out ? (EPOLLIN | EPOLLOUT) : EPOLLIN;
+    ev.data.ptr = c;
+    ::epoll_ctl(epfd_, EPOLL_CTL_MOD, c->fd, &ev);
+    c->watching_out = out;
+  }
+
+  server_env& env_;
+  owner_slot& slot_;
+  int listener_;
+  int wakeup_;
+  int epfd_ = -1;
+  parser_limits limits_;
+  std::unordered_set<connection*> conns_;
+  std::vector<std::string_view> args_;
+  std::optional<store_table> tab_;
+  std::unique_ptr<blocking_caller> caller_;
+  caf::actor owner_;
+};
+
+} // namespace
+
+server::~server() {
+  stop();
+}
+
+caf::error server::start() {
+  auto& cfg = env_.config;
+  listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (listener_ < 0)
+    return caf::make_error(caf::sec::cannot_open_port, std::strerror(errno));
+  int one = 1;
+  ::setsockopt(listener_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(cfg.port));
+  if (::inet_pton(AF_INET, cfg.bind.c_str(), &addr.sin_addr) != 1)
+    return caf::make_error(caf::sec::invalid_argument,
+                           "bad --bind address: " + cfg.bind);
+  if (::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0
+      || ::listen(listener_, 511) != 0)
+    return caf::make_error(caf::sec::cannot_open_port,
+                           cfg.bind + ":" + std::to_string(cfg.port) + ": "
+                             + std::strerror(errno));
+  socklen_t len = sizeof(addr);
+  if (::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
+    port_ = ntohs(addr.sin_port); // the real one when --port=0
+  int n = cfg.threads > 0 ? cfg.threads
+                          : static_cast<int>(std::thread::hardware_concurrency());
+  n = std::max(n, 1);
+  env_.loops = n;
+  for (int i = 0; i < n; ++i)
+    wakeups_.push_back(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  for (int i = 0; i < n; ++i)
+    loops_.emplace_back([this, i] { run_loop(i); });
+  return caf::none;
+}
+
+void server::run_loop(int index) {
+  loop l{env_, slot_, listener_, wakeups_[static_cast<std::size_t>(index)]};
+  l.run(stopping_);
+}
+
+void server::stop() {
+  stopping_ = true;
+  for (auto fd : wakeups_) {
+    std::uint64_t one = 1;
+    [[maybe_unused]] auto w = ::write(fd, &one, sizeof(one));
+  }
+  for (auto& t : loops_)
+    t.join();
+  loops_.clear();
+  for (auto fd : wakeups_)
+    ::close(fd);
+  wakeups_.clear();
+  if (listener_ >= 0)
+    ::close(listener_);
+  listener_ = -1;
+}
+
+} // namespace cachet::redis

@@ -1,0 +1,644 @@
+#!/usr/bin/env python3
+"""Client-driven tests of cachet-redis, against redis-server 7.0.
+
+Every suite starts its own servers on free ports (cachet-redis in direct and
+in message mode, and redis-server with --save '' --appendonly no) and sends
+the same raw RESP byte sequences to each; replies are compared byte for
+byte (arrays whose order redis does not define, KEYS and SCAN, are compared
+as sets). Suites: compare, protocol, limits, clients, supervision, shutdown.
+
+usage: redis_test.py CACHET_REDIS SUITE
+"""
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+CACHET = None
+FAILURES = []
+
+
+def check(cond, what):
+    if not cond:
+        FAILURES.append(what)
+        print("FAIL:", what, flush=True)
+
+
+# -- servers ------------------------------------------------------------------
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc):
+    """Bounded poll until the port accepts connections."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("server exited with %s" % proc.returncode)
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError("port %d never opened" % port)
+
+
+class Server:
+    def __init__(self, name, argv, port):
+        self.name = name
+        self.port = port
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT)
+        wait_port(port, self.proc)
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc.returncode not in (0, None):
+            print("%s exited with %s:\n%s" % (
+                self.name, self.proc.returncode,
+                self.proc.stdout.read().decode(errors="replace")[-4000:]))
+        return self.proc.returncode
+
+
+def cachet(mode="direct", *extra):
+    port = free_port()
+    return Server("cachet-" + mode,
+                  [CACHET, "--port=%d" % port, "--mode=" + mode] + list(extra),
+                  port)
+
+
+def redis(*extra):
+    port = free_port()
+    return Server("redis-server",
+                  ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                   "--save", "", "--appendonly", "no", "--daemonize", "no",
+                   "--protected-mode", "no"] + list(extra), port)
+
+
+# -- a raw RESP client ---------------------------------------------------------
+
+def encode(*args):
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        if isinstance(a, str):
+            a = a.encode()
+        elif isinstance(a, int):
+            a = str(a).encode()
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    return out
+
+
+class Conn:
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.buf = b""
+
+    def close(self):
+        self.sock.close()
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def _fill(self):
+        data = self.sock.recv(65536)
+        if not data:
+            raise EOFError
+        self.buf += data
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            self._fill()
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def read_raw(self):
+        """One complete reply, as the exact bytes received."""
+        out = []
+
+        def one():
+            line = self._line()
+            out.append(line + b"\r\n")
+            t, rest = line[:1], line[1:]
+            if t == b"$" and int(rest) >= 0:
+                n = int(rest) + 2
+                while len(self.buf) < n:
+                    self._fill()
+                out.append(self.buf[:n])
+                self.buf = self.buf[n:]
+            elif t == b"*" and int(rest) > 0:
+                for _ in range(int(rest)):
+                    one()
+        one()
+        return b"".join(out)
+
+    def read_parsed(self):
+        line = self._line()
+        t, rest = line[:1], line[1:]
+        if t in (b"+", b"-"):
+            return line
+        if t == b":":
+            return int(rest)
+        if t == b"$":
+            n = int(rest)
+            if n < 0:
+                return None
+            while len(self.buf) < n + 2:
+                self._fill()
+            v, self.buf = self.buf[:n], self.buf[n + 2:]
+            return v
+        if t == b"*":
+            n = int(rest)
+            return None if n < 0 else [self.read_parsed() for _ in range(n)]
+        raise ValueError(line)
+
+    def call(self, *args):
+        self.send(encode(*args))
+        return self.read_parsed()
+
+    def read_until_eof(self):
+        self.sock.settimeout(10)
+        try:
+            while True:
+                self._fill()
+        except (EOFError, ConnectionResetError):
+            pass
+        data, self.buf = self.buf, b""
+        return data
+
+
+# -- suite: compare -----------------------------------------------------------
+
+UNORDERED = {b"keys"}
+
+SEQUENCE = [
+    ("PING",), ("PING", "hi"), ("PING", "a", "b"), ("ECHO", "x"), ("ECHO",),
+    ("SELECT", "0"), ("SELECT", "x"), ("SELECT", "99999999999"),
+    ("FLUSHALL",), ("DBSIZE",), ("FLUSHDB", "ASYNC"), ("FLUSHDB", "nope"),
+    ("FLUSHALL", "a", "b"), ("DBSIZE", "x"),
+    ("GET", "missing"), ("SET", "k", "v"), ("GET", "k"), ("GET",),
+    ("SET", "k"), ("set", "K2", "v2"), ("gEt", "K2"),
+    ("SET", "bin\x00key", "v\x00\r\nal"), ("GET", "bin\x00key"),
+    ("SET", "k", "v2", "NX"), ("SET", "k", "v3", "XX"), ("GET", "k"),
+    ("SET", "new", "x", "XX"), ("GET", "new"), ("SET", "k", "v", "NX", "XX"),
+    ("SET", "k", "v", "GET"), ("SET", "nokey", "v", "GET"),
+    ("SET", "k", "z", "NX", "GET"), ("SET", "k", "v", "EX", "100"),
+    ("TTL", "k"), ("SET", "k", "v", "KEEPTTL"), ("TTL", "k"),
+    ("SET", "k", "v"), ("TTL", "k"), ("SET", "k", "v", "EX", "0"),
+    ("SET", "k", "v", "EX", "-5"), ("SET", "k", "v", "EX", "abc"),
+    ("SET", "k", "v", "PX", "0"), ("SET", "k", "v", "EX", "10", "PX", "10"),
+    ("SET", "k", "v", "EX", "10", "KEEPTTL"), ("SET", "k", "v", "EX"),
+    ("SET", "k", "v", "EX", "9223372036854775807"),
+    ("SET", "k", "v", "PX", "9223372036854775807"),
+    ("SET", "k", "v", "EXAT", "99999999999"), ("EXISTS", "k"),
+    ("SET", "k", "v", "PXAT", "1"), ("GET", "k"), ("EXISTS", "k"),
+    ("SET", "k", "v", "BOGUS"), ("SET", "k", "v", "ex", "10", "ex", "20"),
+    ("TTL", "k"), ("SETNX", "k", "a"), ("SETNX", "fresh", "a"),
+    ("GET", "fresh"), ("SETNX", "k"),
+    ("SETEX", "se", "100", "v"), ("TTL", "se"), ("SETEX", "se", "0", "v"),
+    ("SETEX", "se", "x", "v"), ("PSETEX", "pse", "100000", "v"),
+    ("TTL", "pse"), ("PSETEX", "pse", "-1", "v"),
+    ("GETSET", "gs", "1"), ("GETSET", "gs", "2"), ("GET", "gs"),
+    ("GETDEL", "gs"), ("GETDEL", "gs"), ("GETEX", "nokey"),
+    ("SET", "ge", "v"), ("GETEX", "ge", "EX", "100"), ("TTL", "ge"),
+    ("GETEX", "ge", "PERSIST"), ("TTL", "ge"), ("GETEX", "ge", "NX"),
+    ("GETEX", "ge", "EX", "0"), ("GETEX", "ge", "EX", "1", "PERSIST"),
+    ("GETEX", "ge", "PXAT", "1"), ("GET", "ge"),
+    ("MSET", "a", "1", "b", "2"), ("MSET", "a", "1", "b"),
+    ("MGET", "a", "b", "nokey"), ("MSETNX", "a", "1", "zz", "2"),
+    ("MSETNX", "x1", "1", "x2", "2"), ("MGET", "x1", "x2"), ("MSETNX", "q"),
+    ("APPEND", "ap", "hello"), ("APPEND", "ap", " world"), ("GET", "ap"),
+    ("STRLEN", "ap"), ("STRLEN", "nokey"),
+    ("GETRANGE", "ap", "0", "4"), ("GETRANGE", "ap", "-5", "-1"),
+    ("GETRANGE", "ap", "5", "2"), ("GETRANGE", "ap", "-1", "-5"),
+    ("GETRANGE", "ap", "0", "1000"), ("GETRANGE", "ap", "x", "1"),
+    ("GETRANGE", "nokey", "0", "1"), ("GETRANGE", "ap", "-100", "-50"),
+    ("SETRANGE", "sr", "5", "abc"), ("GET", "sr"), ("SETRANGE", "sr", "0", "XY"),
+    ("GET", "sr"), ("SETRANGE", "sr", "-1", "a"), ("SETRANGE", "sr", "2", ""),
+    ("SETRANGE", "none2", "3", ""), ("EXISTS", "none2"),
+    ("SETRANGE", "sr", "536870911", "ab"), ("SETRANGE", "sr", "x", "a"),
+    ("INCR", "n"), ("INCR", "n"), ("DECR", "n"), ("INCRBY", "n", "10"),
+    ("DECRBY", "n", "3"), ("INCRBY", "n", "x"), ("INCR", "ap"),
+    ("SET", "big", "9223372036854775807"), ("INCR", "big"),
+    ("SET", "small", "-9223372036854775808"), ("DECR", "small"),
+    ("DECRBY", "n", "-9223372036854775808"),
+    ("INCRBY", "n", "9223372036854775808"), ("SET", "sp", " 1"),
+    ("INCR", "sp"), ("SET", "lz", "01"), ("INCR", "lz"), ("INCR", "a", "b"),
+    ("INCRBYFLOAT", "f", "10.5"), ("INCRBYFLOAT", "f", "0.1"),
+    ("INCRBYFLOAT", "f", "-5.0e3"), ("INCRBYFLOAT", "f", "abc"),
+    ("INCRBYFLOAT", "ap", "1"), ("INCRBYFLOAT", "f", "inf"),
+    ("INCRBYFLOAT", "f", " 1"), ("INCRBYFLOAT", "f2", "3.0"),
+    ("INCRBYFLOAT", "f3", "1.1e-3"), ("SET", "fl", "-0.5"),
+    ("INCRBYFLOAT", "fl", "0.5"),
+    ("DEL", "a", "b", "nokey"), ("UNLINK", "x1", "x2"), ("DEL",),
+    ("EXISTS", "k", "k", "nokey"), ("TYPE", "k"), ("TYPE", "nokey"),
+    ("RENAME", "nokey", "x"), ("SET", "r1", "v"), ("EXPIRE", "r1", "100"),
+    ("RENAME", "r1", "r2"), ("GET", "r1"), ("GET", "r2"), ("TTL", "r2"),
+    ("RENAME", "r2", "r2"), ("RENAME", "r2"),
+    ("KEYS", "*"), ("KEYS", "r?"), ("KEYS", "[a-f]*"), ("KEYS", "*p*"),
+    ("KEYS", "[^s]*"), ("KEYS", "nomatch*"), ("KEYS", "bin\\x00*"),
+    ("SET", "e", "v"), ("EXPIRE", "e", "100"), ("TTL", "e"),
+    ("EXPIRE", "e", "200", "NX"), ("EXPIRE", "e", "200", "XX"), ("TTL", "e"),
+    ("EXPIRE", "e", "100", "GT"), ("EXPIRE", "e", "300", "GT"), ("TTL", "e"),
+    ("EXPIRE", "e", "400", "LT"), ("EXPIRE", "e", "50", "LT"), ("TTL", "e"),
+    ("EXPIRE", "e", "1", "NX", "XX"), ("EXPIRE", "e", "1", "GT", "LT"),
+    ("EXPIRE", "e", "1", "FOO"), ("EXPIRE", "e", "x"),
+    ("EXPIRE", "e", "9223372036854775807"), ("PEXPIRE", "e", "9223372036854775807"),
+    ("EXPIRE", "nokey", "10"), ("PERSIST", "e"), ("PERSIST", "e"), ("TTL", "e"),
+    ("EXPIRE", "e", "10", "LT"), ("TTL", "e"), ("PERSIST", "e"),
+    ("EXPIRE", "e", "10", "GT"), ("TTL", "e"),
+    ("PEXPIRE", "e", "100000"), ("TTL", "e"),
+    ("EXPIREAT", "e", "99999999999"), ("TTL", "nokey"), ("PTTL", "nokey"),
+    ("PEXPIREAT", "e", "1"), ("GET", "e"), ("EXISTS", "e"),
+    ("SET", "neg", "v"), ("EXPIRE", "neg", "-1"), ("GET", "neg"),
+    ("TTL", "k", "x"),
+    ("NOSUCHCMD",), ("nosuchcmd", "a", "b"), ("NOSUCH", "x" * 200, "y"),
+    ("NOSUCH", "a\r\nb"), ("CONFIG", "GET", "save"), ("CONFIG", "GET"),
+    ("CONFIG", "FOO"), ("DBSIZE",), ("SCAN", "x"), ("SCAN", "0", "COUNT", "0"),
+    ("SCAN", "0", "COUNT", "x"), ("SCAN", "0", "FOO"), ("SCAN", "-1x"),
+    ("GET", "k" * 5000), ("QUIT",),
+]
+
+
+def normalize(cmd, raw):
+    """KEYS replies as a sorted list; everything else as it came."""
+    if cmd[0].lower().encode() in UNORDERED and raw.startswith(b"*"):
+        parts = raw.split(b"\r\n")
+        head, items = parts[0], parts[1:-1]
+        pairs = sorted(zip(items[0::2], items[1::2]))
+        return head, pairs
+    return raw
+
+
+def suite_compare():
+    servers = [redis(), cachet("direct"), cachet("message")]
+    try:
+        conns = [Conn(s.port) for s in servers]
+        for cmd in SEQUENCE:
+            wire = encode(*cmd)
+            replies = []
+            for c in conns:
+                c.send(wire)
+                replies.append(normalize(cmd, c.read_raw()))
+            for s, r in zip(servers[1:], replies[1:]):
+                check(r == replies[0], "%s %r: %r, redis-server %r"
+                      % (s.name, cmd, r, replies[0]))
+        # Inline commands and pipelining: one write, many replies.
+        pipeline = (b"PING\r\nSET  inl  \"a\\x41\\n\"\r\nGET inl\r\n"
+                    b"SET q 'it\\'s'\r\nGET q\r\n\r\n   \r\n"
+                    + encode("INCR", "pn") * 50 + b"ECHO x\r\n")
+        conns = [Conn(s.port) for s in servers]
+        replies = []
+        for c in conns:
+            for i in range(0, len(pipeline), 7):  # split anywhere
+                c.send(pipeline[i:i + 7])
+            replies.append([c.read_raw() for _ in range(56)])
+        for s, r in zip(servers[1:], replies[1:]):
+            check(r == replies[0], "%s pipeline: %r vs %r"
+                  % (s.name, r[:6], replies[0][:6]))
+        # PTTL: both near the expiry set, not timed against each other.
+        for s in servers:
+            c = Conn(s.port)
+            c.call("SET", "pt", "v", "PX", "100000")
+            p = c.call("PTTL", "pt")
+            check(90000 < p <= 100000, "%s PTTL %r" % (s.name, p))
+            c.close()
+        # SCAN walks every key exactly as KEYS sees them.
+        for s in servers:
+            c = Conn(s.port)
+            c.call("FLUSHALL")
+            for i in range(300):
+                c.call("SET", "s:%d" % i, "v")
+            c.call("SET", "other", "v")
+            seen, cursor = set(), b"0"
+            while True:
+                cursor, keys = c.call("SCAN", cursor, "MATCH", "s:*",
+                                      "COUNT", "17")
+                seen.update(keys)
+                if cursor == b"0":
+                    break
+            check(seen == {b"s:%d" % i for i in range(300)},
+                  "%s SCAN saw %d keys" % (s.name, len(seen)))
+            c.close()
+        # A big binary value survives any split.
+        blob = bytes(random.Random(1).getrandbits(8) for _ in range(300000))
+        for s in servers[1:]:
+            c = Conn(s.port)
+            wire = encode("SET", "blob", blob)
+            for i in range(0, len(wire), 65521):
+                c.send(wire[i:i + 65521])
+            check(c.read_parsed() == b"+OK", "%s big SET" % s.name)
+            check(c.call("GET", "blob") == blob, "%s big GET" % s.name)
+            check(c.call("STRLEN", "blob") == len(blob), "%s STRLEN" % s.name)
+            c.close()
+    finally:
+        for s in servers:
+            s.stop()
+
+
+# -- suite: protocol ----------------------------------------------------------
+
+BAD_INPUTS = [
+    b"*1\r\n+PING\r\n",
+    b"*2\r\n$3\r\nGET\r\n:5\r\n",
+    b"*x\r\n",
+    b"*3000000000\r\n",
+    b"$5\r\n*1\r\n$q\r\n",
+    b"*1\r\n$-1\r\n",
+    b"*1\r\n$abc\r\n",
+    b"*1\r\n$536870913\r\n",
+    b"*1\r\n$01\r\nx\r\n",
+    b"SET a \"unbalanced\r\n",
+    b"SET a 'x'y\r\n",
+    b"PING\r\n*1\r\n$4\r\nPING\r\n*1\r\n$4x\r\n",
+    b"*-1\r\n*0\r\nPING\r\n*1\r\n@\r\n",
+    b"*" + b"1" * 70000,
+    b"*1\r\n$" + b"1" * 70000,
+    b"GET " + b"a" * 70000,
+]
+
+
+def suite_protocol():
+    servers = [redis(), cachet("direct"), cachet("message")]
+    try:
+        for data in BAD_INPUTS:
+            got = []
+            for s in servers:
+                c = Conn(s.port)
+                try:
+                    c.send(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                got.append(c.read_until_eof())
+                c.close()
+            for s, g in zip(servers[1:], got[1:]):
+                check(g == got[0], "%s on %r: %r, redis-server %r"
+                      % (s.name, data[:40], g[:200], got[0][:200]))
+        # An absurd multibulk count is accepted but allocates nothing: the
+        # server stays small, then answers once the arguments arrive.
+        for s in servers[1:]:
+            c = Conn(s.port)
+            c.send(b"*2147483647\r\n$4\r\nPING\r\n")
+            c2 = Conn(s.port)
+            check(c2.call("PING") == b"+PONG", "%s after huge count" % s.name)
+            rss = [int(l.split(b":")[1]) for l in
+                   c2.call("INFO", "memory").split(b"\r\n")
+                   if l.startswith(b"used_memory_rss:")][0]
+            check(rss < 512 * 1024 * 1024, "%s rss %d" % (s.name, rss))
+            c.close()
+            c2.close()
+    finally:
+        for s in servers:
+            s.stop()
+
+
+# -- suite: limits ------------------------------------------------------------
+
+def suite_limits():
+    # maxclients: the third client is refused with redis's text.
+    servers = [redis("--maxclients", "2"), cachet("direct", "--maxclients=2"),
+               cachet("message", "--maxclients=2")]
+    try:
+        for s in servers:
+            a, b = Conn(s.port), Conn(s.port)
+            check(a.call("PING") == b"+PONG", s.name)
+            check(b.call("PING") == b"+PONG", s.name)
+            c = Conn(s.port)
+            got = c.read_until_eof()
+            check(got == b"-ERR max number of clients reached\r\n",
+                  "%s maxclients: %r" % (s.name, got))
+            c.close()
+            a.close()
+            # Once one leaves, a new client gets in (bounded retry: the
+            # server sees the close asynchronously).
+            ok = False
+            for _ in range(200):
+                d = Conn(s.port)
+                try:
+                    ok = d.call("PING") == b"+PONG"
+                except (EOFError, ConnectionResetError):
+                    ok = False
+                d.close()
+                if ok:
+                    break
+                time.sleep(0.01)
+            check(ok, "%s admits a client after one left" % s.name)
+            b.close()
+    finally:
+        for s in servers:
+            s.stop()
+    # proto-max-bulk-len: a bulk over the limit is refused before any byte.
+    servers = [redis("--proto-max-bulk-len", "1mb"),
+               cachet("direct", "--proto-max-bulk-len=1mb")]
+    try:
+        got = []
+        for s in servers:
+            c = Conn(s.port)
+            c.send(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1048577\r\n")
+            got.append(c.read_until_eof())
+            c2 = Conn(s.port)
+            got.append(c2.call("SET", "k", b"x" * 1048576))
+            got.append(c2.call("APPEND", "k", "y"))
+            got.append(c2.call("SETRANGE", "k", "1048576", "y"))
+        check(got[:4] == got[4:], "proto-max-bulk-len: %r" % got)
+    finally:
+        for s in servers:
+            s.stop()
+    # Output buffer: a client that pipelines big GETs and never reads is
+    # disconnected once its unsent replies pass the limit.
+    servers = [redis("--client-output-buffer-limit", "normal 1mb 1mb 0"),
+               cachet("direct", "--output-buffer-limit=1mb"),
+               cachet("message", "--output-buffer-limit=1mb")]
+    try:
+        for s in servers:
+            c = Conn(s.port)
+            c.call("SET", "big", b"v" * 100000)
+            asked = 0
+            try:
+                for _ in range(2000):  # 200 MB of replies asked for
+                    c.send(encode("GET", "big") * 10)
+                    asked += 10
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            # Closed: fewer replies arrive than were asked for, then EOF (a
+            # server without the limit would send them all).
+            got = len(c.read_until_eof())
+            check(got < asked * 100000, "%s closes a slow reader (%d of %d)"
+                  % (s.name, got, asked * 100000))
+            c.close()
+            d = Conn(s.port)
+            check(d.call("PING") == b"+PONG", "%s still serves" % s.name)
+            d.close()
+    finally:
+        for s in servers:
+            s.stop()
+
+
+# -- suite: clients -----------------------------------------------------------
+
+def suite_clients():
+    import redis as pyredis
+    servers = [redis(), cachet("direct"), cachet("message")]
+    try:
+        outs = []
+        for s in servers:
+            cli = ["redis-cli", "-p", str(s.port)]
+            out = b""
+            for args in (["SET", "greeting", "hello world"], ["GET", "greeting"],
+                         ["INCR", "cnt"], ["INCRBY", "cnt", "5"],
+                         ["MGET", "greeting", "nokey", "cnt"],
+                         ["SET", "x", "1", "EX", "100"], ["TTL", "x"],
+                         ["GET", "cnt", "extra"], ["NOPE"], ["DBSIZE"],
+                         ["DEL", "x", "cnt"], ["PING"]):
+                out += subprocess.run(cli + args, capture_output=True,
+                                      timeout=10).stdout
+            # --pipe mass insertion, as redis documents it
+            data = b"".join(encode("SET", "p%d" % i, i) for i in range(1000))
+            r = subprocess.run(cli + ["--pipe"], input=data,
+                               capture_output=True, timeout=30)
+            out += b"pipe:" + r.stdout.split(b"\n")[-2]  # errors/replies line
+            out += subprocess.run(cli + ["DBSIZE"], capture_output=True,
+                                  timeout=10).stdout
+            outs.append(out)
+        for s, o in zip(servers[1:], outs[1:]):
+            check(o == outs[0], "%s redis-cli: %r vs %r" % (s.name, o, outs[0]))
+
+        # python3-redis: typed replies, errors as exceptions, pipelines.
+        for s in servers:
+            r = pyredis.Redis(port=s.port)
+            r.flushall()
+            check(r.set("a", b"\x00\xff") is True, s.name)
+            check(r.get("a") == b"\x00\xff", s.name)
+            check(r.incrbyfloat("f", 1.5) == 1.5, s.name)
+            check(r.setex("t", 100, "v") and r.ttl("t") == 100, s.name)
+            check(sorted(r.scan_iter(match="*")) == [b"a", b"f", b"t"], s.name)
+            p = r.pipeline(transaction=False)
+            for i in range(100):
+                p.incr("pc")
+            check(p.execute()[-1] == 100, s.name)
+            try:
+                r.incr("a")
+                check(False, "%s: INCR of a binary value" % s.name)
+            except pyredis.ResponseError as e:
+                check(str(e) == "value is not an integer or out of range",
+                      "%s: %s" % (s.name, e))
+            check(r.info("stats")["total_commands_processed"] > 0, s.name)
+            r.close()
+
+        # Concurrency: 8 clients incrementing one key on all cores.
+        for s in servers[1:]:
+            def work():
+                c = Conn(s.port)
+                for _ in range(500):
+                    c.send(encode("INCR", "shared") * 4)
+                    for _ in range(4):
+                        c.read_parsed()
+                c.close()
+            ts = [threading.Thread(target=work) for _ in range(8)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+            c = Conn(s.port)
+            check(c.call("GET", "shared") == b"16000",
+                  "%s concurrent INCR" % s.name)
+            # A connection's failure closes it only.
+            bad = Conn(s.port)
+            bad.send(b"*1\r\n$x\r\n")
+            bad.read_until_eof()
+            check(c.call("PING") == b"+PONG", "%s survives a bad client"
+                  % s.name)
+            c.close()
+    finally:
+        for s in servers:
+            s.stop()
+
+
+# -- suite: supervision -------------------------------------------------------
+
+def suite_supervision():
+    for mode in ("direct", "message"):
+        s = cachet(mode, "--enable-debug-command")
+        try:
+            c = Conn(s.port)
+            for i in range(100):
+                c.call("SET", "k%d" % i, i)
+            c.call("SET", "ttl", "v", "EX", "1000")
+            check(c.call("DEBUG", "CRASH-STORE") == b"+OK", mode)
+            # The owner restarts (bounded poll on INFO, not a sleep).
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                info = c.call("INFO", "stats")
+                if b"cachet_store_restarts:1\r\n" in info:
+                    break
+                time.sleep(0.01)
+            check(b"cachet_store_restarts:1\r\n" in info,
+                  "%s: owner restarted" % mode)
+            check(c.call("DBSIZE") == 101, "%s: no data lost" % mode)
+            check(c.call("GET", "k42") == b"42", mode)
+            check(c.call("TTL", "ttl") == 1000, mode)
+            check(c.call("SET", "after", "1") == b"+OK", mode)
+            # The restarted owner sweeps keys that expire after the crash.
+            c.call("SET", "gone", "v", "PX", "1")
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and c.call("DBSIZE") != 102:
+                time.sleep(0.01)
+            check(c.call("DBSIZE") == 102, "%s: swept after restart" % mode)
+            c.close()
+        finally:
+            check(s.stop() == 0, "%s: clean exit" % mode)
+    # Without the flag, DEBUG is refused as redis refuses it.
+    servers = [redis(), cachet("direct")]
+    try:
+        got = [Conn(s.port).call("DEBUG", "CRASH-STORE") for s in servers]
+        check(got[0] == got[1], "DEBUG refused: %r" % got)
+    finally:
+        for s in servers:
+            s.stop()
+
+
+# -- suite: shutdown ----------------------------------------------------------
+
+def suite_shutdown():
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        s = cachet("direct")
+        c = Conn(s.port)
+        c.call("SET", "a", "b")
+        idle = Conn(s.port)
+        code = s.stop(sig)
+        check(code == 0, "exit status %r after %s" % (code, sig))
+        check(c.read_until_eof() == b"", "connections closed on %s" % sig)
+        idle.close()
+        c.close()
+    # --help and a bad option
+    r = subprocess.run([CACHET, "--help"], capture_output=True, timeout=10)
+    check(r.returncode == 0 and b"--mode=direct|message" in r.stdout, "--help")
+    r = subprocess.run([CACHET, "--bogus"], capture_output=True, timeout=10)
+    check(r.returncode == 2, "bad option")
+
+
+def main():
+    global CACHET
+    CACHET = sys.argv[1]
+    suite = sys.argv[2]
+    globals()["suite_" + suite]()
+    if FAILURES:
+        print("%d failure(s)" % len(FAILURES))
+        sys.exit(1)
+    print("suite %s: ok" % suite)
+
+
+if __name__ == "__main__":
+    main()
