@@ -163,6 +163,5 @@ int main(int argc, char** argv) {
   }
   caf::anon_send_exit(*sup, caf::exit_reason::user_shutdown);
   sys.await_all_actors_done();
-  env.keepalive.reset(); // the table, before the system it belongs to
   return status;
 }

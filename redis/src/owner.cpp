@@ -139,13 +139,8 @@ caf::expected<supervisor_actor> start_store(caf::actor_system& sys,
   // The owner creates the table in its init, on a scheduler thread.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
   for (;;) {
-    if (auto tab = whereis<std::string, value>(sys, store_name)) {
-      // The registry holds tables weakly, and the supervisor (the heir)
-      // does not keep the table_transfer it is sent: without a handle held
-      // here, a table inherited while no connection held one would die.
-      env.keepalive = std::move(*tab);
+    if (whereis<std::string, value>(sys, store_name))
       return sup;
-    }
     if (std::chrono::steady_clock::now() > deadline)
       return caf::make_error(errc::no_such_table);
     std::this_thread::sleep_for(std::chrono::milliseconds{1});

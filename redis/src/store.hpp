@@ -123,9 +123,6 @@ struct server_env {
   std::function<void()> crash_store;
   /// The event loops that run (for INFO).
   int loops = 0;
-  /// A handle that keeps the table alive while its heir holds it (the
-  /// supervisor drops the table_transfer; see owner.cpp).
-  std::optional<store_table> keepalive;
 };
 
 } // namespace cachet::redis
