@@ -28,7 +28,6 @@
 #include <mutex>
 #include <new>
 #include <optional>
-#include <shared_mutex>
 #include <utility>
 #include <vector>
 
@@ -96,7 +95,7 @@ public:
   /// present for the whole walk is visited exactly once, others at most once.
   template <class F>
   op_status for_each(F&& f) const {
-    std::shared_lock<std::shared_mutex> no_growth{walks_};
+    walk_guard no_growth{walks_};
     epoch_guard pin;
     auto* arr = buckets_.load(std::memory_order_acquire);
     if (arr == nullptr)
@@ -290,6 +289,60 @@ private:
     bool batch_ = false;
   };
 
+  // Walks and growth exclude each other through one atomic word rather than
+  // a reader-writer lock: a growth already holds all 64 stripe mutexes, and
+  // a 65th held lock overflows ThreadSanitizer's deadlock detector.
+
+  /// Registers a walk; waits out a growth in progress.
+  class walk_guard {
+  public:
+    explicit walk_guard(std::atomic<std::uint32_t>& walks) : walks_(walks) {
+      unsigned spins = 0;
+      auto s = walks_.load(std::memory_order_relaxed);
+      for (;;) {
+        if ((s & 1) != 0) {
+          seq_pause(spins);
+          s = walks_.load(std::memory_order_relaxed);
+        } else if (walks_.compare_exchange_weak(s, s + 2,
+                                                std::memory_order_acquire,
+                                                std::memory_order_relaxed)) {
+          return;
+        }
+      }
+    }
+    ~walk_guard() {
+      walks_.fetch_sub(2, std::memory_order_release);
+    }
+    walk_guard(const walk_guard&) = delete;
+    walk_guard& operator=(const walk_guard&) = delete;
+
+  private:
+    std::atomic<std::uint32_t>& walks_;
+  };
+
+  /// Marks a growth in progress, if no walk is; false otherwise.
+  class growth_guard {
+  public:
+    explicit growth_guard(std::atomic<std::uint32_t>& walks) : walks_(walks) {
+      std::uint32_t idle = 0;
+      owns_ = walks_.compare_exchange_strong(idle, 1, std::memory_order_acquire,
+                                             std::memory_order_relaxed);
+    }
+    ~growth_guard() {
+      if (owns_)
+        walks_.store(0, std::memory_order_release);
+    }
+    explicit operator bool() const noexcept {
+      return owns_;
+    }
+    growth_guard(const growth_guard&) = delete;
+    growth_guard& operator=(const growth_guard&) = delete;
+
+  private:
+    std::atomic<std::uint32_t>& walks_;
+    bool owns_ = false;
+  };
+
   std::size_t hash_of(const K& key) const {
     return mix_hash(hash_(key));
   }
@@ -400,8 +453,8 @@ private:
   /// their misses wait for the end (see the top of this file).
   template <class F>
   void resize(F new_size) noexcept {
-    std::unique_lock<std::shared_mutex> no_walks{walks_, std::try_to_lock};
-    if (!no_walks.owns_lock())
+    growth_guard no_walks{walks_};
+    if (!no_walks)
       return; // the walk may be inserting; a later insert grows
     bucket_array* old;
     {
@@ -443,8 +496,8 @@ private:
   std::atomic<bucket_array*> buckets_;
   /// Odd while a growth relinks nodes; read-mostly, next to buckets_.
   std::atomic<std::uint32_t> growth_{0};
-  /// Walks hold it shared; a growth takes it only if no walk is in progress.
-  mutable std::shared_mutex walks_;
+  /// Walks in progress (times 2), plus 1 while a growth runs.
+  mutable std::atomic<std::uint32_t> walks_{0};
   std::array<stripe, stripe_count> stripes_;
   /// Batch sequences, apart from the mutexes: readers only load them.
   alignas(64) std::array<std::atomic<std::uint32_t>, stripe_count> seqs_;
