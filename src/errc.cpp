@@ -29,6 +29,8 @@ std::string to_string(errc x) {
     case errc::child_exists: return "child_exists";
     case errc::max_children: return "max_children";
     case errc::wrong_strategy: return "wrong_strategy";
+    case errc::load_failed: return "load_failed";
+    case errc::load_timeout: return "load_timeout";
   }
   return "errc(" + std::to_string(static_cast<int>(x)) + ")";
 }

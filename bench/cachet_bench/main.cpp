@@ -21,6 +21,7 @@
 
 #include <caf/all.hpp>
 
+#include "cache.hpp"
 #include "options.hpp"
 #include "report.hpp"
 #include "structures.hpp"
@@ -453,7 +454,10 @@ int run(int argc, char** argv) {
   else
     rep.reload = {"reload", "not_measured", "skipped (--no-memory)",
                   {{"reload_entries_per_sec", nullptr}}};
+  if (!cfg.no_cache)
+    rep.cache = run_cache_bench(sys, cfg);
   evaluate_targets(rep);
+  add_cache_targets(rep);
   rep.runtime_seconds
     = std::chrono::duration<double>(clock_type::now() - start).count();
   print_report(rep);

@@ -32,6 +32,7 @@ public:
   bool no_pin = false;
   bool no_memory = false;
   bool no_timeout = false;
+  bool no_cache = false;
   std::string beam_script;
   std::string memory_probe;
 
@@ -65,6 +66,8 @@ public:
       .add(no_timeout, "no-timeout",
            "message_actor: requests without a timeout (default 5 s, whose "
            "timer CAF arms per request)")
+      .add(no_cache, "no-cache",
+           "skip the cache section (hit ratios, fetch, snapshot reads)")
       .add(no_memory, "no-memory", "skip the memory and dump/reload measurements")
       .add(beam_script, "beam-script", "path of bench.exs (default: source tree)")
       .add(memory_probe, "memory-probe",

@@ -532,6 +532,7 @@ nlohmann::json to_json(const report& r) {
   for (auto& p : r.restart)
     out["restart"][p.name] = ph(p);
   out["reload"] = ph(r.reload);
+  out["cache"] = r.cache;
   auto& ts = out["targets"] = json::array();
   for (auto& t : r.targets) {
     json j{{"name", t.name},

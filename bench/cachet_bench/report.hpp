@@ -102,6 +102,8 @@ struct report {
   std::vector<target> targets;
   double runtime_seconds = 0;
   std::size_t beam_keys = 0;
+  /// The cache section (cache.cpp): hit ratios, fetch, snapshot reads.
+  nlohmann::json cache = nlohmann::json::object();
 };
 
 /// Fills `r.targets` from the rows and memory figures.

@@ -64,6 +64,12 @@ enum class errc : std::uint8_t {
   /// The operation does not apply to this supervisor's strategy (OTP's
   /// {error, simple_one_for_one}).
   wrong_strategy,
+  /// A cache's loader threw; the context carries its message. Nothing was
+  /// cached, and the next fetch of the key loads again.
+  load_failed,
+  /// A cache's loader did not finish within the load timeout; its callers
+  /// gave up, a late result is dropped, and the next fetch loads again.
+  load_timeout,
 };
 
 /// Returns the enumerator's name, e.g. "access_denied".

@@ -26,4 +26,16 @@ class owned_table;
 
 class blocking_caller;
 
+template <class K, class V>
+class cache;
+
+template <class K, class V>
+class owned_cache;
+
+template <class T>
+class snapshot;
+
+template <class T>
+class owned_snapshot;
+
 } // namespace cachet

@@ -1,0 +1,340 @@
+// Eviction policies of cachet's caches: S3-FIFO (the default) and plain LRU
+// (for comparison).
+//
+// A policy orders the cache's slots and names the next victim. It is not
+// thread-safe: the cache calls admit/remove/victim/clear (and LRU's `touch`)
+// under its write lock. The one exception is S3-FIFO's hit, `s3fifo::hit`,
+// which readers call with no lock at all: it only bumps the slot's 2-bit
+// frequency counter (a relaxed atomic), which is why S3-FIFO keeps cachet's
+// direct reads lock-free while LRU has to take the lock on every hit to move
+// the slot to the front of its list.
+//
+// S3-FIFO (Yang et al., "FIFO queues are all you need for cache eviction",
+// SOSP 2023): a small FIFO (10% of the capacity) takes new entries; at its
+// tail an entry read since insertion moves to the main FIFO, the others leave
+// and their key hashes go to a ghost FIFO. An entry whose key is a ghost is
+// admitted straight to main. At main's tail an entry read since it was last
+// examined goes back to the head with its counter decremented ("lazy
+// promotion"), the others leave. One-hit wonders, and a scan, pass through the
+// small queue without displacing the main queue's hot entries.
+//
+// NOTE: the weight a policy counts is the slot's `weight` (1 per entry when
+// the cache has no weigher).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace cachet {
+
+/// How a bounded cache picks the entry to evict.
+enum class eviction_policy : std::uint8_t {
+  /// S3-FIFO: scan-resistant; hits cost one relaxed atomic store, no lock.
+  s3fifo,
+  /// Least recently used: the textbook baseline; every hit takes the cache's
+  /// write lock to reorder the list.
+  lru,
+};
+
+namespace detail {
+
+/// The policy's and the cache's per-entry bookkeeping. Fields other than the
+/// atomics are touched under the cache's write lock only.
+template <class K>
+struct cache_slot {
+  explicit cache_slot(K k) : key(std::move(k)) {
+    // nop
+  }
+
+  K key;
+  /// S3-FIFO's access counter, 0..3; written by readers without a lock.
+  std::atomic<std::uint8_t> freq{0};
+  /// Expiry, in nanoseconds of the cache's clock; 0 means never. Readers
+  /// renew it on touch-on-read.
+  std::atomic<std::int64_t> expires{0};
+  /// The entry's time to live in nanoseconds (0: none), for touch-on-read.
+  std::int64_t ttl = 0;
+  /// The weight charged against max_weight (1 without a weigher).
+  std::uint64_t weight = 1;
+  /// Hash of the key, for the ghost queue.
+  std::uint64_t hash = 0;
+  cache_slot* prev = nullptr;
+  cache_slot* next = nullptr;
+  /// 0: S3-FIFO's small queue or LRU's list; 1: S3-FIFO's main queue.
+  std::uint8_t queue = 0;
+  /// False once removed from the cache (lazy deletion in the expiry heap).
+  bool live = true;
+  /// The entry's key in each secondary index of its cache, if any.
+  std::vector<std::optional<std::string>> index_keys;
+};
+
+/// An intrusive doubly linked FIFO of slots: push at the head, pop at the
+/// tail.
+template <class Slot>
+class slot_list {
+public:
+  void push_head(Slot* s) noexcept {
+    s->prev = nullptr;
+    s->next = head_;
+    if (head_ != nullptr)
+      head_->prev = s;
+    head_ = s;
+    if (tail_ == nullptr)
+      tail_ = s;
+    weight_ += s->weight;
+    ++size_;
+  }
+
+  void unlink(Slot* s) noexcept {
+    if (s->prev != nullptr)
+      s->prev->next = s->next;
+    else
+      head_ = s->next;
+    if (s->next != nullptr)
+      s->next->prev = s->prev;
+    else
+      tail_ = s->prev;
+    s->prev = s->next = nullptr;
+    weight_ -= s->weight;
+    --size_;
+  }
+
+  Slot* tail() const noexcept {
+    return tail_;
+  }
+
+  bool empty() const noexcept {
+    return size_ == 0;
+  }
+
+  std::size_t size() const noexcept {
+    return size_;
+  }
+
+  std::uint64_t weight() const noexcept {
+    return weight_;
+  }
+
+  void clear() noexcept {
+    head_ = tail_ = nullptr;
+    size_ = 0;
+    weight_ = 0;
+  }
+
+private:
+  Slot* head_ = nullptr;
+  Slot* tail_ = nullptr;
+  std::size_t size_ = 0;
+  std::uint64_t weight_ = 0;
+};
+
+/// A bounded FIFO set of key hashes (S3-FIFO's ghost queue).
+class ghost_fifo {
+public:
+  void set_capacity(std::size_t n) {
+    cap_ = n == 0 ? 1 : n;
+    while (fifo_.size() > cap_)
+      pop();
+  }
+
+  void add(std::uint64_t h) {
+    fifo_.push_back(h);
+    ++members_[h];
+    while (fifo_.size() > cap_)
+      pop();
+  }
+
+  /// Removes `h` if present (it then counts as one admission to main).
+  bool take(std::uint64_t h) {
+    auto i = members_.find(h);
+    if (i == members_.end())
+      return false;
+    // The FIFO keeps the stale hash; pop() skips it by the count.
+    if (--i->second == 0)
+      members_.erase(i);
+    ++stale_[h];
+    return true;
+  }
+
+  void clear() {
+    fifo_.clear();
+    members_.clear();
+    stale_.clear();
+  }
+
+private:
+  void pop() {
+    auto h = fifo_.front();
+    fifo_.pop_front();
+    if (auto s = stale_.find(h); s != stale_.end()) {
+      if (--s->second == 0)
+        stale_.erase(s);
+      return;
+    }
+    if (auto i = members_.find(h); i != members_.end() && --i->second == 0)
+      members_.erase(i);
+  }
+
+  std::size_t cap_ = 1;
+  std::deque<std::uint64_t> fifo_;
+  std::unordered_map<std::uint64_t, std::uint32_t> members_;
+  std::unordered_map<std::uint64_t, std::uint32_t> stale_;
+};
+
+/// The common interface; the cache holds one, chosen at run time.
+template <class Slot>
+class eviction {
+public:
+  virtual ~eviction() = default;
+  /// A new slot enters the cache.
+  virtual void admit(Slot* s) = 0;
+  /// A slot leaves the cache other than by victim() (invalidate, expiry).
+  virtual void remove(Slot* s) = 0;
+  /// Picks a victim and unlinks it; nullptr if empty.
+  virtual Slot* victim() = 0;
+  /// A hit that needs the write lock (LRU); S3-FIFO needs none.
+  virtual void touch(Slot* s) = 0;
+  /// True if hits must call touch() under the write lock.
+  virtual bool needs_locked_touch() const noexcept = 0;
+  virtual void clear() = 0;
+  /// Sets the capacity (in the slots' weight units) the policy divides.
+  virtual void set_capacity(std::uint64_t cap, std::size_t max_entries) = 0;
+
+  /// A lock-free hit: bumps the frequency counter, saturating at 3. Benign
+  /// races between readers only lose a bump.
+  static void hit(Slot& s) noexcept {
+    auto f = s.freq.load(std::memory_order_relaxed);
+    if (f < 3)
+      s.freq.store(static_cast<std::uint8_t>(f + 1), std::memory_order_relaxed);
+  }
+};
+
+/// S3-FIFO; see the header comment.
+template <class Slot>
+class s3fifo final : public eviction<Slot> {
+public:
+  void admit(Slot* s) override {
+    s->freq.store(0, std::memory_order_relaxed);
+    if (ghost_.take(s->hash)) {
+      s->queue = 1;
+      main_.push_head(s);
+    } else {
+      s->queue = 0;
+      small_.push_head(s);
+    }
+  }
+
+  void remove(Slot* s) override {
+    (s->queue == 0 ? small_ : main_).unlink(s);
+  }
+
+  Slot* victim() override {
+    // Terminates: each main reinsertion lowers a counter (at most 3 per
+    // slot), each small promotion moves a slot to main once.
+    for (;;) {
+      if (small_.empty() && main_.empty())
+        return nullptr;
+      if (!small_.empty()
+          && (small_.weight() >= small_target_ || main_.empty())) {
+        auto* t = small_.tail();
+        small_.unlink(t);
+        if (t->freq.load(std::memory_order_relaxed) > 0) {
+          t->freq.store(0, std::memory_order_relaxed);
+          t->queue = 1;
+          main_.push_head(t);
+          continue;
+        }
+        ghost_.add(t->hash);
+        return t;
+      }
+      auto* t = main_.tail();
+      main_.unlink(t);
+      if (auto f = t->freq.load(std::memory_order_relaxed); f > 0) {
+        t->freq.store(static_cast<std::uint8_t>(f - 1),
+                      std::memory_order_relaxed);
+        main_.push_head(t);
+        continue;
+      }
+      return t;
+    }
+  }
+
+  void touch(Slot* s) override {
+    eviction<Slot>::hit(*s);
+  }
+
+  bool needs_locked_touch() const noexcept override {
+    return false;
+  }
+
+  void clear() override {
+    small_.clear();
+    main_.clear();
+    ghost_.clear();
+  }
+
+  void set_capacity(std::uint64_t cap, std::size_t max_entries) override {
+    small_target_ = cap / 10 == 0 ? 1 : cap / 10;
+    // The ghost remembers about as many keys as main holds.
+    ghost_.set_capacity(max_entries != 0 ? max_entries
+                                         : static_cast<std::size_t>(cap));
+  }
+
+private:
+  slot_list<Slot> small_;
+  slot_list<Slot> main_;
+  ghost_fifo ghost_;
+  std::uint64_t small_target_ = 1;
+};
+
+/// Least recently used: hits move the slot to the head, victims come from
+/// the tail.
+template <class Slot>
+class lru final : public eviction<Slot> {
+public:
+  void admit(Slot* s) override {
+    s->queue = 0;
+    list_.push_head(s);
+  }
+
+  void remove(Slot* s) override {
+    list_.unlink(s);
+  }
+
+  Slot* victim() override {
+    auto* t = list_.tail();
+    if (t != nullptr)
+      list_.unlink(t);
+    return t;
+  }
+
+  void touch(Slot* s) override {
+    list_.unlink(s);
+    list_.push_head(s);
+  }
+
+  bool needs_locked_touch() const noexcept override {
+    return true;
+  }
+
+  void clear() override {
+    list_.clear();
+  }
+
+  void set_capacity(std::uint64_t, std::size_t) override {
+    // nop
+  }
+
+private:
+  slot_list<Slot> list_;
+};
+
+} // namespace detail
+
+} // namespace cachet
