@@ -67,7 +67,8 @@ build-tsan/build.ninja: | build-tsan/caf/lib/libcaf_core.so
 	cmake -S . -B build-tsan -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 \
 	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCACHET_SANITIZE=thread \
 	  -DCMAKE_PREFIX_PATH=$(CURDIR)/build-tsan/caf \
-	  -DCACHET_BUILD_EXAMPLES=OFF -DCACHET_BUILD_BENCH=OFF $(CMAKE_FLAGS)
+	  -DCACHET_BUILD_EXAMPLES=OFF -DCACHET_BUILD_BENCH=OFF \
+	  -DCACHET_BUILD_REDIS=OFF $(CMAKE_FLAGS)
 
 test-normal: build
 	cd build && ctest --output-on-failure -j $(JOBS)
