@@ -13,20 +13,12 @@
 
 #include <caf/all.hpp>
 
+#include "measure.hpp"
 #include "structures.hpp"
 
 namespace cachet_bench {
 
-namespace {
-
 using kv_table = cachet::table<std::uint64_t, std::uint64_t>;
-
-double percentile(const std::vector<double>& sorted, double p) {
-  auto i = static_cast<std::size_t>(p * static_cast<double>(sorted.size() - 1));
-  return sorted[i];
-}
-
-} // namespace
 
 placeholder measure_restart(caf::actor_system& sys, const std::string& policy,
                             std::size_t crashes) {
@@ -57,7 +49,7 @@ placeholder measure_restart(caf::actor_system& sys, const std::string& policy,
       return std::nullopt;
     return *t;
   };
-  std::vector<double> us;
+  std::vector<float> us;
   us.reserve(crashes);
   for (std::size_t i = 0; i < crashes; ++i) {
     std::optional<kv_table> tab;
@@ -76,7 +68,7 @@ placeholder measure_restart(caf::actor_system& sys, const std::string& policy,
       std::this_thread::yield();
     }
     us.push_back(
-      std::chrono::duration<double, std::micro>(clock_type::now() - start)
+      std::chrono::duration<float, std::micro>(clock_type::now() - start)
         .count());
   }
   caf::anon_send_exit(*sup, caf::exit_reason::user_shutdown);
