@@ -352,6 +352,95 @@ TEST_CASE_METHOD(cache_fixture, "a secondary index follows updates, "
   REQUIRE(outcome(c.get_by("nope", "x")) == "no_such_key");
 }
 
+TEST_CASE_METHOD(cache_fixture, "fetch_by loads by index key, caches the "
+                                "entry under both keys and caches no "
+                                "absence") {
+  auto c = make(indexed_options());
+  std::map<std::string, std::pair<std::string, std::string>> db{
+    {"shoes", {"1", "shoes|a"}}, {"boots", {"2", "boots|b"}}};
+  int queries = 0;
+  auto by_handle = [&](const std::string& h)
+    -> std::optional<std::pair<std::string, std::string>> {
+    ++queries;
+    if (auto i = db.find(h); i != db.end())
+      return i->second;
+    return std::nullopt;
+  };
+  REQUIRE(unwrap(c.fetch_by("handle", "shoes", by_handle)) == some("shoes|a"));
+  REQUIRE(queries == 1);
+  // Cached under its key and its index key: no second query.
+  REQUIRE(unwrap(c.get("1")) == some("shoes|a"));
+  REQUIRE(unwrap(c.fetch_by("handle", "shoes", by_handle)) == some("shoes|a"));
+  REQUIRE(queries == 1);
+  // Nothing found: nullopt, and nothing cached, so the next call asks again.
+  REQUIRE(unwrap(c.fetch_by("handle", "hats", by_handle)) == none_v);
+  REQUIRE(unwrap(c.fetch_by("handle", "hats", by_handle)) == none_v);
+  REQUIRE(queries == 3);
+  REQUIRE(unwrap(c.size()) == 1);
+  // A loader that throws fails only that call; the index key is not
+  // poisoned.
+  auto broken = [](const std::string&)
+    -> std::optional<std::pair<std::string, std::string>> {
+    throw std::runtime_error("db down");
+  };
+  auto failed = c.fetch_by("handle", "boots", broken);
+  REQUIRE(outcome(failed) == "load_failed");
+  CHECK(caf::to_string(failed.error()).find("db down") != std::string::npos);
+  REQUIRE(unwrap(c.fetch_by("handle", "boots", by_handle)) == some("boots|b"));
+  REQUIRE(outcome(c.fetch_by("color", "red", by_handle)) == "no_such_key");
+  auto st = unwrap(c.stats());
+  CHECK(st.loads == 4);
+  CHECK(st.load_failures == 1);
+  CHECK(st.hits == 2);
+  CHECK(st.misses == 5);
+}
+
+TEST_CASE_METHOD(cache_fixture, "a put or an invalidation during a load wins "
+                                "over the loaded value") {
+  auto c = make(indexed_options());
+  for (bool invalidate : {false, true}) {
+    CAPTURE(invalidate);
+    std::promise<void> started;
+    std::promise<void> release;
+    auto gate = release.get_future().share();
+    auto stale_read = [&, gate](const std::string&) {
+      started.set_value();
+      gate.wait();
+      return std::string{"old|db"};
+    };
+    auto fetched = std::async(std::launch::async,
+                              [&] { return c.fetch("k", stale_read); });
+    started.get_future().wait();
+    if (invalidate)
+      REQUIRE(unwrap(c.invalidate("k")) == false);
+    else
+      REQUIRE(outcome(c.put("k", "new|app")) == "ok");
+    release.set_value();
+    // The caller gets what its loader read; the cache keeps the later write.
+    REQUIRE(unwrap(fetched.get()) == "old|db");
+    REQUIRE(unwrap(c.get("k")) == (invalidate ? none_v : some("new|app")));
+    REQUIRE(unwrap(c.invalidate("k")) == !invalidate);
+  }
+  // The same for a load by index key, whose key is unknown until it ends.
+  std::promise<void> started;
+  std::promise<void> release;
+  auto gate = release.get_future().share();
+  auto stale_by = [&, gate](const std::string&)
+    -> std::optional<std::pair<std::string, std::string>> {
+    started.set_value();
+    gate.wait();
+    return std::make_pair(std::string{"k"}, std::string{"h|old"});
+  };
+  auto fetched = std::async(std::launch::async,
+                            [&] { return c.fetch_by("handle", "h", stale_by); });
+  started.get_future().wait();
+  REQUIRE(unwrap(c.invalidate("k")) == false);
+  release.set_value();
+  REQUIRE(unwrap(fetched.get()) == some("h|old"));
+  REQUIRE(unwrap(c.get("k")) == none_v);
+  REQUIRE(unwrap(c.get_by("handle", "h")) == none_v);
+}
+
 namespace {
 
 struct fragment {
@@ -460,6 +549,21 @@ TEST_CASE_METHOD(system_fixture, "every operation over messages") {
             *owner, 5s, cachet::fetch_atom_v, string{"f"},
             loader{[](const string& k) { return "h3|" + k; }}))
           == "h3|f");
+  using by_loader = cachet::cache_index_loader<string, string>;
+  auto by_handle = by_loader{[](const string& h)
+                               -> std::optional<std::pair<string, string>> {
+    if (h == "h4")
+      return std::make_pair(string{"i"}, string{"h4|i"});
+    return std::nullopt;
+  }};
+  REQUIRE(unwrap(caller.call(*owner, 5s, cachet::fetch_by_atom_v,
+                             string{"handle"}, string{"h4"}, by_handle))
+          == some("h4|i"));
+  REQUIRE(unwrap(caller.call(*owner, 5s, cachet::fetch_by_atom_v,
+                             string{"handle"}, string{"h5"}, by_handle))
+          == none_v);
+  REQUIRE(unwrap(caller.call(*owner, 5s, cachet::lookup_atom_v, string{"i"}))
+          == some("h4|i"));
   auto failed = caller.call(*owner, 5s, cachet::fetch_atom_v, string{"g"},
                             loader{[](const string&) -> string {
                               throw std::runtime_error("no row");
@@ -468,7 +572,7 @@ TEST_CASE_METHOD(system_fixture, "every operation over messages") {
   REQUIRE(unwrap(caller.call(*owner, 5s, cachet::erase_atom_v, string{"a"}))
           == true);
   auto st = unwrap(caller.call(*owner, 5s, cachet::stats_atom_v));
-  CHECK(st.loads == 1);
+  CHECK(st.loads == 3);
   CHECK(st.load_failures == 1);
   CHECK(st.expirations == 1);
   REQUIRE(outcome(caller.call(*owner, 5s, cachet::clear_atom_v)) == "ok");

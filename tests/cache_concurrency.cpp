@@ -82,6 +82,40 @@ TEST_CASE_METHOD(cache_fixture, "N threads fetching one missing key run the "
   CHECK(unwrap(c.stats()).loads == 20);
 }
 
+TEST_CASE_METHOD(cache_fixture, "N threads fetching one missing index key "
+                                "run the loader once and all get the entry") {
+  str_options opts;
+  opts.mode = cachet::access::public_;
+  opts.indexes.push_back(
+    {"email", [](const std::string&, const std::string& v)
+                -> std::optional<std::string> { return v + "@example.com"; }});
+  auto owned = make(opts);
+  auto c = owned.share();
+  for (int round = 0; round < 20; ++round) {
+    auto name = "user" + std::to_string(round);
+    std::atomic<int> runs{0};
+    std::atomic<int> entered{0};
+    auto slow = [&](const std::string& email)
+      -> std::optional<std::pair<std::string, std::string>> {
+      ++runs;
+      while (entered.load() < n_threads)
+        std::this_thread::yield();
+      return std::make_pair("id" + std::to_string(email.size()),
+                            email.substr(0, email.find('@')));
+    };
+    std::vector<std::string> got(n_threads);
+    run_threads(n_threads, [&](int i) {
+      ++entered;
+      auto v = c.fetch_by("email", name + "@example.com", slow);
+      got[static_cast<std::size_t>(i)] = !v ? outcome(v) : (*v ? **v : "none");
+    });
+    REQUIRE(runs == 1);
+    for (auto& v : got)
+      REQUIRE(v == name);
+  }
+  CHECK(unwrap(c.stats()).loads == 20);
+}
+
 TEST_CASE_METHOD(system_fixture, "N callers fetching one missing key over "
                                  "messages run the loader once") {
   str_options opts;

@@ -18,8 +18,9 @@
 //   hits take no lock) or plain LRU (eviction.hpp).
 // * `stats()`, and `on_removal(key, value, cause)` for every removal.
 // * Secondary unique indexes (IdentityCache's cache_index): `get_by(index,
-//   index_key)`; kept consistent with the entries on every put,
-//   invalidation, expiry and eviction.
+//   index_key)`, and read-through `fetch_by(index, index_key, loader)`;
+//   kept consistent with the entries on every put, invalidation, expiry and
+//   eviction.
 //
 // Two paths, as for tables: a `cache<K, V>` handle (from owned_cache::share
 // or whereis_cache) works directly from any thread, checked against the
@@ -31,6 +32,7 @@
 //   get_by(index, ikey)            read    cache::get_by         lookup_by_atom
 //   size(), stats()                read    cache::size/stats     size_atom, stats_atom
 //   fetch(k, loader)               write   cache::fetch          fetch_atom
+//   fetch_by(index, ikey, loader)  write   cache::fetch_by       fetch_by_atom
 //   put(k, v[, ttl])               write   cache::put            insert_atom
 //   invalidate(k)                  write   cache::invalidate     erase_atom
 //   clear(), sweep()               write   cache::clear/sweep    clear_atom, sweep_atom
@@ -86,6 +88,7 @@
 #include "cachet/owner.hpp"
 
 CAF_ADD_ATOM(cachet, cachet, fetch_atom, "fetch")
+CAF_ADD_ATOM(cachet, cachet, fetch_by_atom, "fetch_by")
 CAF_ADD_ATOM(cachet, cachet, lookup_by_atom, "lookup_by")
 CAF_ADD_ATOM(cachet, cachet, stats_atom, "stats")
 CAF_ADD_ATOM(cachet, cachet, sweep_atom, "sweep")
@@ -175,7 +178,30 @@ public:
       return std::move(started.error());
     if (started->first)
       return std::move(*started->first);
-    return core_->await(key, started->second);
+    auto res = core_->await(started->second);
+    if (!res)
+      return std::move(res.error());
+    return std::move(**res); // a key load ends with a value or an error
+  }
+
+  /// The entry whose index key in `index` is `ikey`; on a miss, runs
+  /// `loader(ikey)` on a loader thread and caches the entry it returns
+  /// (IdentityCache's fetch_by_<field>). nullopt if the loader found none
+  /// (nothing is cached then). Concurrent fetch_by calls of one index key
+  /// share one loader run. Blocks as fetch does. Errors: as fetch, and
+  /// no_such_key for an unknown index name.
+  caf::expected<std::optional<V>>
+  fetch_by(const std::string& index, const std::string& ikey,
+           const std::function<std::optional<std::pair<K, V>>(
+             const std::string&)>& loader) {
+    if (auto err = check(true))
+      return err;
+    auto started = core_->fetch_by_start(self().reader(), index, ikey, loader);
+    if (!started)
+      return std::move(started.error());
+    if (started->first || !started->second)
+      return std::move(started->first);
+    return core_->await(started->second);
   }
 
   /// Inserts or replaces, with the cache's default TTL.
@@ -320,7 +346,6 @@ namespace detail {
 /// Names an in-flight load in the owner's internal messages.
 template <class K, class V>
 struct load_token {
-  K key;
   std::shared_ptr<load_state<V>> st;
 };
 
@@ -350,6 +375,9 @@ using cache_actor = caf::typed_actor<
                            std::string>::template with<std::optional<V>>,
   typename caf::replies_to<fetch_atom, K,
                            cache_loader<K, V>>::template with<V>,
+  typename caf::replies_to<fetch_by_atom, std::string, std::string,
+                           cache_index_loader<K, V>>::template with<
+    std::optional<V>>,
   typename caf::replies_to<insert_atom, K, V>::template with<void>,
   typename caf::replies_to<insert_atom, K, V,
                            caf::timespan>::template with<void>,
@@ -398,9 +426,13 @@ namespace detail {
 template <class K, class V>
 struct cache_owner_state {
   std::optional<owned_cache<K, V>> cache;
-  /// Message callers waiting for a load, by load.
+  /// Message callers waiting for a load, by load: fetch callers and
+  /// fetch_by callers.
   std::unordered_map<const void*, std::vector<caf::typed_response_promise<V>>>
     waiting;
+  std::unordered_map<const void*,
+                     std::vector<caf::typed_response_promise<std::optional<V>>>>
+    waiting_by;
   static inline const char* name = "cachet.cache";
 };
 
@@ -422,6 +454,21 @@ cache_owner(typename cache_actor<K, V>::template stateful_pointer<
   auto* c = &*self->state.cache;
   auto core = c->core();
   auto opts = &core->options();
+  // Once per load and owner: be told when it ends, and end it at the
+  // timeout. The loader itself runs on a loader thread.
+  auto watch = [=](const std::shared_ptr<load_state<V>>& st) {
+    auto& w = self->state;
+    if (w.waiting.count(st.get()) != 0 || w.waiting_by.count(st.get()) != 0)
+      return;
+    load_token<K, V> token{st};
+    auto addr = self->address();
+    core->on_done(st, [addr, token] {
+      if (auto a = caf::actor_cast<caf::actor>(addr))
+        caf::anon_send(a, load_done_atom_v, token);
+    });
+    if (opts->load_timeout.count() > 0)
+      self->delayed_send(self, opts->load_timeout, load_late_atom_v, token);
+  };
   return {
     [=](lookup_atom, const K& k) { return respond(c->get(k)); },
     [=](lookup_by_atom, const std::string& index, const std::string& ikey) {
@@ -434,22 +481,22 @@ cache_owner(typename cache_actor<K, V>::template stateful_pointer<
       if (started->first)
         return std::move(*started->first);
       auto st = std::move(started->second);
-      auto& waiting = self->state.waiting[st.get()];
       auto rp = self->template make_response_promise<V>();
-      waiting.push_back(rp);
-      if (waiting.size() == 1) {
-        // First caller of this load here: be told when it ends, and end it
-        // at the timeout. The loader itself runs on a loader thread.
-        load_token<K, V> token{k, st};
-        auto addr = self->address();
-        core->on_done(st, [addr, token] {
-          if (auto a = caf::actor_cast<caf::actor>(addr))
-            caf::anon_send(a, load_done_atom_v, token);
-        });
-        if (opts->load_timeout.count() > 0)
-          self->delayed_send(self, opts->load_timeout, load_late_atom_v,
-                             token);
-      }
+      watch(st);
+      self->state.waiting[st.get()].push_back(rp);
+      return rp;
+    },
+    [=](fetch_by_atom, const std::string& index, const std::string& ikey,
+        const cache_index_loader<K, V>& l) -> caf::result<std::optional<V>> {
+      auto started = core->fetch_by_start(c->reader(), index, ikey, l.fn);
+      if (!started)
+        return std::move(started.error());
+      if (started->first || !started->second)
+        return std::move(started->first);
+      auto st = std::move(started->second);
+      auto rp = self->template make_response_promise<std::optional<V>>();
+      watch(st);
+      self->state.waiting_by[st.get()].push_back(rp);
       return rp;
     },
     [=](insert_atom, K& k, V& v) {
@@ -479,20 +526,30 @@ cache_owner(typename cache_actor<K, V>::template stateful_pointer<
         self->delayed_send(self, opts->sweep_interval, cache_tick_atom_v);
     },
     [=](load_done_atom, const load_token<K, V>& token) {
-      auto i = self->state.waiting.find(token.st.get());
-      if (i == self->state.waiting.end())
-        return;
-      auto res = core->result_of(token.st);
-      for (auto& rp : i->second) {
-        if (res)
-          rp.deliver(*res);
-        else
-          rp.deliver(res.error());
+      auto res = core->outcome(token.st);
+      auto& st = self->state;
+      if (auto i = st.waiting.find(token.st.get()); i != st.waiting.end()) {
+        for (auto& rp : i->second) {
+          if (res)
+            rp.deliver(**res); // a key load ends with a value or an error
+          else
+            rp.deliver(res.error());
+        }
+        st.waiting.erase(i);
       }
-      self->state.waiting.erase(i);
+      if (auto i = st.waiting_by.find(token.st.get());
+          i != st.waiting_by.end()) {
+        for (auto& rp : i->second) {
+          if (res)
+            rp.deliver(*res);
+          else
+            rp.deliver(res.error());
+        }
+        st.waiting_by.erase(i);
+      }
     },
     [=](load_late_atom, const load_token<K, V>& token) {
-      core->fail_timeout(token.key, token.st);
+      core->fail_timeout(token.st);
     },
   };
 }
@@ -553,6 +610,10 @@ namespace caf {
 
 template <class K, class V>
 struct allowed_unsafe_message_type<cachet::cache_loader<K, V>>
+  : std::true_type {};
+
+template <class K, class V>
+struct allowed_unsafe_message_type<cachet::cache_index_loader<K, V>>
   : std::true_type {};
 
 template <class K, class V>

@@ -8,8 +8,9 @@
 // writers ever holds more than max_entries or max_weight. `load_mtx_`
 // guards the in-flight loads and nests inside `write_mtx_` (never the other
 // way round). `index_mtx_` (shared) guards the index maps against readers of
-// get_by; writers take it exclusively inside `write_mtx_`. Removal
-// listeners run after every lock is released.
+// get_by; writers take it exclusively inside `write_mtx_`, and fetch_by
+// reads it inside `load_mtx_`. Removal listeners run after every lock is
+// released.
 #pragma once
 
 #include <algorithm>
@@ -19,6 +20,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -150,6 +152,15 @@ struct cache_loader {
   std::function<V(const K&)> fn;
 };
 
+/// The function a fetch_by runs on a miss: the entry (key and value) whose
+/// index key is its argument, or nullopt if there is none (IdentityCache's
+/// `fetch_by_email` querying `WHERE email = ?`). Its exception fails the
+/// fetch_by with errc::load_failed. Local messages only.
+template <class K, class V>
+struct cache_index_loader {
+  std::function<std::optional<std::pair<K, V>>(const std::string&)> fn;
+};
+
 namespace detail {
 
 /// What the cache's table stores per key.
@@ -172,6 +183,11 @@ struct load_state {
   std::vector<std::function<void()>> listeners;
   /// Real time (not the cache clock): waiters give up here.
   std::chrono::steady_clock::time_point deadline;
+  /// An index load whose loader found no entry: done, with neither a value
+  /// nor an error.
+  bool absent = false;
+  /// Takes this load out of its in-flight map; called under the load lock.
+  std::function<void()> forget;
 };
 
 /// The cache's write lock, a binary semaphore: the pthread mutex inside is
@@ -338,7 +354,8 @@ public:
   template <class Table>
   caf::expected<std::optional<V>> get_by(const Table& tab,
                                          const std::string& index,
-                                         const std::string& ikey) {
+                                         const std::string& ikey,
+                                         bool count = true) {
     auto idx = index_of(index);
     if (idx < 0)
       return caf::make_error(errc::no_such_key, "no index named " + index);
@@ -352,7 +369,8 @@ public:
     if (!pk) {
       if (!alive())
         return caf::make_error(errc::table_gone);
-      count_read(false);
+      if (count)
+        count_read(false);
       return std::optional<V>{};
     }
     auto v = get(tab, *pk, false);
@@ -365,7 +383,8 @@ public:
       if (!k || *k != ikey)
         v->reset();
     }
-    count_read(v->has_value());
+    if (count)
+      count_read(v->has_value());
     return v;
   }
 
@@ -410,6 +429,8 @@ public:
       std::lock_guard<write_lock> guard{write_mtx_};
       if (!tab_)
         return caf::make_error(errc::table_gone);
+      // A load in flight read its source before this put: the put wins.
+      mark_stale(&key);
       if (auto err = put_locked(std::move(key), std::move(value), ttl, out,
                                 arm))
         return err;
@@ -427,11 +448,7 @@ public:
       std::lock_guard<write_lock> guard{write_mtx_};
       if (!tab_)
         return caf::make_error(errc::table_gone);
-      {
-        std::lock_guard<std::mutex> lg{load_mtx_};
-        if (auto i = loads_in_flight_.find(key); i != loads_in_flight_.end())
-          i->second->stale = true;
-      }
+      mark_stale(&key);
       if (auto i = entries_.find(key); i != entries_.end()) {
         auto sp = i->second;
         remove_locked(sp, removal_cause::explicit_, out, true);
@@ -449,11 +466,7 @@ public:
       std::lock_guard<write_lock> guard{write_mtx_};
       if (!tab_)
         return caf::make_error(errc::table_gone);
-      {
-        std::lock_guard<std::mutex> lg{load_mtx_};
-        for (auto& kv : loads_in_flight_)
-          kv.second->stale = true;
-      }
+      mark_stale(nullptr);
       std::vector<slot_ptr> all;
       all.reserve(entries_.size());
       for (auto& kv : entries_)
@@ -539,11 +552,11 @@ public:
       });
       if (seen && again)
         return std::make_pair(std::move(again), load_ptr{});
-      st = std::make_shared<load_state<V>>();
-      if (opts_.load_timeout.count() > 0)
-        st->deadline = std::chrono::steady_clock::now() + opts_.load_timeout;
-      else
-        st->deadline = std::chrono::steady_clock::time_point::max();
+      st = new_load([this, key](const load_state<V>* x) {
+        if (auto i = loads_in_flight_.find(key);
+            i != loads_in_flight_.end() && i->second.get() == x)
+          loads_in_flight_.erase(i);
+      });
       loads_in_flight_.emplace(key, st);
     }
     auto self = this->shared_from_this();
@@ -551,21 +564,71 @@ public:
     return std::make_pair(std::optional<V>{}, st);
   }
 
-  /// Blocks the calling thread until `st` is done or its deadline passed
-  /// (then the load fails with load_timeout for every caller).
-  caf::expected<V> await(const K& key, const load_ptr& st) {
-    std::unique_lock<std::mutex> guard{load_mtx_};
-    if (st->deadline == std::chrono::steady_clock::time_point::max())
-      st->cv.wait(guard, [&] { return st->done; });
-    else if (!st->cv.wait_until(guard, st->deadline,
-                                [&] { return st->done; })) {
-      guard.unlock();
-      fail_timeout(key, st);
-      guard.lock();
+  /// The entry whose index key in `index` is `ikey`, or the in-flight
+  /// index load to wait for (started here if none): IdentityCache's
+  /// fetch_by. Errors: no_such_key for an unknown index; the read's errors.
+  template <class Table>
+  caf::expected<std::pair<std::optional<V>, load_ptr>>
+  fetch_by_start(const Table& tab, const std::string& index,
+                 const std::string& ikey,
+                 const std::function<std::optional<std::pair<K, V>>(
+                   const std::string&)>& fn) {
+    auto hit = get_by(tab, index, ikey, false);
+    if (!hit)
+      return std::move(hit.error());
+    if (*hit) {
+      count_read(true);
+      return std::make_pair(std::move(*hit), load_ptr{});
     }
-    if (st->value)
-      return *st->value;
-    return st->error;
+    count_read(false);
+    auto idx = static_cast<std::size_t>(index_of(index));
+    load_ptr st;
+    {
+      std::lock_guard<std::mutex> guard{load_mtx_};
+      auto lk = std::make_pair(idx, ikey);
+      if (auto i = index_loads_.find(lk); i != index_loads_.end())
+        return std::make_pair(std::optional<V>{}, i->second);
+      // As in fetch_start: a load that just finished cached its entry first.
+      if (auto again = peek_by(tab, idx, ikey))
+        return std::make_pair(std::move(again), load_ptr{});
+      st = new_load([this, lk](const load_state<V>* x) {
+        if (auto i = index_loads_.find(lk);
+            i != index_loads_.end() && i->second.get() == x)
+          index_loads_.erase(i);
+      });
+      index_loads_.emplace(std::move(lk), st);
+    }
+    auto self = this->shared_from_this();
+    run_loader([self, ikey, st, fn] {
+      std::optional<std::pair<K, V>> entry;
+      caf::error err;
+      try {
+        entry = fn(ikey);
+      } catch (const std::exception& e) {
+        err = caf::make_error(errc::load_failed, std::string{e.what()});
+      } catch (...) {
+        err = caf::make_error(errc::load_failed, "unknown exception");
+      }
+      self->finish_load(st, std::move(entry), std::move(err));
+    });
+    return std::make_pair(std::optional<V>{}, st);
+  }
+
+  /// Blocks the calling thread until `st` is done or its deadline passed
+  /// (then the load fails with load_timeout for every caller); its outcome:
+  /// the value, nullopt (an index load that found nothing) or the error.
+  caf::expected<std::optional<V>> await(const load_ptr& st) {
+    {
+      std::unique_lock<std::mutex> guard{load_mtx_};
+      if (st->deadline == std::chrono::steady_clock::time_point::max())
+        st->cv.wait(guard, [&] { return st->done; });
+      else if (!st->cv.wait_until(guard, st->deadline,
+                                  [&] { return st->done; })) {
+        guard.unlock();
+        fail_timeout(st);
+      }
+    }
+    return outcome(st);
   }
 
   /// Runs `f` once `st` is done: now if it is, else on the thread that
@@ -581,11 +644,13 @@ public:
     f();
   }
 
-  /// The result of a done load.
-  caf::expected<V> result_of(const load_ptr& st) {
+  /// The outcome of a done load (see await).
+  caf::expected<std::optional<V>> outcome(const load_ptr& st) {
     std::lock_guard<std::mutex> guard{load_mtx_};
     if (st->value)
-      return *st->value;
+      return st->value;
+    if (st->absent)
+      return std::optional<V>{};
     if (st->error)
       return st->error;
     return caf::make_error(errc::load_timeout);
@@ -593,7 +658,7 @@ public:
 
   /// Fails `st` with load_timeout unless it is done; the loader's late
   /// result is then dropped.
-  void fail_timeout(const K& key, const load_ptr& st) {
+  void fail_timeout(const load_ptr& st) {
     std::vector<std::function<void()>> ls;
     {
       std::lock_guard<std::mutex> guard{load_mtx_};
@@ -601,9 +666,7 @@ public:
         return;
       st->done = true;
       st->error = caf::make_error(errc::load_timeout);
-      if (auto i = loads_in_flight_.find(key);
-          i != loads_in_flight_.end() && i->second == st)
-        loads_in_flight_.erase(i);
+      st->forget();
       load_failures_.fetch_add(1, std::memory_order_relaxed);
       ls = std::move(st->listeners);
       st->cv.notify_all();
@@ -771,18 +834,79 @@ private:
         opts_.on_removal(r.key, r.value, r.cause);
   }
 
+  load_ptr new_load(std::function<void(const load_state<V>*)> forget) {
+    auto st = std::make_shared<load_state<V>>();
+    if (opts_.load_timeout.count() > 0)
+      st->deadline = std::chrono::steady_clock::now() + opts_.load_timeout;
+    else
+      st->deadline = std::chrono::steady_clock::time_point::max();
+    auto* raw = st.get();
+    st->forget = [raw, f = std::move(forget)] { f(raw); };
+    return st;
+  }
+
+  /// Marks the in-flight load of `*key` stale (every load if null) and every
+  /// index load, whose key is unknown until it ends: their values are
+  /// handed to their callers but not cached. Under write_mtx_.
+  void mark_stale(const K* key) {
+    std::lock_guard<std::mutex> lg{load_mtx_};
+    if (key == nullptr) {
+      for (auto& kv : loads_in_flight_)
+        kv.second->stale = true;
+    } else if (auto i = loads_in_flight_.find(*key);
+               i != loads_in_flight_.end()) {
+      i->second->stale = true;
+    }
+    for (auto& kv : index_loads_)
+      kv.second->stale = true;
+  }
+
+  /// The entry for index key `ikey`, without counting, touching or locking
+  /// more than the index (callable under load_mtx_).
+  template <class Table>
+  std::optional<V> peek_by(const Table& tab, std::size_t idx,
+                           const std::string& ikey) {
+    std::optional<K> pk;
+    {
+      std::shared_lock<std::shared_mutex> guard{index_mtx_};
+      auto& m = index_maps_[idx];
+      if (auto i = m.find(ikey); i != m.end())
+        pk.emplace(i->second);
+    }
+    if (!pk)
+      return std::nullopt;
+    std::optional<V> out;
+    auto now = now_ns();
+    static_cast<void>(tab.visit(*pk, [&](const value_type& e) {
+      auto exp = e.slot->expires.load(std::memory_order_relaxed);
+      if (exp != 0 && now >= exp)
+        return;
+      auto k = opts_.indexes[idx].key_of(*pk, e.value);
+      if (k && *k == ikey)
+        out.emplace(e.value);
+    }));
+    return out;
+  }
+
   /// On a loader thread: run the loader, cache its value, wake the callers.
   void run_load(const K& key, const load_ptr& st,
                 const std::function<V(const K&)>& fn) {
-    std::optional<V> value;
+    std::optional<std::pair<K, V>> entry;
     caf::error err;
     try {
-      value.emplace(fn(key));
+      entry.emplace(key, fn(key));
     } catch (const std::exception& e) {
       err = caf::make_error(errc::load_failed, std::string{e.what()});
     } catch (...) {
       err = caf::make_error(errc::load_failed, "unknown exception");
     }
+    finish_load(st, std::move(entry), std::move(err));
+  }
+
+  /// Caches a loader's entry (unless the load went stale or timed out) and
+  /// wakes its callers. No entry and no error: an index load found nothing.
+  void finish_load(const load_ptr& st, std::optional<std::pair<K, V>> entry,
+                   caf::error err) {
     removals out;
     bool arm = false;
     std::vector<std::function<void()>> ls;
@@ -798,24 +922,24 @@ private:
           return; // timed out: the callers have their answer
         stale = st->stale;
       }
-      // Cached before the load leaves loads_in_flight_ (below): a fetch
+      // Cached before the load leaves its in-flight map (below): a fetch
       // that finds no load in flight then finds the value.
-      if (value && !stale && tab_)
-        if (auto e = put_locked(key, *value, std::chrono::nanoseconds{-1},
-                                out, arm))
-          err = std::move(e), value.reset();
+      if (entry && !stale && tab_)
+        if (auto e = put_locked(entry->first, entry->second,
+                                std::chrono::nanoseconds{-1}, out, arm))
+          err = std::move(e), entry.reset();
       std::lock_guard<std::mutex> lg{load_mtx_};
       if (!st->done) { // else timed out meanwhile: the callers are answered
         st->done = true;
-        if (value)
-          st->value = std::move(value);
-        else
+        if (entry)
+          st->value = std::move(entry->second);
+        else if (err)
           st->error = std::move(err);
-        if (auto i = loads_in_flight_.find(key);
-            i != loads_in_flight_.end() && i->second == st)
-          loads_in_flight_.erase(i);
+        else
+          st->absent = true;
+        st->forget();
         // Counted before the callers wake, so that they see it.
-        (st->value ? loads_ : load_failures_)
+        (st->error ? load_failures_ : loads_)
           .fetch_add(1, std::memory_order_relaxed);
         ls = std::move(st->listeners);
         st->cv.notify_all();
@@ -847,6 +971,8 @@ private:
 
   std::mutex load_mtx_;
   std::unordered_map<K, load_ptr> loads_in_flight_;
+  /// Index loads in flight, by (index, index key).
+  std::map<std::pair<std::size_t, std::string>, load_ptr> index_loads_;
 
   std::array<stat_stripe, 16> stripes_;
   std::atomic<std::uint64_t> loads_{0};
