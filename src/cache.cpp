@@ -110,12 +110,54 @@ std::uint64_t hash_bytes(const void* data, std::size_t size) noexcept {
   return XXH3_64bits(data, size);
 }
 
-void register_cache(const caf::actor_system& sys, const std::string& name,
+bool register_cache(const caf::actor_system& sys, const std::string& name,
                     std::type_index type, std::weak_ptr<void> core) {
   auto& r = registry();
   std::lock_guard<std::mutex> guard{r.mtx};
-  r.entries.insert_or_assign({&sys, name},
-                             cache_entry_ref{type, std::move(core)});
+  auto [i, added] = r.entries.try_emplace({&sys, name},
+                                          cache_entry_ref{type, core});
+  if (added)
+    return true;
+  if (!i->second.core.expired())
+    return false;
+  i->second = cache_entry_ref{type, std::move(core)};
+  return true;
+}
+
+namespace {
+
+/// Attachable subtype of cache keepers ('ckep'), apart from CAF's own.
+constexpr std::size_t keeper_subtype = 0x636b6570;
+
+class keeper : public caf::attachable {
+public:
+  keeper(const void* core, std::function<void()> on_exit)
+    : core_(core), on_exit_(std::move(on_exit)) {
+    // nop
+  }
+
+  void actor_exited(const caf::error&, caf::execution_unit*) override {
+    on_exit_();
+  }
+
+  bool matches(const token& what) override {
+    return what.subtype == keeper_subtype && what.ptr == core_;
+  }
+
+private:
+  const void* core_;
+  std::function<void()> on_exit_;
+};
+
+} // namespace
+
+std::unique_ptr<caf::attachable> make_keeper(const void* core,
+                                             std::function<void()> on_exit) {
+  return std::make_unique<keeper>(core, std::move(on_exit));
+}
+
+caf::attachable::token keeper_token(const void* core) {
+  return caf::attachable::token{keeper_subtype, core};
 }
 
 void unregister_cache(const caf::actor_system& sys, const std::string& name,

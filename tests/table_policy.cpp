@@ -359,3 +359,143 @@ TEST_CASE_METHOD(fixture, "policy reload: a corrupt dump fails the start") {
   REQUIRE(!none);
   CHECK(sys.render(none.error()).find("dump_file") != std::string::npos);
 }
+
+// -- caches --------------------------------------------------------------------
+
+namespace {
+
+using str_cache_actor = cachet::cache_actor<std::string, std::string>;
+
+cachet::cache_options<std::string, std::string>
+user_cache_options(std::string name) {
+  cachet::cache_options<std::string, std::string> opts;
+  opts.name = std::move(name);
+  opts.mode = cachet::access::public_;
+  opts.sweep_interval = 0ms; // swept on request below, not on a timer
+  opts.indexes.push_back(
+    {"email", [](const std::string&, const std::string& v)
+                -> std::optional<std::string> { return v + "@example.com"; }});
+  return opts;
+}
+
+} // namespace
+
+TEST_CASE_METHOD(fixture, "cache policy heir: a restarted owner takes back "
+                          "entries, indexes, TTLs and statistics") {
+  auto clock_ns = std::make_shared<std::atomic<std::int64_t>>(1'000'000'000);
+  auto opts = user_cache_options("users");
+  opts.clock = [clock_ns] {
+    return cachet::cache_clock::time_point{std::chrono::nanoseconds{*clock_ns}};
+  };
+  auto sup = cachet::start_supervisor(
+    sys, lenient(),
+    {cachet::cache_child("users", opts, cachet::table_policy::heir)});
+  REQUIRE(sup);
+  cachet::blocking_caller caller{sys};
+  auto owner = next_owner(caller, *sup);
+  auto users = unwrap(cachet::whereis_cache<std::string, std::string>(
+    sys, "users"));
+  for (int i = 0; i < 50; ++i)
+    REQUIRE(caller.call(caf::actor_cast<str_cache_actor>(owner), 5s,
+                        cachet::insert_atom_v, std::to_string(i),
+                        "user" + std::to_string(i)));
+  REQUIRE(users.put("short-lived", "temp", 1s));
+  REQUIRE(unwrap(users.get("7")) == std::optional<std::string>{"user7"});
+  for (int crash = 0; crash < 20; ++crash) {
+    caf::anon_send_exit(owner, caf::exit_reason::kill);
+    // The supervisor holds the cache meanwhile: direct readers and public
+    // writers carry on.
+    CHECK(unwrap(users.get("3")) == std::optional<std::string>{"user3"});
+    REQUIRE(users.put("during-" + std::to_string(crash),
+                      "writer" + std::to_string(crash)));
+    auto next = next_owner(caller, *sup, owner);
+    REQUIRE(next);
+    owner = next;
+    auto via_owner = caf::actor_cast<str_cache_actor>(owner);
+    CHECK(unwrap(caller.call(via_owner, 5s, cachet::lookup_by_atom_v,
+                             std::string{"email"},
+                             std::string{"user9@example.com"}))
+          == std::optional<std::string>{"user9"});
+    CHECK(unwrap(caller.call(via_owner, 5s, cachet::size_atom_v))
+          == 51u + static_cast<std::uint64_t>(crash) + 1);
+  }
+  // Statistics survived: one hit before the crashes, then one per restart.
+  auto st = unwrap(caller.call(caf::actor_cast<str_cache_actor>(owner), 5s,
+                               cachet::stats_atom_v));
+  CHECK(st.hits == 1 + 20 + 20);
+  // So did the TTL bookkeeping: the new owner sweeps what expired.
+  *clock_ns += 2'000'000'000;
+  CHECK(unwrap(caller.call(caf::actor_cast<str_cache_actor>(owner), 5s,
+                           cachet::sweep_atom_v))
+        == 1u);
+  // Stopping the supervisor ends the cache with its heir.
+  await_down(sys, caf::actor_cast<caf::actor>(*sup), [&] {
+    caf::anon_send_exit(*sup, caf::exit_reason::user_shutdown);
+  });
+  CHECK(outcome(users.get("3")) == "table_gone");
+  CHECK(outcome(cachet::whereis_cache<std::string, std::string>(sys, "users"))
+        == "no_such_table");
+}
+
+TEST_CASE_METHOD(fixture, "cache policy fresh: a restarted owner starts "
+                          "empty") {
+  auto sup = cachet::start_supervisor(
+    sys, lenient(),
+    {cachet::cache_child("fresh-users", user_cache_options("fresh-users"))});
+  REQUIRE(sup);
+  cachet::blocking_caller caller{sys};
+  auto owner = next_owner(caller, *sup);
+  auto before = unwrap(cachet::whereis_cache<std::string, std::string>(
+    sys, "fresh-users"));
+  REQUIRE(before.put("k", "v"));
+  caf::anon_send_exit(owner, caf::exit_reason::kill);
+  auto next = next_owner(caller, *sup, owner);
+  REQUIRE(next);
+  CHECK(outcome(before.get("k")) == "table_gone");
+  auto after = unwrap(cachet::whereis_cache<std::string, std::string>(
+    sys, "fresh-users"));
+  CHECK(unwrap(after.get("k")) == std::nullopt);
+  CHECK(unwrap(after.stats()).hits == 0);
+  auto reload = cachet::cache_child("r", user_cache_options("r"),
+                                    cachet::table_policy::reload);
+  auto started = reload.start({sys, caf::actor_cast<caf::actor>(*sup), {}});
+  REQUIRE_FALSE(started);
+  CHECK(started.error() == caf::sec::invalid_argument);
+  caf::anon_send_exit(*sup, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE_METHOD(fixture, "cache heir: an heir that exits while holding the "
+                          "cache ends it; a make_cache owner adopts it") {
+  auto opts = user_cache_options("held");
+  std::optional<cachet::cache<std::string, std::string>> users;
+  {
+    caf::scoped_actor heir{sys};
+    opts.heir = heir->address();
+    {
+      caf::scoped_actor first{sys};
+      auto owned = unwrap(cachet::make_cache(first.ptr(), opts));
+      REQUIRE(owned.put("k", "alice"));
+      users.emplace(owned.share());
+    } // the owner dies, its capability with it: the heir holds the cache
+    CHECK(unwrap(users->get("k")) == std::optional<std::string>{"alice"});
+    // Not the heir: the name is taken, nothing adopted.
+    auto other = opts;
+    other.heir = caf::actor_addr{};
+    caf::scoped_actor intruder{sys};
+    CHECK(outcome(cachet::make_cache(intruder.ptr(), other)) == "name_taken");
+    {
+      caf::scoped_actor second{sys};
+      auto owned = unwrap(cachet::make_cache(second.ptr(), opts));
+      CHECK(unwrap(owned.get_by("email", "alice@example.com"))
+            == std::optional<std::string>{"alice"});
+      REQUIRE(owned.put("k2", "bob"));
+    } // dies again: held again
+    CHECK(unwrap(users->get("k2")) == std::optional<std::string>{"bob"});
+  } // the heir exits while holding it
+  CHECK(outcome(users->get("k")) == "table_gone");
+  // The name is free again.
+  caf::scoped_actor third{sys};
+  opts.heir = caf::actor_addr{};
+  auto owned = unwrap(cachet::make_cache(third.ptr(), opts));
+  CHECK(unwrap(owned.get("k")) == std::nullopt);
+}

@@ -349,16 +349,64 @@ struct load_token {
   std::shared_ptr<load_state<V>> st;
 };
 
+/// A cache about to get its owner: the one its heir holds (a restart with
+/// the heir policy), or a new table with its name claimed.
 template <class K, class V>
-std::shared_ptr<cache_core<K, V>>
-make_cache_core(caf::actor_system& sys, cache_options<K, V>& opts,
-                owned_table<K, cache_value<K, V>> tab) {
+struct cache_opening {
+  std::shared_ptr<cache_core<K, V>> held;
+  std::shared_ptr<typename cache_core<K, V>::table_core_type> fresh;
+};
+
+/// First step of creating a cache, before its owner exists. Errors:
+/// name_taken.
+template <class K, class V>
+caf::expected<cache_opening<K, V>>
+open_cache(caf::actor_system& sys, const cache_options<K, V>& opts) {
+  using core_type = cache_core<K, V>;
+  if (!opts.name.empty()) {
+    bool wrong = false;
+    auto other = find_cache(sys, opts.name, typeid(core_type), wrong);
+    if (wrong)
+      return caf::make_error(errc::name_taken);
+    if (other) {
+      auto held = std::static_pointer_cast<core_type>(std::move(other));
+      if (held->held_by(opts.heir))
+        return cache_opening<K, V>{std::move(held), nullptr};
+      if (held->alive())
+        return caf::make_error(errc::name_taken);
+    }
+  }
+  // The table's own heir lets a restarted owner reclaim it (adopt).
+  auto heir = opts.name.empty() ? caf::actor_addr{} : opts.heir;
+  auto tcore = std::make_shared<typename core_type::table_core_type>(
+    table_options{opts.name, opts.mode, heir, {}, {}});
+  if (auto err = tcore->register_name(sys))
+    return err;
+  return cache_opening<K, V>{nullptr, std::move(tcore)};
+}
+
+/// Second step: makes `owner` the owner of what open_cache prepared.
+/// Errors: name_taken (lost a race for the name).
+template <class K, class V>
+caf::expected<std::shared_ptr<cache_core<K, V>>>
+bind_cache(caf::actor_system& sys, cache_options<K, V> opts,
+           cache_opening<K, V> opening, caf::abstract_actor& owner) {
+  if (opening.held) {
+    if (!opening.held->adopt(owner))
+      return caf::make_error(errc::name_taken);
+    return std::move(opening.held);
+  }
   auto name = opts.name;
+  auto gen = opening.fresh->bind(owner);
   auto core = std::make_shared<cache_core<K, V>>(std::move(opts),
-                                                 std::move(tab));
+                                                 std::move(opening.fresh),
+                                                 gen);
   if (!name.empty()) {
     core->set_registration(&sys);
-    register_cache(sys, name, typeid(cache_core<K, V>), core);
+    if (!register_cache(sys, name, typeid(cache_core<K, V>), core)) {
+      core->retire();
+      return caf::make_error(errc::name_taken);
+    }
   }
   return core;
 }
@@ -392,16 +440,20 @@ using cache_actor = caf::typed_actor<
 
 /// Creates a cache owned by `self` (call it in the owner's init; keep the
 /// owned_cache in the actor's state). Such an owner serves what it likes
-/// and calls sweep() itself if its entries have TTLs. Errors: name_taken.
+/// and calls sweep() itself if its entries have TTLs. If `opts.heir` holds
+/// the cache named `opts.name` (its previous owner died), `self` takes it
+/// back as it was, whatever the other options say. Errors: name_taken.
 template <class K, class V>
 caf::expected<owned_cache<K, V>> make_cache(caf::local_actor* self,
                                             cache_options<K, V> opts) {
-  auto tab = make_table<K, detail::cache_value<K, V>>(
-    self, table_options{opts.name, opts.mode, {}, {}, {}});
-  if (!tab)
-    return std::move(tab.error());
-  return owned_cache<K, V>{
-    detail::make_cache_core(self->system(), opts, std::move(*tab))};
+  auto opening = detail::open_cache(self->system(), opts);
+  if (!opening)
+    return std::move(opening.error());
+  auto core = detail::bind_cache(self->system(), std::move(opts),
+                                 std::move(*opening), *self);
+  if (!core)
+    return std::move(core.error());
+  return owned_cache<K, V>{std::move(*core)};
 }
 
 /// The live cache registered as `name`. Errors: no_such_table, wrong_type.
@@ -559,8 +611,9 @@ cache_owner(typename cache_actor<K, V>::template stateful_pointer<
 /// Spawns an owner actor holding a new cache, serving every cache operation
 /// over messages (cache_actor) and sweeping expired entries every
 /// `opts.sweep_interval` while entries with a TTL exist. The name is
-/// claimed before the actor starts (errc::name_taken: nothing spawned).
-/// Safe to call from actors and threads.
+/// claimed before the actor starts (errc::name_taken: nothing spawned). If
+/// `opts.heir` holds the cache named `opts.name`, the new owner takes it
+/// back (see cache_options::heir). Safe to call from actors and threads.
 ///
 /// NOTE: while a sweep timer is pending it keeps the owner alive; an owner
 /// with no TTL'd entries left, and no other reference, ends as any actor.
@@ -571,24 +624,55 @@ caf::expected<cache_actor<K, V>> spawn_cache(caf::actor_system& sys,
                   && caf::detail::is_serializable<V>::value,
                 "the cache owner sends keys and values in messages: give K "
                 "and V an inspect() overload (or use make_cache)");
-  using value_type = detail::cache_value<K, V>;
-  using table_core_type = detail::table_core<K, value_type, set<>>;
-  auto tcore = std::make_shared<table_core_type>(
-    table_options{opts.name, opts.mode, {}, {}, {}});
-  if (auto err = tcore->register_name(sys))
-    return err;
+  auto opening = detail::open_cache(sys, opts);
+  if (!opening)
+    return std::move(opening.error());
   // As spawn_owner: lazy_init defers the actor's init, which takes the
   // owned cache from the slot, to its first message.
   auto slot = std::make_shared<std::optional<owned_cache<K, V>>>();
   auto owner = sys.spawn<caf::lazy_init>(detail::cache_owner<K, V>, slot);
-  auto& self = *caf::actor_cast<caf::abstract_actor*>(owner);
-  owned_table<K, value_type> tab{tcore, tcore->bind(self)};
   bool sweeps = opts.sweep_interval.count() > 0;
-  auto core = detail::make_cache_core(sys, opts, std::move(tab));
+  auto core = detail::bind_cache(sys, std::move(opts), std::move(*opening),
+                                 *caf::actor_cast<caf::abstract_actor*>(owner));
+  if (!core) {
+    caf::anon_send_exit(owner, caf::exit_reason::kill);
+    return std::move(core.error());
+  }
   if (sweeps)
-    core->set_owner(owner.address());
-  slot->emplace(std::move(core));
+    (*core)->set_owner(owner.address());
+  slot->emplace(std::move(*core));
   return owner;
+}
+
+/// A child spec for a supervisor that starts a cache owner (spawn_cache)
+/// named by `opts`, restarted with `policy`: `fresh` (an empty cache) or
+/// `heir` (the supervisor holds the cache while the owner restarts: no
+/// entry, index or statistic is lost). `reload` is for tables with a dump
+/// file: invalid_argument here.
+template <class K, class V>
+child_spec cache_child(std::string id, cache_options<K, V> opts,
+                       table_policy policy = table_policy::fresh,
+                       restart_type restart = restart_type::permanent) {
+  child_spec spec;
+  spec.id = std::move(id);
+  spec.restart = restart;
+  spec.start = [opts = std::move(opts), policy](
+                 const child_context& ctx) -> caf::expected<caf::actor> {
+    if (policy == table_policy::reload)
+      return caf::make_error(caf::sec::invalid_argument,
+                             "caches restart fresh or from their heir");
+    if (opts.name.empty())
+      return caf::make_error(caf::sec::invalid_argument,
+                             "a supervised cache needs a name");
+    auto o = opts;
+    o.heir = policy == table_policy::heir ? ctx.supervisor.address()
+                                          : caf::actor_addr{};
+    auto owner = spawn_cache<K, V>(ctx.system, std::move(o));
+    if (!owner)
+      return std::move(owner.error());
+    return caf::actor_cast<caf::actor>(*owner);
+  };
+  return spec;
 }
 
 /// A key derived from a value's content (a fragment cache's key): XXH3-64

@@ -301,15 +301,10 @@ make_snapshot(caf::actor_system& sys, snapshot_options opts, T initial) {
   auto name = opts.name;
   auto core = std::make_shared<detail::snapshot_core<T>>(std::move(opts),
                                                          std::move(initial));
-  if (!name.empty()) {
-    bool wrong = false;
-    if (auto other = detail::find_cache(sys, name,
-                                        typeid(detail::snapshot_core<T>),
-                                        wrong);
-        other || wrong)
-      return caf::make_error(errc::name_taken);
-    detail::register_cache(sys, name, typeid(detail::snapshot_core<T>), core);
-  }
+  if (!name.empty()
+      && !detail::register_cache(sys, name, typeid(detail::snapshot_core<T>),
+                                 core))
+    return caf::make_error(errc::name_taken);
   return owned_snapshot<T>{std::move(core), &sys};
 }
 

@@ -35,6 +35,7 @@
 
 #include <caf/actor.hpp>
 #include <caf/actor_addr.hpp>
+#include <caf/abstract_actor.hpp>
 #include <caf/actor_cast.hpp>
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
@@ -141,8 +142,14 @@ struct cache_options {
   /// Told of every removal with its cause, on the thread that removed the
   /// entry, after the cache's locks are released.
   std::function<void(const K&, const V&, removal_cause)> on_removal;
-  /// Secondary unique indexes (get_by).
+  /// Secondary unique indexes (get_by, fetch_by).
   std::vector<cache_index<K, V>> indexes;
+  /// ETS's heir, for a named cache: when the owner dies and the heir is
+  /// alive, the heir holds the cache (entries, indexes, eviction state,
+  /// stats) instead of it dying, and a new owner created with the same name
+  /// and heir takes it back as it was. cache_child's heir policy sets it to
+  /// the supervisor. Readers and public writers see no gap.
+  caf::actor_addr heir;
 };
 
 /// The function a fetch runs on a miss; its exception fails the fetch with
@@ -238,11 +245,16 @@ public:
   using value_type = cache_value<K, V>;
   using owned_type = owned_table<K, value_type>;
   using shared_type = table<K, value_type>;
+  using table_core_type = table_core<K, value_type, set<>>;
   using load_ptr = std::shared_ptr<load_state<V>>;
   using options_type = cache_options<K, V>;
 
-  cache_core(options_type opts, owned_type tab)
-    : opts_(std::move(opts)), shared_(tab.share()), tab_(std::move(tab)) {
+  cache_core(options_type opts, std::shared_ptr<table_core_type> tcore,
+             std::uint64_t gen)
+    : opts_(std::move(opts)),
+      tcore_(tcore),
+      shared_(tcore),
+      tab_(std::in_place, tcore, gen) {
     if (opts_.policy == eviction_policy::lru)
       policy_ = std::make_unique<lru<slot_type>>();
     else
@@ -280,36 +292,97 @@ public:
     return *tab_;
   }
 
-  /// The owner actor (spawn_cache), told to start sweeping when the first
-  /// entry with a TTL arrives.
+  /// The owner actor (spawn_cache), told to sweep while entries with a TTL
+  /// exist.
   void set_owner(caf::actor_addr addr) {
-    std::lock_guard<write_lock> guard{write_mtx_};
-    owner_ = std::move(addr);
+    bool arm = false;
+    {
+      std::lock_guard<write_lock> guard{write_mtx_};
+      owner_ = std::move(addr);
+      // An adopted cache may hold TTL'd entries already.
+      if (!heap_.empty() && !sweeping_ && owner_)
+        sweeping_ = arm = true;
+    }
+    removals none;
+    after_write(none, arm);
   }
 
   void set_registration(const caf::actor_system* sys) {
     sys_ = sys;
   }
 
-  /// The owner ended: retire the table (handles answer table_gone).
+  /// The owner ended: the cache passes to a live heir, or retires (handles
+  /// answer table_gone).
   void owner_gone() {
-    // The capability ends after the locks are released: retiring a table
-    // may take all of its stripe locks, which must not nest in ours.
+    caf::actor heir;
+    if (opts_.heir && !opts_.name.empty())
+      heir = caf::actor_cast<caf::actor>(opts_.heir);
+    // Capabilities end after the locks are released: retiring a table may
+    // take all of its stripe locks, which must not nest in ours.
+    std::optional<owned_type> ending;
+    bool retiring = false;
+    {
+      std::lock_guard<write_lock> guard{write_mtx_};
+      if (!tab_ || orphaned_)
+        return;
+      if (!heir) {
+        retire_locked(ending);
+        retiring = true;
+      } else {
+        // The heir becomes the table's owner without a table_transfer (the
+        // cache is what it holds); the dead owner's generation goes stale.
+        auto gen = tcore_->bind(*caf::actor_cast<caf::abstract_actor*>(heir));
+        ending = std::move(tab_);
+        tab_.emplace(tcore_, gen);
+        orphaned_ = true;
+        owner_ = caf::actor_addr{};
+        sweeping_ = false;
+      }
+    }
+    drop(ending, retiring);
+    if (heir) {
+      // Held by the heir until adopted; retired if the heir exits first.
+      auto self = this->shared_from_this();
+      caf::actor_cast<caf::abstract_actor*>(heir)->attach(
+        make_keeper(this, [self] { self->heir_gone(); }));
+    }
+  }
+
+  /// Whether `heir` holds this cache for a restarting owner.
+  bool held_by(const caf::actor_addr& heir) {
+    std::lock_guard<write_lock> guard{write_mtx_};
+    return orphaned_ && tab_ && heir && heir == opts_.heir;
+  }
+
+  /// A restarted owner takes the cache back from its heir, as it was.
+  bool adopt(caf::abstract_actor& owner) {
     std::optional<owned_type> ending;
     {
       std::lock_guard<write_lock> guard{write_mtx_};
-      if (sys_ != nullptr && !opts_.name.empty())
-        unregister_cache(*sys_, opts_.name, this);
+      if (!orphaned_ || !tab_)
+        return false;
+      auto gen = tcore_->reclaim(owner, opts_.heir);
+      if (!gen)
+        return false;
       ending = std::move(tab_);
-      tab_.reset();
-      entries_.clear();
-      policy_->clear();
-      heap_ = {};
-      std::unique_lock<std::shared_mutex> ig{index_mtx_};
-      for (auto& m : index_maps_)
-        m.clear();
+      tab_.emplace(tcore_, *gen);
+      orphaned_ = false;
     }
     ending.reset();
+    if (auto h = caf::actor_cast<caf::actor>(opts_.heir))
+      caf::actor_cast<caf::abstract_actor*>(h)->detach(keeper_token(this));
+    return true;
+  }
+
+  /// Ends the cache now, heir or not (a cache that could not be
+  /// registered).
+  void retire() {
+    std::optional<owned_type> ending;
+    {
+      std::lock_guard<write_lock> guard{write_mtx_};
+      retire_locked(ending);
+    }
+    drop(ending, true);
   }
 
   // -- reads: any thread, no lock ----------------------------------------------
@@ -834,6 +907,43 @@ private:
         opts_.on_removal(r.key, r.value, r.cause);
   }
 
+  void retire_locked(std::optional<owned_type>& ending) {
+    if (sys_ != nullptr && !opts_.name.empty())
+      unregister_cache(*sys_, opts_.name, this);
+    orphaned_ = false;
+    ending = std::move(tab_);
+    tab_.reset();
+    entries_.clear();
+    policy_->clear();
+    heap_ = {};
+    std::unique_lock<std::shared_mutex> ig{index_mtx_};
+    for (auto& m : index_maps_)
+      m.clear();
+  }
+
+  /// The heir exited while holding the cache.
+  void heir_gone() {
+    std::optional<owned_type> ending;
+    bool retiring = false;
+    {
+      std::lock_guard<write_lock> guard{write_mtx_};
+      if (orphaned_) {
+        retire_locked(ending);
+        retiring = true;
+      }
+    }
+    drop(ending, retiring);
+  }
+
+  /// Drops a capability taken out under the write lock, after it; a
+  /// retiring cache retires its table first, so that the table does not
+  /// pass to its own heir.
+  void drop(std::optional<owned_type>& ending, bool retiring) {
+    if (retiring)
+      tcore_->retire();
+    ending.reset();
+  }
+
   load_ptr new_load(std::function<void(const load_state<V>*)> forget) {
     auto st = std::make_shared<load_state<V>>();
     if (opts_.load_timeout.count() > 0)
@@ -951,8 +1061,11 @@ private:
   }
 
   options_type opts_;
+  std::shared_ptr<table_core_type> tcore_;
   shared_type shared_;
   std::optional<owned_type> tab_;
+  /// Held by the heir: the owner died, no new one has adopted it yet.
+  bool orphaned_ = false;
   const caf::actor_system* sys_ = nullptr;
   caf::actor_addr owner_;
 

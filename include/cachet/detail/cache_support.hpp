@@ -9,6 +9,7 @@
 #include <string>
 #include <typeindex>
 
+#include <caf/attachable.hpp>
 #include <caf/fwd.hpp>
 
 namespace cachet::detail {
@@ -25,10 +26,20 @@ std::size_t loader_threads();
 /// XXH3-64 of `size` bytes at `data`.
 std::uint64_t hash_bytes(const void* data, std::size_t size) noexcept;
 
-/// Registers a cache's core under (sys, name). The table registry has
-/// already reserved the name, so this only overwrites dead entries.
-void register_cache(const caf::actor_system& sys, const std::string& name,
+/// Registers a cache's or snapshot's core under (sys, name), unless a live
+/// core holds the name; whether it did. One lock covers the check and the
+/// insertion.
+bool register_cache(const caf::actor_system& sys, const std::string& name,
                     std::type_index type, std::weak_ptr<void> core);
+
+/// Runs `on_exit` when the actor it is attached to exits, and holds what
+/// `on_exit` captures: an heir holding a cache keeps it alive with one.
+/// Detach with keeper_token(core).
+std::unique_ptr<caf::attachable> make_keeper(const void* core,
+                                             std::function<void()> on_exit);
+
+/// The token that detaches make_keeper(core, ...).
+caf::attachable::token keeper_token(const void* core);
 
 /// Removes (sys, name) if it still maps to `core`.
 void unregister_cache(const caf::actor_system& sys, const std::string& name,
