@@ -7,6 +7,7 @@
 #include <thread>
 
 using namespace cachet_test;
+using namespace std::chrono_literals;
 
 namespace {
 
@@ -155,4 +156,30 @@ TEST_CASE_METHOD(system_fixture, "public snapshots take publishes from many "
   for (auto b : bad)
     REQUIRE(b == 0);
   REQUIRE(owned.publishes() == 4000);
+}
+
+TEST_CASE_METHOD(system_fixture, "a snapshot owner serves reads and publishes "
+                                 "over messages, in every mode") {
+  using routes = std::vector<std::string>;
+  auto owner = unwrap(cachet::spawn_snapshot(
+    sys, {"routes", cachet::access::private_}, routes{"/a"}));
+  REQUIRE(outcome(cachet::spawn_snapshot(sys, {"routes"}, routes{}))
+          == "name_taken");
+  cachet::blocking_caller caller{sys};
+  REQUIRE(unwrap(caller.call(owner, 5s, cachet::lookup_atom_v))
+          == routes{"/a"});
+  REQUIRE(outcome(caller.call(owner, 5s, cachet::publish_atom_v,
+                              routes{"/a", "/b"}))
+          == "ok");
+  REQUIRE(unwrap(caller.call(owner, 5s, cachet::lookup_atom_v))
+          == routes{"/a", "/b"});
+  // Private: the messages worked, a direct handle may not read.
+  auto direct = unwrap(cachet::whereis_snapshot<routes>(sys, "routes"));
+  CHECK(outcome(direct.acquire()) == "access_denied");
+  await_down(sys, owner, [&] {
+    caf::anon_send_exit(owner, caf::exit_reason::user_shutdown);
+  });
+  CHECK(outcome(direct.acquire()) == "table_gone");
+  CHECK(outcome(cachet::whereis_snapshot<routes>(sys, "routes"))
+        == "no_such_table");
 }

@@ -20,6 +20,11 @@
 // Access modes as for tables: `private_` lets only the owner read,
 // `protected_` (default) lets anyone read, `public_` lets anyone publish too.
 //
+// Over messages: `spawn_snapshot` starts an owner actor holding the snapshot
+// (snapshot_actor<T>): `(lookup_atom)` answers a copy of the current
+// version and `(publish_atom, T)` publishes, in every mode; the snapshot
+// ends with the actor. Direct handles come from whereis_snapshot as usual.
+//
 // Thread safety: every operation is safe from any thread. A read guard must
 // be released on the thread that took it, and should be short: while it is
 // alive the thread stays pinned, which delays reclamation (memory only).
@@ -38,12 +43,21 @@
 #include <utility>
 
 #include <caf/actor_system.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/exit_reason.hpp>
 #include <caf/expected.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 #include "cachet/access.hpp"
 #include "cachet/detail/cache_support.hpp"
 #include "cachet/detail/epoch.hpp"
 #include "cachet/errc.hpp"
+#include "cachet/owner.hpp"
+
+CAF_ADD_ATOM(cachet, cachet, publish_atom, "publish")
 
 namespace cachet {
 
@@ -324,6 +338,64 @@ caf::expected<snapshot<T>> whereis_snapshot(caf::actor_system& sys,
   if (!typed->alive())
     return caf::make_error(errc::no_such_table);
   return snapshot<T>{std::move(typed)};
+}
+
+/// The typed interface of a snapshot's owner (spawn_snapshot).
+template <class T>
+using snapshot_actor = caf::typed_actor<
+  typename caf::replies_to<lookup_atom>::template with<T>,
+  typename caf::replies_to<publish_atom, T>::template with<void>>;
+
+namespace detail {
+
+template <class T>
+struct snapshot_owner_state {
+  std::optional<owned_snapshot<T>> snap;
+  static inline const char* name = "cachet.snapshot";
+};
+
+template <class T>
+typename snapshot_actor<T>::behavior_type
+snapshot_owner(typename snapshot_actor<T>::template stateful_pointer<
+                 snapshot_owner_state<T>>
+                 self,
+               std::shared_ptr<std::optional<owned_snapshot<T>>> slot) {
+  if (!*slot) {
+    self->quit(caf::make_error(errc::table_gone));
+    return snapshot_actor<T>::behavior_type::make_empty_behavior();
+  }
+  self->state.snap.emplace(std::move(**slot));
+  slot->reset();
+  auto* snap = &*self->state.snap;
+  return {
+    [=](lookup_atom) -> caf::result<T> {
+      auto copy = snap->visit([](const T& x) { return x; });
+      if (!copy)
+        return std::move(copy.error());
+      return std::move(*copy);
+    },
+    [=](publish_atom, T& value) { return respond(snap->publish(std::move(value))); },
+  };
+}
+
+} // namespace detail
+
+/// Spawns an owner actor holding a new snapshot of `initial`: readers with a
+/// handle (whereis_snapshot) read directly, anyone reads and publishes over
+/// messages. The name is claimed before the actor starts (errc::name_taken:
+/// nothing spawned); the snapshot ends with the actor.
+template <class T>
+caf::expected<snapshot_actor<T>>
+spawn_snapshot(caf::actor_system& sys, snapshot_options opts, T initial) {
+  static_assert(caf::detail::is_serializable<T>::value,
+                "the snapshot owner sends values in messages: give T an "
+                "inspect() overload (or use make_snapshot)");
+  auto snap = make_snapshot(sys, std::move(opts), std::move(initial));
+  if (!snap)
+    return std::move(snap.error());
+  auto slot = std::make_shared<std::optional<owned_snapshot<T>>>();
+  slot->emplace(std::move(*snap));
+  return sys.spawn(detail::snapshot_owner<T>, slot);
 }
 
 } // namespace cachet
