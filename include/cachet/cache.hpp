@@ -22,6 +22,11 @@
 //   kept consistent with the entries on every put, invalidation, expiry and
 //   eviction.
 //
+// * Heir: `cache_options::heir` (a named cache) passes the whole cache to
+//   the heir when its owner dies, and a new owner with the same name and
+//   heir takes it back; `cache_child` is a supervisor's child spec with the
+//   fresh or heir policy.
+//
 // Two paths, as for tables: a `cache<K, V>` handle (from owned_cache::share
 // or whereis_cache) works directly from any thread, checked against the
 // access mode; the owner spawned by `spawn_cache` serves every operation

@@ -79,7 +79,8 @@ inline std::string to_string(removal_cause x) {
 struct cache_stats {
   std::uint64_t hits = 0;
   std::uint64_t misses = 0;
-  /// Loader runs that produced a value.
+  /// Loader runs that ended without an error (a fetch_by loader that found
+  /// no entry included).
   std::uint64_t loads = 0;
   /// Loader runs that threw or timed out.
   std::uint64_t load_failures = 0;
