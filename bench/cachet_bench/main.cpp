@@ -230,8 +230,11 @@ private:
                      fmt::print(stderr, "[{:6.1f} s] filling {} {} keys: {}\n",
                                 elapsed(), Types::name, n, what);
                    }};
+    using timeout = typename block<Types>::actor_timeout;
     if (cfg_.no_timeout)
-      b.no_request_timeout();
+      b.set_actor_timeout(timeout::none);
+    else if (cfg_.caf_timeout)
+      b.set_actor_timeout(timeout::caf);
     fmt::print(stderr, "[{:6.1f} s] {} {} keys: filled in {:.1f} s\n",
                elapsed(), Types::name, n,
                std::chrono::duration<double>(clock_type::now() - t0).count());
@@ -381,6 +384,8 @@ std::string check(const bench_config& cfg) {
     return "--memory-entries must be at least 1";
   if (cfg.beam && cfg.no_beam)
     return "--beam and --no-beam contradict each other";
+  if (cfg.no_timeout && cfg.caf_timeout)
+    return "--no-timeout and --caf-timeout contradict each other";
   return {};
 }
 
@@ -429,7 +434,9 @@ int run(int argc, char** argv) {
                   {"zipf_theta", 0.99},
                   {"call_timeout_seconds", 5},
                   {"actor_request_timeout",
-                   cfg.no_timeout ? "infinite" : "5s"},
+                   cfg.no_timeout    ? "infinite"
+                   : cfg.caf_timeout ? "5s (CAF request timeout)"
+                                     : "5s (cachet::request_timer)"},
                   {"memory_entries", cfg.memory_entries},
                   {"restart_crashes", cfg.crashes},
                   {"sweep_cell", run.sweep_cell()}};

@@ -32,6 +32,7 @@ public:
   bool no_pin = false;
   bool no_memory = false;
   bool no_timeout = false;
+  bool caf_timeout = false;
   bool no_cache = false;
   std::string beam_script;
   std::string memory_probe;
@@ -64,8 +65,11 @@ public:
       .add(no_beam, "no-beam", "skip the BEAM workloads")
       .add(no_pin, "no-pin", "do not pin direct-path threads to cores")
       .add(no_timeout, "no-timeout",
-           "message_actor: requests without a timeout (default 5 s, whose "
-           "timer CAF arms per request)")
+           "message_actor: requests without a timeout (default: 5 s, kept "
+           "by a cachet::request_timer per client)")
+      .add(caf_timeout, "caf-timeout",
+           "message_actor: 5 s timeouts from CAF's request(dest, 5s, ...), "
+           "one actor-clock event per request")
       .add(no_cache, "no-cache",
            "skip the cache section (hit ratios, fetch, snapshot reads)")
       .add(no_memory, "no-memory", "skip the memory and dump/reload measurements")

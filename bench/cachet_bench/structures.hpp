@@ -175,6 +175,7 @@ struct client_state {
   std::uint64_t errors = 0;
   std::uint64_t version = 0;
   std::unique_ptr<window> win;
+  cachet::request_timer timer;
   worker_result* out = nullptr;
   std::atomic<std::size_t>* finished = nullptr;
 };
@@ -283,9 +284,18 @@ public:
     return owner_prot_;
   }
 
-  /// Client actors' requests without a timeout: CAF then arms no timer.
-  void no_request_timeout() {
-    request_timeout_ = caf::duration{caf::infinite};
+  /// How client actors time their requests.
+  enum class actor_timeout {
+    /// cachet::request_timer, 5 s: what cachet recommends for calls in a loop.
+    timer,
+    /// CAF's own per-request timeout, 5 s: one clock event per request.
+    caf,
+    /// No timeout at all.
+    none,
+  };
+
+  void set_actor_timeout(actor_timeout x) {
+    actor_timeout_ = x;
   }
 
 private:
@@ -461,28 +471,49 @@ private:
       ++self->state.errors;
       next();
     };
-    if ((code & write_bit) == 0) {
-      self->request(owner_prot_, request_timeout_, cachet::lookup_atom_v,
-                    key(code))
-        .then(
-          [self, next](std::optional<value_type>& v) {
-            if (v)
-              self->state.sink += consume(*v);
-            else
-              ++self->state.errors;
-            next();
-          },
-          fail);
-    } else {
-      self
-        ->request(owner_prot_, request_timeout_, cachet::insert_atom_v, key(code),
-                  value_type{write_value(++st.version)})
-        .then([next] { next(); }, fail);
-    }
+    // The same call and handlers, timed one of three ways.
+    auto call = [&](auto&&... xs) {
+      switch (actor_timeout_) {
+        case actor_timeout::timer:
+          return send_call(st.timer.request(self, owner_prot_, call_timeout,
+                                            xs...),
+                           self, next, fail, xs...);
+        case actor_timeout::caf:
+          return send_call(self->request(owner_prot_, call_timeout, xs...),
+                           self, next, fail, xs...);
+        case actor_timeout::none:
+          return send_call(self->request(owner_prot_,
+                                         caf::duration{caf::infinite}, xs...),
+                           self, next, fail, xs...);
+      }
+    };
+    if ((code & write_bit) == 0)
+      call(cachet::lookup_atom_v, key(code));
+    else
+      call(cachet::insert_atom_v, key(code),
+           value_type{write_value(++st.version)});
+  }
+
+  /// Sets the handlers of a lookup's or an insert's response.
+  template <class Response, class Next, class Fail, class Atom, class... Ts>
+  static void send_call(Response&& r, client_actor* self, Next next, Fail fail,
+                        Atom, const Ts&...) {
+    if constexpr (std::is_same_v<Atom, cachet::lookup_atom>)
+      r.then(
+        [self, next](std::optional<value_type>& v) {
+          if (v)
+            self->state.sink += consume(*v);
+          else
+            ++self->state.errors;
+          next();
+        },
+        fail);
+    else
+      r.then([next] { next(); }, fail);
   }
 
   caf::actor_system& sys_;
-  caf::duration request_timeout_{call_timeout};
+  actor_timeout actor_timeout_ = actor_timeout::timer;
   const std::vector<std::uint64_t>& raw_keys_;
   std::vector<key_type> keys_;
   value_type write_values_[2];

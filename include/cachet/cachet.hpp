@@ -11,6 +11,7 @@
 #include "cachet/fwd.hpp"
 #include "cachet/kind.hpp"
 #include "cachet/owner.hpp"
+#include "cachet/request_timer.hpp"
 #include "cachet/snapshot.hpp"
 #include "cachet/table.hpp"
 #include "cachet/table_options.hpp"
