@@ -395,6 +395,29 @@ TEST_CASE_METHOD(cache_fixture, "fetch_by loads by index key, caches the "
   CHECK(st.misses == 5);
 }
 
+TEST_CASE_METHOD(cache_fixture, "a fetch returns after the removals its load "
+                                "caused were told") {
+  std::atomic<int> told{0};
+  str_options opts;
+  opts.max_entries = 1;
+  opts.on_removal = [&](const std::string&, const std::string&,
+                        cachet::removal_cause) {
+    // A slow listener on the loader thread: the fetch must wait for it.
+    std::this_thread::sleep_for(std::chrono::milliseconds{50});
+    ++told;
+  };
+  auto c = make(opts);
+  REQUIRE(outcome(c.put("a", "1")) == "ok");
+  REQUIRE(unwrap(c.fetch("b", [](const std::string&) {
+            return std::string{"2"};
+          })) == "2");
+  CHECK(told == 1);
+  auto st = unwrap(c.stats());
+  CHECK(st.evictions == 1);
+  CHECK(st.entries == 1);
+  CHECK(st.peak_entries == 1);
+}
+
 TEST_CASE_METHOD(cache_fixture, "a put or an invalidation during a load wins "
                                 "over the loaded value") {
   auto c = make(indexed_options());

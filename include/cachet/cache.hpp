@@ -44,7 +44,8 @@
 //
 // ("read": the owner, and others unless private; "write": the owner, and
 // others only when public.) So in a protected cache, callers read directly
-// and send fetch to the owner on a miss, as the link cache does.
+// and send fetch to the owner on a miss, as the link cache does (stats then
+// count two reads for such a miss: the get's and the fetch's).
 //
 // Thread safety: every operation is safe from any thread. Reads take no
 // lock (with LRU, a hit takes the write lock to reorder). Writes serialize

@@ -86,6 +86,12 @@ struct cache_stats {
   std::uint64_t load_failures = 0;
   std::uint64_t evictions = 0;
   std::uint64_t expirations = 0;
+  /// Entries and their total weight now (expired ones not yet swept
+  /// included), and the most ever held at once: never above the bounds.
+  std::uint64_t entries = 0;
+  std::uint64_t weight = 0;
+  std::uint64_t peak_entries = 0;
+  std::uint64_t peak_weight = 0;
 
   /// hits / (hits + misses), 0 before the first read.
   double hit_ratio() const noexcept {
@@ -97,7 +103,8 @@ struct cache_stats {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cache_stats& x) {
   return f(caf::meta::type_name("cachet.cache_stats"), x.hits, x.misses,
-           x.loads, x.load_failures, x.evictions, x.expirations);
+           x.loads, x.load_failures, x.evictions, x.expirations, x.entries,
+           x.weight, x.peak_entries, x.peak_weight);
 }
 
 /// A secondary unique index (IdentityCache's cache_index): `key_of` gives
@@ -141,7 +148,8 @@ struct cache_options {
   /// The clock of TTLs; default cache_clock::now. Tests pass their own.
   std::function<cache_clock::time_point()> clock;
   /// Told of every removal with its cause, on the thread that removed the
-  /// entry, after the cache's locks are released.
+  /// entry (a loader thread for a fetch's eviction), after the cache's locks
+  /// are released and before the operation that removed it returns.
   std::function<void(const K&, const V&, removal_cause)> on_removal;
   /// Secondary unique indexes (get_by, fetch_by).
   std::vector<cache_index<K, V>> indexes;
@@ -462,8 +470,15 @@ public:
     return v;
   }
 
-  cache_stats stats() const {
+  cache_stats stats() {
     cache_stats st;
+    {
+      std::lock_guard<write_lock> guard{write_mtx_};
+      st.entries = entries_.size();
+      st.weight = weight_;
+      st.peak_entries = max_entries_seen_;
+      st.peak_weight = max_weight_seen_;
+    }
     for (auto& s : stripes_) {
       st.hits += s.hits.load(std::memory_order_relaxed);
       st.misses += s.misses.load(std::memory_order_relaxed);
@@ -1039,6 +1054,10 @@ private:
         if (auto e = put_locked(entry->first, entry->second,
                                 std::chrono::nanoseconds{-1}, out, arm))
           err = std::move(e), entry.reset();
+    }
+    // Removal listeners first: a caller, once woken, sees their effects.
+    after_write(out, arm);
+    {
       std::lock_guard<std::mutex> lg{load_mtx_};
       if (!st->done) { // else timed out meanwhile: the callers are answered
         st->done = true;
@@ -1056,7 +1075,6 @@ private:
         st->cv.notify_all();
       }
     }
-    after_write(out, arm);
     for (auto& f : ls)
       f();
   }
