@@ -21,7 +21,6 @@
 //   index_key)`, and read-through `fetch_by(index, index_key, loader)`;
 //   kept consistent with the entries on every put, invalidation, expiry and
 //   eviction.
-//
 // * Heir: `cache_options::heir` (a named cache) passes the whole cache to
 //   the heir when its owner dies, and a new owner with the same name and
 //   heir takes it back; `cache_child` is a supervisor's child spec with the

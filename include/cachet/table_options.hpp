@@ -20,11 +20,11 @@ struct table_options {
   /// data pass to the heir (sent a table_transfer with `heir_data`) instead
   /// of dying. An owner restarted under the same name and heir takes it back
   /// (make_table, spawn_owner). See supervisor.hpp's table policies.
-  caf::actor_addr heir;
-  caf::message heir_data;
+  caf::actor_addr heir{};
+  caf::message heir_data{};
   /// For the generic owner: a dump file (dump.hpp) loaded into the table at
   /// start if it exists, and written on dump_atom and on a normal shutdown.
-  std::string dump_file;
+  std::string dump_file{};
 };
 
 } // namespace cachet
