@@ -43,8 +43,6 @@
 #include <utility>
 
 #include <caf/actor_system.hpp>
-#include <caf/allowed_unsafe_message_type.hpp>
-#include <caf/exit_reason.hpp>
 #include <caf/expected.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/stateful_actor.hpp>
@@ -374,7 +372,9 @@ snapshot_owner(typename snapshot_actor<T>::template stateful_pointer<
         return std::move(copy.error());
       return std::move(*copy);
     },
-    [=](publish_atom, T& value) { return respond(snap->publish(std::move(value))); },
+    [=](publish_atom, T& value) {
+      return respond(snap->publish(std::move(value)));
+    },
   };
 }
 
