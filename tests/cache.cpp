@@ -241,11 +241,11 @@ TEST_CASE_METHOD(cache_fixture, "max_weight holds with a weigher; an entry "
                                                static_cast<size_t>(i % 30 + 1),
                                                'x')))
             == "ok");
-    REQUIRE(c.core()->weight() <= 100);
+    REQUIRE(unwrap(c.stats()).weight <= 100);
   }
   REQUIRE(outcome(c.put("huge", std::string(101, 'x'))) == "ok");
   REQUIRE(unwrap(c.get("huge")) == none_v);
-  REQUIRE(c.core()->weight() <= 100);
+  REQUIRE(unwrap(c.stats()).weight <= 100);
   REQUIRE(log.seen->back().first == "huge");
   REQUIRE(log.seen->back().second == cachet::removal_cause::evicted);
 }

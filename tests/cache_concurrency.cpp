@@ -254,10 +254,13 @@ TEST_CASE_METHOD(cache_fixture, "the size bounds hold under concurrent "
         c.get(std::to_string(t) + ":" + std::to_string(i / 2));
         // The cache's own count, exact at every instant (a table's size()
         // is exact only when no write is in flight).
-        max_size[slot] = std::max(max_size[slot], c.core()->entries());
+        max_size[slot] = std::max(
+          max_size[slot], static_cast<std::size_t>(c.stats()->entries));
       }
     });
-    auto [entries_hw, weight_hw] = c.core()->high_water();
+    auto st = unwrap(c.stats());
+    auto entries_hw = st.peak_entries;
+    auto weight_hw = st.peak_weight;
     REQUIRE(entries_hw <= 64);
     REQUIRE(weight_hw <= 600);
     for (int t = 0; t < 4; ++t) {

@@ -490,24 +490,6 @@ public:
     return st;
   }
 
-  /// Entries counted by the cache itself (exact, under the write lock).
-  std::size_t entries() {
-    std::lock_guard<write_lock> guard{write_mtx_};
-    return entries_.size();
-  }
-
-  /// Weight of all entries (exact, under the write lock).
-  std::uint64_t weight() {
-    std::lock_guard<write_lock> guard{write_mtx_};
-    return weight_;
-  }
-
-  /// The most entries and weight ever held at once.
-  std::pair<std::size_t, std::uint64_t> high_water() {
-    std::lock_guard<write_lock> guard{write_mtx_};
-    return {max_entries_seen_, max_weight_seen_};
-  }
-
   // -- writes: the caller has checked write rights ------------------------------
 
   /// Inserts or replaces; `ttl` < 0 means the cache's default.
@@ -649,7 +631,11 @@ public:
       loads_in_flight_.emplace(key, st);
     }
     auto self = this->shared_from_this();
-    run_loader([self, key, st, fn] { self->run_load(key, st, fn); });
+    run_loader([self, key, st, fn] {
+      self->run_load(st, [&] {
+        return std::make_optional(std::pair<K, V>{key, fn(key)});
+      });
+    });
     return std::make_pair(std::optional<V>{}, st);
   }
 
@@ -689,16 +675,7 @@ public:
     }
     auto self = this->shared_from_this();
     run_loader([self, ikey, st, fn] {
-      std::optional<std::pair<K, V>> entry;
-      caf::error err;
-      try {
-        entry = fn(ikey);
-      } catch (const std::exception& e) {
-        err = caf::make_error(errc::load_failed, std::string{e.what()});
-      } catch (...) {
-        err = caf::make_error(errc::load_failed, "unknown exception");
-      }
-      self->finish_load(st, std::move(entry), std::move(err));
+      self->run_load(st, [&] { return fn(ikey); });
     });
     return std::make_pair(std::optional<V>{}, st);
   }
@@ -1014,13 +991,14 @@ private:
     return out;
   }
 
-  /// On a loader thread: run the loader, cache its value, wake the callers.
-  void run_load(const K& key, const load_ptr& st,
-                const std::function<V(const K&)>& fn) {
+  /// On a loader thread: run the loader (`load()` gives the entry, or
+  /// nullopt if an index load found none), cache it, wake the callers.
+  template <class Load>
+  void run_load(const load_ptr& st, Load load) {
     std::optional<std::pair<K, V>> entry;
     caf::error err;
     try {
-      entry.emplace(key, fn(key));
+      entry = load();
     } catch (const std::exception& e) {
       err = caf::make_error(errc::load_failed, std::string{e.what()});
     } catch (...) {
