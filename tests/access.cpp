@@ -121,7 +121,7 @@ std::vector<direct_op<H>> direct_ops() {
      [](H& h) {
        V seen = 0;
        bool called = false;
-       auto res = h.visit("b", [&](const V& v) {
+       auto res = h.visit("b", [&](cachet::view_t<V> v) {
          seen = v;
          called = true;
        });
@@ -156,14 +156,16 @@ std::vector<direct_op<H>> direct_ops() {
     {"for_each", false,
      [](H& h) {
        model seen;
-       auto res = h.for_each([&](const K& k, const V& v) { seen[k] = v; });
+       auto res = h.for_each([&](cachet::view_t<K> k, cachet::view_t<V> v) {
+         seen[K{k}] = v;
+       });
        return with_callback(outcome(res), seen == initial);
      },
      {}},
     {"fold", false,
      [](H& h) {
        bool called = false;
-       auto res = h.fold(V{0}, [&](V acc, const K&, const V& v) {
+       auto res = h.fold(V{0}, [&](V acc, cachet::view_t<K>, cachet::view_t<V> v) {
          called = true;
          return acc + v;
        });

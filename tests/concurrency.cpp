@@ -13,6 +13,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -28,7 +29,7 @@ std::string value_for(std::uint64_t key, std::uint64_t n) {
   return "k" + std::to_string(key) + ":" + std::to_string(n);
 }
 
-bool belongs_to(const std::string& value, std::uint64_t key) {
+bool belongs_to(std::string_view value, std::uint64_t key) {
   auto prefix = "k" + std::to_string(key) + ":";
   return value.compare(0, prefix.size(), prefix) == 0;
 }
@@ -240,7 +241,7 @@ TEST_CASE_METHOD(fixture, "readers always find stable keys while the table grows
       std::minstd_rand rng(id);
       while (!done) {
         auto k = rng() % stable;
-        auto found = tab.visit(k, [&](const std::string& v) {
+        auto found = tab.visit(k, [&](std::string_view v) {
           if (!belongs_to(v, k))
             ++torn;
         });
@@ -288,7 +289,7 @@ TEST_CASE_METHOD(fixture, "walks under churn see every stable entry once",
         std::multiset<std::uint64_t> seen;
         std::uint64_t prev = 0;
         bool first = true;
-        tab.for_each([&](const std::uint64_t& k, const std::string& v) {
+        tab.for_each([&](const std::uint64_t& k, std::string_view v) {
           if (!belongs_to(v, k))
             ++bad;
           if (ordered && !first && k <= prev)

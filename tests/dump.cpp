@@ -17,6 +17,7 @@
 #include <iterator>
 #include <random>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -317,7 +318,7 @@ void million_round_trip(fixture& fx) {
   // are exactly the source's.
   u64 seen = 0;
   u64 wrong = 0;
-  ok(dst.for_each([&](u64 k, const std::string& v) {
+  ok(dst.for_each([&](u64 k, std::string_view v) {
     ++seen;
     if (k >= n || v != value_of(k))
       ++wrong;

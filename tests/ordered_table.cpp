@@ -53,7 +53,7 @@ struct fixture : cachet_test::owner_fixture {
 template <class H>
 auto keys_of(const H& h) {
   std::vector<typename H::key_type> out;
-  REQUIRE(h.for_each([&](const auto& k, const auto&) { out.push_back(k); }));
+  REQUIRE(h.for_each([&](const auto& k, const auto&) { out.emplace_back(k); }));
   return out;
 }
 

@@ -178,7 +178,7 @@ TEST_CASE_METHOD(fixture, "the table dies with its owner, whatever the exit") {
       CHECK(tab->lookup("k").error() == errc::table_gone);
       CHECK(tab->member("k").error() == errc::table_gone);
       CHECK(tab->size().error() == errc::table_gone);
-      CHECK(tab->for_each([](auto&, auto&) {}).error() == errc::table_gone);
+      CHECK(tab->for_each([](auto, auto) {}).error() == errc::table_gone);
       // The name is free again; messages to the dead owner fail cleanly.
       CHECK(cachet::whereis<std::string, std::string>(sys, "doomed").error()
             == errc::no_such_table);

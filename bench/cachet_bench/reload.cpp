@@ -72,7 +72,7 @@ double read_rate(const str_table& tab, const std::vector<std::string>& keys,
   std::size_t i = 0;
   do {
     for (int j = 0; j < 256; ++j) {
-      tab.visit(keys[i], [&](const std::string& v) { sink += consume(v); });
+      tab.visit(keys[i], [&](std::string_view v) { sink += consume(v); });
       i = i + 1 == keys.size() ? 0 : i + 1;
     }
     n += 256;

@@ -39,7 +39,7 @@ inline std::uint64_t consume(std::uint64_t v) noexcept {
   return v;
 }
 
-inline std::uint64_t consume(const std::string& v) noexcept {
+inline std::uint64_t consume(std::string_view v) noexcept {
   return v.size() + static_cast<unsigned char>(v.back());
 }
 
@@ -155,7 +155,7 @@ struct cachet_direct {
   cachet::table<K, V> tab;
   std::uint64_t read(const K& k) const {
     std::uint64_t r = 0;
-    auto found = tab.visit(k, [&](const V& v) { r = consume(v); });
+    auto found = tab.visit(k, [&](cachet::view_t<V> v) { r = consume(v); });
     return found && *found ? r : 0;
   }
   bool write(const K& k, const V& v) {

@@ -13,6 +13,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 
 #include <caf/meta/type_name.hpp>
@@ -80,7 +81,7 @@ template <>
 struct counter_traits<std::string> {
   static constexpr bool supported = true;
 
-  static std::optional<std::int64_t> read(const std::string& x) {
+  static std::optional<std::int64_t> read(std::string_view x) {
     if (x.empty())
       return std::nullopt;
     auto first = x.data();

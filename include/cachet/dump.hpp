@@ -46,6 +46,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <typeinfo>
 #include <utility>
@@ -126,6 +127,24 @@ caf::error bad_dump_entry(const std::string& path, std::uint64_t index,
 caf::error dump_count_mismatch(const std::string& path, std::uint64_t count,
                                std::size_t remaining);
 
+/// Writes a key or value as read from a table: a std::string_view in the
+/// format CAF gives std::string (what load_dump reads back), else as itself.
+template <class T>
+caf::error dump_field(caf::binary_serializer& sink, const T& x) {
+  if constexpr (std::is_same_v<T, std::string_view>) {
+    auto n = x.size();
+    return caf::error::eval([&] { return sink.begin_sequence(n); },
+                            [&] {
+                              return n == 0 ? caf::error{}
+                                            : sink.apply_raw(
+                                              n, const_cast<char*>(x.data()));
+                            },
+                            [&] { return sink.end_sequence(); });
+  } else {
+    return sink(x);
+  }
+}
+
 } // namespace detail
 
 /// Writes every entry of `tab` (a `table` or `owned_table`) to `path`,
@@ -166,10 +185,11 @@ caf::expected<std::uint64_t> tab2file(const Table& tab,
   std::uint64_t count = 0;
   caf::error failure;
   // The walk cannot be stopped: after a failure it only skips the rest.
-  auto walked = tab.for_each([&](const key_type& k, const value_type& v) {
+  auto walked = tab.for_each([&](view_t<key_type> k, view_t<value_type> v) {
     if (failure)
       return;
-    if (auto err = sink(k, v)) {
+    if (auto err = caf::error::eval([&] { return detail::dump_field(sink, k); },
+                                    [&] { return detail::dump_field(sink, v); })) {
       failure = std::move(err);
       return;
     }

@@ -24,7 +24,9 @@
 // an entry present for the whole walk is seen exactly once.
 //
 // NOTE: values are returned as copies, or shown to a function while
-// protected; no reference into the table escapes. Functions passed to
+// protected; no reference into the table escapes. Shown means as
+// `view_t<T>`: `const T&`, except that std::string keys and values are shown
+// as std::string_view (set tables keep their bytes inline in the entry). Functions passed to
 // `update` run under a write lock: they must not touch the same table.
 //
 // Example:
@@ -61,6 +63,11 @@
 #include "cachet/table_options.hpp"
 
 namespace cachet {
+
+/// How visit, for_each and fold show a key or value: `const T&`, or
+/// std::string_view for std::string.
+template <class T>
+using view_t = detail::view_t<T>;
 
 namespace detail {
 
@@ -100,7 +107,7 @@ public:
 
   /// Inserts or replaces (ETS insert).
   caf::expected<void> insert(K key, V value) {
-    return write(std::move(key), [&](const V*, std::optional<V>& out) {
+    return write(std::move(key), [&](const auto*, std::optional<V>& out) {
       out.emplace(std::move(value));
       return write_action::put;
     });
@@ -114,7 +121,7 @@ public:
   /// Inserts if absent; errc::key_exists otherwise (ETS insert_new).
   caf::expected<void> insert_new(K key, V value) {
     bool exists = false;
-    auto res = write(std::move(key), [&](const V* cur, std::optional<V>& out) {
+    auto res = write(std::move(key), [&](const auto* cur, std::optional<V>& out) {
       if (cur != nullptr) {
         exists = true;
         return write_action::keep;
@@ -136,7 +143,7 @@ public:
   /// Removes the key; true if it was present.
   caf::expected<bool> erase(const K& key) {
     bool existed = false;
-    auto res = write(key, [&](const V* cur, std::optional<V>&) {
+    auto res = write(key, [&](const auto* cur, std::optional<V>&) {
       existed = cur != nullptr;
       return write_action::erase;
     });
@@ -148,7 +155,7 @@ public:
   /// Removes the key and returns its value (ETS take).
   caf::expected<std::optional<V>> take(const K& key) {
     std::optional<V> result;
-    auto res = write(key, [&](const V* cur, std::optional<V>&) {
+    auto res = write(key, [&](const auto* cur, std::optional<V>&) {
       if (cur != nullptr)
         result.emplace(*cur);
       return write_action::erase;
@@ -177,7 +184,7 @@ public:
   template <class F>
   caf::expected<bool> update(const K& key, F&& f) {
     bool found = false;
-    auto res = write(key, [&](const V* cur, std::optional<V>& out) {
+    auto res = write(key, [&](const auto* cur, std::optional<V>& out) {
       if (cur == nullptr)
         return write_action::keep;
       found = true;
@@ -202,23 +209,23 @@ public:
   /// A copy of the key's value, or nullopt if absent.
   caf::expected<std::optional<V>> lookup(const K& key) const {
     std::optional<V> result;
-    auto res = visit(key, [&](const V& v) { result.emplace(v); });
+    auto res = visit(key, [&](view_t<V> v) { result.emplace(v); });
     if (!res)
       return std::move(res.error());
     return result;
   }
 
-  /// Calls `f(const V&)` on the key's value while it is protected from
+  /// Calls `f(view_t<V>)` on the key's value while it is protected from
   /// reclamation; true if the key was present. No copy is made.
   template <class F>
   caf::expected<bool> visit(const K& key, F&& f) const {
     if (!permitted(false))
       return denial();
     bool found = false;
-    auto st = engine().find(key, [&](const V* v) {
+    auto st = engine().find(key, [&](const auto* v) {
       if (v != nullptr) {
         found = true;
-        f(*v);
+        f(static_cast<view_t<V>>(*v));
       }
     });
     if (st != op_status::ok)
@@ -228,7 +235,7 @@ public:
 
   /// True if the key is present.
   caf::expected<bool> member(const K& key) const {
-    return visit(key, [](const V&) {});
+    return visit(key, [](view_t<V>) {});
   }
 
   /// Number of entries; exact when no write is in flight.
@@ -241,19 +248,21 @@ public:
     return n;
   }
 
-  /// Calls `f(const K&, const V&)` for every entry (in key order for
+  /// Calls `f(view_t<K>, view_t<V>)` for every entry (in key order for
   /// ordered_set). Not a snapshot; see the header comment.
   template <class F>
   caf::expected<void> for_each(F&& f) const {
     if (!permitted(false))
       return denial();
-    return status(engine().for_each(f));
+    return status(engine().for_each([&](const auto& k, const auto& v) {
+      f(static_cast<view_t<K>>(k), static_cast<view_t<V>>(v));
+    }));
   }
 
-  /// Folds `f(acc, const K&, const V&) -> acc` over every entry.
+  /// Folds `f(acc, view_t<K>, view_t<V>) -> acc` over every entry.
   template <class Acc, class F>
   caf::expected<Acc> fold(Acc init, F&& f) const {
-    auto res = for_each([&](const K& k, const V& v) {
+    auto res = for_each([&](view_t<K> k, view_t<V> v) {
       init = f(std::move(init), k, v);
     });
     if (!res)
@@ -264,7 +273,7 @@ public:
   /// Every entry as a list (ETS tab2list).
   caf::expected<std::vector<entry>> to_list() const {
     std::vector<entry> out;
-    auto res = for_each([&](const K& k, const V& v) { out.emplace_back(k, v); });
+    auto res = for_each([&](view_t<K> k, view_t<V> v) { out.emplace_back(k, v); });
     if (!res)
       return std::move(res.error());
     return out;
@@ -373,7 +382,7 @@ private:
     } else {
       std::int64_t result = 0;
       errc failure{};
-      auto res = write(key, [&](const V* cur, std::optional<V>& out) {
+      auto res = write(key, [&](const auto* cur, std::optional<V>& out) {
         if (cur == nullptr && default_value == nullptr) {
           failure = errc::no_such_key;
           return write_action::keep;

@@ -937,9 +937,9 @@ void cmd_keys(call<T>& c) {
   bool all = pattern == "*";
   auto now = now_ms();
   std::vector<std::string> keys;
-  auto walked = c.tab.for_each([&](const std::string& k, const value& v) {
+  auto walked = c.tab.for_each([&](std::string_view k, const value& v) {
     if (!expired(v, now) && (all || glob_match(pattern, k)))
-      keys.push_back(k);
+      keys.emplace_back(k);
   });
   if (!c.ok(walked))
     return;
@@ -997,7 +997,7 @@ void cmd_scan(call<T>& c) {
   auto keep = static_cast<std::size_t>(std::min<std::int64_t>(count, 1 << 20))
               + 1;
   auto now = now_ms();
-  auto walked = c.tab.for_each([&](const std::string& k, const value& v) {
+  auto walked = c.tab.for_each([&](std::string_view k, const value& v) {
     if (expired(v, now))
       return;
     auto pos = scan_position(k);

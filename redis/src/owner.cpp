@@ -77,7 +77,7 @@ caf::behavior store_owner(caf::stateful_actor<owner_state>* self,
   st.tab.emplace(std::move(*tab));
   // A restarted owner inherits the table: rebuild its expiry heap (one walk,
   // once per restart).
-  st.tab->for_each([&](const std::string& k, const value& v) {
+  st.tab->for_each([&](std::string_view k, const value& v) {
     if (v.expire_at != 0)
       st.due.emplace(v.expire_at, k);
   });

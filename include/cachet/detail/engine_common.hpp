@@ -4,9 +4,27 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <string_view>
 #include <thread>
 
 namespace cachet::detail {
+
+/// How reads show a stored key or value without copying it: `const T&`,
+/// except std::string, shown as std::string_view because the hash engine
+/// keeps a string's bytes inline in its entry.
+template <class T>
+struct view_of {
+  using type = const T&;
+};
+
+template <>
+struct view_of<std::string> {
+  using type = std::string_view;
+};
+
+template <class T>
+using view_t = typename view_of<T>::type;
 
 /// What a write function decides to do with the key it was shown.
 enum class write_action : std::uint8_t {
