@@ -4,9 +4,15 @@
 //
 // Slots form a push-only linked list; a thread claims a free slot on its first
 // pin and releases it at thread exit. Retired nodes wait in their thread's
-// bag; once a bag holds `reclaim_batch` more objects, the thread tries to
-// advance the epoch and frees those retired two or more epochs ago. The epoch
-// advances only when every pinned slot was pinned in the current epoch.
+// bag; every `reclaim_batch` retires, the thread tries to advance the epoch,
+// which advances only when every pinned slot was pinned in the current
+// epoch. Objects retired two or more epochs ago are safe to free; each retire
+// frees at most two of them, oldest first, rather than a whole batch at
+// once: a writer then frees about one node per node it allocates, which
+// malloc's per-thread cache absorbs. Freeing a thousand at once overflowed
+// that cache into the arenas' locks, and half the nodes a writer replaces
+// were allocated by another thread, from another arena (two writers on 1K
+// string keys spent a sixth of their time waiting on those locks).
 //
 // A shared list, freed from by every thread's reclaim, takes what exited
 // threads left in their bags and the large, rare retirements (a table's whole
@@ -68,16 +74,16 @@ struct domain {
   ~domain() {
     free_all(shared);
     for (auto* s = slots.load(); s != nullptr;) {
-      free_all(s->bag);
+      free_all(s->bag, s->freed);
       auto* next = s->next;
       delete s;
       s = next;
     }
   }
 
-  static void free_all(std::vector<retired>& xs) {
-    for (auto& x : xs)
-      x.deleter(x.ptr);
+  static void free_all(std::vector<retired>& xs, std::size_t from = 0) {
+    for (auto i = from; i < xs.size(); ++i)
+      xs[i].deleter(xs[i].ptr);
     xs.clear();
   }
 
@@ -95,6 +101,22 @@ struct domain {
                                          std::memory_order_acq_rel);
   }
 
+  // Frees up to `n` of the slot's oldest objects retired at least two epochs
+  // ago (its bag is in epoch order).
+  static void free_oldest(epoch_slot& s, std::size_t n) {
+    auto now = global_epoch.load(std::memory_order_acquire);
+    auto& xs = s.bag;
+    for (; n > 0 && s.freed < xs.size() && xs[s.freed].epoch + 2 <= now; --n) {
+      xs[s.freed].deleter(xs[s.freed].ptr);
+      ++s.freed;
+    }
+    // Drop the freed prefix once it is most of the bag: amortized O(1).
+    if (s.freed >= 64 && s.freed * 2 >= xs.size()) {
+      xs.erase(xs.begin(), xs.begin() + static_cast<std::ptrdiff_t>(s.freed));
+      s.freed = 0;
+    }
+  }
+
   // Frees what in `xs` was retired at least two epochs ago.
   static void free_safe(std::vector<retired>& xs) {
     auto now = global_epoch.load(std::memory_order_acquire);
@@ -110,12 +132,17 @@ struct domain {
     try_advance();
     std::size_t waiting = 0;
     if (self != nullptr) {
-      free_safe(self->bag);
-      waiting += self->bag.size();
+      free_oldest(*self, self->bag.size());
+      waiting += self->bag.size() - self->freed;
     }
+    return waiting + free_shared();
+  }
+
+  // Frees what is safe on the shared list; returns how many still wait.
+  std::size_t free_shared() {
     std::lock_guard<std::mutex> guard{shared_mtx};
     free_safe(shared);
-    return waiting + shared.size();
+    return shared.size();
   }
 };
 
@@ -133,11 +160,14 @@ struct slot_releaser {
     auto& dom = the_domain();
     {
       std::lock_guard<std::mutex> guard{dom.shared_mtx};
-      dom.shared.insert(dom.shared.end(), slot->bag.begin(),
-                         slot->bag.end());
+      dom.shared.insert(dom.shared.end(),
+                        slot->bag.begin()
+                          + static_cast<std::ptrdiff_t>(slot->freed),
+                        slot->bag.end());
     }
     slot->bag.clear();
-    slot->reclaim_at = 0;
+    slot->freed = 0;
+    slot->advance_in = 0;
     slot->depth = 0;
     slot->state.store(0, std::memory_order_release);
     slot->in_use.store(false, std::memory_order_release);
@@ -180,12 +210,19 @@ void retire(void* ptr, void (*deleter)(void*)) {
   std::atomic_thread_fence(std::memory_order_seq_cst);
   slot->bag.push_back(
     retired{ptr, deleter, global_epoch.load(std::memory_order_seq_cst)});
-  // Next try only after another batch: a reader pinned for long must not
+  if (slot->depth != 0)
+    return; // pinned: the epoch cannot pass us; free on a later retire
+  // Next advance only after another batch: a reader pinned for long must not
   // turn every retire into a membarrier call.
-  if (slot->bag.size() >= slot->reclaim_at && slot->depth == 0) {
-    the_domain().reclaim(slot);
-    slot->reclaim_at = slot->bag.size() + reclaim_batch;
+  auto& dom = the_domain();
+  if (slot->advance_in == 0) {
+    dom.try_advance();
+    dom.try_advance();
+    dom.free_shared();
+    slot->advance_in = reclaim_batch;
   }
+  --slot->advance_in;
+  dom.free_oldest(*slot, 2);
 }
 
 void retire_shared(void* ptr, void (*deleter)(void*)) {

@@ -105,12 +105,14 @@ public:
 
   // -- writes: need write rights (owner; others only in public mode) ---------
 
-  /// Inserts or replaces (ETS insert).
-  caf::expected<void> insert(K key, V value) {
-    return write(std::move(key), [&](const auto*, std::optional<V>& out) {
-      out.emplace(std::move(value));
-      return write_action::put;
-    });
+  /// Inserts or replaces (ETS insert). The entry is built straight from
+  /// `key` and `value`: passing lvalues copies each once, into the table.
+  template <class KK = K, class VV = V>
+  caf::expected<void> insert(KK&& key, VV&& value) {
+    if (!permitted(true))
+      return denial();
+    return status(engine().put(as<K>(std::forward<KK>(key)),
+                               as<V>(std::forward<VV>(value))));
   }
 
   /// Inserts or replaces every entry, atomically and isolated.
@@ -355,11 +357,20 @@ private:
     return caf::unit;
   }
 
-  template <class F>
-  caf::expected<void> write(K key, F&& f) {
+  template <class KK, class F>
+  caf::expected<void> write(KK&& key, F&& f) {
     if (!permitted(true))
       return denial();
-    return status(engine().modify(std::move(key), f));
+    return status(engine().modify(std::forward<KK>(key), f));
+  }
+
+  /// `x` itself if it is a T, else a T made from it.
+  template <class T, class U>
+  static decltype(auto) as(U&& x) {
+    if constexpr (std::is_same_v<std::decay_t<U>, T>)
+      return std::forward<U>(x);
+    else
+      return T(std::forward<U>(x));
   }
 
   caf::expected<void> batch(std::vector<entry> entries, bool only_new) {

@@ -48,10 +48,12 @@ struct alignas(64) epoch_slot {
   epoch_slot* next = nullptr;
   /// Pin nesting depth, touched by the owning thread only.
   unsigned depth = 0;
-  /// Objects this thread retired, in non-decreasing epoch order.
+  /// Objects this thread retired, in non-decreasing epoch order; those
+  /// before `freed` are gone already.
   std::vector<retired> bag;
-  /// Bag size at which this thread next tries to free.
-  std::size_t reclaim_at = 0;
+  std::size_t freed = 0;
+  /// Retires left before this thread next tries to advance the epoch.
+  std::size_t advance_in = 0;
 };
 
 /// The global epoch. Starts at 1 so that a pinned state is never 0.

@@ -134,10 +134,10 @@ public:
 
   /// Shows `f(const value_ref* current, std::optional<V>& out)` the key's
   /// value (or nullptr) under the key's write lock and applies the
-  /// write_action it returns; `put` stores `out`. Atomic and isolated; if `f` or a copy
-  /// throws, the table is unchanged.
-  template <class F>
-  op_status modify(K key, F&& f) {
+  /// write_action it returns; `put` stores `out`. Atomic and isolated; if `f`
+  /// or a copy throws, the table is unchanged. `key` is a K (or reference).
+  template <class KK, class F>
+  op_status modify(KK&& key, F&& f) {
     auto h = hash_of(key);
     auto& st = stripes_[h & (stripe_count - 1)];
     node* garbage = nullptr;
@@ -153,9 +153,43 @@ public:
       auto action = show_value(cur, [&](const value_ref* v) {
         return f(v, out);
       });
-      garbage = apply(arr, st, h, std::move(key), link, cur, action, out);
-      grow_now = action == write_action::put && cur == nullptr
-                 && overloaded(arr, st);
+      if (action == write_action::put) {
+        auto* n = make_node(h, std::forward<KK>(key), std::move(*out));
+        garbage = link_node(st, link, cur, n);
+        grow_now = cur == nullptr && overloaded(arr, st);
+      } else if (action == write_action::erase) {
+        garbage = unlink_node(st, link, cur);
+      }
+    }
+    if (garbage != nullptr)
+      retire(garbage);
+    if (grow_now)
+      grow(arr);
+    return op_status::ok;
+  }
+
+  /// Inserts or replaces the key's entry, built before taking the lock from
+  /// `key` and `value` (each a K or V, or a reference to one).
+  template <class KK, class VV>
+  op_status put(KK&& key, VV&& value) {
+    auto h = hash_of(key);
+    auto& st = stripes_[h & (stripe_count - 1)];
+    auto* n = make_node(h, std::forward<KK>(key), std::forward<VV>(value));
+    node* garbage = nullptr;
+    bool grow_now = false;
+    bucket_array* arr;
+    {
+      std::lock_guard<std::mutex> guard{st.mtx};
+      arr = buckets_.load(std::memory_order_relaxed);
+      if (arr != nullptr) {
+        auto [link, cur] = locate(arr, h, n->key());
+        garbage = link_node(st, link, cur, n);
+        grow_now = cur == nullptr && overloaded(arr, st);
+      }
+    }
+    if (arr == nullptr) {
+      destroy(n);
+      return op_status::gone;
     }
     if (garbage != nullptr)
       retire(garbage);
@@ -198,9 +232,9 @@ public:
         auto h = hashes[i];
         auto& st = stripes_[h & (stripe_count - 1)];
         auto [link, cur] = locate(arr, h, items[i].first);
-        std::optional<V> out{std::move(items[i].second)};
-        if (auto* old = apply(arr, st, h, std::move(items[i].first), link, cur,
-                              write_action::put, out))
+        auto* n = make_node(h, std::move(items[i].first),
+                            std::move(items[i].second));
+        if (auto* old = link_node(st, link, cur, n))
           garbage.push_back(old);
         grow_now = grow_now || overloaded(arr, st);
       }
@@ -301,9 +335,9 @@ private:
 
     /// Call through make_node, which allocates room for the inline bytes.
     template <class KK, class VV>
-    node(node* nx, std::size_t h, KK&& k, VV&& v)
+    node(std::size_t h, KK&& k, VV&& v)
       : base(h),
-        next(nx),
+        next(nullptr),
         k_(std::forward<KK>(k)),
         v_(std::forward<VV>(v)) {
       auto* out = reinterpret_cast<char*>(this + 1);
@@ -356,8 +390,9 @@ private:
     field<V, inline_value> v_;
   };
 
+  /// A node not linked anywhere yet.
   template <class KK, class VV>
-  static node* make_node(node* next, std::size_t h, KK&& key, VV&& value) {
+  static node* make_node(std::size_t h, KK&& key, VV&& value) {
     std::size_t extra = 0;
     if constexpr (inline_key)
       extra += key.size();
@@ -365,8 +400,7 @@ private:
       extra += value.size();
     void* mem = ::operator new(sizeof(node) + extra);
     try {
-      return new (mem) node(next, h, std::forward<KK>(key),
-                            std::forward<VV>(value));
+      return new (mem) node(h, std::forward<KK>(key), std::forward<VV>(value));
     } catch (...) {
       ::operator delete(mem);
       throw;
@@ -390,16 +424,17 @@ private:
     return n->show_value(f);
   }
 
-  /// Whether node `n` holds `key`, whose hash is `h`.
-  bool holds(const node* n, std::size_t h, const K& key) const {
+  /// Whether node `n` holds `key` (a K or a view of one), whose hash is `h`.
+  template <class Q>
+  bool holds(const node* n, std::size_t h, const Q& key) const {
     if constexpr (stores_hash)
       return n->hash == h && equal(n->key(), key);
     else
       return eq_(n->key(), key);
   }
 
-  template <class S>
-  bool equal(const S& stored, const K& key) const {
+  template <class S, class Q>
+  bool equal(const S& stored, const Q& key) const {
     if constexpr (inline_key)
       return stored == std::string_view{key};
     else
@@ -547,8 +582,9 @@ private:
   }
 
   /// The link pointing at the key's node (or at the chain's end) and the node.
+  template <class Q>
   std::pair<std::atomic<node*>*, node*>
-  locate(bucket_array* arr, std::size_t h, const K& key) const {
+  locate(bucket_array* arr, std::size_t h, const Q& key) const {
     auto* link = &arr->heads[h & arr->mask];
     auto* cur = link->load(std::memory_order_relaxed);
     while (cur != nullptr && !holds(cur, h, key)) {
@@ -558,37 +594,29 @@ private:
     return {link, cur};
   }
 
-  /// Applies `action` at `link`/`cur`; returns the node to retire, if any.
+  /// Publishes `n` at `link`: in place of `cur`, or at the end of the chain
+  /// if `cur` is null. Returns the node to retire, if any. Caller holds the
+  /// stripe's lock.
+  static node* link_node(stripe& st, std::atomic<node*>* link, node* cur,
+                         node* n) {
+    n->next.store(cur != nullptr ? cur->next.load(std::memory_order_relaxed)
+                                 : nullptr,
+                  std::memory_order_relaxed);
+    link->store(n, std::memory_order_release);
+    if (cur == nullptr)
+      st.count.fetch_add(1, std::memory_order_relaxed);
+    return cur;
+  }
+
+  /// Unlinks `cur` (the node at `link`), if any; returns it for retiring.
   /// Caller holds the stripe's lock.
-  node* apply(bucket_array* arr, stripe& st, std::size_t h, K&& key,
-              std::atomic<node*>* link, node* cur, write_action action,
-              std::optional<V>& out) {
-    switch (action) {
-      case write_action::keep:
-        return nullptr;
-      case write_action::put:
-        if (cur != nullptr) {
-          auto* n = make_node(cur->next.load(std::memory_order_relaxed), h,
-                              std::move(key), std::move(*out));
-          link->store(n, std::memory_order_release);
-          return cur;
-        } else {
-          auto& head = arr->heads[h & arr->mask];
-          auto* n = make_node(head.load(std::memory_order_relaxed), h,
-                              std::move(key), std::move(*out));
-          head.store(n, std::memory_order_release);
-          st.count.fetch_add(1, std::memory_order_relaxed);
-          return nullptr;
-        }
-      case write_action::erase:
-        if (cur == nullptr)
-          return nullptr;
-        link->store(cur->next.load(std::memory_order_relaxed),
-                    std::memory_order_release);
-        st.count.fetch_sub(1, std::memory_order_relaxed);
-        return cur;
-    }
-    return nullptr;
+  static node* unlink_node(stripe& st, std::atomic<node*>* link, node* cur) {
+    if (cur == nullptr)
+      return nullptr;
+    link->store(cur->next.load(std::memory_order_relaxed),
+                std::memory_order_release);
+    st.count.fetch_sub(1, std::memory_order_relaxed);
+    return cur;
   }
 
   /// True once the stripe holds more entries than its share of buckets.

@@ -152,6 +152,16 @@ public:
     return op_status::ok;
   }
 
+  /// See hash_engine::put.
+  template <class KK, class VV>
+  op_status put(KK&& key, VV&& value) {
+    return modify(std::forward<KK>(key),
+                  [&](const V*, std::optional<V>& out) {
+                    out.emplace(std::forward<VV>(value));
+                    return write_action::put;
+                  });
+  }
+
   /// See hash_engine::insert_batch.
   op_status insert_batch(std::vector<std::pair<K, V>> items, bool only_new) {
     std::vector<node*> garbage;
