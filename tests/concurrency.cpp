@@ -157,14 +157,18 @@ TEST_CASE_METHOD(fixture, "batch inserts are isolated from readers",
     std::atomic<bool> done{false};
     std::atomic<int> violations{0};
     std::atomic<std::int64_t> reads{0};
+    std::atomic<int> readers{0};
     REQUIRE(owned.insert({{1, 0}, {2, 0}}));
     auto tab = owned.share();
     std::thread writer([&] {
+      while (readers < 2) // writing is faster than starting threads
+        std::this_thread::yield();
       for (std::int64_t n = 1; n <= 20000; ++n)
         owned.insert({{1, n}, {2, n}});
       done = true;
     });
     run_threads(2, [&](int) {
+      ++readers;
       while (!done) {
         auto a = tab.lookup(1);
         auto b = tab.lookup(2);
@@ -226,7 +230,10 @@ TEST_CASE_METHOD(fixture, "readers always find stable keys while the table grows
     std::atomic<int> missing{0};
     std::atomic<int> torn{0};
     std::size_t expected_size = stable;
+    std::atomic<int> readers{0};
     std::thread writer([&] {
+      while (readers < 2) // overlap with the readers
+        std::this_thread::yield();
       // Grows through many resizes, and churns: insert then erase.
       for (std::uint64_t k = stable; k < stable + 100000; ++k) {
         owned.insert(k, value_for(k, 1));
@@ -239,6 +246,7 @@ TEST_CASE_METHOD(fixture, "readers always find stable keys while the table grows
     });
     run_threads(2, [&](int id) {
       std::minstd_rand rng(id);
+      ++readers;
       while (!done) {
         auto k = rng() % stable;
         auto found = tab.visit(k, [&](std::string_view v) {
@@ -274,7 +282,10 @@ TEST_CASE_METHOD(fixture, "walks under churn see every stable entry once",
     auto tab = owned.share();
     std::atomic<bool> done{false};
     std::atomic<int> bad{0};
+    std::atomic<bool> walking{false};
     std::thread writer([&] {
+      while (!walking) // overlap with the walker
+        std::this_thread::yield();
       for (std::uint64_t round = 0; round < 20; ++round)
         for (std::uint64_t k = 1; k < 4 * stable; k += 2) {
           if (round % 2 == 0)
@@ -285,6 +296,7 @@ TEST_CASE_METHOD(fixture, "walks under churn see every stable entry once",
       done = true;
     });
     std::thread walker([&] {
+      walking = true;
       while (!done) {
         std::multiset<std::uint64_t> seen;
         std::uint64_t prev = 0;
@@ -329,7 +341,10 @@ TEST_CASE_METHOD(fixture, "ordered navigation stays consistent under churn",
   auto tab = owned.share();
   std::atomic<bool> done{false};
   std::atomic<int> bad{0};
+  std::atomic<int> readers{0};
   std::thread writer([&] {
+    while (readers < 2) // overlap with the readers
+      std::this_thread::yield();
     std::minstd_rand rng(7);
     for (int i = 0; i < 200000; ++i) {
       std::uint64_t k = rng() % 10000;
@@ -344,6 +359,7 @@ TEST_CASE_METHOD(fixture, "ordered navigation stays consistent under churn",
   });
   run_threads(2, [&](int id) {
     std::minstd_rand rng(id);
+    ++readers;
     while (!done) {
       std::uint64_t k = 10 * (rng() % 999) + 5;
       // next/prev never skip a stable key.
