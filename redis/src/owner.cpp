@@ -75,13 +75,15 @@ caf::behavior store_owner(caf::stateful_actor<owner_state>* self,
   }
   auto& st = self->state;
   st.tab.emplace(std::move(*tab));
+  // Reachable before the walk: a key given a TTL meanwhile is then tracked
+  // twice (harmless: sweeps check the stored expiry), never not at all.
+  slot->set(caf::actor_cast<caf::actor>(self));
   // A restarted owner inherits the table: rebuild its expiry heap (one walk,
   // once per restart).
   st.tab->for_each([&](std::string_view k, const value& v) {
     if (v.expire_at != 0)
       st.due.emplace(v.expire_at, k);
   });
-  slot->set(caf::actor_cast<caf::actor>(self));
   self->delayed_send(self, sweep_period, sweep_atom::value);
   return {
     [=](exec_atom, const std::vector<std::string>& args) -> std::string {
@@ -136,10 +138,12 @@ caf::expected<supervisor_actor> start_store(caf::actor_system& sys,
   auto sup = start_supervisor(sys, std::move(flags), {std::move(spec)});
   if (!sup)
     return sup;
-  // The owner creates the table in its init, on a scheduler thread.
+  // The owner creates the table and fills the slot in its init, on a
+  // scheduler thread. Serving before the slot is filled would drop the
+  // expiry tracking (and DEBUG CRASH-STORE) of the first commands.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
   for (;;) {
-    if (whereis<std::string, value>(sys, store_name))
+    if (slot.get())
       return sup;
     if (std::chrono::steady_clock::now() > deadline)
       return caf::make_error(errc::no_such_table);

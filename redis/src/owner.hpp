@@ -45,7 +45,7 @@ private:
 
 /// Starts the supervisor with the owner under it, wires `env`'s
 /// track_expiry and crash_store to the current owner, and waits (bounded)
-/// until the table is registered.
+/// until the owner has created the table and filled `slot`.
 caf::expected<supervisor_actor> start_store(caf::actor_system& sys,
                                             server_env& env,
                                             owner_slot& slot);
