@@ -1,0 +1,14 @@
+// cachet's string hash. XXH3 is inlined into this one function, so a lookup
+// pays one direct call rather than a call through libxxhash's PLT.
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "cachet/kind.hpp"
+
+namespace cachet::detail {
+
+std::size_t hash_bytes(const void* data, std::size_t size) noexcept {
+  return static_cast<std::size_t>(XXH3_64bits(data, size));
+}
+
+} // namespace cachet::detail
