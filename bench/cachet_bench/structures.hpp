@@ -396,7 +396,8 @@ private:
         while (w.tick(done, out)) {
           auto code = ops[pos];
           pos = (pos + 1) & mask;
-          auto t0 = clock_type::now();
+          auto timed = timed_call(done);
+          auto t0 = timed ? clock_type::now() : clock_type::time_point{};
           if ((code & write_bit) == 0) {
             auto v = caller.call(owner_prot_, call_timeout,
                                  cachet::lookup_atom_v, key(code));
@@ -411,7 +412,7 @@ private:
             if (!r)
               ++out.errors;
           }
-          if (w.measuring())
+          if (timed && w.measuring())
             out.latency_us.push_back(std::chrono::duration<float, std::micro>(
                                        clock_type::now() - t0)
                                        .count());
@@ -457,10 +458,11 @@ private:
     }
     auto code = st.ops[st.pos];
     st.pos = (st.pos + 1) & st.mask;
-    auto t0 = clock_type::now();
-    auto next = [this, self, t0] {
+    auto timed = timed_call(st.done);
+    auto t0 = timed ? clock_type::now() : clock_type::time_point{};
+    auto next = [this, self, timed, t0] {
       auto& s = self->state;
-      if (s.win->measuring())
+      if (timed && s.win->measuring())
         s.out->latency_us.push_back(
           std::chrono::duration<float, std::micro>(clock_type::now() - t0)
             .count());
