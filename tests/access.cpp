@@ -165,7 +165,8 @@ std::vector<direct_op<H>> direct_ops() {
     {"fold", false,
      [](H& h) {
        bool called = false;
-       auto res = h.fold(V{0}, [&](V acc, cachet::view_t<K>, cachet::view_t<V> v) {
+       auto res = h.fold(V{0}, [&](V acc, cachet::view_t<K>,
+                                   cachet::view_t<V> v) {
          called = true;
          return acc + v;
        });

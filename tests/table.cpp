@@ -14,6 +14,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <typeinfo>
 #include <utility>
 #include <vector>
@@ -91,7 +92,8 @@ struct ci_equal {
 
 // Every key in one bucket: exercises long chains.
 struct zero_hash {
-  std::size_t operator()(int) const noexcept {
+  template <class T>
+  std::size_t operator()(const T&) const noexcept {
     return 0;
   }
 };
@@ -738,6 +740,74 @@ TEST_CASE_METHOD(fixture, "non-trivial values are copied in and out intact",
   CHECK(list[2].second == big);
   CHECK(unwrap(t.take(long_key)) == big);
   CHECK(unwrap(t.size()) == 2);
+}
+
+TEST_CASE_METHOD(fixture, "std::string keys and values are stored whole, "
+                          "inline in the entry, and shown as string_view",
+                 "[table]") {
+  using namespace std::string_literals;
+  auto t = make<std::string, std::string>();
+  const auto nul_key = "a\0b"s;        // embedded NUL: sizes, not strlen
+  const auto nul_value = "x\0y\0z"s;
+  const std::string big(1 << 20, 'v'); // far beyond any small buffer
+  REQUIRE(t.insert(""s, ""s));
+  REQUIRE(t.insert(nul_key, nul_value));
+  REQUIRE(t.insert("a", big));
+  REQUIRE(t.insert("ab", "short"));     // a prefix of no other key
+  CHECK(nul_key.size() == 3);           // lvalues are copied, not moved
+  CHECK(unwrap(t.lookup("")) == ""s);
+  CHECK(unwrap(t.lookup(nul_key)) == nul_value);
+  CHECK(unwrap(t.lookup("a\0"s)) == std::nullopt);
+  CHECK(unwrap(t.lookup("a")) == big);
+  CHECK(unwrap(t.lookup("ab")) == "short"s);
+  std::string_view seen;
+  CHECK(unwrap(t.visit(nul_key, [&](std::string_view v) { seen = v; })));
+  CHECK(seen.size() == nul_value.size());
+  // Replacing with longer and shorter values.
+  REQUIRE(t.insert("ab", big));
+  CHECK(unwrap(t.lookup("ab")) == big);
+  REQUIRE(t.insert("ab", "s"));
+  CHECK(unwrap(t.lookup("ab")) == "s"s);
+  CHECK(unwrap(t.update("ab", [](std::string& v) { v += "!"; })));
+  CHECK(unwrap(t.take("ab")) == "s!"s);
+  std::map<std::string, std::size_t> sizes;
+  REQUIRE(t.for_each([&](std::string_view k, std::string_view v) {
+    sizes[std::string{k}] = v.size();
+  }));
+  CHECK(sizes == std::map<std::string, std::size_t>{
+                   {"", 0}, {nul_key, 5}, {"a", big.size()}});
+  // Mixed: a string key with an integer value, and the other way round.
+  auto by_name = make<std::string, std::int64_t>();
+  REQUIRE(by_name.insert("n", 1));
+  CHECK(unwrap(by_name.update_counter("n", {41})) == 42);
+  auto by_id = make<int, std::string>();
+  REQUIRE(by_id.insert(7, big));
+  REQUIRE(by_id.insert(7, "seven"));
+  CHECK(unwrap(by_id.lookup(7)) == "seven"s);
+}
+
+TEST_CASE_METHOD(fixture, "string keys of one chain are told apart by their "
+                          "bytes",
+                 "[table]") {
+  using namespace std::string_literals;
+  using kind = cachet::set<zero_hash>;
+  auto t = make<std::string, std::string, kind>();
+  std::vector<std::string> keys{""s, "a"s, "aa"s, "ab"s, "a\0"s};
+  for (int i = 0; i < 200; ++i)
+    keys.push_back(std::string(static_cast<std::size_t>(i % 40), 'k')
+                   + std::to_string(i));
+  for (const auto& k : keys)
+    REQUIRE(t.insert(k, "v" + k));
+  CHECK(unwrap(t.size()) == keys.size());
+  int wrong = 0;
+  for (const auto& k : keys)
+    if (unwrap(t.lookup(k)) != "v" + k)
+      ++wrong;
+  CHECK(wrong == 0);
+  CHECK(unwrap(t.erase("aa")) == true);
+  CHECK(unwrap(t.member("a")) == true);
+  CHECK(unwrap(t.member("aa")) == false);
+  CHECK(unwrap(t.member("ab")) == true);
 }
 
 // -- after the owner died ----------------------------------------------------

@@ -188,8 +188,9 @@ caf::expected<std::uint64_t> tab2file(const Table& tab,
   auto walked = tab.for_each([&](view_t<key_type> k, view_t<value_type> v) {
     if (failure)
       return;
-    if (auto err = caf::error::eval([&] { return detail::dump_field(sink, k); },
-                                    [&] { return detail::dump_field(sink, v); })) {
+    auto err = caf::error::eval([&] { return detail::dump_field(sink, k); },
+                                [&] { return detail::dump_field(sink, v); });
+    if (err) {
       failure = std::move(err);
       return;
     }

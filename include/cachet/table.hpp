@@ -26,8 +26,9 @@
 // NOTE: values are returned as copies, or shown to a function while
 // protected; no reference into the table escapes. Shown means as
 // `view_t<T>`: `const T&`, except that std::string keys and values are shown
-// as std::string_view (set tables keep their bytes inline in the entry). Functions passed to
-// `update` run under a write lock: they must not touch the same table.
+// as std::string_view (set tables keep their bytes inline in the entry).
+// Functions passed to `update` run under a write lock: they must not touch
+// the same table.
 //
 // Example:
 //   // in the owner's init:
@@ -123,7 +124,8 @@ public:
   /// Inserts if absent; errc::key_exists otherwise (ETS insert_new).
   caf::expected<void> insert_new(K key, V value) {
     bool exists = false;
-    auto res = write(std::move(key), [&](const auto* cur, std::optional<V>& out) {
+    auto res = write(std::move(key), [&](const auto* cur,
+                                         std::optional<V>& out) {
       if (cur != nullptr) {
         exists = true;
         return write_action::keep;
@@ -275,7 +277,9 @@ public:
   /// Every entry as a list (ETS tab2list).
   caf::expected<std::vector<entry>> to_list() const {
     std::vector<entry> out;
-    auto res = for_each([&](view_t<K> k, view_t<V> v) { out.emplace_back(k, v); });
+    auto res = for_each([&](view_t<K> k, view_t<V> v) {
+      out.emplace_back(k, v);
+    });
     if (!res)
       return std::move(res.error());
     return out;
