@@ -133,13 +133,14 @@ template <class T>
 caf::error dump_field(caf::binary_serializer& sink, const T& x) {
   if constexpr (std::is_same_v<T, std::string_view>) {
     auto n = x.size();
-    return caf::error::eval([&] { return sink.begin_sequence(n); },
-                            [&] {
-                              return n == 0 ? caf::error{}
-                                            : sink.apply_raw(
-                                              n, const_cast<char*>(x.data()));
-                            },
-                            [&] { return sink.end_sequence(); });
+    if (auto err = sink.begin_sequence(n))
+      return err;
+    // apply_raw serves both directions, hence the non-const pointer; a
+    // serializer only reads it.
+    if (n > 0)
+      if (auto err = sink.apply_raw(n, const_cast<char*>(x.data())))
+        return err;
+    return sink.end_sequence();
   } else {
     return sink(x);
   }
