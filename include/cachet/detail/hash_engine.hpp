@@ -161,11 +161,7 @@ public:
         garbage = unlink_node(st, link, cur);
       }
     }
-    if (garbage != nullptr)
-      retire(garbage);
-    if (grow_now)
-      grow(arr);
-    return op_status::ok;
+    return after_write(garbage, grow_now, arr);
   }
 
   /// Inserts or replaces the key's entry, built before taking the lock from
@@ -191,11 +187,7 @@ public:
       destroy(n);
       return op_status::gone;
     }
-    if (garbage != nullptr)
-      retire(garbage);
-    if (grow_now)
-      grow(arr);
-    return op_status::ok;
+    return after_write(garbage, grow_now, arr);
   }
 
   /// Inserts all `items` atomically and isolated from readers; duplicate keys
@@ -208,12 +200,20 @@ public:
     if (size(n) != op_status::ok)
       return op_status::gone;
     grow_to(n + items.size());
-    std::vector<std::size_t> hashes;
-    hashes.reserve(items.size());
+    // The nodes are built before locking: an allocation that fails leaves
+    // the table untouched, and the locks are held for linking only.
+    std::vector<std::pair<std::size_t, node*>> fresh;
+    fresh.reserve(items.size());
     std::uint64_t stripe_mask = 0;
-    for (auto& kv : items) {
-      hashes.push_back(hash_of(kv.first));
-      stripe_mask |= std::uint64_t{1} << (hashes.back() & (stripe_count - 1));
+    try {
+      for (auto& [k, v] : items) {
+        auto h = hash_of(k);
+        fresh.emplace_back(h, make_node(h, std::move(k), std::move(v)));
+        stripe_mask |= std::uint64_t{1} << (h & (stripe_count - 1));
+      }
+    } catch (...) {
+      destroy_all(fresh);
+      throw;
     }
     std::vector<node*> garbage;
     bool grow_now = false;
@@ -221,23 +221,26 @@ public:
     {
       multi_lock locks{*this, stripe_mask};
       arr = buckets_.load(std::memory_order_relaxed);
-      if (arr == nullptr)
-        return op_status::gone;
-      if (only_new)
-        for (std::size_t i = 0; i < items.size(); ++i)
-          if (locate(arr, hashes[i], items[i].first).second != nullptr)
+      if (arr != nullptr && only_new)
+        for (auto [h, n] : fresh)
+          if (locate(arr, h, n->key()).second != nullptr) {
+            destroy_all(fresh);
             return op_status::rejected;
-      locks.begin_batch();
-      for (std::size_t i = 0; i < items.size(); ++i) {
-        auto h = hashes[i];
-        auto& st = stripes_[h & (stripe_count - 1)];
-        auto [link, cur] = locate(arr, h, items[i].first);
-        auto* n = make_node(h, std::move(items[i].first),
-                            std::move(items[i].second));
-        if (auto* old = link_node(st, link, cur, n))
-          garbage.push_back(old);
-        grow_now = grow_now || overloaded(arr, st);
+          }
+      if (arr != nullptr) {
+        locks.begin_batch();
+        for (auto [h, n] : fresh) {
+          auto& st = stripes_[h & (stripe_count - 1)];
+          auto [link, cur] = locate(arr, h, n->key());
+          if (auto* old = link_node(st, link, cur, n))
+            garbage.push_back(old);
+          grow_now = grow_now || overloaded(arr, st);
+        }
       }
+    }
+    if (arr == nullptr) {
+      destroy_all(fresh);
+      return op_status::gone;
     }
     for (auto* n : garbage)
       retire(n);
@@ -363,17 +366,6 @@ private:
         return (v_.obj);
     }
 
-    /// Calls `f(const value_ref*)` with this node's value.
-    template <class F>
-    decltype(auto) show_value(F&& f) const {
-      if constexpr (inline_value) {
-        auto v = value();
-        return f(static_cast<const value_ref*>(&v));
-      } else {
-        return f(&v_.obj);
-      }
-    }
-
     std::atomic<node*> next;
 
   private:
@@ -412,33 +404,40 @@ private:
     ::operator delete(n);
   }
 
+  static void destroy_all(std::vector<std::pair<std::size_t, node*>>& xs) {
+    for (auto& x : xs)
+      destroy(x.second);
+    xs.clear();
+  }
+
   static void retire(node* n) {
     detail::retire(n, [](void* p) { destroy(static_cast<node*>(p)); });
   }
 
+
   /// Calls `f(const value_ref*)` with n's value, or with nullptr.
   template <class F>
   static decltype(auto) show_value(const node* n, F&& f) {
-    if (n == nullptr)
-      return f(static_cast<const value_ref*>(nullptr));
-    return n->show_value(f);
+    if constexpr (inline_value) {
+      if (n == nullptr)
+        return f(static_cast<const value_ref*>(nullptr));
+      auto v = n->value();
+      return f(static_cast<const value_ref*>(&v));
+    } else {
+      return f(n != nullptr ? &n->value() : nullptr);
+    }
   }
 
   /// Whether node `n` holds `key` (a K or a view of one), whose hash is `h`.
   template <class Q>
   bool holds(const node* n, std::size_t h, const Q& key) const {
     if constexpr (stores_hash)
-      return n->hash == h && equal(n->key(), key);
+      if (n->hash != h)
+        return false;
+    if constexpr (inline_key)
+      return n->key() == std::string_view{key};
     else
       return eq_(n->key(), key);
-  }
-
-  template <class S, class Q>
-  bool equal(const S& stored, const Q& key) const {
-    if constexpr (inline_key)
-      return stored == std::string_view{key};
-    else
-      return eq_(stored, key);
   }
 
   std::size_t hash_of(const node* n) const {
@@ -617,6 +616,15 @@ private:
                 std::memory_order_release);
     st.count.fetch_sub(1, std::memory_order_relaxed);
     return cur;
+  }
+
+  /// Retires what a single-key write unlinked and grows if it asked to.
+  op_status after_write(node* garbage, bool grow_now, bucket_array* arr) {
+    if (garbage != nullptr)
+      retire(garbage);
+    if (grow_now)
+      grow(arr);
+    return op_status::ok;
   }
 
   /// Load factor at most 1/2: a hit in a table larger than the caches then
