@@ -11,8 +11,8 @@
 // The wake-up: a request to an idle actor has to get the actor onto a
 // thread. CAF hands it to its scheduler, whose idle workers sleep between
 // polls (up to milliseconds), and a plain thread's enqueue wakes none of
-// them: that sleep, not the messaging, was 95% of a call. So the caller
-// lends its own thread instead, as a worker does for an actor that one of
+// them: that sleep, not the messaging, was 95% of a call. A caller that opts
+// into thread lending lends its own thread instead, as a worker does for an actor that one of
 // its own actors wakes: the send goes through an execution unit whose
 // exec_later resumes the woken actor right here, for a bounded number of
 // messages, and hands it to the scheduler if more remain. CAF's mailbox
@@ -23,10 +23,11 @@
 // before sleeping on a condition variable.
 #include "cachet/blocking_caller.hpp"
 
+#include "cachet/detail/registry.hpp"
+
 #include <condition_variable>
 #include <memory>
 #include <mutex>
-#include <unordered_map>
 
 #include <caf/actor_companion.hpp>
 #include <caf/actor_system.hpp>
@@ -76,18 +77,13 @@ public:
       caf::intrusive_ptr_release(job);
   }
 
-  /// The unit of `sys`. Units live as long as the process: an actor keeps a
-  /// pointer to the unit that last ran it until a worker runs it again.
-  static lent_thread* of(caf::actor_system& sys) {
-    static std::mutex mtx;
-    static std::unordered_map<const caf::actor_system*,
-                              std::unique_ptr<lent_thread>>
-      all;
-    std::lock_guard<std::mutex> guard{mtx};
-    auto& unit = all[&sys];
-    if (!unit)
-      unit = std::make_unique<lent_thread>(&sys);
-    return unit.get();
+  /// The unit of `sys`, which lives as long as the system's cachet module:
+  /// an actor keeps a pointer to the unit that last ran it until a worker
+  /// runs it again.
+  static caf::execution_unit* of(caf::actor_system& sys) {
+    return &detail::lent_unit_of(sys, [&sys] {
+      return std::make_unique<lent_thread>(&sys);
+    });
   }
 };
 
@@ -103,10 +99,11 @@ struct blocking_caller::state {
   bool sleeping = false;
 };
 
-blocking_caller::blocking_caller(caf::actor_system& sys)
+blocking_caller::blocking_caller(caf::actor_system& sys,
+                                 thread_lending lending)
   : state_(std::make_shared<state>()),
     companion_(sys.spawn<caf::actor_companion, caf::hidden>()),
-    unit_(lent_thread::of(sys)) {
+    unit_(lending == thread_lending::on ? lent_thread::of(sys) : nullptr) {
   auto* self = caf::actor_cast<caf::actor_companion*>(companion_);
   self->on_enqueue([st = state_](caf::mailbox_element_ptr x) {
     if (!x || !x->mid.is_response())
@@ -142,7 +139,7 @@ blocking_caller::roundtrip(caf::strong_actor_ptr dest, caf::message msg,
     state_->ready.store(false, std::memory_order_relaxed);
   }
   auto sender = caf::actor_cast<caf::strong_actor_ptr>(companion_);
-  lending = true;
+  lending = unit_ != nullptr;
   dest->enqueue(caf::make_mailbox_element(std::move(sender), mid, {},
                                           std::move(msg)),
                 unit_);

@@ -17,10 +17,21 @@
 // A shared list, freed from by every thread's reclaim, takes what exited
 // threads left in their bags and the large, rare retirements (a table's whole
 // storage), which must not wait for the retiring thread to retire again.
+//
+// The domain is never destroyed: threads cachet does not join (its loader
+// threads, a user's detached threads) may still read and retire while static
+// destructors run at exit. What waits at exit stays reachable from it.
+//
+// Retiring allocates nothing but its record in a bag. If even that fails
+// (out of memory), the retiring thread waits for a grace period, two epoch
+// advances that every pinned reader lets happen once it unpins, and frees
+// the object itself: retire never throws, so owners can die and tables
+// retire in noexcept paths.
 #include "cachet/detail/epoch.hpp"
 
 #include <algorithm>
 #include <mutex>
+#include <thread>
 
 #include <linux/membarrier.h>
 #include <sys/syscall.h>
@@ -67,24 +78,6 @@ struct domain {
 
   domain() {
     asymmetric_fences = register_membarrier();
-  }
-
-  // Runs after main returns and after every thread that used a table joined
-  // (CAF joins its workers when the actor system dies): nothing is pinned.
-  ~domain() {
-    free_all(shared);
-    for (auto* s = slots.load(); s != nullptr;) {
-      free_all(s->bag, s->freed);
-      auto* next = s->next;
-      delete s;
-      s = next;
-    }
-  }
-
-  static void free_all(std::vector<retired>& xs, std::size_t from = 0) {
-    for (auto i = from; i < xs.size(); ++i)
-      xs[i].deleter(xs[i].ptr);
-    xs.clear();
   }
 
   // Advances the global epoch if every pinned slot has seen the current one.
@@ -147,8 +140,26 @@ struct domain {
 };
 
 domain& the_domain() {
-  static domain instance;
-  return instance;
+  static auto* instance = new domain; // never freed: see the file comment
+  return *instance;
+}
+
+// Frees `ptr` once a grace period has passed: when no reader pinned before
+// now can still hold it. The fallback of a retire that cannot record `ptr`.
+// A pinned caller cannot wait for itself: `ptr` is leaked instead.
+void free_after_grace_period(void* ptr, void (*deleter)(void*),
+                             std::uint64_t epoch) noexcept {
+  auto* slot = this_thread_slot;
+  if (slot != nullptr && slot->depth != 0)
+    return;
+  auto& dom = the_domain();
+  for (unsigned spins = 0;
+       global_epoch.load(std::memory_order_acquire) < epoch + 2; ++spins) {
+    dom.try_advance();
+    if (spins > 64)
+      std::this_thread::yield();
+  }
+  deleter(ptr);
 }
 
 // Releases the thread's slot at thread exit.
@@ -201,15 +212,19 @@ epoch_slot* claim_epoch_slot() {
   return fresh;
 }
 
-void retire(void* ptr, void (*deleter)(void*)) {
-  auto* slot = this_thread_slot;
-  if (slot == nullptr)
-    slot = claim_epoch_slot();
+void retire(void* ptr, void (*deleter)(void*)) noexcept {
   // The unlink that precedes this call must be visible before we read the
   // epoch we tag the object with (StoreLoad).
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  slot->bag.push_back(
-    retired{ptr, deleter, global_epoch.load(std::memory_order_seq_cst)});
+  auto epoch = global_epoch.load(std::memory_order_seq_cst);
+  epoch_slot* slot = nullptr;
+  try {
+    slot = this_thread_slot != nullptr ? this_thread_slot : claim_epoch_slot();
+    slot->bag.push_back(retired{ptr, deleter, epoch});
+  } catch (...) {
+    free_after_grace_period(ptr, deleter, epoch);
+    return;
+  }
   if (slot->depth != 0)
     return; // pinned: the epoch cannot pass us; free on a later retire
   // Next advance only after another batch: a reader pinned for long must not
@@ -225,12 +240,20 @@ void retire(void* ptr, void (*deleter)(void*)) {
   dom.free_oldest(*slot, 2);
 }
 
-void retire_shared(void* ptr, void (*deleter)(void*)) {
+void retire_shared(void* ptr, void (*deleter)(void*)) noexcept {
   auto& dom = the_domain();
   std::atomic_thread_fence(std::memory_order_seq_cst); // as in retire
   auto epoch = global_epoch.load(std::memory_order_seq_cst);
-  std::lock_guard<std::mutex> guard{dom.shared_mtx};
-  dom.shared.push_back(retired{ptr, deleter, epoch});
+  {
+    std::lock_guard<std::mutex> guard{dom.shared_mtx};
+    try {
+      dom.shared.push_back(retired{ptr, deleter, epoch});
+      return;
+    } catch (...) {
+      // out of memory: fall through
+    }
+  }
+  free_after_grace_period(ptr, deleter, epoch);
 }
 
 std::size_t reclaim() {

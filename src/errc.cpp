@@ -1,11 +1,7 @@
-// Names for cachet's error codes and their registration with CAF, so that
-// `actor_system::render` and CAF's logging print "cachet: access_denied"
-// instead of a bare number.
+// Names for cachet's error codes; configure (src/registry.cpp) registers them
+// with CAF, so that `actor_system::render` and CAF's logging print
+// "cachet: access_denied" instead of a bare number.
 #include "cachet/errc.hpp"
-
-#include <caf/actor_system_config.hpp>
-#include <caf/atom.hpp>
-#include <caf/message.hpp>
 
 namespace cachet {
 
@@ -26,25 +22,15 @@ std::string to_string(errc x) {
     case errc::start_failed: return "start_failed";
     case errc::no_such_child: return "no_such_child";
     case errc::child_running: return "child_running";
-    case errc::child_exists: return "child_exists";
+    case errc::already_started: return "already_started";
+    case errc::already_present: return "already_present";
     case errc::max_children: return "max_children";
     case errc::wrong_strategy: return "wrong_strategy";
     case errc::load_failed: return "load_failed";
     case errc::load_timeout: return "load_timeout";
+    case errc::invalid_owner: return "invalid_owner";
   }
   return "errc(" + std::to_string(static_cast<int>(x)) + ")";
-}
-
-void configure(caf::actor_system_config& cfg) {
-  // (CAF 0.17.6's add_error_category<T> does not compile: pass a renderer.)
-  cfg.add_error_category(caf::atom("cachet"),
-                         [](std::uint8_t code, caf::atom_value,
-                            const caf::message& context) {
-                           auto str = "cachet: " + to_string(errc{code});
-                           if (!context.empty())
-                             str += " " + caf::to_string(context);
-                           return str;
-                         });
 }
 
 } // namespace cachet

@@ -3,12 +3,12 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-#include "cachet/kind.hpp"
+#include "cachet/detail/hash.hpp"
 
 namespace cachet::detail {
 
-std::size_t hash_bytes(const void* data, std::size_t size) noexcept {
-  return static_cast<std::size_t>(XXH3_64bits(data, size));
+std::uint64_t hash_bytes(const void* data, std::size_t size) noexcept {
+  return XXH3_64bits(data, size);
 }
 
 } // namespace cachet::detail

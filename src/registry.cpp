@@ -1,56 +1,134 @@
-// Named tables (ETS's named_table).
+// cachet's per-actor-system state (detail/registry.hpp) and `configure`.
 //
-// There is one registry per actor system, looked up by the system's address.
-// It maps names to weak pointers: it never keeps a table alive, and a name
-// whose table died is free again even before the dead entry is erased, which
-// lets a restarted owner reclaim its name at once.
-#include "cachet/detail/table_core.hpp"
+// The state is a CAF actor-system module, so the system owns it: created in
+// the system's constructor, destroyed in its destructor after every actor is
+// done. CAF 0.17.6 keeps modules in an array indexed by a fixed enum and
+// offers no slot for third-party modules; cachet takes `network_manager`,
+// the slot that CAF 0.17 reserves for libcaf_net, which only CAF 0.18 and
+// later ship, and finds its module again through that slot's accessor.
+//
+// The registry maps names to weak pointers: it never keeps a resource
+// alive, and a name whose resource died is free again at once.
+#include "cachet/detail/registry.hpp"
+
+#include <stdexcept>
 
 #include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/atom.hpp>
+#include <caf/execution_unit.hpp>
+#include <caf/message.hpp>
 
+#include "cachet/configure.hpp"
+#include "cachet/detail/resource_core.hpp"
 #include "cachet/errc.hpp"
 
 namespace cachet::detail {
 
-std::shared_ptr<registry> registry::of(caf::actor_system& sys) {
-  static std::mutex mtx;
-  static std::unordered_map<const caf::actor_system*, std::shared_ptr<registry>>
-    all;
-  std::lock_guard<std::mutex> guard{mtx};
-  auto& reg = all[&sys];
-  if (!reg)
-    reg = std::make_shared<registry>();
-  return reg;
+namespace {
+
+class system_module final : public caf::actor_system::module {
+public:
+  static caf::actor_system::module* make(caf::actor_system&,
+                                         caf::detail::type_list<>) {
+    return new system_module;
+  }
+
+  void start() override {
+    // nop
+  }
+
+  void stop() override {
+    // nop
+  }
+
+  void init(caf::actor_system_config&) override {
+    // nop
+  }
+
+  id_t id() const override {
+    return network_manager; // see the top of this file
+  }
+
+  void* subtype_ptr() override {
+    return this;
+  }
+
+  const std::shared_ptr<registry> names = std::make_shared<registry>();
+
+  std::mutex unit_mtx;
+  std::unique_ptr<caf::execution_unit> unit; // guarded by unit_mtx
+};
+
+system_module& module_of(caf::actor_system& sys) {
+  if (!sys.has_network_manager())
+    throw std::logic_error("cachet: call cachet::configure(cfg) on the "
+                           "config before creating the actor system");
+  // network_manager() returns what subtype_ptr() returned: the module.
+  return *reinterpret_cast<system_module*>(&sys.network_manager());
 }
 
+} // namespace
+
 caf::error registry::add(const std::string& name,
-                         const std::shared_ptr<table_core_base>& core) {
+                         const std::shared_ptr<resource_core>& core) {
   std::lock_guard<std::mutex> guard{mtx_};
-  auto& entry = tables_[name];
+  auto& entry = names_[name];
   if (auto other = entry.lock(); other && other->alive())
     return caf::make_error(errc::name_taken);
   entry = core;
   return caf::none;
 }
 
-void registry::remove(const std::string& name, const table_core_base* core) {
+void registry::remove(const std::string& name,
+                      const resource_core* core) noexcept {
   std::lock_guard<std::mutex> guard{mtx_};
-  auto i = tables_.find(name);
-  if (i == tables_.end())
+  auto i = names_.find(name);
+  if (i == names_.end())
     return;
   auto current = i->second.lock();
   if (!current || current.get() == core)
-    tables_.erase(i);
+    names_.erase(i);
 }
 
-std::shared_ptr<table_core_base>
-registry::find(const std::string& name) const {
+std::shared_ptr<resource_core> registry::find(const std::string& name) const {
   std::lock_guard<std::mutex> guard{mtx_};
-  auto i = tables_.find(name);
-  if (i == tables_.end())
+  auto i = names_.find(name);
+  if (i == names_.end())
     return nullptr;
   auto core = i->second.lock();
   return core && core->alive() ? core : nullptr;
 }
 
+std::shared_ptr<registry> registry_of(caf::actor_system& sys) {
+  return module_of(sys).names;
+}
+
+caf::execution_unit&
+lent_unit_of(caf::actor_system& sys,
+             const std::function<std::unique_ptr<caf::execution_unit>()>& make) {
+  auto& mod = module_of(sys);
+  std::lock_guard<std::mutex> guard{mod.unit_mtx};
+  if (!mod.unit)
+    mod.unit = make();
+  return *mod.unit;
+}
+
 } // namespace cachet::detail
+
+namespace cachet {
+
+void configure(caf::actor_system_config& cfg) {
+  // (CAF 0.17.6's add_error_category<T> does not compile: pass a renderer.)
+  cfg.add_error_category(caf::atom("cachet"),
+                         [](std::uint8_t code, caf::atom_value,
+                            const caf::message& context) {
+                           auto str = "cachet: " + to_string(errc{code});
+                           if (!context.empty())
+                             str += " " + caf::to_string(context);
+                           return str;
+                         });
+  cfg.load<detail::system_module>();
+}
+
+} // namespace cachet

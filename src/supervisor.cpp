@@ -362,8 +362,12 @@ private:
   caf::expected<caf::actor> start_child(child_spec spec) {
     if (dynamic())
       return caf::make_error(errc::wrong_strategy);
-    if (auto i = index_of(spec.id); i != children_.size())
-      return caf::make_error(errc::child_exists, spec.id);
+    if (auto i = index_of(spec.id); i != children_.size()) {
+      // OTP's {error, {already_started, Child}} or {error, already_present}.
+      if (auto& running = children_[i].running)
+        return caf::make_error(errc::already_started, spec.id, running);
+      return caf::make_error(errc::already_present, spec.id);
+    }
     children_.push_back(child{std::move(spec), {}, {}});
     if (auto err = start(children_.back())) {
       children_.pop_back();
@@ -470,11 +474,6 @@ void supervisor_main(caf::blocking_actor* self,
 }
 
 } // namespace
-
-bool is_normal_exit(const caf::error& reason) {
-  return !reason || reason == caf::exit_reason::normal
-         || reason == caf::exit_reason::user_shutdown;
-}
 
 caf::expected<supervisor_actor>
 start_supervisor(caf::actor_system& sys, supervisor_flags flags,

@@ -22,7 +22,7 @@
 
 namespace {
 
-using cachet::access;
+using cachet::access_mode;
 using cachet::counter_op;
 using cachet::errc;
 
@@ -74,13 +74,13 @@ model after(const std::function<void(model&)>& effect) {
 }
 
 // Rights of a non-owner's direct handle, as in ETS.
-std::string direct_expectation(access mode, bool write) {
+std::string direct_expectation(access_mode mode, bool write) {
   switch (mode) {
-    case access::private_:
+    case access_mode::private_:
       return name(errc::access_denied);
-    case access::protected_:
+    case access_mode::protected_:
       return write ? name(errc::access_denied) : "ok";
-    case access::public_:
+    case access_mode::public_:
       return "ok";
   }
   return "unknown mode";
@@ -373,7 +373,7 @@ struct fixture : cachet_test::system_fixture {
 
   // A table owned by `self`, holding `initial`.
   template <class Kind>
-  cachet::owned_table<K, V, Kind> make(access mode, std::string name = {}) {
+  cachet::owned_table<K, V, Kind> make(access_mode mode, std::string name = {}) {
     auto res = cachet::make_table<K, V, Kind>(self.ptr(),
                                               {std::move(name), mode});
     REQUIRE(res);
@@ -384,7 +384,7 @@ struct fixture : cachet_test::system_fixture {
 
   // A generic owner serving a table that holds `initial`.
   template <class Kind>
-  owner_guard<Kind> spawn(cachet::blocking_caller& caller, access mode,
+  owner_guard<Kind> spawn(cachet::blocking_caller& caller, access_mode mode,
                           std::string name = {}) {
     auto res = cachet::spawn_owner<K, V, Kind>(sys, {std::move(name), mode});
     REQUIRE(res);
@@ -420,7 +420,7 @@ model contents(cachet::blocking_caller& caller, const owner_t<Kind>& owner) {
 TEMPLATE_TEST_CASE_METHOD(kind_fixture, "the owner may do every operation in "
                                         "every mode",
                           "[access]", hashed, ordered) {
-  auto mode = GENERATE(access::private_, access::protected_, access::public_);
+  auto mode = GENERATE(access_mode::private_, access_mode::protected_, access_mode::public_);
   for (auto& op : direct_ops<cachet::owned_table<K, V, TestType>>()) {
     INFO(cachet::to_string(mode) << " table, " << op.name << " by the owner");
     auto tab = this->template make<TestType>(mode);
@@ -432,7 +432,7 @@ TEMPLATE_TEST_CASE_METHOD(kind_fixture, "the owner may do every operation in "
 TEMPLATE_TEST_CASE_METHOD(kind_fixture, "other threads get the rights of the "
                                         "table's mode when accessing directly",
                           "[access]", hashed, ordered) {
-  auto mode = GENERATE(access::private_, access::protected_, access::public_);
+  auto mode = GENERATE(access_mode::private_, access_mode::protected_, access_mode::public_);
   for (auto& op : direct_ops<cachet::table<K, V, TestType>>()) {
     for (bool via_whereis : {false, true}) {
       INFO(cachet::to_string(mode)
@@ -461,7 +461,7 @@ TEMPLATE_TEST_CASE_METHOD(kind_fixture, "other threads get the rights of the "
 TEMPLATE_TEST_CASE_METHOD(kind_fixture, "messages to the owner serve every "
                                         "operation in every mode",
                           "[access]", hashed, ordered) {
-  auto mode = GENERATE(access::private_, access::protected_, access::public_);
+  auto mode = GENERATE(access_mode::private_, access_mode::protected_, access_mode::public_);
   cachet::blocking_caller caller{this->sys};
   for (auto& op : message_ops<TestType>()) {
     INFO(cachet::to_string(mode) << " table, " << op.name << " via messages");
@@ -476,7 +476,7 @@ TEST_CASE_METHOD(fixture, "actors reach a private table through its owner "
                  "[access]") {
   using namespace cachet;
   cachet::blocking_caller caller{sys};
-  auto owner = spawn<hashed>(caller, access::private_, "secret");
+  auto owner = spawn<hashed>(caller, access_mode::private_, "secret");
   auto direct = whereis<K, V>(sys, "secret");
   REQUIRE(direct);
   CHECK(outcome(direct->lookup("a")) == name(errc::access_denied));
@@ -517,7 +517,7 @@ TEST_CASE_METHOD(fixture, "actors reach a private table through its owner "
 TEST_CASE_METHOD(fixture, "the owner's rights go with the owned_table, not "
                           "the thread",
                  "[access]") {
-  auto owned = make<hashed>(access::private_);
+  auto owned = make<hashed>(access_mode::private_);
   auto shared = owned.share();
   // The owned_table on another thread keeps full rights...
   std::string written;
@@ -538,12 +538,12 @@ TEST_CASE_METHOD(fixture, "the owner's rights go with the owned_table, not "
 TEST_CASE_METHOD(fixture, "share and whereis give equal handles with the "
                           "mode's rights",
                  "[access]") {
-  auto owned = make<hashed>(access::protected_, "named");
+  auto owned = make<hashed>(access_mode::protected_, "named");
   auto shared = owned.share();
   auto found = cachet::whereis<K, V>(sys, "named");
   REQUIRE(found);
   CHECK(*found == shared);
-  CHECK(found->mode() == access::protected_);
+  CHECK(found->mode() == access_mode::protected_);
   CHECK(found->name() == "named");
   CHECK(found->owner() == self->address());
   // A copy of a handle is the same table with the same rights.
@@ -553,7 +553,7 @@ TEST_CASE_METHOD(fixture, "share and whereis give equal handles with the "
   CHECK(outcome(copy.insert("a", 5)) == name(errc::access_denied));
   CHECK(contents(owned) == initial);
   // Other tables are other handles; wrong types and names are refused.
-  auto other = make<hashed>(access::protected_, "other");
+  auto other = make<hashed>(access_mode::protected_, "other");
   CHECK(other.share() != shared);
   CHECK(outcome(cachet::whereis<K, int>(sys, "named"))
         == name(errc::wrong_type));

@@ -184,16 +184,70 @@ std::string this_thread_id() {
 
 } // namespace
 
-TEST_CASE_METHOD(fixture, "an idle receiver runs on the calling thread") {
+TEST_CASE_METHOD(fixture, "with thread lending, an idle receiver runs on "
+                          "the calling thread") {
   std::atomic<bool> go{true};
   // lazy_init: the actor is idle (not scheduled) until its first message.
   auto r = sys.spawn<caf::lazy_init>(recorder, &go);
-  cachet::blocking_caller caller{sys};
+  cachet::blocking_caller caller{sys, cachet::thread_lending::on};
   for (int i = 0; i < 3; ++i) {
     auto ran_on = caller.call<std::string>(r, 5s, 0);
     REQUIRE(ran_on);
     CHECK(*ran_on == this_thread_id());
   }
+  caf::anon_send_exit(r, caf::exit_reason::kill);
+}
+
+TEST_CASE_METHOD(fixture, "without thread lending, receivers run on the "
+                          "scheduler's threads") {
+  std::atomic<bool> go{true};
+  auto r = sys.spawn<caf::lazy_init>(recorder, &go);
+  cachet::blocking_caller caller{sys};
+  for (int i = 0; i < 3; ++i) {
+    auto ran_on = caller.call<std::string>(r, 5s, 0);
+    REQUIRE(ran_on);
+    CHECK(*ran_on != this_thread_id());
+  }
+  caf::anon_send_exit(r, caf::exit_reason::kill);
+}
+
+namespace {
+
+// Answers "ok" once it got `*lock` (a flag its caller may hold), or
+// "deadlocked" if it waited 2 s for it in vain.
+caf::behavior lock_taker(caf::event_based_actor*, std::atomic<bool>* lock) {
+  return {
+    [=](int) -> std::string {
+      auto deadline = std::chrono::steady_clock::now() + 2s;
+      for (bool free = false; !lock->compare_exchange_weak(free, true);
+           free = false) {
+        if (std::chrono::steady_clock::now() > deadline)
+          return "deadlocked";
+        std::this_thread::yield();
+      }
+      lock->store(false);
+      return "ok";
+    },
+  };
+}
+
+} // namespace
+
+TEST_CASE_METHOD(fixture, "a caller holding a lock its receiver needs gets "
+                          "its timeout, not a deadlock") {
+  std::atomic<bool> lock{false};
+  auto r = sys.spawn<caf::lazy_init>(lock_taker, &lock);
+  cachet::blocking_caller caller{sys};
+  lock = true; // the calling thread holds it across the call
+  auto held = caller.call<std::string>(r, 200ms, 0);
+  lock = false;
+  // The handler ran elsewhere and waited; the call timed out on time. (A
+  // handler on this thread would have spun on our own lock until it gave
+  // up, and the call would have returned its "deadlocked".)
+  CHECK(cachet_test::outcome(held) == "call_timeout");
+  auto free = caller.call<std::string>(r, 5s, 0);
+  REQUIRE(free);
+  CHECK(*free == "ok");
   caf::anon_send_exit(r, caf::exit_reason::kill);
 }
 
@@ -210,7 +264,7 @@ TEST_CASE_METHOD(fixture,
       caf::anon_send(r, std::string{"x"});
     go = true;
   }};
-  cachet::blocking_caller caller{sys};
+  cachet::blocking_caller caller{sys, cachet::thread_lending::on};
   auto ran_on = caller.call<std::string>(r, 5s, 1);
   sender.join();
   REQUIRE(ran_on);
@@ -236,7 +290,7 @@ TEST_CASE_METHOD(fixture,
       };
     },
     0);
-  cachet::blocking_caller caller{sys};
+  cachet::blocking_caller caller{sys, cachet::thread_lending::on};
   auto ok = caller.call<int>(h, 5s, 7);
   REQUIRE(ok);
   CHECK(*ok == 7);

@@ -1,6 +1,6 @@
 // Caches, one behaviour at a time: read-through fetch and its failures, TTL
 // with a test clock, size bounds and eviction, stats and removal causes,
-// secondary indexes, content keys, access modes and the message path.
+// secondary indexes, content keys, access_mode modes and the message path.
 #include "test_support.hpp"
 
 #include <atomic>
@@ -489,7 +489,7 @@ TEST_CASE("content_key is equal for equal contents only") {
 }
 
 TEST_CASE_METHOD(cache_fixture, "direct handles follow the access mode") {
-  auto check_mode = [&](cachet::access mode, const char* read,
+  auto check_mode = [&](cachet::access_mode mode, const char* read,
                         const char* write) {
     str_options opts;
     opts.name = "c-" + cachet::to_string(mode);
@@ -514,9 +514,9 @@ TEST_CASE_METHOD(cache_fixture, "direct handles follow the access mode") {
     CHECK(outcome(cachet::whereis_cache<std::string, int>(sys, opts.name))
           == "wrong_type");
   };
-  check_mode(cachet::access::private_, "access_denied", "access_denied");
-  check_mode(cachet::access::protected_, "ok", "access_denied");
-  check_mode(cachet::access::public_, "ok", "ok");
+  check_mode(cachet::access_mode::private_, "access_denied", "access_denied");
+  check_mode(cachet::access_mode::protected_, "ok", "access_denied");
+  check_mode(cachet::access_mode::public_, "ok", "ok");
 }
 
 TEST_CASE_METHOD(cache_fixture, "a cache dies with its owner") {
@@ -543,7 +543,7 @@ TEST_CASE_METHOD(system_fixture, "every operation over messages") {
   test_clock clock;
   auto opts = indexed_options();
   opts.name = "msg";
-  opts.mode = cachet::access::private_;
+  opts.mode = cachet::access_mode::private_;
   opts.clock = clock.fn();
   opts.sweep_interval = 0ms;
   auto owner = cachet::spawn_cache(sys, opts);

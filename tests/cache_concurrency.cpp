@@ -54,7 +54,7 @@ struct cache_fixture : system_fixture {
 TEST_CASE_METHOD(cache_fixture, "N threads fetching one missing key run the "
                                 "loader once and all get its value") {
   str_options opts;
-  opts.mode = cachet::access::public_;
+  opts.mode = cachet::access_mode::public_;
   auto owned = make(opts);
   auto c = owned.share();
   for (int round = 0; round < 20; ++round) {
@@ -85,7 +85,7 @@ TEST_CASE_METHOD(cache_fixture, "N threads fetching one missing key run the "
 TEST_CASE_METHOD(cache_fixture, "N threads fetching one missing index key "
                                 "run the loader once and all get the entry") {
   str_options opts;
-  opts.mode = cachet::access::public_;
+  opts.mode = cachet::access_mode::public_;
   opts.indexes.push_back(
     {"email", [](const std::string&, const std::string& v)
                 -> std::optional<std::string> { return v + "@example.com"; }});
@@ -120,7 +120,7 @@ TEST_CASE_METHOD(system_fixture, "N callers fetching one missing key over "
                                  "messages run the loader once") {
   str_options opts;
   opts.name = "msg-fetch";
-  opts.mode = cachet::access::public_;
+  opts.mode = cachet::access_mode::public_;
   auto owner = unwrap(cachet::spawn_cache(sys, opts));
   auto direct = unwrap(cachet::whereis_cache<std::string, std::string>(
     sys, "msg-fetch"));
@@ -202,7 +202,7 @@ TEST_CASE_METHOD(system_fixture, "a hung load blocks neither other keys nor "
 
 TEST_CASE_METHOD(cache_fixture, "loads of different keys run in parallel") {
   str_options opts;
-  opts.mode = cachet::access::public_;
+  opts.mode = cachet::access_mode::public_;
   auto owned = make(opts);
   auto c = owned.share();
   // Each loader waits until all are running: this finishes only if the
@@ -228,7 +228,7 @@ TEST_CASE_METHOD(cache_fixture, "the size bounds hold under concurrent "
                       cachet::eviction_policy::lru}) {
     std::atomic<std::uint64_t> evicted{0};
     str_options opts;
-    opts.mode = cachet::access::public_;
+    opts.mode = cachet::access_mode::public_;
     opts.policy = policy;
     opts.max_entries = 64;
     opts.max_weight = 600;
@@ -277,7 +277,7 @@ TEST_CASE_METHOD(cache_fixture, "indexes stay consistent under concurrent "
                                 "updates and invalidations") {
   // Values are "handle|writer"; handles move between keys.
   str_options opts;
-  opts.mode = cachet::access::public_;
+  opts.mode = cachet::access_mode::public_;
   opts.max_entries = 40;
   opts.indexes.push_back(
     {"handle",
@@ -315,13 +315,12 @@ TEST_CASE_METHOD(cache_fixture, "indexes stay consistent under concurrent "
     REQUIRE(b == 0);
   // Quiescent: every entry is found by its handle, and each handle by index
   // names an entry that has it.
-  auto entries = unwrap(c.core()->shared_table().to_list());
+  auto entries = unwrap(c.core()->to_list());
   std::set<std::string> handles;
   for (auto& [k, v] : entries) {
-    auto handle = v.value.substr(0, v.value.find('|'));
+    auto handle = v.substr(0, v.find('|'));
     REQUIRE(handles.insert(handle).second); // unique
-    REQUIRE(unwrap(c.get_by("handle", handle))
-            == std::optional<std::string>{v.value});
+    REQUIRE(unwrap(c.get_by("handle", handle)) == std::optional<std::string>{v});
   }
   for (int h = 0; h < 30; ++h) {
     auto handle = "h" + std::to_string(h);

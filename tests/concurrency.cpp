@@ -56,7 +56,7 @@ TEST_CASE_METHOD(fixture, "readers and writers race the owner's death",
   std::atomic<int> resurrected{0};
   for (int round = 0; round < rounds; ++round) {
     auto owner = cachet::spawn_owner<std::uint64_t, std::string>(
-      sys, {"race", cachet::access::public_});
+      sys, {"race", cachet::access_mode::public_});
     REQUIRE(owner);
     auto tab = cachet::whereis<std::uint64_t, std::string>(sys, "race");
     REQUIRE(tab);
@@ -193,7 +193,7 @@ TEST_CASE_METHOD(fixture, "batch inserts are isolated from readers",
 TEST_CASE_METHOD(fixture, "concurrent counter updates lose nothing",
                  "[concurrency]") {
   auto owner = cachet::spawn_owner<std::string, std::int64_t>(
-    sys, {"hits", cachet::access::public_});
+    sys, {"hits", cachet::access_mode::public_});
   REQUIRE(owner);
   auto tab = cachet::whereis<std::string, std::int64_t>(sys, "hits");
   REQUIRE(tab);
@@ -422,7 +422,7 @@ TEST_CASE_METHOD(fixture, "a reader inside the table outlives the owner's death"
     ; // start from a clean slate
   REQUIRE(live_values == 0);
   auto owner = cachet::spawn_owner<int, tracked_value>(
-    sys, {"haunted", cachet::access::public_});
+    sys, {"haunted", cachet::access_mode::public_});
   REQUIRE(owner);
   auto tab = cachet::whereis<int, tracked_value>(sys, "haunted");
   REQUIRE(tab);

@@ -35,7 +35,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-using cachet::access;
+using cachet::access_mode;
 using cachet::errc;
 using cachet::file2tab;
 using cachet::ordered_set;
@@ -111,7 +111,7 @@ std::string bad_file_reason(const caf::expected<T>& res) {
 }
 
 /// Options for an anonymous table in `mode`.
-cachet::table_options in_mode(access mode) {
+cachet::table_options in_mode(access_mode mode) {
   cachet::table_options opts;
   opts.mode = mode;
   return opts;
@@ -347,14 +347,14 @@ TEST_CASE_METHOD(fixture, "tab2file needs read rights", "[dump]") {
   temp_dir dir;
   auto path = dir.file("t.dump");
   SECTION("private: a table handle is denied and no file is written") {
-    auto tab = make<u64, u64>(in_mode(access::private_));
+    auto tab = make<u64, u64>(in_mode(access_mode::private_));
     ok(tab.insert(1, 1));
     CHECK(outcome(tab2file(tab.share(), path)) == "access_denied");
     CHECK(dir.entries().empty());
     CHECK(unwrap(tab2file(tab, path)) == 1); // the owner may
   }
   SECTION("protected and public: a table handle may dump") {
-    for (auto mode : {access::protected_, access::public_}) {
+    for (auto mode : {access_mode::protected_, access_mode::public_}) {
       auto tab = make<u64, u64>(in_mode(mode));
       ok(tab.insert(1, 1));
       CHECK(unwrap(tab2file(tab.share(), path)) == 1);
@@ -374,7 +374,7 @@ TEST_CASE_METHOD(fixture, "a dump while writers run loads consistently",
                  "[dump]") {
   temp_dir dir;
   auto path = dir.file("t.dump");
-  auto tab = make<u64, u64>(in_mode(access::public_));
+  auto tab = make<u64, u64>(in_mode(access_mode::public_));
   constexpr u64 stable = 20000;
   for (u64 i = 0; i < stable; ++i)
     ok(tab.insert(i, i));

@@ -28,7 +28,7 @@
 
 namespace {
 
-using cachet::access;
+using cachet::access_mode;
 using cachet::counter_op;
 using cachet::errc;
 
@@ -680,7 +680,7 @@ TEST_CASE_METHOD(fixture, "ordered non-trivial values are copied in and out "
 TEST_CASE_METHOD(fixture, "every ordered operation answers table_gone once "
                           "the owner ended",
                  "[ordered]") {
-  auto mode = GENERATE(access::private_, access::protected_, access::public_);
+  auto mode = GENERATE(access_mode::private_, access_mode::protected_, access_mode::public_);
   INFO("mode: " << cachet::to_string(mode));
   std::optional<caf::scoped_actor> owner;
   owner.emplace(sys);
@@ -702,7 +702,7 @@ TEST_CASE_METHOD(fixture, "a killed ordered owner leaves handles that answer "
                           "table_gone",
                  "[ordered]") {
   auto owner = cachet::spawn_owner<int, std::int64_t, ordered>(
-    sys, {"killed", access::public_});
+    sys, {"killed", access_mode::public_});
   REQUIRE(owner);
   auto handle = unwrap(
     cachet::whereis<int, std::int64_t, ordered>(sys, "killed"));

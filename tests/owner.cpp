@@ -225,13 +225,13 @@ TEST_CASE_METHOD(fixture, "named tables: taken, unknown and mistyped names") {
   auto found = cachet::whereis<std::string, int>(sys, "scores");
   REQUIRE(found);
   CHECK(found->name() == "scores");
-  CHECK(found->mode() == cachet::access::protected_);
+  CHECK(found->mode() == cachet::access_mode::protected_);
   CHECK(found->owner() == caf::actor_cast<caf::actor_addr>(*owner));
   caf::anon_send_exit(*owner, caf::exit_reason::kill);
 }
 
 TEST_CASE_METHOD(fixture, "registries are per actor system") {
-  caf::actor_system_config other_cfg;
+  cachet_test::config other_cfg;
   caf::actor_system other{other_cfg};
   auto a = cachet::spawn_owner<int, int>(sys, {"shared-name"});
   auto b = cachet::spawn_owner<int, int>(other, {"shared-name"});

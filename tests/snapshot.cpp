@@ -1,4 +1,4 @@
-// Constant snapshots: publish and read, access modes, lifetime, and readers
+// Constant snapshots: publish and read, access_mode modes, lifetime, and readers
 // racing publishers (run under ThreadSanitizer and AddressSanitizer: a
 // reader holding an old version must never see it freed or half-written).
 #include "test_support.hpp"
@@ -31,8 +31,8 @@ struct pool {
 
 } // namespace
 
-TEST_CASE_METHOD(system_fixture, "publish, then read with no copy") {
-  auto owned = unwrap(cachet::make_snapshot(sys, {"consts"}, pool::make(1)));
+TEST_CASE_METHOD(owner_fixture, "publish, then read with no copy") {
+  auto owned = unwrap(cachet::make_snapshot(self.ptr(), {"consts"}, pool::make(1)));
   auto s = unwrap(cachet::whereis_snapshot<pool>(sys, "consts"));
   REQUIRE(unwrap(s.visit([](const pool& p) { return p.version; })) == 1);
   {
@@ -48,15 +48,15 @@ TEST_CASE_METHOD(system_fixture, "publish, then read with no copy") {
   REQUIRE(owned.publishes() == 1);
   REQUIRE(outcome(cachet::whereis_snapshot<int>(sys, "consts"))
           == "wrong_type");
-  REQUIRE(outcome(cachet::make_snapshot(sys, {"consts"}, pool::make(0)))
+  REQUIRE(outcome(cachet::make_snapshot(self.ptr(), {"consts"}, pool::make(0)))
           == "name_taken");
 }
 
-TEST_CASE_METHOD(system_fixture, "snapshots follow the access mode and die "
+TEST_CASE_METHOD(owner_fixture, "snapshots follow the access mode and die "
                                  "with their owner") {
-  auto check_mode = [&](cachet::access mode, const char* read,
+  auto check_mode = [&](cachet::access_mode mode, const char* read,
                         const char* write) {
-    auto owned = unwrap(cachet::make_snapshot(sys, {"", mode}, 7));
+    auto owned = unwrap(cachet::make_snapshot(self.ptr(), {"", mode}, 7));
     auto s = owned.share();
     CHECK(outcome(s.visit([](int) {})) == read);
     CHECK(outcome(s.acquire()) == read);
@@ -65,12 +65,12 @@ TEST_CASE_METHOD(system_fixture, "snapshots follow the access mode and die "
     CHECK(outcome(owned.publish(9)) == "ok");
     CHECK(unwrap(owned.visit([](int x) { return x; })) == 9);
   };
-  check_mode(cachet::access::private_, "access_denied", "access_denied");
-  check_mode(cachet::access::protected_, "ok", "access_denied");
-  check_mode(cachet::access::public_, "ok", "ok");
+  check_mode(cachet::access_mode::private_, "access_denied", "access_denied");
+  check_mode(cachet::access_mode::protected_, "ok", "access_denied");
+  check_mode(cachet::access_mode::public_, "ok", "ok");
   std::optional<cachet::snapshot<int>> s;
   {
-    auto owned = unwrap(cachet::make_snapshot(sys, {"gone"}, 1));
+    auto owned = unwrap(cachet::make_snapshot(self.ptr(), {"gone"}, 1));
     s.emplace(owned.share());
   }
   CHECK(outcome(s->visit([](int) {})) == "table_gone");
@@ -78,9 +78,9 @@ TEST_CASE_METHOD(system_fixture, "snapshots follow the access mode and die "
         == "no_such_table");
 }
 
-TEST_CASE_METHOD(system_fixture, "readers racing publishers see whole, "
+TEST_CASE_METHOD(owner_fixture, "readers racing publishers see whole, "
                                  "monotonic versions") {
-  auto owned = unwrap(cachet::make_snapshot(sys, {}, pool::make(0)));
+  auto owned = unwrap(cachet::make_snapshot(self.ptr(), {}, pool::make(0)));
   auto s = owned.share();
   constexpr std::uint64_t publishes = 5000;
   std::atomic<bool> done{false};
@@ -133,10 +133,10 @@ TEST_CASE_METHOD(system_fixture, "readers racing publishers see whole, "
   cachet::detail::reclaim();
 }
 
-TEST_CASE_METHOD(system_fixture, "public snapshots take publishes from many "
+TEST_CASE_METHOD(owner_fixture, "public snapshots take publishes from many "
                                  "threads") {
   auto owned = unwrap(cachet::make_snapshot(
-    sys, {"", cachet::access::public_}, pool::make(0)));
+    self.ptr(), {"", cachet::access_mode::public_}, pool::make(0)));
   std::vector<int> bad(4, 0);
   std::vector<std::thread> ts;
   for (int i = 0; i < 4; ++i)
@@ -162,7 +162,7 @@ TEST_CASE_METHOD(system_fixture, "a snapshot owner serves reads and publishes "
                                  "over messages, in every mode") {
   using routes = std::vector<std::string>;
   auto owner = unwrap(cachet::spawn_snapshot(
-    sys, {"routes", cachet::access::private_}, routes{"/a"}));
+    sys, {"routes", cachet::access_mode::private_}, routes{"/a"}));
   REQUIRE(outcome(cachet::spawn_snapshot(sys, {"routes"}, routes{}))
           == "name_taken");
   cachet::blocking_caller caller{sys};

@@ -64,7 +64,7 @@ soak_result soak(caf::actor_system& sys, cachet::table_policy policy,
   auto sup = cachet::start_supervisor(
     sys, flags,
     {cachet::owner_child<std::string, std::string>(
-      "owner", {name, cachet::access::public_}, policy)});
+      "owner", {name, cachet::access_mode::public_}, policy)});
   REQUIRE(sup);
   cachet::blocking_caller caller{sys};
   auto current = [&](const caf::actor& old) {

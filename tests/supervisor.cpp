@@ -353,7 +353,7 @@ TEST_CASE_METHOD(fixture, "the child API: which, count, start, terminate, restar
   CHECK(*b == cl.child("b"));
   auto dup = call.call(*sup, 5s, cachet::start_child_atom_v, worker_spec("b"));
   REQUIRE(!dup);
-  CHECK(dup.error() == errc::child_exists);
+  CHECK(dup.error() == errc::already_started);
   auto counts = cachet_test::unwrap(call.call(*sup, 5s, cachet::count_children_atom_v));
   CHECK(counts.specs == 2);
   CHECK(counts.active == 2);

@@ -27,7 +27,7 @@
 
 namespace {
 
-using cachet::access;
+using cachet::access_mode;
 using cachet::counter_op;
 using cachet::errc;
 
@@ -815,7 +815,7 @@ TEST_CASE_METHOD(fixture, "string keys of one chain are told apart by their "
 TEST_CASE_METHOD(fixture, "every operation answers table_gone once the owner "
                           "ended",
                  "[table]") {
-  auto mode = GENERATE(access::private_, access::protected_, access::public_);
+  auto mode = GENERATE(access_mode::private_, access_mode::protected_, access_mode::public_);
   INFO("mode: " << cachet::to_string(mode));
   std::optional<caf::scoped_actor> owner;
   owner.emplace(sys);
@@ -849,7 +849,7 @@ TEST_CASE_METHOD(fixture, "a killed owner leaves handles that answer "
                           "table_gone",
                  "[table]") {
   auto owner = cachet::spawn_owner<int, std::int64_t>(
-    sys, {"killed", access::public_});
+    sys, {"killed", access_mode::public_});
   REQUIRE(owner);
   auto handle = unwrap(cachet::whereis<int, std::int64_t>(sys, "killed"));
   REQUIRE(handle.insert(1, 1));
@@ -864,7 +864,7 @@ TEST_CASE_METHOD(fixture, "a killed owner leaves handles that answer "
   CHECK_FALSE(handle.alive());
   check_every_op_fails_with(handle, errc::table_gone);
   // The name is free again.
-  auto again = make<int, std::int64_t>({"killed", access::public_});
+  auto again = make<int, std::int64_t>({"killed", access_mode::public_});
   CHECK(unwrap(again.size()) == 0);
 }
 
@@ -872,16 +872,16 @@ TEST_CASE_METHOD(fixture, "a killed owner leaves handles that answer "
 TEST_CASE_METHOD(fixture, "dropping the owned_table retires the table",
                  "[table]") {
   std::optional<cachet::owned_table<int, std::int64_t>> owned;
-  owned.emplace(make<int, std::int64_t>({"dropped", access::public_}));
+  owned.emplace(make<int, std::int64_t>({"dropped", access_mode::public_}));
   auto shared = owned->share();
   REQUIRE(shared.insert(1, 1));
   owned.reset();
   CHECK_FALSE(shared.alive());
   check_every_op_fails_with(shared, errc::table_gone);
   // Move-assigning over a capability retires the table it held.
-  auto a = make<int, std::int64_t>({"", access::public_});
+  auto a = make<int, std::int64_t>({"", access_mode::public_});
   auto a_shared = a.share();
-  a = make<int, std::int64_t>({"", access::public_});
+  a = make<int, std::int64_t>({"", access_mode::public_});
   CHECK(outcome(a_shared.size()) == name(errc::table_gone));
   CHECK(outcome(a.size()) == "ok");
 }

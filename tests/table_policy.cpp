@@ -138,7 +138,7 @@ TEST_CASE_METHOD(fixture, "policy fresh: the restarted owner starts empty") {
   auto sup = cachet::start_supervisor(
     sys, lenient(),
     {cachet::owner_child<std::string, std::int64_t>(
-      "owner", {"fresh-kv", cachet::access::public_},
+      "owner", {"fresh-kv", cachet::access_mode::public_},
       cachet::table_policy::fresh)});
   REQUIRE(sup);
   cachet::blocking_caller caller{sys};
@@ -162,7 +162,7 @@ TEST_CASE_METHOD(fixture, "policy heir: the restarted owner takes its table back
   auto sup = cachet::start_supervisor(
     sys, lenient(),
     {cachet::owner_child<std::string, std::int64_t>(
-      "owner", {"heir-kv", cachet::access::protected_},
+      "owner", {"heir-kv", cachet::access_mode::protected_},
       cachet::table_policy::heir)});
   REQUIRE(sup);
   cachet::blocking_caller caller{sys};
@@ -208,7 +208,7 @@ TEST_CASE_METHOD(fixture,
   auto sup = cachet::start_supervisor(
     sys, lenient(),
     {cachet::owner_child<std::string, std::int64_t>(
-      "owner", {"heir-only", cachet::access::protected_},
+      "owner", {"heir-only", cachet::access_mode::protected_},
       cachet::table_policy::heir)});
   REQUIRE(sup);
   cachet::blocking_caller caller{sys};
@@ -234,7 +234,7 @@ TEST_CASE_METHOD(fixture, "named handles wait through a restart's gap") {
   auto sup = cachet::start_supervisor(
     sys, lenient(),
     {cachet::owner_child<std::string, std::int64_t>(
-      "owner", {"gap-kv", cachet::access::public_},
+      "owner", {"gap-kv", cachet::access_mode::public_},
       cachet::table_policy::fresh)});
   REQUIRE(sup);
   cachet::blocking_caller caller{sys};
@@ -293,7 +293,7 @@ struct scratch_dir {
 
 TEST_CASE_METHOD(fixture, "policy reload: the restarted owner loads the last dump") {
   scratch_dir dir;
-  cachet::table_options opts{"reload-kv", cachet::access::public_};
+  cachet::table_options opts{"reload-kv", cachet::access_mode::public_};
   opts.dump_file = dir.path + "/kv.dump";
   auto sup = cachet::start_supervisor(
     sys, lenient(),
@@ -370,7 +370,7 @@ cachet::cache_options<std::string, std::string>
 user_cache_options(std::string name) {
   cachet::cache_options<std::string, std::string> opts;
   opts.name = std::move(name);
-  opts.mode = cachet::access::public_;
+  opts.mode = cachet::access_mode::public_;
   opts.sweep_interval = 0ms; // swept on request below, not on a timer
   opts.indexes.push_back(
     {"email", [](const std::string&, const std::string& v)

@@ -261,7 +261,7 @@ nlohmann::json run_cache_bench(caf::actor_system& sys,
     fmt::print(stderr, "cache fetch throughput\n");
     caf::scoped_actor self{sys};
     cachet::cache_options<std::uint64_t, std::uint64_t> opts;
-    opts.mode = cachet::access::public_;
+    opts.mode = cachet::access_mode::public_;
     opts.max_entries = 10000;
     auto owned = cachet::make_cache<std::uint64_t, std::uint64_t>(self.ptr(),
                                                                   opts);
@@ -302,7 +302,8 @@ nlohmann::json run_cache_bench(caf::actor_system& sys,
     constants init;
     for (std::uint64_t i = 0; i < 1000; ++i)
       init.xs.push_back(i);
-    auto snap = cachet::make_snapshot(sys, {}, init);
+    caf::scoped_actor snap_owner{sys};
+    auto snap = cachet::make_snapshot(snap_owner.ptr(), {}, init);
     auto reader = snap->share();
     auto owner = cachet::spawn_owner<std::uint64_t, std::uint64_t>(
       sys, {"cachet-bench-constants"});

@@ -86,7 +86,7 @@ int memory_probe(caf::actor_system& sys, const std::string& structure,
   if (structure == "cachet") {
     cachet::table_options opts;
     opts.name = "memory";
-    opts.mode = cachet::access::public_;
+    opts.mode = cachet::access_mode::public_;
     auto owner = cachet::spawn_owner<std::string, std::string>(sys, opts);
     if (!owner)
       return 1;

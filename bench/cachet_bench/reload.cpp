@@ -100,7 +100,7 @@ size_result one_size(caf::actor_system& sys, std::size_t entries,
   auto tag = fmt::format("bench.reload.{}", entries);
   cachet::table_options opts;
   opts.name = tag + ".source";
-  opts.mode = cachet::access::public_;
+  opts.mode = cachet::access_mode::public_;
   auto owner = cachet::spawn_owner<std::string, std::string>(sys, opts);
   if (!owner) {
     failure = "spawn_owner failed: " + sys.render(owner.error());

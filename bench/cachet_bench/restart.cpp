@@ -32,7 +32,7 @@ placeholder measure_restart(caf::actor_system& sys, const std::string& policy,
   flags.intensity = crashes + 1; // every kill is one restart
   cachet::table_options opts;
   opts.name = name;
-  opts.mode = cachet::access::public_;
+  opts.mode = cachet::access_mode::public_;
   auto sup = cachet::start_supervisor(
     sys, flags,
     {cachet::owner_child<std::uint64_t, std::uint64_t>("owner", opts, pol)});

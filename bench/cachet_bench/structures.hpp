@@ -311,7 +311,7 @@ private:
     if (want(path_id::direct_protected) || want(path_id::message_actor)
         || want(path_id::message_thread)) {
       progress("protected table (filled through its owner)");
-      owner_prot_ = spawn(tag + ".protected", cachet::access::protected_);
+      owner_prot_ = spawn(tag + ".protected", cachet::access_mode::protected_);
       prot_.emplace(cachet_direct<key_type, value_type>{
         *cachet::whereis<key_type, value_type>(sys_, tag + ".protected")});
       // One insert message per entry, as an application fills a protected
@@ -326,7 +326,7 @@ private:
     }
     if (want(path_id::direct_public)) {
       progress("public table");
-      owner_pub_ = spawn(tag + ".public", cachet::access::public_);
+      owner_pub_ = spawn(tag + ".public", cachet::access_mode::public_);
       pub_.emplace(cachet_direct<key_type, value_type>{
         *cachet::whereis<key_type, value_type>(sys_, tag + ".public")});
       for (std::size_t i = 0; i < keys_.size(); ++i)
@@ -335,7 +335,7 @@ private:
     }
   }
 
-  owner_type spawn(const std::string& name, cachet::access mode) {
+  owner_type spawn(const std::string& name, cachet::access_mode mode) {
     cachet::table_options opts;
     opts.name = name;
     opts.mode = mode;

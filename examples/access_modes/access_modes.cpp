@@ -41,8 +41,8 @@ int main() {
              "direct read", "direct write", "message read", "message write");
   fmt::print("{:-<10}-+-{:-<24}-+-{:-<24}-+-{:-<14}-+-{:-<14}\n", "", "", "",
              "", "");
-  for (auto mode : {cachet::access::private_, cachet::access::protected_,
-                    cachet::access::public_}) {
+  for (auto mode : {cachet::access_mode::private_, cachet::access_mode::protected_,
+                    cachet::access_mode::public_}) {
     auto name = "scores-" + cachet::to_string(mode);
     auto owner = cachet::spawn_owner<std::string, int>(sys, {name, mode});
     if (!owner) {

@@ -9,6 +9,7 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
 
 #include <fmt/core.h>
 
@@ -74,8 +75,11 @@ int main() {
   cachet::configure(cfg);
   caf::actor_system sys{cfg};
 
-  // The owner: here the main thread, standing for a config loader.
-  auto owned = cachet::make_snapshot(sys, {"routes"}, routing_table::make(1));
+  // The owner: a scoped actor on the main thread, standing for a config
+  // loader; the snapshot lives as long as it does.
+  caf::scoped_actor loader{sys};
+  auto owned = cachet::make_snapshot(loader.ptr(), {"routes"},
+                                     routing_table::make(1));
   if (!owned)
     return 1;
 

@@ -73,7 +73,7 @@ int main() {
   std::atomic<std::uint64_t> expired{0}, evicted{0};
   cachet::cache_options<std::uint64_t, std::string> opts;
   opts.name = "fragments";
-  opts.mode = cachet::access::public_; // request handlers fetch directly
+  opts.mode = cachet::access_mode::public_; // request handlers fetch directly
   opts.ttl = 30s;
   opts.touch_on_read = true;
   opts.max_weight = budget;
@@ -102,9 +102,14 @@ int main() {
   for (int i = 0; i < 60; ++i)
     catalog.push_back({i, fmt::format("Product number {:02}", i), 999 + i * 100});
   // Rails' `cache [template, product] do render end`.
-  auto card = [&](const product& p) {
-    auto key = cachet::content_key(card_inputs{"products/card@v1", p});
-    return fragments.fetch(key, [p](const std::uint64_t&) {
+  auto key_of = [](const product& p) {
+    return cachet::content_key(card_inputs{"products/card@v1", p});
+  };
+  auto card = [&](const product& p) -> caf::expected<std::string> {
+    auto key = key_of(p);
+    if (!key)
+      return std::move(key.error());
+    return fragments.fetch(*key, [p](const std::uint64_t&) {
       return render_card(p);
     });
   };
@@ -135,8 +140,8 @@ int main() {
   check(expired == 12, "the 12 cold cards expired (TTL, owner's sweep)");
   bool hot_cached = true;
   for (int i = 0; i < 4; ++i) {
-    auto key = cachet::content_key(card_inputs{"products/card@v1", catalog[i]});
-    auto html = fragments.get(key);
+    auto key = key_of(catalog[i]);
+    auto html = key ? fragments.get(*key) : key.error();
     hot_cached &= html && *html;
   }
   check(hot_cached, "the 4 hot cards are still cached");

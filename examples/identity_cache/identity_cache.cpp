@@ -124,7 +124,7 @@ int main() {
   // IdentityCache's `cache_index :email, unique: true`.
   cachet::cache_options<std::int64_t, user> opts;
   opts.name = "users";
-  opts.mode = cachet::access::public_;
+  opts.mode = cachet::access_mode::public_;
   opts.indexes.push_back({"email", [](const std::int64_t&, const user& u) {
                             return std::optional<std::string>{u.email};
                           }});

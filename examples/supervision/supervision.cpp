@@ -80,16 +80,16 @@ int main() {
   root_flags.intensity = 10;
   cachet::supervisor_flags cache_flags;
   cache_flags.intensity = 3; // Elixir's default: 3 restarts in 5 s
-  cachet::table_options reload_opts{"reload", cachet::access::public_};
+  cachet::table_options reload_opts{"reload", cachet::access_mode::public_};
   reload_opts.dump_file = dump_path;
   auto root = cachet::start_supervisor(
     sys, root_flags,
     {cachet::supervisor_child("cache_sup", cache_flags, {links_child()}),
      cachet::owner_child<std::string, std::string>(
-       "fresh", {"fresh", cachet::access::public_},
+       "fresh", {"fresh", cachet::access_mode::public_},
        cachet::table_policy::fresh),
      cachet::owner_child<std::string, std::string>(
-       "heir", {"heir", cachet::access::public_}, cachet::table_policy::heir),
+       "heir", {"heir", cachet::access_mode::public_}, cachet::table_policy::heir),
      cachet::owner_child<std::string, std::string>(
        "reload", reload_opts, cachet::table_policy::reload)});
   if (!root) {

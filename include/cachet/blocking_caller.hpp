@@ -5,14 +5,20 @@
 // alternative to `caf::scoped_actor`: it reuses one actor companion for all
 // calls, and the response is handed to the waiting thread directly (it spins
 // briefly before sleeping), instead of through a blocking actor's mailbox.
-// A receiver that is idle when the request arrives runs on the calling
-// thread (the caller lends its thread, as a CAF worker does for an actor one
-// of its actors wakes) instead of waiting for a sleeping scheduler worker;
-// its messages stay serialized as always.
 //
-// NOTE: the timeout bounds the wait for a receiver that is busy elsewhere. A
-// handler running on the lent thread cannot be interrupted: a call to an
-// idle receiver returns when its handler has run.
+// Thread lending (opt-in, `thread_lending::on`): a receiver that is idle when
+// the request arrives runs on the calling thread (the caller lends its
+// thread, as a CAF worker does for an actor one of its actors wakes)
+// instead of waiting for a scheduler worker to wake up: a call to an idle
+// owner is then about as fast as a call between actors, and its messages
+// stay serialized as always. The price: the receiver's handlers run on the
+// caller's thread, so a caller that holds a lock a handler needs deadlocks
+// (with itself), and a handler running there cannot be interrupted, so the
+// timeout no longer bounds the call. Lend only from threads that hold no
+// lock across a call. Without lending (the default), the receiver runs on a
+// scheduler worker and the timeout always holds; a worker that sleeps takes
+// a while to notice the request (CAF 0.17's work-stealing workers poll,
+// every 10 ms once idle; the work-sharing scheduler wakes one at once).
 //
 // Thread safety: one caller per thread; a caller is not shared. Inside
 // actors, use `self->request(...)`: blocking a scheduler thread stalls other
@@ -70,10 +76,17 @@ struct typed_response {
 
 } // namespace detail
 
+/// Whether a blocking call may run an idle receiver on the calling thread;
+/// see the header comment.
+enum class thread_lending : std::uint8_t { off, on };
+
 /// Sends requests from a plain thread and waits for their responses.
 class blocking_caller {
 public:
-  explicit blocking_caller(caf::actor_system& sys);
+  /// A caller for `sys`. Lending a thread needs cachet::configure on the
+  /// system's config (std::logic_error otherwise).
+  explicit blocking_caller(caf::actor_system& sys,
+                           thread_lending lending = thread_lending::off);
   ~blocking_caller();
 
   blocking_caller(const blocking_caller&) = delete;
@@ -85,7 +98,8 @@ public:
   /// `expected<std::tuple<Rs...>>` for several, `expected<void>` for none.
   /// Errors: the receiver's error response, caf::sec::request_receiver_down
   /// if `dest` is dead, errc::call_timeout after `timeout` (a late response
-  /// is then dropped).
+  /// is then dropped; with thread lending, once a handler running on this
+  /// thread has returned).
   template <class... Rs, class Handle, class Rep, class Period, class... Ts>
   auto call(const Handle& dest, std::chrono::duration<Rep, Period> timeout,
             Ts&&... xs) {
@@ -147,7 +161,7 @@ private:
   struct state;
   std::shared_ptr<state> state_;
   caf::actor companion_;
-  caf::execution_unit* unit_; // runs an idle receiver on this thread
+  caf::execution_unit* unit_; // lending: runs an idle receiver here
   std::uint64_t last_id_ = 0;
 };
 

@@ -8,8 +8,8 @@
 //   auto v = tab.lookup(key);
 //   if (!v && v.error() == cachet::errc::access_denied) ...
 //
-// Call `cachet::configure(cfg)` on the actor system config so that
-// `sys.render(err)` prints "access_denied" instead of a number.
+// `cachet::configure(cfg)` (configure.hpp) registers the category, so that
+// `sys.render(err)` prints "cachet: access_denied" instead of a number.
 #pragma once
 
 #include <cstdint>
@@ -26,13 +26,15 @@ namespace cachet {
 enum class errc : std::uint8_t {
   /// The handle's rights do not allow this operation in the table's mode.
   access_denied = 1,
-  /// The table's owner has died (or the table was deleted).
+  /// The table (or cache, or snapshot) is gone: its owner died with no heir
+  /// to take it, or the handle was moved from.
   table_gone,
-  /// No live table is registered under that name.
+  /// No live table, cache or snapshot is registered under that name.
   no_such_table,
-  /// A live table is already registered under that name.
+  /// A live table, cache or snapshot is already registered under that name.
   name_taken,
-  /// The name resolves to a table of other key, value or kind types.
+  /// The name resolves to a table of other key, value or kind types (or to
+  /// a cache or snapshot).
   wrong_type,
   /// insert_new: a key of the batch is already present; nothing was inserted.
   key_exists,
@@ -57,8 +59,12 @@ enum class errc : std::uint8_t {
   no_such_child,
   /// The child is running (restart_child, delete_child).
   child_running,
-  /// A child with that id exists already (start_child).
-  child_exists,
+  /// start_child: a child with that id is running (OTP's already_started;
+  /// the context holds the running child).
+  already_started,
+  /// start_child: a child with that id exists but is not running (OTP's
+  /// already_present: restart_child or delete_child it first).
+  already_present,
   /// A simple_one_for_one supervisor is at its max_children.
   max_children,
   /// The operation does not apply to this supervisor's strategy (OTP's
@@ -70,14 +76,13 @@ enum class errc : std::uint8_t {
   /// A cache's loader did not finish within the load timeout; its callers
   /// gave up, a late result is dropped, and the next fetch loads again.
   load_timeout,
+  /// give_away: the new owner is dead, on another node, or the owner
+  /// already (ETS's badarg); nothing changed, the caller still owns it.
+  invalid_owner,
 };
 
 /// Returns the enumerator's name, e.g. "access_denied".
 std::string to_string(errc x);
-
-/// Registers cachet's error category (and so its rendering) with `cfg`.
-/// Call once before constructing the actor system.
-void configure(caf::actor_system_config& cfg);
 
 } // namespace cachet
 

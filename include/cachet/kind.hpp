@@ -13,14 +13,9 @@
 #include <string_view>
 #include <type_traits>
 
+#include "cachet/detail/hash.hpp"
+
 namespace cachet {
-
-namespace detail {
-
-/// XXH3-64 of `size` bytes at `data`.
-std::size_t hash_bytes(const void* data, std::size_t size) noexcept;
-
-} // namespace detail
 
 /// Hashes strings with XXH3 (16-byte keys: 1.8 ns against std::hash's 2.9),
 /// everything else with std::hash of the argument's type.
@@ -32,11 +27,11 @@ struct default_hash {
   }
 
   std::size_t operator()(std::string_view x) const noexcept {
-    return detail::hash_bytes(x.data(), x.size());
+    return static_cast<std::size_t>(detail::hash_bytes(x.data(), x.size()));
   }
 
   std::size_t operator()(const std::string& x) const noexcept {
-    return detail::hash_bytes(x.data(), x.size());
+    return static_cast<std::size_t>(detail::hash_bytes(x.data(), x.size()));
   }
 };
 

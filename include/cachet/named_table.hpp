@@ -13,7 +13,9 @@
 // lives on in its heir and is never gone.
 //
 // Rights are those of non-owners (see table.hpp), checked against the mode
-// of whichever table currently holds the name.
+// of whichever table currently holds the name. Every operation of
+// `table<K, V, Kind>` is there, the same code (detail::table_ops) serving
+// both, so the two cannot drift apart.
 //
 // Thread safety: a named_table caches a handle, so give each thread its own
 // copy (copies are cheap); the tables themselves are safe to share.
@@ -33,11 +35,16 @@
 
 namespace cachet {
 
-template <class K, class V, class Kind = set<>>
-class named_table {
+/// A handle on whatever table is registered under a name; every operation of
+/// `table<K, V, Kind>` (table.hpp), retried across owner restarts.
+template <class K, class V, class Kind>
+class named_table
+  : public detail::table_ops<named_table<K, V, Kind>, K, V, Kind> {
 public:
   using handle_type = table<K, V, Kind>;
-  using entry = std::pair<K, V>;
+
+  /// Operations retry after table_gone, so they consume no argument.
+  static constexpr bool retries = true;
 
   /// A handle on whatever table holds `name` in `sys`. Operations falling
   /// into a restart's gap retry for up to `wait` before failing.
@@ -52,131 +59,53 @@ public:
   }
 
   /// The table currently registered under the name.
-  caf::expected<handle_type> resolve() {
-    return with([](handle_type& t) -> caf::expected<handle_type> { return t; });
+  caf::expected<handle_type> resolve() const {
+    clock::time_point deadline{};
+    if (auto err = current(deadline))
+      return err;
+    return *cached_;
   }
 
-  // -- the operations of table<K, V, Kind> -------------------------------------
-
-  caf::expected<void> insert(const K& key, const V& value) {
-    return with([&](handle_type& t) { return t.insert(key, value); });
-  }
-
-  caf::expected<void> insert(const std::vector<entry>& entries) {
-    return with([&](handle_type& t) { return t.insert(entries); });
-  }
-
-  caf::expected<void> insert_new(const K& key, const V& value) {
-    return with([&](handle_type& t) { return t.insert_new(key, value); });
-  }
-
-  caf::expected<void> insert_new(const std::vector<entry>& entries) {
-    return with([&](handle_type& t) { return t.insert_new(entries); });
-  }
-
-  caf::expected<bool> erase(const K& key) {
-    return with([&](handle_type& t) { return t.erase(key); });
-  }
-
-  caf::expected<std::optional<V>> take(const K& key) {
-    return with([&](handle_type& t) { return t.take(key); });
-  }
-
-  caf::expected<std::int64_t> update_counter(const K& key, counter_op op = {}) {
-    return with([&](handle_type& t) { return t.update_counter(key, op); });
-  }
-
-  caf::expected<std::int64_t> update_counter(const K& key, counter_op op,
-                                             const V& default_value) {
-    return with(
-      [&](handle_type& t) { return t.update_counter(key, op, default_value); });
-  }
-
+  /// Runs `f` on the current table's core with the rights of non-owners;
+  /// on table_gone resolves the name again and retries, until `wait` has
+  /// passed. table_ops calls it for every operation.
   template <class F>
-  caf::expected<bool> update(const K& key, F&& f) {
-    return with([&](handle_type& t) { return t.update(key, f); });
-  }
-
-  caf::expected<void> clear() {
-    return with([](handle_type& t) { return t.clear(); });
-  }
-
-  caf::expected<std::optional<V>> lookup(const K& key) {
-    return with([&](handle_type& t) { return t.lookup(key); });
-  }
-
-  template <class F>
-  caf::expected<bool> visit(const K& key, F&& f) {
-    return with([&](handle_type& t) { return t.visit(key, f); });
-  }
-
-  caf::expected<bool> member(const K& key) {
-    return with([&](handle_type& t) { return t.member(key); });
-  }
-
-  caf::expected<std::size_t> size() {
-    return with([](handle_type& t) { return t.size(); });
-  }
-
-  template <class F>
-  caf::expected<void> for_each(F&& f) {
-    return with([&](handle_type& t) { return t.for_each(f); });
-  }
-
-  caf::expected<std::vector<entry>> to_list() {
-    return with([](handle_type& t) { return t.to_list(); });
-  }
-
-  caf::expected<std::optional<K>> first() {
-    return with([](handle_type& t) { return t.first(); });
-  }
-
-  caf::expected<std::optional<K>> last() {
-    return with([](handle_type& t) { return t.last(); });
-  }
-
-  caf::expected<std::optional<K>> next(const K& key) {
-    return with([&](handle_type& t) { return t.next(key); });
-  }
-
-  caf::expected<std::optional<K>> prev(const K& key) {
-    return with([&](handle_type& t) { return t.prev(key); });
-  }
-
-  caf::expected<std::vector<entry>>
-  range(const K& lo, const K& hi,
-        std::size_t limit = std::numeric_limits<std::size_t>::max()) {
-    return with([&](handle_type& t) { return t.range(lo, hi, limit); });
+  auto with(bool write, F&& f) const
+    -> decltype(f(std::declval<typename handle_type::core_type&>())) {
+    clock::time_point deadline{};
+    for (;;) {
+      if (auto err = current(deadline))
+        return err;
+      auto res = cached_->with(write, f);
+      if (res || !gone(res.error()))
+        return res;
+      cached_.reset(); // the owner died: find its successor
+    }
   }
 
 private:
+  using clock = std::chrono::steady_clock;
+
   static bool gone(const caf::error& err) {
     return err == errc::table_gone || err == errc::no_such_table;
   }
 
-  /// Runs `op` on the current table; on table_gone re-resolves and retries,
-  /// until `wait_` has passed.
-  template <class Op>
-  auto with(Op op) -> decltype(op(std::declval<handle_type&>())) {
-    using result_type = decltype(op(std::declval<handle_type&>()));
-    auto deadline = std::chrono::steady_clock::now() + wait_;
+  /// Makes `cached_` the table the name resolves to, unless it holds one;
+  /// in a restart's gap retries until `deadline`, which it sets on first
+  /// need (now + wait).
+  caf::error current(clock::time_point& deadline) const {
+    if (cached_)
+      return caf::none;
     for (unsigned attempt = 0;; ++attempt) {
-      caf::error err;
-      if (cached_) {
-        auto res = op(*cached_);
-        if (res || !gone(res.error()))
-          return res;
-        err = res.error();
-        cached_.reset();
-      }
-      if (auto found = whereis<K, V, Kind>(*sys_, name_)) {
+      auto found = whereis<K, V, Kind>(*sys_, name_);
+      if (found) {
         cached_ = std::move(*found);
-        continue;
-      } else if (!cached_ && !err) {
-        err = found.error();
+        return caf::none;
       }
-      if (!gone(err) || std::chrono::steady_clock::now() >= deadline)
-        return result_type{std::move(err)};
+      if (deadline == clock::time_point{})
+        deadline = clock::now() + wait_;
+      if (!gone(found.error()) || clock::now() >= deadline)
+        return std::move(found.error());
       // In a restart's gap: the owner's start takes microseconds.
       if (attempt < 16)
         std::this_thread::yield();
@@ -188,7 +117,7 @@ private:
   caf::actor_system* sys_;
   std::string name_;
   std::chrono::milliseconds wait_;
-  std::optional<handle_type> cached_;
+  mutable std::optional<handle_type> cached_;
 };
 
 } // namespace cachet

@@ -16,8 +16,8 @@
 // table operations, (dump_atom, path) writes the table to a dump file
 // (tab2file, dump.hpp).
 //
-// Under a supervisor, `owner_child` starts a generic owner whose table is
-// fresh, inherited (heir) or reloaded after a restart; see table_policy.
+// Under a supervisor, `owner_child` (table_policy.hpp) starts a generic owner
+// whose table is fresh, inherited (heir) or reloaded after a restart.
 //
 // Writing your own owner: extend the interface and add handlers next to the
 // generic ones with `serve`:
@@ -37,43 +37,29 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
+#include <string>
+#include <system_error>
 #include <utility>
 #include <vector>
 
 #include <caf/actor_system.hpp>
-#include <caf/exit_reason.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/result.hpp>
 #include <caf/stateful_actor.hpp>
-#include <caf/type_id.hpp>
 #include <caf/typed_actor.hpp>
 #include <caf/typed_behavior.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "cachet/atoms.hpp"
 #include "cachet/detail/inspect_std.hpp"
+#include "cachet/detail/owner_start.hpp"
+#include "cachet/detail/respond.hpp"
 #include "cachet/dump.hpp"
-#include "cachet/supervisor.hpp"
+#include "cachet/exit_reason.hpp"
 #include "cachet/table.hpp"
-
-CAF_ADD_ATOM(cachet, cachet, insert_atom, "insert")
-CAF_ADD_ATOM(cachet, cachet, insert_new_atom, "insert_new")
-CAF_ADD_ATOM(cachet, cachet, lookup_atom, "lookup")
-CAF_ADD_ATOM(cachet, cachet, member_atom, "member")
-CAF_ADD_ATOM(cachet, cachet, erase_atom, "erase")
-CAF_ADD_ATOM(cachet, cachet, take_atom, "take")
-CAF_ADD_ATOM(cachet, cachet, update_counter_atom, "upd_ctr")
-CAF_ADD_ATOM(cachet, cachet, update_atom, "update")
-CAF_ADD_ATOM(cachet, cachet, size_atom, "size")
-CAF_ADD_ATOM(cachet, cachet, clear_atom, "clear")
-CAF_ADD_ATOM(cachet, cachet, to_list_atom, "to_list")
-CAF_ADD_ATOM(cachet, cachet, first_atom, "first")
-CAF_ADD_ATOM(cachet, cachet, last_atom, "last")
-CAF_ADD_ATOM(cachet, cachet, next_atom, "next")
-CAF_ADD_ATOM(cachet, cachet, prev_atom, "prev")
-CAF_ADD_ATOM(cachet, cachet, range_atom, "range")
-CAF_ADD_ATOM(cachet, cachet, dump_atom, "dump")
 
 namespace cachet {
 
@@ -127,20 +113,6 @@ using owner_signatures = std::conditional_t<
   caf::detail::tl_concat_t<base_signatures<K, V>, ordered_signatures<K>,
                            range_signatures<K, V>>,
   base_signatures<K, V>>;
-
-/// Converts a direct result into a response.
-template <class T>
-caf::result<T> respond(caf::expected<T>&& x) {
-  if (x)
-    return std::move(*x);
-  return std::move(x.error());
-}
-
-inline caf::result<void> respond(caf::expected<void>&& x) {
-  if (x)
-    return caf::unit;
-  return x.error();
-}
 
 } // namespace detail
 
@@ -223,33 +195,45 @@ struct owner_state {
   static inline const char* name = "cachet.owner";
 };
 
-/// Hands the owner capability from spawn_owner to the owner's init.
-template <class K, class V, class Kind>
-using owner_slot = std::shared_ptr<std::optional<owned_table<K, V, Kind>>>;
-
 template <class K, class V, class Kind>
 typename owner_actor<K, V, Kind>::behavior_type
 generic_owner(typename owner_actor<K, V, Kind>::template stateful_pointer<
                 owner_state<K, V, Kind>>
                 self,
-              owner_slot<K, V, Kind> slot, std::string dump_file) {
-  if (!*slot) {
-    // spawn_owner gave up on this actor (a bad dump, say) and killed it; the
-    // kill is this lazy actor's first message, so init runs anyway.
-    self->quit(caf::make_error(errc::table_gone));
-    return owner_actor<K, V, Kind>::behavior_type::make_empty_behavior();
-  }
-  self->state.tab.emplace(std::move(**slot));
-  slot->reset();
+              owned_table<K, V, Kind>&& tab, const std::string& dump_file) {
+  self->state.tab.emplace(std::move(tab));
   if (!dump_file.empty())
-    // On a normal shutdown, save the table for the next start (kill cannot
-    // be trapped: a crash keeps the previous dump).
-    self->set_exit_handler([=](caf::exit_msg& x) {
-      if (is_normal_exit(x.reason))
-        tab2file(*self->state.tab, dump_file);
+    // On a normal shutdown, save the table for the next start (a kill
+    // cannot be trapped: a crash keeps the previous dump). A dump that fails
+    // becomes the owner's exit reason, for its supervisor, links and
+    // monitors to see, instead of a next start reloading an older file.
+    self->set_exit_handler([self, dump_file](caf::exit_msg& x) {
+      if (is_normal_exit(x.reason)) {
+        if (auto n = tab2file(*self->state.tab, dump_file); !n) {
+          self->quit(std::move(n.error()));
+          return;
+        }
+      }
       self->quit(std::move(x.reason));
     });
   return serve<owner_actor<K, V, Kind>>(*self->state.tab);
+}
+
+/// Loads `path` into `tab` if the file exists. An error finding out, as
+/// well as one loading it, is returned: io_error, bad_file.
+template <class K, class V, class Kind>
+caf::error reload(owned_table<K, V, Kind>& tab, const std::string& path) {
+  std::error_code ec;
+  auto found = std::filesystem::exists(path, ec);
+  if (ec)
+    return caf::make_error(errc::io_error,
+                           "cannot tell whether " + path + " exists: "
+                             + ec.message());
+  if (!found)
+    return caf::none;
+  if (auto loaded = file2tab(tab, path); !loaded)
+    return std::move(loaded.error());
+  return caf::none;
 }
 
 } // namespace detail
@@ -260,9 +244,11 @@ generic_owner(typename owner_actor<K, V, Kind>::template stateful_pointer<
 /// dies with it, or passes to `opts.heir`. If `opts.heir` holds a table under
 /// `opts.name` it inherited from a dead owner, the new owner takes that table
 /// back, data and all (the heir policy). If `opts.dump_file` names a file,
-/// the table starts with its contents (errors: io_error, bad_file; no actor
-/// is spawned) and the owner writes it again when it shuts down normally.
-/// Safe to call from actors and threads; blocks only to read a dump file.
+/// the table starts with its contents (errors: io_error, also when the file
+/// cannot even be looked up; bad_file; no actor is spawned) and the owner
+/// writes it again when it shuts down normally; if that write fails, its
+/// error is the owner's exit reason. Safe to call from actors and threads;
+/// blocks only to read a dump file.
 template <class K, class V, class Kind = set<>>
 caf::expected<owner_actor<K, V, Kind>> spawn_owner(caf::actor_system& sys,
                                                    table_options opts = {}) {
@@ -272,92 +258,25 @@ caf::expected<owner_actor<K, V, Kind>> spawn_owner(caf::actor_system& sys,
                 "and V an inspect() overload (direct-only tables need none; "
                 "see make_table)");
   using core_type = detail::table_core<K, V, Kind>;
-  // An heir holding our name's table hands it to the new owner (restart
-  // with the heir policy); otherwise the name must be free.
-  std::shared_ptr<core_type> core;
-  if (!opts.name.empty() && opts.heir) {
-    if (auto held = detail::registry::of(sys)->find(opts.name)) {
-      if (held->type() != typeid(core_type))
-        return caf::make_error(errc::wrong_type);
-      core = std::static_pointer_cast<core_type>(std::move(held));
-    }
-  }
-  auto heir = opts.heir;
+  using owned = owned_table<K, V, Kind>;
+  auto op = detail::open<core_type>(sys, opts.name, opts.heir, [&] {
+    return std::make_shared<core_type>(detail::ownership_of(opts));
+  });
+  if (!op)
+    return std::move(op.error());
+  // A table taken back from its heir keeps its data: nothing to reload.
+  bool reloads = !op->heir && !opts.dump_file.empty();
   auto dump_file = opts.dump_file;
-  if (!core) {
-    core = std::make_shared<core_type>(std::move(opts));
-    if (auto err = core->register_name(sys))
-      return err;
-    heir = caf::actor_addr{};
-  }
-  // The owner capability exists once the table is bound to the actor, below;
-  // lazy_init defers the actor's init, which takes it from the slot, to its
-  // first message, which nobody can send before this function returns.
-  auto slot = std::make_shared<std::optional<owned_table<K, V, Kind>>>();
-  auto owner = sys.spawn<caf::lazy_init>(detail::generic_owner<K, V, Kind>,
-                                         slot, dump_file);
-  auto& self = *caf::actor_cast<caf::abstract_actor*>(owner);
-  if (heir) {
-    auto reclaimed = core->reclaim(self, heir);
-    if (!reclaimed) {
-      caf::anon_send_exit(owner, caf::exit_reason::kill);
-      return caf::make_error(errc::name_taken);
-    }
-    slot->emplace(core, *reclaimed);
-  } else {
-    slot->emplace(core, core->bind(self));
-  }
-  std::error_code no_file;
-  if (!dump_file.empty() && !heir
-      && std::filesystem::exists(dump_file, no_file)) {
-    if (auto loaded = file2tab(**slot, dump_file); !loaded) {
-      slot->reset(); // ends the table
-      caf::anon_send_exit(owner, caf::exit_reason::kill);
-      return std::move(loaded.error());
-    }
-  }
-  return owner;
-}
-
-/// What a restarted owner finds in its table (its supervisor restarts it).
-enum class table_policy : std::uint8_t {
-  /// A new, empty table: the old one died with its owner (ETS's default).
-  fresh,
-  /// The old table, data and all: the supervisor is the table's heir, holds
-  /// it while the owner restarts and hands it to the new owner. No write
-  /// acknowledged before the crash is lost, and direct readers see no gap.
-  heir,
-  /// A new table loaded from `table_options::dump_file` (written by
-  /// dump_atom, tab2file or the owner's last normal shutdown): what was
-  /// written after the last dump is lost.
-  reload,
-};
-
-/// A child spec for a supervisor that starts a generic owner (spawn_owner)
-/// of a table named by `opts`, restarted with `policy`.
-template <class K, class V, class Kind = set<>>
-child_spec owner_child(std::string id, table_options opts,
-                       table_policy policy = table_policy::fresh,
-                       restart_type restart = restart_type::permanent) {
-  child_spec spec;
-  spec.id = std::move(id);
-  spec.restart = restart;
-  spec.start = [opts = std::move(opts), policy](
-                 const child_context& ctx) -> caf::expected<caf::actor> {
-    auto o = opts;
-    if (policy == table_policy::heir)
-      o.heir = ctx.supervisor.address();
-    if (policy != table_policy::reload)
-      o.dump_file.clear();
-    else if (o.dump_file.empty())
-      return caf::make_error(caf::sec::invalid_argument,
-                             "table_policy::reload needs a dump_file");
-    auto owner = spawn_owner<K, V, Kind>(ctx.system, std::move(o));
-    if (!owner)
-      return std::move(owner.error());
-    return caf::actor_cast<caf::actor>(*owner);
-  };
-  return spec;
+  return detail::spawn_holding<owner_actor<K, V, Kind>,
+                               detail::owner_state<K, V, Kind>, owned>(
+    sys, std::move(*op),
+    [dump_file](auto self, owned&& tab) {
+      return detail::generic_owner<K, V, Kind>(self, std::move(tab),
+                                               dump_file);
+    },
+    [&](owned& tab) {
+      return reloads ? detail::reload(tab, dump_file) : caf::error{};
+    });
 }
 
 } // namespace cachet

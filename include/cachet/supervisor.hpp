@@ -11,7 +11,9 @@
 //   OTP                             cachet
 //   ------------------------------  ---------------------------------------
 //   exit reason normal              no error (the child called quit())
-//   exit reason shutdown            caf::exit_reason::user_shutdown
+//   exit reason shutdown            cachet::shutdown_reason, which is
+//                                   caf::exit_reason::user_shutdown
+//                                   (exit_reason.hpp)
 //   exit reason kill / any other    any other error: abnormal
 //   link + trap_exit                the supervisor links to every child and
 //                                   receives their exits as exit_msg
@@ -53,14 +55,9 @@
 #include <caf/type_id.hpp>
 #include <caf/typed_actor.hpp>
 
+#include "cachet/atoms.hpp"
 #include "cachet/errc.hpp"
-
-CAF_ADD_ATOM(cachet, cachet, which_children_atom, "which_chld")
-CAF_ADD_ATOM(cachet, cachet, count_children_atom, "count_chld")
-CAF_ADD_ATOM(cachet, cachet, start_child_atom, "start_chld")
-CAF_ADD_ATOM(cachet, cachet, terminate_child_atom, "term_chld")
-CAF_ADD_ATOM(cachet, cachet, restart_child_atom, "rest_chld")
-CAF_ADD_ATOM(cachet, cachet, delete_child_atom, "del_chld")
+#include "cachet/exit_reason.hpp"
 
 namespace cachet {
 
@@ -193,10 +190,6 @@ start_supervisor(caf::actor_system& sys, supervisor_flags flags,
 child_spec supervisor_child(std::string id, supervisor_flags flags,
                             std::vector<child_spec> children,
                             restart_type restart = restart_type::permanent);
-
-/// True for exit reasons OTP calls normal for transient children: none
-/// (normal) and user_shutdown (shutdown).
-bool is_normal_exit(const caf::error& reason);
 
 } // namespace cachet
 

@@ -2,8 +2,9 @@
 //
 // A table is created by its owner actor, in the owner's init, and lives
 // exactly as long as that actor: when the owner exits (normally, by an
-// exception, or killed) the table is retired and every handle answers
-// errc::table_gone. Two handle types carry the two kinds of rights:
+// exception, or killed) the table passes to its heir if one is alive, else
+// it is retired and every handle answers errc::table_gone. Two handle types
+// carry the two kinds of rights:
 //
 // * `owned_table` is the owner's capability: full rights, move-only, so
 //   there is only ever one. Keep it in the owner's state.
@@ -11,6 +12,9 @@
 //   `whereis`): copyable, and checked against the table's access mode on
 //   every operation; a violation returns errc::access_denied and changes
 //   nothing.
+//
+// Caches (cache.hpp) and snapshots (snapshot.hpp) have the same two handle
+// types, lifetime, heir and give_away.
 //
 // Direct access vs messages: a direct read runs on the caller's thread, takes
 // no lock and scales with reader threads; a message to the owner (owner.hpp)
@@ -20,13 +24,15 @@
 // Thread safety: every operation of both handle types is safe to call
 // concurrently from any thread. Each single-key operation is atomic and
 // isolated; batch inserts are atomic and isolated too (readers of a key in
-// the batch wait for it). Walks (for_each, fold, to_list) are not snapshots:
-// an entry present for the whole walk is seen exactly once.
+// the batch wait for it). Walks (for_each, fold, to_list, scan) are not
+// snapshots: an entry present for the whole walk is seen exactly once (scan:
+// at least once), and walks never hold up writers or the table's growth.
 //
 // NOTE: values are returned as copies, or shown to a function while
 // protected; no reference into the table escapes. Shown means as
 // `view_t<T>`: `const T&`, except that std::string keys and values are shown
-// as std::string_view (set tables keep their bytes inline in the entry).
+// as std::string_view, in every kind of table (set tables keep a string's
+// bytes inline in the entry, so there is no std::string to refer to).
 // Functions passed to `update` run under a write lock: they must not touch
 // the same table.
 //
@@ -48,20 +54,22 @@
 #include <utility>
 #include <vector>
 
-#include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/expected.hpp>
 #include <caf/local_actor.hpp>
-#include <caf/send.hpp>
 
-#include "cachet/access.hpp"
+#include "cachet/access_mode.hpp"
+#include "cachet/configure.hpp"
 #include "cachet/counter.hpp"
+#include "cachet/detail/handle.hpp"
+#include "cachet/detail/owner_start.hpp"
 #include "cachet/detail/table_core.hpp"
 #include "cachet/errc.hpp"
 #include "cachet/fwd.hpp"
 #include "cachet/kind.hpp"
 #include "cachet/table_options.hpp"
+#include "cachet/transfer.hpp"
 
 namespace cachet {
 
@@ -72,8 +80,12 @@ using view_t = detail::view_t<T>;
 
 namespace detail {
 
-/// The operations both handle types offer; `Derived::allowed(bool write)`
-/// decides the rights.
+/// The operations of every table handle. Each asks `Derived::with(write,
+/// f)` for the table's core: table and owned_table check their rights and
+/// run `f` once, named_table resolves its name and runs `f` again on the
+/// next table after a table_gone. So that such a retry is sound, an
+/// operation has no effect when it fails, and consumes its arguments only
+/// when `Derived::retries` is false.
 template <class Derived, class K, class V, class Kind>
 class table_ops {
 public:
@@ -83,37 +95,15 @@ public:
   using core_type = table_core<K, V, Kind>;
   using entry = std::pair<K, V>;
 
-  // -- properties -------------------------------------------------------------
-
-  /// True until the owner dies. Informational: the table may die right after.
-  bool alive() const noexcept {
-    return core_->alive();
-  }
-
-  access mode() const noexcept {
-    return core_->mode();
-  }
-
-  /// The registry name, empty if anonymous.
-  const std::string& name() const noexcept {
-    return core_->name();
-  }
-
-  /// The owner actor (invalid once it died), for message-based access.
-  caf::actor_addr owner() const {
-    return core_->owner();
-  }
-
   // -- writes: need write rights (owner; others only in public mode) ---------
 
   /// Inserts or replaces (ETS insert). The entry is built straight from
   /// `key` and `value`: passing lvalues copies each once, into the table.
   template <class KK = K, class VV = V>
   caf::expected<void> insert(KK&& key, VV&& value) {
-    if (!permitted(true))
-      return denial();
-    return status(engine().put(as<K>(std::forward<KK>(key)),
-                               as<V>(std::forward<VV>(value))));
+    return run(true, [&](core_type& c) {
+      return status(c.engine().put(as<K>(pass<KK>(key)), as<V>(pass<VV>(value))));
+    });
   }
 
   /// Inserts or replaces every entry, atomically and isolated.
@@ -130,7 +120,7 @@ public:
         exists = true;
         return write_action::keep;
       }
-      out.emplace(std::move(value));
+      out.emplace(pass<V>(value));
       return write_action::put;
     });
     if (res && exists)
@@ -146,14 +136,23 @@ public:
 
   /// Removes the key; true if it was present.
   caf::expected<bool> erase(const K& key) {
-    bool existed = false;
+    return erase_if(key, [](const auto&) { return true; });
+  }
+
+  /// Removes the key if `pred(view_t<V>)` holds for its value, atomically:
+  /// no write of the key lands between the test and the removal (ETS's
+  /// delete_object on one key); true if it removed the key. `pred` runs
+  /// under the key's write lock: it must not touch the same table.
+  template <class Pred>
+  caf::expected<bool> erase_if(const K& key, Pred&& pred) {
+    bool erased = false;
     auto res = write(key, [&](const auto* cur, std::optional<V>&) {
-      existed = cur != nullptr;
-      return write_action::erase;
+      erased = cur != nullptr && pred(static_cast<view_t<V>>(*cur));
+      return erased ? write_action::erase : write_action::keep;
     });
     if (!res)
       return std::move(res.error());
-    return existed;
+    return erased;
   }
 
   /// Removes the key and returns its value (ETS take).
@@ -203,9 +202,7 @@ public:
 
   /// Removes every entry, atomically (ETS delete_all_objects).
   caf::expected<void> clear() {
-    if (!permitted(true))
-      return denial();
-    return status(engine().clear());
+    return run(true, [&](core_type& c) { return status(c.engine().clear()); });
   }
 
   // -- reads: need read rights (owner; others unless private) -----------------
@@ -223,18 +220,18 @@ public:
   /// reclamation; true if the key was present. No copy is made.
   template <class F>
   caf::expected<bool> visit(const K& key, F&& f) const {
-    if (!permitted(false))
-      return denial();
-    bool found = false;
-    auto st = engine().find(key, [&](const auto* v) {
-      if (v != nullptr) {
-        found = true;
-        f(static_cast<view_t<V>>(*v));
-      }
+    return run(false, [&](core_type& c) -> caf::expected<bool> {
+      bool found = false;
+      auto st = c.engine().find(key, [&](const auto* v) {
+        if (v != nullptr) {
+          found = true;
+          f(static_cast<view_t<V>>(*v));
+        }
+      });
+      if (st != op_status::ok)
+        return caf::make_error(errc::table_gone);
+      return found;
     });
-    if (st != op_status::ok)
-      return caf::make_error(errc::table_gone);
-    return found;
   }
 
   /// True if the key is present.
@@ -244,23 +241,23 @@ public:
 
   /// Number of entries; exact when no write is in flight.
   caf::expected<std::size_t> size() const {
-    if (!permitted(false))
-      return denial();
-    std::size_t n = 0;
-    if (engine().size(n) != op_status::ok)
-      return caf::make_error(errc::table_gone);
-    return n;
+    return run(false, [&](core_type& c) -> caf::expected<std::size_t> {
+      std::size_t n = 0;
+      if (c.engine().size(n) != op_status::ok)
+        return caf::make_error(errc::table_gone);
+      return n;
+    });
   }
 
   /// Calls `f(view_t<K>, view_t<V>)` for every entry (in key order for
   /// ordered_set). Not a snapshot; see the header comment.
   template <class F>
   caf::expected<void> for_each(F&& f) const {
-    if (!permitted(false))
-      return denial();
-    return status(engine().for_each([&](const auto& k, const auto& v) {
-      f(static_cast<view_t<K>>(k), static_cast<view_t<V>>(v));
-    }));
+    return run(false, [&](core_type& c) {
+      return status(c.engine().for_each([&](const auto& k, const auto& v) {
+        f(static_cast<view_t<K>>(k), static_cast<view_t<V>>(v));
+      }));
+    });
   }
 
   /// Folds `f(acc, view_t<K>, view_t<V>) -> acc` over every entry.
@@ -283,6 +280,32 @@ public:
     if (!res)
       return std::move(res.error());
     return out;
+  }
+
+  // -- set only ----------------------------------------------------------------
+
+  /// One step of a cursor walk (Redis SCAN): calls `f(view_t<K>, view_t<V>)`
+  /// for some entries from `cursor` on (start at 0) and returns the cursor
+  /// to pass next; 0 when the walk is complete. Each call does bounded work,
+  /// about `count` entries, however large the table. Every entry present for
+  /// the whole walk is shown at least once, across the table's growth;
+  /// entries written meanwhile may be shown or not.
+  template <class F>
+  caf::expected<std::uint64_t> scan(std::uint64_t cursor, std::size_t count,
+                                    F&& f) const {
+    static_assert(!is_ordered_v<Kind>, "scan() needs a set table");
+    return run(false, [&](core_type& c) -> caf::expected<std::uint64_t> {
+      std::uint64_t next = 0;
+      auto st = c.engine().scan(cursor, count,
+                                [&](const auto& k, const auto& v) {
+                                  f(static_cast<view_t<K>>(k),
+                                    static_cast<view_t<V>>(v));
+                                },
+                                next);
+      if (st != op_status::ok)
+        return caf::make_error(errc::table_gone);
+      return next;
+    });
   }
 
   // -- ordered_set only ------------------------------------------------------
@@ -313,59 +336,28 @@ public:
   range(const K& lo, const K& hi,
         std::size_t limit = std::numeric_limits<std::size_t>::max()) const {
     static_assert(is_ordered_v<Kind>, "range() needs an ordered_set table");
-    if (!permitted(false))
-      return denial();
-    std::vector<entry> out;
-    if (engine().range(lo, hi, limit, out) != op_status::ok)
-      return caf::make_error(errc::table_gone);
-    return out;
+    return run(false, [&](core_type& c) -> caf::expected<std::vector<entry>> {
+      std::vector<entry> out;
+      if (c.engine().range(lo, hi, limit, out) != op_status::ok)
+        return caf::make_error(errc::table_gone);
+      return out;
+    });
   }
-
-protected:
-  explicit table_ops(std::shared_ptr<core_type> core) : core_(std::move(core)) {
-    // nop
-  }
-
-  table_ops(const table_ops&) = default;
-  table_ops(table_ops&&) noexcept = default;
-  table_ops& operator=(const table_ops&) = default;
-  table_ops& operator=(table_ops&&) noexcept = default;
-  ~table_ops() = default;
-
-  std::shared_ptr<core_type> core_;
 
 private:
-  using engine_type = typename core_type::engine_type;
-
-  engine_type& engine() const {
-    return core_->engine();
+  template <class F>
+  auto run(bool write, F&& f) const {
+    return static_cast<const Derived&>(*this).with(write, std::forward<F>(f));
   }
 
-  /// True if this handle may read (or write). Inline and error-free: the
-  /// check sits on every direct read.
-  bool permitted(bool write) const noexcept {
-    return core_ && static_cast<const Derived&>(*this).allowed(write);
-  }
-
-  /// Why permitted() said no: access_denied, or table_gone when the table
-  /// died (or the handle was moved from).
-  caf::error denial() const {
-    if (core_ && core_->alive())
-      return caf::make_error(errc::access_denied);
-    return caf::make_error(errc::table_gone);
-  }
-
-  static caf::expected<void> status(op_status st) {
-    if (st == op_status::gone)
-      return caf::make_error(errc::table_gone);
-    return caf::unit;
-  }
-
-  template <class KK, class F>
-  caf::expected<void> write(KK&& key, F&& f) {
-    if (!permitted(true))
-      return denial();
-    return status(engine().modify(std::forward<KK>(key), f));
+  /// An argument for one attempt: forwarded as given, or, when the handle
+  /// may retry, as an lvalue that the attempt copies.
+  template <class T, class U>
+  static decltype(auto) pass(U& x) {
+    if constexpr (Derived::retries || std::is_lvalue_reference_v<T>)
+      return static_cast<const U&>(x);
+    else
+      return static_cast<U&&>(x);
   }
 
   /// `x` itself if it is a T, else a T made from it.
@@ -377,27 +369,43 @@ private:
       return T(std::forward<U>(x));
   }
 
+  static caf::expected<void> status(op_status st) {
+    if (st == op_status::gone)
+      return caf::make_error(errc::table_gone);
+    return caf::unit;
+  }
+
+  template <class KK, class F>
+  caf::expected<void> write(KK&& key, F&& f) {
+    return run(true, [&](core_type& c) {
+      return status(c.engine().modify(pass<KK>(key), f));
+    });
+  }
+
   caf::expected<void> batch(std::vector<entry> entries, bool only_new) {
-    if (!permitted(true))
-      return denial();
-    auto st = engine().insert_batch(std::move(entries), only_new);
-    if (st == op_status::rejected)
-      return caf::make_error(errc::key_exists);
-    return status(st);
+    return run(true, [&](core_type& c) -> caf::expected<void> {
+      auto st = Derived::retries
+                  ? c.engine().insert_batch(entries, only_new)
+                  : c.engine().insert_batch(std::move(entries), only_new);
+      if (st == op_status::rejected)
+        return caf::make_error(errc::key_exists);
+      return status(st);
+    });
   }
 
   caf::expected<std::int64_t> counter(const K& key, const counter_op& op,
                                       const V* default_value) {
     using traits = counter_traits<V>;
     if constexpr (!traits::supported) {
-      if (!permitted(true))
-        return denial();
-      return alive() ? caf::make_error(errc::not_a_counter)
-                     : caf::make_error(errc::table_gone);
+      return run(true, [&](core_type& c) -> caf::expected<std::int64_t> {
+        return c.alive() ? caf::make_error(errc::not_a_counter)
+                         : caf::make_error(errc::table_gone);
+      });
     } else {
       std::int64_t result = 0;
       errc failure{};
       auto res = write(key, [&](const auto* cur, std::optional<V>& out) {
+        failure = errc{};
         if (cur == nullptr && default_value == nullptr) {
           failure = errc::no_such_key;
           return write_action::keep;
@@ -429,16 +437,16 @@ private:
   caf::expected<std::optional<K>> ordered_key(Call&& call) const {
     static_assert(is_ordered_v<Kind>,
                   "first/last/next/prev need an ordered_set table");
-    if (!permitted(false))
-      return denial();
-    std::optional<K> result;
-    auto st = call(engine(), [&](const K* k) {
-      if (k != nullptr)
-        result.emplace(*k);
+    return run(false, [&](core_type& c) -> caf::expected<std::optional<K>> {
+      std::optional<K> result;
+      auto st = call(c.engine(), [&](const K* k) {
+        if (k != nullptr)
+          result.emplace(*k);
+      });
+      if (st != op_status::ok)
+        return caf::make_error(errc::table_gone);
+      return result;
     });
-    if (st != op_status::ok)
-      return caf::make_error(errc::table_gone);
-    return result;
   }
 };
 
@@ -447,161 +455,43 @@ private:
 /// A handle to someone else's table: copyable, checked against the table's
 /// access mode on every operation. See the header comment.
 template <class K, class V, class Kind>
-class table : public detail::table_ops<table<K, V, Kind>, K, V, Kind> {
+class table : public detail::handle_base<detail::table_core<K, V, Kind>>,
+              public detail::table_ops<table<K, V, Kind>, K, V, Kind> {
 public:
-  using super = detail::table_ops<table, K, V, Kind>;
+  using core_type = detail::table_core<K, V, Kind>;
 
   /// For internal use: handles come from owned_table::share and whereis.
-  explicit table(std::shared_ptr<typename super::core_type> core)
-    : super(std::move(core)) {
+  explicit table(std::shared_ptr<core_type> core)
+    : detail::handle_base<core_type>(std::move(core), 0) {
     // nop
-  }
-
-  table(const table&) = default;
-  table(table&&) noexcept = default;
-  table& operator=(const table&) = default;
-  table& operator=(table&&) noexcept = default;
-
-  /// Rights of non-owners: ETS's protection levels.
-  bool allowed(bool write) const noexcept {
-    auto m = this->core_->mode();
-    return write ? m == access::public_ : m != access::private_;
-  }
-
-  friend bool operator==(const table& x, const table& y) noexcept {
-    return x.core_ == y.core_;
-  }
-
-  friend bool operator!=(const table& x, const table& y) noexcept {
-    return !(x == y);
   }
 };
 
 /// The owner's capability on its table: full rights in every mode.
-/// Move-only, so exactly one exists; keep it in the owner's state. It is valid
-/// for one ownership generation: after give_away (or if the table passed to
-/// an heir and on) it answers errc::access_denied.
+/// Move-only, so exactly one exists; keep it in the owner's state. Its
+/// destruction ends this owner's ownership as the owner's exit does: a
+/// stateful owner's state is destroyed before CAF tells monitors and links
+/// that the owner is down. After give_away (or once the table passed to an
+/// heir and on) it has the rights of non-owners.
 template <class K, class V, class Kind>
 class owned_table
-  : public detail::table_ops<owned_table<K, V, Kind>, K, V, Kind> {
+  : public detail::owned_base<detail::table_core<K, V, Kind>, table<K, V, Kind>>,
+    public detail::table_ops<owned_table<K, V, Kind>, K, V, Kind> {
 public:
-  using super = detail::table_ops<owned_table, K, V, Kind>;
+  using core_type = detail::table_core<K, V, Kind>;
 
   /// For internal use: owned tables come from make_table, spawn_owner and
   /// table_transfer::claim.
-  owned_table(std::shared_ptr<typename super::core_type> core,
-              std::uint64_t gen)
-    : super(std::move(core)), gen_(gen) {
+  owned_table(std::shared_ptr<core_type> core, std::uint64_t gen)
+    : detail::owned_base<core_type, table<K, V, Kind>>(std::move(core), gen) {
     // nop
   }
-
-  owned_table(owned_table&& other) noexcept
-    : super(std::move(other)), gen_(other.gen_) {
-    // nop
-  }
-
-  owned_table(const owned_table&) = delete;
-  owned_table& operator=(const owned_table&) = delete;
-
-  /// Drops the capability this handle held (see the destructor).
-  owned_table& operator=(owned_table&& other) noexcept {
-    if (this != &other) {
-      release();
-      this->core_ = std::move(other.core_);
-      gen_ = other.gen_;
-    }
-    return *this;
-  }
-
-  /// Ends this owner's ownership, as the owner's exit does: the table passes
-  /// to its heir if one is alive, else it retires. A stateful owner's state
-  /// is destroyed before CAF tells monitors and links that the owner is down.
-  ~owned_table() {
-    release();
-  }
-
-  /// A handle with the rights of non-owners, to give to others.
-  table<K, V, Kind> share() const {
-    return table<K, V, Kind>{this->core_};
-  }
-
-  /// ETS give_away: makes `to` the owner, who is sent a
-  /// table_transfer<K, V, Kind> carrying `data`; this handle loses its
-  /// rights. Errors: access_denied (not the owner any more), table_gone.
-  caf::error give_away(const caf::actor& to, caf::message data = {}) {
-    return this->core_->give_away(gen_, to, std::move(data));
-  }
-
-  bool allowed(bool) const noexcept {
-    return gen_ == this->core_->generation();
-  }
-
-private:
-  void release() noexcept {
-    if (this->core_)
-      this->core_->owner_gone(gen_);
-  }
-
-  std::uint64_t gen_;
-};
-
-/// The message a new owner gets when a table passes to it (ETS's
-/// {'ETS-TRANSFER', Tab, FromPid, Data}): by give_away, or as the heir of a
-/// dead owner. `claim` turns it into the owner capability, once. Local
-/// messages only.
-template <class K, class V, class Kind>
-class table_transfer {
-public:
-  table_transfer() = default;
-
-  table_transfer(std::shared_ptr<detail::table_core<K, V, Kind>> core,
-                 std::uint64_t gen, caf::actor_addr from, caf::message data)
-    : core_(std::move(core)),
-      gen_(gen),
-      from_(std::move(from)),
-      data_(std::move(data)) {
-    // nop
-  }
-
-  /// The table's registry name.
-  const std::string& name() const {
-    return core_->name();
-  }
-
-  /// The previous owner.
-  const caf::actor_addr& from() const {
-    return from_;
-  }
-
-  /// give_away's data, or the table's heir_data.
-  const caf::message& data() const {
-    return data_;
-  }
-
-  /// The owner capability. access_denied if claimed already or if ownership
-  /// moved on since; table_gone if the table died.
-  caf::expected<owned_table<K, V, Kind>> claim() const {
-    if (!core_ || !core_->alive())
-      return caf::make_error(errc::table_gone);
-    if (!core_->claim(gen_))
-      return caf::make_error(errc::access_denied);
-    return owned_table<K, V, Kind>{core_, gen_};
-  }
-
-private:
-  std::shared_ptr<detail::table_core<K, V, Kind>> core_;
-  std::uint64_t gen_ = 0;
-  caf::actor_addr from_;
-  caf::message data_;
 };
 
 template <class K, class V, class Kind>
-void detail::table_core<K, V, Kind>::send_transfer(
-  const caf::actor& to, std::uint64_t gen, const caf::actor_addr& from,
-  const caf::message& data) {
-  auto self = std::static_pointer_cast<table_core>(shared_from_this());
-  caf::anon_send(to, table_transfer<K, V, Kind>{std::move(self), gen, from,
-                                                data});
+caf::message detail::table_core<K, V, Kind>::transfer_message(
+  std::uint64_t gen, const caf::actor_addr& from, const caf::message& data) {
+  return make_transfer<owned_table<K, V, Kind>>(*this, gen, from, data);
 }
 
 /// Creates a table owned by `self` (call it in the owner's init): it dies
@@ -614,34 +504,29 @@ template <class K, class V, class Kind = set<>>
 caf::expected<owned_table<K, V, Kind>> make_table(caf::local_actor* self,
                                                   table_options opts = {}) {
   using core_type = detail::table_core<K, V, Kind>;
-  if (!opts.name.empty() && opts.heir) {
-    if (auto held = detail::registry::of(self->system())->find(opts.name)) {
-      if (held->type() != typeid(core_type))
-        return caf::make_error(errc::wrong_type);
-      if (auto gen = held->reclaim(*self, opts.heir))
-        return owned_table<K, V, Kind>{
-          std::static_pointer_cast<core_type>(std::move(held)), *gen};
-    }
-  }
-  auto core = std::make_shared<core_type>(std::move(opts));
-  if (auto err = core->register_name(self->system()))
-    return err;
-  auto gen = core->bind(*self);
-  return owned_table<K, V, Kind>{std::move(core), gen};
+  auto op = detail::open<core_type>(self->system(), opts.name, opts.heir, [&] {
+    return std::make_shared<core_type>(detail::ownership_of(opts));
+  });
+  if (!op)
+    return std::move(op.error());
+  auto gen = op->bind(*self);
+  if (!gen)
+    return std::move(gen.error());
+  return owned_table<K, V, Kind>{std::move(op->core), *gen};
 }
 
 /// The live table registered as `name` in `sys`. Errors: no_such_table,
-/// wrong_type (it has other K, V or Kind).
+/// wrong_type (it has other K, V or Kind, or is a cache or snapshot).
 template <class K, class V, class Kind = set<>>
 caf::expected<table<K, V, Kind>> whereis(caf::actor_system& sys,
                                          const std::string& name) {
-  auto core = detail::registry::of(sys)->find(name);
+  using core_type = detail::table_core<K, V, Kind>;
+  auto core = detail::registry_of(sys)->find(name);
   if (!core)
     return caf::make_error(errc::no_such_table);
-  if (core->type() != typeid(detail::table_core<K, V, Kind>))
+  if (core->type() != typeid(core_type))
     return caf::make_error(errc::wrong_type);
-  return table<K, V, Kind>{
-    std::static_pointer_cast<detail::table_core<K, V, Kind>>(std::move(core))};
+  return table<K, V, Kind>{std::static_pointer_cast<core_type>(std::move(core))};
 }
 
 } // namespace cachet
@@ -653,9 +538,5 @@ namespace caf {
 template <class K, class V, class Kind>
 struct allowed_unsafe_message_type<cachet::table<K, V, Kind>> : std::true_type {
 };
-
-template <class K, class V, class Kind>
-struct allowed_unsafe_message_type<cachet::table_transfer<K, V, Kind>>
-  : std::true_type {};
 
 } // namespace caf

@@ -1,4 +1,4 @@
-// Options for creating a table: registry name, access mode, heir.
+// Options for creating a table: registry name, access_mode mode, heir.
 #pragma once
 
 #include <string>
@@ -6,7 +6,7 @@
 #include <caf/actor_addr.hpp>
 #include <caf/message.hpp>
 
-#include "cachet/access.hpp"
+#include "cachet/access_mode.hpp"
 
 namespace cachet {
 
@@ -15,7 +15,7 @@ struct table_options {
   /// Registry name (ETS's named_table); empty for an anonymous table.
   std::string name;
   /// Who besides the owner may read or write directly.
-  access mode = access::protected_;
+  access_mode mode = access_mode::protected_;
   /// ETS's heir: when the owner dies and the heir is alive, the table and its
   /// data pass to the heir (sent a table_transfer with `heir_data`) instead
   /// of dying. An owner restarted under the same name and heir takes it back

@@ -66,7 +66,7 @@ caf::behavior store_owner(caf::stateful_actor<owner_state>* self,
                           caf::actor_addr heir) {
   table_options opts;
   opts.name = store_name;
-  opts.mode = access::public_;
+  opts.mode = access_mode::public_;
   opts.heir = heir;
   auto tab = make_table<std::string, value>(self, std::move(opts));
   if (!tab) {

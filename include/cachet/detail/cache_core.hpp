@@ -1,237 +1,68 @@
-// The shared state of one cache (cache.hpp): its table, eviction policy,
-// expiry heap, secondary indexes, in-flight loads and statistics.
+// The shared state of one cache (cache.hpp): its ownership (resource_core),
+// its table (a hash engine), and the bookkeeping beside it: the slots the
+// eviction policy orders, the expiry heap, the secondary indexes, the loads
+// in flight and the statistics.
 //
-// Locking: reads take no lock (the table's lock-free reads; S3-FIFO hits are
+// Locking: reads take no lock (the engine's lock-free reads; S3-FIFO hits are
 // one relaxed store). Every write (put, invalidate, eviction, expiry sweep,
 // a finished load) holds `write_mtx_`, which makes the size bounds exact: a
 // write evicts before it inserts, under the same lock, so no interleaving of
-// writers ever holds more than max_entries or max_weight. `load_mtx_`
-// guards the in-flight loads and nests inside `write_mtx_` (never the other
-// way round). `index_mtx_` (shared) guards the index maps against readers of
-// get_by; writers take it exclusively inside `write_mtx_`, and fetch_by
-// reads it inside `load_mtx_`. Removal listeners run after every lock is
-// released.
+// writers ever holds more than max_entries or max_weight. The loads' mutex
+// (single_flight) nests inside `write_mtx_`, never the other way round.
+// `index_mtx_` (shared) guards the index maps against readers of get_by;
+// writers take it exclusively inside `write_mtx_`. Removal listeners run
+// after every lock is released.
+//
+// Exceptions: the user's weigher and index functions and every allocation of
+// a put run before the cache changes; entries that the put displaces (by an
+// index key, or as eviction victims) are each removed whole. So whatever
+// throws, every entry in the table is tracked, counted and evictable.
 #pragma once
 
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <queue>
 #include <shared_mutex>
+#include <stdexcept>
 #include <string>
-#include <thread>
-#include <typeindex>
+#include <typeinfo>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/actor_addr.hpp>
-#include <caf/abstract_actor.hpp>
 #include <caf/actor_cast.hpp>
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
-#include <caf/meta/type_name.hpp>
-#include <caf/type_id.hpp>
 #include <caf/send.hpp>
 
-#include "cachet/detail/cache_support.hpp"
+#include "cachet/atoms.hpp"
+#include "cachet/cache_options.hpp"
+#include "cachet/cache_stats.hpp"
 #include "cachet/detail/eviction.hpp"
+#include "cachet/detail/expiry_heap.hpp"
+#include "cachet/detail/hash_engine.hpp"
+#include "cachet/detail/resource_core.hpp"
+#include "cachet/detail/single_flight.hpp"
+#include "cachet/detail/write_lock.hpp"
 #include "cachet/errc.hpp"
-#include "cachet/table.hpp"
+#include "cachet/kind.hpp"
 
-CAF_ADD_ATOM(cachet, cachet, cache_tick_atom, "cache_tick")
-
-namespace cachet {
-
-/// The clock of a cache's TTLs; tests substitute their own (cache_options).
-using cache_clock = std::chrono::steady_clock;
-
-/// Why an entry left a cache (told to the removal listener).
-enum class removal_cause : std::uint8_t {
-  explicit_, ///< invalidate or clear
-  replaced,  ///< a put of the same key, or of another key taking its
-             ///< unique index key
-  expired,   ///< its TTL ran out (found by a sweep)
-  evicted,   ///< the size bound needed room
-};
-
-/// "explicit", "replaced", "expired" or "evicted".
-inline std::string to_string(removal_cause x) {
-  switch (x) {
-    case removal_cause::explicit_: return "explicit";
-    case removal_cause::replaced: return "replaced";
-    case removal_cause::expired: return "expired";
-    case removal_cause::evicted: return "evicted";
-  }
-  return "removal_cause(" + std::to_string(static_cast<int>(x)) + ")";
-}
-
-/// A cache's counters since it was created.
-struct cache_stats {
-  std::uint64_t hits = 0;
-  std::uint64_t misses = 0;
-  /// Loader runs that ended without an error (a fetch_by loader that found
-  /// no entry included).
-  std::uint64_t loads = 0;
-  /// Loader runs that threw or timed out.
-  std::uint64_t load_failures = 0;
-  std::uint64_t evictions = 0;
-  std::uint64_t expirations = 0;
-  /// Entries and their total weight now (expired ones not yet swept
-  /// included), and the most ever held at once: never above the bounds.
-  std::uint64_t entries = 0;
-  std::uint64_t weight = 0;
-  std::uint64_t peak_entries = 0;
-  std::uint64_t peak_weight = 0;
-
-  /// hits / (hits + misses), 0 before the first read.
-  double hit_ratio() const noexcept {
-    auto n = hits + misses;
-    return n == 0 ? 0.0 : static_cast<double>(hits) / static_cast<double>(n);
-  }
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, cache_stats& x) {
-  return f(caf::meta::type_name("cachet.cache_stats"), x.hits, x.misses,
-           x.loads, x.load_failures, x.evictions, x.expirations, x.entries,
-           x.weight, x.peak_entries, x.peak_weight);
-}
-
-/// A secondary unique index (IdentityCache's cache_index): `key_of` gives
-/// the entry's index key, or nullopt if the entry is not indexed.
-template <class K, class V>
-struct cache_index {
-  std::string name;
-  std::function<std::optional<std::string>(const K&, const V&)> key_of;
-};
-
-/// How to create a cache. Every field has a usable default: an unbounded
-/// protected cache without TTL.
-template <class K, class V>
-struct cache_options {
-  /// Registry name (whereis_cache), empty for an anonymous cache.
-  std::string name;
-  /// ETS access mode of the cache's table, for handles other than the
-  /// owner's: private (no direct access), protected (direct reads),
-  /// public (direct reads and writes).
-  access mode = access::protected_;
-  /// Bound on the number of entries; 0: none.
-  std::size_t max_entries = 0;
-  /// Bound on the sum of the entries' weights; 0: none.
-  std::uint64_t max_weight = 0;
-  /// An entry's weight (default: 1). Called under the cache's write lock:
-  /// it must not use the cache.
-  std::function<std::uint64_t(const K&, const V&)> weigher;
-  /// The eviction policy of a bounded cache.
-  eviction_policy policy = eviction_policy::s3fifo;
-  /// Default time to live of an entry; zero: entries do not expire.
-  std::chrono::nanoseconds ttl{0};
-  /// Reading an entry renews its TTL (a fragment cache's "touch").
-  bool touch_on_read = false;
-  /// How often the owner sweeps expired entries (spawn_cache's owner; a
-  /// custom owner calls sweep itself). Zero: never.
-  std::chrono::milliseconds sweep_interval{1000};
-  /// At most this many expiry records examined per sweep (bounded work).
-  std::size_t sweep_batch = 1024;
-  /// How long fetch callers wait for a loader; zero: forever.
-  std::chrono::milliseconds load_timeout{5000};
-  /// The clock of TTLs; default cache_clock::now. Tests pass their own.
-  std::function<cache_clock::time_point()> clock;
-  /// Told of every removal with its cause, on the thread that removed the
-  /// entry (a loader thread for a fetch's eviction), after the cache's locks
-  /// are released and before the operation that removed it returns.
-  std::function<void(const K&, const V&, removal_cause)> on_removal;
-  /// Secondary unique indexes (get_by, fetch_by).
-  std::vector<cache_index<K, V>> indexes;
-  /// ETS's heir, for a named cache: when the owner dies and the heir is
-  /// alive, the heir holds the cache (entries, indexes, eviction state,
-  /// stats) instead of it dying, and a new owner created with the same name
-  /// and heir takes it back as it was. cache_child's heir policy sets it to
-  /// the supervisor. Readers and public writers see no gap.
-  caf::actor_addr heir;
-};
-
-/// The function a fetch runs on a miss; its exception fails the fetch with
-/// errc::load_failed. Local messages only.
-template <class K, class V>
-struct cache_loader {
-  std::function<V(const K&)> fn;
-};
-
-/// The function a fetch_by runs on a miss: the entry (key and value) whose
-/// index key is its argument, or nullopt if there is none (IdentityCache's
-/// `fetch_by_email` querying `WHERE email = ?`). Its exception fails the
-/// fetch_by with errc::load_failed. Local messages only.
-template <class K, class V>
-struct cache_index_loader {
-  std::function<std::optional<std::pair<K, V>>(const std::string&)> fn;
-};
-
-namespace detail {
+namespace cachet::detail {
 
 /// What the cache's table stores per key.
 template <class K, class V>
 struct cache_value {
   V value;
   std::shared_ptr<cache_slot<K>> slot;
-};
-
-/// One in-flight load, shared by every caller waiting for it.
-template <class V>
-struct load_state {
-  std::condition_variable cv;
-  bool done = false;
-  /// Invalidated while loading: the result is handed out but not cached.
-  bool stale = false;
-  std::optional<V> value;
-  caf::error error;
-  /// Run once when done (the owner's message waiters).
-  std::vector<std::function<void()>> listeners;
-  /// Real time (not the cache clock): waiters give up here.
-  std::chrono::steady_clock::time_point deadline;
-  /// An index load whose loader found no entry: done, with neither a value
-  /// nor an error.
-  bool absent = false;
-  /// Takes this load out of its in-flight map; called under the load lock.
-  std::function<void()> forget;
-};
-
-/// The cache's write lock, a binary semaphore: the pthread mutex inside is
-/// held only while taking or releasing it, never across the section. A table
-/// write inside a section may grow the table, which takes all 64 of the
-/// table's stripe locks; ThreadSanitizer's deadlock detector tracks at most
-/// 64 mutexes held by one thread, so a plain mutex around them would trip it
-/// (and a spin lock livelocks TSan's runtime under contention).
-class write_lock {
-public:
-  void lock() {
-    std::unique_lock<std::mutex> guard{mtx_};
-    cv_.wait(guard, [this] { return !held_; });
-    held_ = true;
-  }
-
-  void unlock() {
-    {
-      std::lock_guard<std::mutex> guard{mtx_};
-      held_ = false;
-    }
-    cv_.notify_one();
-  }
-
-private:
-  std::mutex mtx_;
-  std::condition_variable cv_;
-  bool held_ = false;
 };
 
 /// Counters that many threads bump: one cache line per stripe.
@@ -247,23 +78,20 @@ inline std::size_t stat_stripe_index() noexcept {
 }
 
 template <class K, class V>
-class cache_core : public std::enable_shared_from_this<cache_core<K, V>> {
+class cache_core final : public resource_core {
 public:
   using slot_type = cache_slot<K>;
   using slot_ptr = std::shared_ptr<slot_type>;
   using value_type = cache_value<K, V>;
-  using owned_type = owned_table<K, value_type>;
-  using shared_type = table<K, value_type>;
-  using table_core_type = table_core<K, value_type, set<>>;
-  using load_ptr = std::shared_ptr<load_state<V>>;
+  using engine_type = hash_engine<K, value_type, default_hash, std::equal_to<>>;
+  using load_ptr = typename single_flight<V>::load_ptr;
   using options_type = cache_options<K, V>;
+  /// A cached value, or the load in flight to wait for.
+  using fetch_start_t = std::pair<std::optional<V>, load_ptr>;
 
-  cache_core(options_type opts, std::shared_ptr<table_core_type> tcore,
-             std::uint64_t gen)
-    : opts_(std::move(opts)),
-      tcore_(tcore),
-      shared_(tcore),
-      tab_(std::in_place, tcore, gen) {
+  explicit cache_core(options_type opts)
+    : resource_core(ownership_of(opts), typeid(cache_core)),
+      opts_(std::move(opts)) {
     if (opts_.policy == eviction_policy::lru)
       policy_ = std::make_unique<lru<slot_type>>();
     else
@@ -284,127 +112,36 @@ public:
     return opts_;
   }
 
-  access mode() const noexcept {
-    return shared_.mode();
+  bool alive() const noexcept override {
+    return engine_.alive();
   }
 
-  bool alive() const noexcept {
-    return shared_.alive();
-  }
-
-  const shared_type& shared_table() const noexcept {
-    return shared_;
-  }
-
-  /// The owner's table; valid until owner_gone.
-  const owned_type& owner_table() const noexcept {
-    return *tab_;
-  }
-
-  /// The owner actor (spawn_cache), told to sweep while entries with a TTL
-  /// exist.
-  void set_owner(caf::actor_addr addr) {
+  /// The owner actor of spawn_cache, told to sweep while entries with a TTL
+  /// exist; forgotten when ownership moves on.
+  void set_sweeper(caf::actor_addr addr) {
     bool arm = false;
     {
       std::lock_guard<write_lock> guard{write_mtx_};
-      owner_ = std::move(addr);
-      // An adopted cache may hold TTL'd entries already.
-      if (!heap_.empty() && !sweeping_ && owner_)
+      sweeper_ = std::move(addr);
+      // A cache taken back from its heir may hold TTL'd entries already.
+      if (!heap_.empty() && !sweeping_ && sweeper_)
         sweeping_ = arm = true;
     }
     removals none;
     after_write(none, arm);
   }
 
-  void set_registration(const caf::actor_system* sys) {
-    sys_ = sys;
-  }
-
-  /// The owner ended: the cache passes to a live heir, or retires (handles
-  /// answer table_gone).
-  void owner_gone() {
-    caf::actor heir;
-    if (opts_.heir && !opts_.name.empty())
-      heir = caf::actor_cast<caf::actor>(opts_.heir);
-    // Capabilities end after the locks are released: retiring a table may
-    // take all of its stripe locks, which must not nest in ours.
-    std::optional<owned_type> ending;
-    bool retiring = false;
-    {
-      std::lock_guard<write_lock> guard{write_mtx_};
-      if (!tab_ || orphaned_)
-        return;
-      if (!heir) {
-        retire_locked(ending);
-        retiring = true;
-      } else {
-        // The heir becomes the table's owner without a table_transfer (the
-        // cache is what it holds); the dead owner's generation goes stale.
-        auto gen = tcore_->bind(*caf::actor_cast<caf::abstract_actor*>(heir));
-        ending = std::move(tab_);
-        tab_.emplace(tcore_, gen);
-        orphaned_ = true;
-        owner_ = caf::actor_addr{};
-        sweeping_ = false;
-      }
-    }
-    drop(ending, retiring);
-    if (heir) {
-      // Held by the heir until adopted; retired if the heir exits first.
-      auto self = this->shared_from_this();
-      caf::actor_cast<caf::abstract_actor*>(heir)->attach(
-        make_keeper(this, [self] { self->heir_gone(); }));
-    }
-  }
-
-  /// Whether `heir` holds this cache for a restarting owner.
-  bool held_by(const caf::actor_addr& heir) {
-    std::lock_guard<write_lock> guard{write_mtx_};
-    return orphaned_ && tab_ && heir && heir == opts_.heir;
-  }
-
-  /// A restarted owner takes the cache back from its heir, as it was.
-  bool adopt(caf::abstract_actor& owner) {
-    std::optional<owned_type> ending;
-    {
-      std::lock_guard<write_lock> guard{write_mtx_};
-      if (!orphaned_ || !tab_)
-        return false;
-      auto gen = tcore_->reclaim(owner, opts_.heir);
-      if (!gen)
-        return false;
-      ending = std::move(tab_);
-      tab_.emplace(tcore_, *gen);
-      orphaned_ = false;
-    }
-    ending.reset();
-    if (auto h = caf::actor_cast<caf::actor>(opts_.heir))
-      caf::actor_cast<caf::abstract_actor*>(h)->detach(keeper_token(this));
-    return true;
-  }
-
-  /// Ends the cache now, heir or not (a cache that could not be
-  /// registered).
-  void retire() {
-    std::optional<owned_type> ending;
-    {
-      std::lock_guard<write_lock> guard{write_mtx_};
-      retire_locked(ending);
-    }
-    drop(ending, true);
-  }
-
   // -- reads: any thread, no lock ----------------------------------------------
 
   /// The key's value unless absent or expired. Counts a hit or miss when
-  /// `count`. Needs read rights on `tab`.
-  template <class Table>
-  caf::expected<std::optional<V>> get(const Table& tab, const K& key,
-                                      bool count = true) {
+  /// `count`. The caller has read rights.
+  caf::expected<std::optional<V>> get(const K& key, bool count = true) {
     std::optional<V> out;
     slot_ptr touch;
-    auto res = tab.visit(key, [&](const value_type& e) {
-      auto& s = *e.slot;
+    auto st = engine_.find(key, [&](const value_type* e) {
+      if (e == nullptr)
+        return;
+      auto& s = *e->slot;
       auto exp = s.expires.load(std::memory_order_relaxed);
       if (exp != 0) {
         auto now = now_ns();
@@ -413,14 +150,14 @@ public:
         if (opts_.touch_on_read && s.ttl != 0)
           s.expires.store(now + s.ttl, std::memory_order_relaxed);
       }
-      out.emplace(e.value);
+      out.emplace(e->value);
       if (locked_touch_)
-        touch = e.slot;
+        touch = e->slot;
       else
         eviction<slot_type>::hit(s);
     });
-    if (!res)
-      return std::move(res.error());
+    if (st != op_status::ok)
+      return caf::make_error(errc::table_gone);
     if (touch) {
       std::lock_guard<write_lock> guard{write_mtx_};
       if (touch->live)
@@ -433,21 +170,13 @@ public:
 
   /// The value whose index key `ikey` in index `index` is, or nullopt.
   /// Errors: no_such_key for an unknown index name.
-  template <class Table>
-  caf::expected<std::optional<V>> get_by(const Table& tab,
-                                         const std::string& index,
+  caf::expected<std::optional<V>> get_by(const std::string& index,
                                          const std::string& ikey,
                                          bool count = true) {
     auto idx = index_of(index);
     if (idx < 0)
       return caf::make_error(errc::no_such_key, "no index named " + index);
-    std::optional<K> pk;
-    {
-      std::shared_lock<std::shared_mutex> guard{index_mtx_};
-      auto& m = index_maps_[static_cast<std::size_t>(idx)];
-      if (auto i = m.find(ikey); i != m.end())
-        pk.emplace(i->second);
-    }
+    auto pk = indexed_key(static_cast<std::size_t>(idx), ikey);
     if (!pk) {
       if (!alive())
         return caf::make_error(errc::table_gone);
@@ -455,7 +184,7 @@ public:
         count_read(false);
       return std::optional<V>{};
     }
-    auto v = get(tab, *pk, false);
+    auto v = get(*pk, false);
     if (!v)
       return v;
     // The index and the entry are updated under one lock, but a reader sees
@@ -468,6 +197,14 @@ public:
     if (count)
       count_read(v->has_value());
     return v;
+  }
+
+  /// Number of entries (expired ones not yet swept included).
+  caf::expected<std::size_t> size() const {
+    std::size_t n = 0;
+    if (engine_.size(n) != op_status::ok)
+      return caf::make_error(errc::table_gone);
+    return n;
   }
 
   cache_stats stats() {
@@ -483,99 +220,97 @@ public:
       st.hits += s.hits.load(std::memory_order_relaxed);
       st.misses += s.misses.load(std::memory_order_relaxed);
     }
-    st.loads = loads_.load(std::memory_order_relaxed);
-    st.load_failures = load_failures_.load(std::memory_order_relaxed);
+    st.loads = flights_.loads();
+    st.load_failures = flights_.failures();
     st.evictions = evictions_.load(std::memory_order_relaxed);
     st.expirations = expirations_.load(std::memory_order_relaxed);
     return st;
+  }
+
+  /// Every entry, expired or not, in no order (for tests and tools).
+  caf::expected<std::vector<std::pair<K, V>>> to_list() const {
+    std::vector<std::pair<K, V>> out;
+    if (engine_.for_each([&](const auto& k, const value_type& e) {
+          out.emplace_back(k, e.value);
+        })
+        != op_status::ok)
+      return caf::make_error(errc::table_gone);
+    return out;
+  }
+
+  /// For tests: the records of the expiry heap, one per live entry with a
+  /// TTL.
+  std::size_t expiry_records() {
+    std::lock_guard<write_lock> guard{write_mtx_};
+    return heap_.size();
   }
 
   // -- writes: the caller has checked write rights ------------------------------
 
   /// Inserts or replaces; `ttl` < 0 means the cache's default.
   caf::expected<void> put(K key, V value, std::chrono::nanoseconds ttl) {
-    removals out;
-    bool arm = false;
-    {
-      std::lock_guard<write_lock> guard{write_mtx_};
-      if (!tab_)
-        return caf::make_error(errc::table_gone);
+    return write([&](removals& out, bool& arm) -> caf::error {
       // A load in flight read its source before this put: the put wins.
       mark_stale(&key);
-      if (auto err = put_locked(std::move(key), std::move(value), ttl, out,
-                                arm))
-        return err;
-    }
-    after_write(out, arm);
-    return caf::unit;
+      return put_locked(std::move(key), std::move(value), ttl, out, arm);
+    });
   }
 
   /// Removes the key; true if it was cached. A load of the key in flight
   /// still answers its callers but caches nothing.
   caf::expected<bool> invalidate(const K& key) {
-    removals out;
     bool found = false;
-    {
-      std::lock_guard<write_lock> guard{write_mtx_};
-      if (!tab_)
-        return caf::make_error(errc::table_gone);
+    auto res = write([&](removals& out, bool&) -> caf::error {
       mark_stale(&key);
       if (auto i = entries_.find(key); i != entries_.end()) {
         auto sp = i->second;
-        remove_locked(sp, removal_cause::explicit_, out, true);
+        remove_locked(sp, removal_cause::explicit_, out);
         found = true;
       }
-    }
-    after_write(out, false);
+      return caf::none;
+    });
+    if (!res)
+      return std::move(res.error());
     return found;
   }
 
   /// Removes every entry (cause explicit).
   caf::expected<void> clear() {
-    removals out;
-    {
-      std::lock_guard<write_lock> guard{write_mtx_};
-      if (!tab_)
-        return caf::make_error(errc::table_gone);
+    return write([&](removals& out, bool&) -> caf::error {
       mark_stale(nullptr);
       std::vector<slot_ptr> all;
       all.reserve(entries_.size());
       for (auto& kv : entries_)
         all.push_back(kv.second);
       for (auto& sp : all)
-        remove_locked(sp, removal_cause::explicit_, out, true);
-    }
-    after_write(out, false);
-    return caf::unit;
+        remove_locked(sp, removal_cause::explicit_, out);
+      return caf::none;
+    });
   }
 
   /// Removes expired entries, examining at most `max_work` expiry records
   /// (so one sweep's time is bounded); returns how many it removed.
   caf::expected<std::size_t> sweep(std::size_t max_work) {
-    removals out;
     std::size_t removed = 0;
-    {
-      std::lock_guard<write_lock> guard{write_mtx_};
-      if (!tab_)
-        return caf::make_error(errc::table_gone);
+    auto res = write([&](removals& out, bool&) -> caf::error {
       auto now = now_ns();
       for (std::size_t work = 0; work < max_work && !heap_.empty(); ++work) {
-        if (heap_.top().first > now)
+        auto* s = heap_.top();
+        if (s->heap_key > now)
           break;
-        auto sp = heap_.top().second;
-        heap_.pop();
-        if (!sp->live)
-          continue; // removed or replaced since: lazy deletion
-        auto exp = sp->expires.load(std::memory_order_relaxed);
+        auto exp = s->expires.load(std::memory_order_relaxed);
         if (exp > now) { // renewed by touch-on-read
-          heap_.emplace(exp, std::move(sp));
+          heap_.update(s, exp);
           continue;
         }
-        remove_locked(sp, removal_cause::expired, out, true);
+        auto sp = entries_.at(s->key);
+        remove_locked(sp, removal_cause::expired, out);
         ++removed;
       }
-    }
-    after_write(out, false);
+      return caf::none;
+    });
+    if (!res)
+      return std::move(res.error());
     return removed;
   }
 
@@ -583,7 +318,7 @@ public:
   /// clears the "armed" flag otherwise, so that the next TTL'd put re-arms.
   bool keep_sweeping() {
     std::lock_guard<write_lock> guard{write_mtx_};
-    if (heap_.empty() || !tab_) {
+    if (heap_.empty() || !alive()) {
       sweeping_ = false;
       return false;
     }
@@ -592,153 +327,100 @@ public:
 
   // -- fetch --------------------------------------------------------------------
 
-  /// The cached value, or the in-flight load to wait for (started here if
-  /// none). Errors: the read's errors. The caller has write rights.
-  template <class Table>
-  caf::expected<std::pair<std::optional<V>, load_ptr>>
-  fetch_start(const Table& tab, const K& key,
-              const std::function<V(const K&)>& fn) {
-    auto hit = get(tab, key, false);
-    if (!hit)
-      return std::move(hit.error());
-    if (*hit) {
-      count_read(true);
-      return std::make_pair(std::move(*hit), load_ptr{});
-    }
-    count_read(false);
-    load_ptr st;
-    {
-      std::lock_guard<std::mutex> guard{load_mtx_};
-      if (auto i = loads_in_flight_.find(key); i != loads_in_flight_.end())
-        return std::make_pair(std::optional<V>{}, i->second);
-      // A load may have finished between our miss and this lock: it caches
-      // its value before it leaves loads_in_flight_ (both under load_mtx_),
-      // so a second look settles it. No policy touch here: that could take
-      // write_mtx_, which must not nest inside load_mtx_.
-      std::optional<V> again;
-      auto seen = tab.visit(key, [&](const value_type& e) {
-        auto exp = e.slot->expires.load(std::memory_order_relaxed);
-        if (exp == 0 || now_ns() < exp)
-          again.emplace(e.value);
-      });
-      if (seen && again)
-        return std::make_pair(std::move(again), load_ptr{});
-      st = new_load([this, key](const load_state<V>* x) {
-        if (auto i = loads_in_flight_.find(key);
-            i != loads_in_flight_.end() && i->second.get() == x)
-          loads_in_flight_.erase(i);
-      });
-      loads_in_flight_.emplace(key, st);
-    }
-    auto self = this->shared_from_this();
-    run_loader([self, key, st, fn] {
-      self->run_load(st, [&] {
-        return std::make_optional(std::pair<K, V>{key, fn(key)});
-      });
-    });
-    return std::make_pair(std::optional<V>{}, st);
+  single_flight<V>& flights() noexcept {
+    return flights_;
   }
 
-  /// The entry whose index key in `index` is `ikey`, or the in-flight
-  /// index load to wait for (started here if none): IdentityCache's
-  /// fetch_by. Errors: no_such_key for an unknown index; the read's errors.
-  template <class Table>
-  caf::expected<std::pair<std::optional<V>, load_ptr>>
-  fetch_by_start(const Table& tab, const std::string& index,
-                 const std::string& ikey,
-                 const std::function<std::optional<std::pair<K, V>>(
-                   const std::string&)>& fn) {
-    auto hit = get_by(tab, index, ikey, false);
+  /// The cached value, or the in-flight load to wait for (started here if
+  /// none). Errors: the read's errors. The caller has write rights.
+  caf::expected<fetch_start_t> fetch_start(const K& key,
+                                           std::function<V(const K&)> fn) {
+    auto hit = get(key, false);
     if (!hit)
       return std::move(hit.error());
-    if (*hit) {
-      count_read(true);
-      return std::make_pair(std::move(*hit), load_ptr{});
+    count_read(hit->has_value());
+    if (*hit)
+      return fetch_start_t{std::move(*hit), nullptr};
+    load_ptr st;
+    {
+      std::lock_guard<std::mutex> guard{flights_.mutex()};
+      if (auto i = loads_.find(key); i != loads_.end())
+        return fetch_start_t{std::nullopt, i->second};
+      // A load may have finished between our miss and this lock: it caches
+      // its value before it leaves loads_ (both under the loads' mutex), so
+      // a second look settles it. No policy touch here: that could take
+      // write_mtx_, which must not nest inside the loads' mutex.
+      if (auto again = peek(key))
+        return fetch_start_t{std::move(again), nullptr};
+      st = flights_.make(opts_.load_timeout, [this, key] { forget(loads_, key); });
+      loads_.emplace(key, st);
     }
-    count_read(false);
+    start_load(st, [key, fn = std::move(fn)] {
+      return std::make_optional(std::pair<K, V>{key, fn(key)});
+    });
+    return fetch_start_t{std::nullopt, st};
+  }
+
+  /// The entry whose index key in `index` is `ikey`, or the in-flight index
+  /// load to wait for (started here if none): IdentityCache's fetch_by.
+  /// Errors: no_such_key for an unknown index; the read's errors.
+  caf::expected<fetch_start_t>
+  fetch_by_start(const std::string& index, const std::string& ikey,
+                 std::function<std::optional<std::pair<K, V>>(
+                   const std::string&)>
+                   fn) {
+    auto hit = get_by(index, ikey, false);
+    if (!hit)
+      return std::move(hit.error());
+    count_read(hit->has_value());
+    if (*hit)
+      return fetch_start_t{std::move(*hit), nullptr};
     auto idx = static_cast<std::size_t>(index_of(index));
     load_ptr st;
     {
-      std::lock_guard<std::mutex> guard{load_mtx_};
+      std::lock_guard<std::mutex> guard{flights_.mutex()};
       auto lk = std::make_pair(idx, ikey);
       if (auto i = index_loads_.find(lk); i != index_loads_.end())
-        return std::make_pair(std::optional<V>{}, i->second);
+        return fetch_start_t{std::nullopt, i->second};
       // As in fetch_start: a load that just finished cached its entry first.
-      if (auto again = peek_by(tab, idx, ikey))
-        return std::make_pair(std::move(again), load_ptr{});
-      st = new_load([this, lk](const load_state<V>* x) {
-        if (auto i = index_loads_.find(lk);
-            i != index_loads_.end() && i->second.get() == x)
-          index_loads_.erase(i);
-      });
+      if (auto again = peek_by(idx, ikey))
+        return fetch_start_t{std::move(again), nullptr};
+      st = flights_.make(opts_.load_timeout,
+                         [this, lk] { forget(index_loads_, lk); });
       index_loads_.emplace(std::move(lk), st);
     }
-    auto self = this->shared_from_this();
-    run_loader([self, ikey, st, fn] {
-      self->run_load(st, [&] { return fn(ikey); });
-    });
-    return std::make_pair(std::optional<V>{}, st);
+    start_load(st, [ikey, fn = std::move(fn)] { return fn(ikey); });
+    return fetch_start_t{std::nullopt, st};
   }
 
-  /// Blocks the calling thread until `st` is done or its deadline passed
-  /// (then the load fails with load_timeout for every caller); its outcome:
-  /// the value, nullopt (an index load that found nothing) or the error.
-  caf::expected<std::optional<V>> await(const load_ptr& st) {
+protected:
+  void retire_storage() noexcept override {
+    std::lock_guard<write_lock> guard{write_mtx_};
+    // Loads in flight still answer their callers but cache nothing.
+    mark_stale(nullptr);
+    heap_.clear();
+    policy_->clear();
     {
-      std::unique_lock<std::mutex> guard{load_mtx_};
-      if (st->deadline == std::chrono::steady_clock::time_point::max())
-        st->cv.wait(guard, [&] { return st->done; });
-      else if (!st->cv.wait_until(guard, st->deadline,
-                                  [&] { return st->done; })) {
-        guard.unlock();
-        fail_timeout(st);
-      }
+      std::unique_lock<std::shared_mutex> ig{index_mtx_};
+      for (auto& m : index_maps_)
+        m.clear();
     }
-    return outcome(st);
+    for (auto& kv : entries_)
+      kv.second->live = false;
+    entries_.clear();
+    engine_.retire_storage();
   }
 
-  /// Runs `f` once `st` is done: now if it is, else on the thread that
-  /// finishes it.
-  void on_done(const load_ptr& st, std::function<void()> f) {
-    {
-      std::lock_guard<std::mutex> guard{load_mtx_};
-      if (!st->done) {
-        st->listeners.push_back(std::move(f));
-        return;
-      }
-    }
-    f();
-  }
+  // Defined in cache.hpp, where the transfer's owner type is complete.
+  caf::message transfer_message(std::uint64_t gen, const caf::actor_addr& from,
+                                const caf::message& data) override;
 
-  /// The outcome of a done load (see await).
-  caf::expected<std::optional<V>> outcome(const load_ptr& st) {
-    std::lock_guard<std::mutex> guard{load_mtx_};
-    if (st->value)
-      return st->value;
-    if (st->absent)
-      return std::optional<V>{};
-    if (st->error)
-      return st->error;
-    return caf::make_error(errc::load_timeout);
-  }
-
-  /// Fails `st` with load_timeout unless it is done; the loader's late
-  /// result is then dropped.
-  void fail_timeout(const load_ptr& st) {
-    std::vector<std::function<void()>> ls;
-    {
-      std::lock_guard<std::mutex> guard{load_mtx_};
-      if (st->done)
-        return;
-      st->done = true;
-      st->error = caf::make_error(errc::load_timeout);
-      st->forget();
-      load_failures_.fetch_add(1, std::memory_order_relaxed);
-      ls = std::move(st->listeners);
-      st->cv.notify_all();
-    }
-    for (auto& f : ls)
-      f();
+  void owner_changed() noexcept override {
+    // The sweeper was the old owner; an owner that spawn_cache starts (or
+    // that takes the cache back) sets itself.
+    std::lock_guard<write_lock> guard{write_mtx_};
+    sweeper_ = caf::actor_addr{};
+    sweeping_ = false;
   }
 
 private:
@@ -749,12 +431,11 @@ private:
   };
   using removals = std::vector<removal>;
 
-  using heap_entry = std::pair<std::int64_t, slot_ptr>;
-  struct later {
-    bool operator()(const heap_entry& x, const heap_entry& y) const noexcept {
-      return x.first > y.first;
-    }
-  };
+  using entry_map = std::unordered_map<K, slot_ptr>;
+  using entry_node_type = typename entry_map::node_type;
+  /// Index key -> the slot of the entry holding it.
+  using index_map = std::unordered_map<std::string, slot_type*>;
+  using index_node_type = typename index_map::node_type;
 
   std::int64_t now_ns() const {
     auto t = opts_.clock ? opts_.clock() : cache_clock::now();
@@ -775,49 +456,67 @@ private:
     return -1;
   }
 
-  /// Inserts under write_mtx_: drops the key's old entry and any entry
-  /// holding one of the new value's unique index keys, evicts until the new
-  /// entry fits, then inserts. Bounds hold at every step.
+  /// The key of the entry that index `idx` maps `ikey` to, if any.
+  std::optional<K> indexed_key(std::size_t idx, const std::string& ikey) {
+    std::shared_lock<std::shared_mutex> guard{index_mtx_};
+    auto& m = index_maps_[idx];
+    if (auto i = m.find(ikey); i != m.end())
+      return i->second->key;
+    return std::nullopt;
+  }
+
+  /// Runs `f(removals&, bool& arm)` under the write lock, then tells the
+  /// listener of the removals and arms the sweeper, even if `f` threw.
+  template <class F>
+  caf::expected<void> write(F&& f) {
+    removals out;
+    bool arm = false;
+    caf::error err;
+    try {
+      std::lock_guard<write_lock> guard{write_mtx_};
+      if (!alive())
+        return caf::make_error(errc::table_gone);
+      err = f(out, arm);
+    } catch (...) {
+      after_write(out, arm);
+      throw;
+    }
+    after_write(out, arm);
+    if (err)
+      return err;
+    return caf::unit;
+  }
+
+  /// The put itself, under write_mtx_, in three steps:
+  ///  1. compute and allocate everything (the caller's functions, the slot,
+  ///     room in the maps and the heap): a throw changes nothing;
+  ///  2. remove the entries the new one displaces, each removed whole: the
+  ///     holders of its unique index keys, and eviction victims until it
+  ///     fits;
+  ///  3. store the entry (the engine builds its node first: if that throws,
+  ///     the old entry of the key is still there and tracked), then commit
+  ///     the bookkeeping, which cannot fail.
   caf::error put_locked(K key, V value, std::chrono::nanoseconds ttl,
                         removals& out, bool& arm) {
-    std::uint64_t w = opts_.weigher ? opts_.weigher(key, value) : 1;
-    if (auto i = entries_.find(key); i != entries_.end()) {
-      auto sp = i->second;
-      remove_locked(sp, removal_cause::replaced, out, false);
-    }
+    // 1. Compute.
+    auto w = opts_.weigher ? opts_.weigher(key, value) : std::uint64_t{1};
     std::vector<std::optional<std::string>> ikeys;
     ikeys.reserve(opts_.indexes.size());
-    for (std::size_t n = 0; n < opts_.indexes.size(); ++n) {
-      auto ik = opts_.indexes[n].key_of(key, value);
-      if (ik) {
-        auto& m = index_maps_[n];
-        if (auto j = m.find(*ik); j != m.end()) {
-          if (auto e = entries_.find(j->second); e != entries_.end()) {
-            auto sp = e->second;
-            remove_locked(sp, removal_cause::replaced, out, true);
-          }
-        }
-      }
-      ikeys.push_back(std::move(ik));
-    }
+    for (auto& index : opts_.indexes)
+      ikeys.push_back(index.key_of(key, value));
+    slot_ptr old;
+    if (auto i = entries_.find(key); i != entries_.end())
+      old = i->second;
     if (opts_.max_weight != 0 && w > opts_.max_weight) {
-      // Larger than the whole cache: it is evicted at once (and the old
-      // entry of the key, if any, is gone: it was replaced).
-      if (auto err = tab_->erase(key); !err)
-        return std::move(err.error());
+      // Larger than the whole cache: evicted at once (the key's old entry,
+      // if any, is replaced: gone).
+      if (old)
+        remove_locked(old, removal_cause::replaced, out);
       evictions_.fetch_add(1, std::memory_order_relaxed);
       if (opts_.on_removal)
         out.push_back(removal{std::move(key), std::move(value),
                               removal_cause::evicted});
       return caf::none;
-    }
-    while ((opts_.max_entries != 0 && entries_.size() + 1 > opts_.max_entries)
-           || (opts_.max_weight != 0 && weight_ + w > opts_.max_weight)) {
-      auto* victim = policy_->victim();
-      if (victim == nullptr)
-        break;
-      auto sp = entries_.at(victim->key);
-      remove_locked(sp, removal_cause::evicted, out, true, false);
     }
     auto sp = std::make_shared<slot_type>(key);
     sp->weight = w;
@@ -828,269 +527,323 @@ private:
     if (ttl.count() > 0) {
       sp->ttl = ttl.count();
       sp->expires.store(now_ns() + sp->ttl, std::memory_order_relaxed);
+      heap_.reserve_one();
     }
-    if (!ikeys.empty()) {
+    sp->index_keys = std::move(ikeys);
+    // Room in the maps, taken at commit without allocating: the writer
+    // (us, under write_mtx_) is the only one to change them.
+    auto entry_node = old ? entry_node_type{} : make_entry_node(key, sp);
+    if (!old)
+      entries_.reserve(entries_.size() + 1);
+    {
       std::unique_lock<std::shared_mutex> ig{index_mtx_};
-      sp->index_keys = ikeys;
-      for (std::size_t n = 0; n < ikeys.size(); ++n)
-        if (ikeys[n])
-          index_maps_[n].insert_or_assign(*ikeys[n], key);
+      for (std::size_t n = 0; n < sp->index_keys.size(); ++n)
+        if (sp->index_keys[n])
+          index_maps_[n].reserve(index_maps_[n].size() + 1);
     }
-    if (auto res = tab_->insert(key, value_type{std::move(value), sp}); !res)
-      return std::move(res.error());
+    std::optional<removal> replaced;
+    if (old && opts_.on_removal)
+      if (auto v = peek_value(key))
+        replaced.emplace(removal{key, std::move(*v), removal_cause::replaced});
+    // 2. Displace: the holders of the new entry's index keys, then victims
+    // until it fits. The key's own old entry stays out of the eviction.
+    for (std::size_t n = 0; n < sp->index_keys.size(); ++n) {
+      auto& ik = sp->index_keys[n];
+      if (!ik)
+        continue;
+      auto& m = index_maps_[n];
+      if (auto j = m.find(*ik); j != m.end() && j->second != old.get())
+        remove_locked(entries_.at(j->second->key), removal_cause::replaced,
+                      out);
+    }
+    std::vector<index_node_type> index_nodes(sp->index_keys.size());
+    for (std::size_t n = 0; n < sp->index_keys.size(); ++n) {
+      auto& ik = sp->index_keys[n];
+      if (ik && index_maps_[n].count(*ik) == 0)
+        index_nodes[n] = make_index_node(*ik, sp.get());
+    }
+    if (old)
+      policy_->remove(old.get());
+    auto st = op_status::ok;
+    try {
+      auto freed = old ? old->weight : 0;
+      while ((opts_.max_entries != 0
+              && entries_.size() - (old ? 1 : 0) + 1 > opts_.max_entries)
+             || (opts_.max_weight != 0
+                 && weight_ - freed + w > opts_.max_weight)) {
+        auto* victim = policy_->victim();
+        if (victim == nullptr)
+          break;
+        try {
+          remove_locked(entries_.at(victim->key), removal_cause::evicted, out,
+                        false);
+        } catch (...) {
+          policy_->admit(victim);
+          throw;
+        }
+      }
+      // 3. Store, then commit.
+      if (replaced)
+        out.reserve(out.size() + 1);
+      st = engine_.put(key, value_type{std::move(value), sp});
+    } catch (...) {
+      if (old)
+        policy_->admit(old.get());
+      throw;
+    }
+    if (st != op_status::ok) { // retired: cannot be, under write_mtx_
+      if (old)
+        policy_->admit(old.get());
+      return caf::make_error(errc::table_gone);
+    }
+    commit(key, old, sp, entry_node, index_nodes, arm);
+    if (replaced)
+      out.push_back(std::move(*replaced));
+    return caf::none;
+  }
+
+  static entry_node_type make_entry_node(const K& key, const slot_ptr& sp) {
+    entry_map tmp;
+    tmp.emplace(key, sp);
+    return tmp.extract(tmp.begin());
+  }
+
+  static index_node_type make_index_node(const std::string& ikey,
+                                         slot_type* s) {
+    index_map tmp;
+    tmp.emplace(ikey, s);
+    return tmp.extract(tmp.begin());
+  }
+
+  /// The last step of put_locked, after the entry is stored; allocates
+  /// nothing.
+  void commit(const K& key, const slot_ptr& old, const slot_ptr& sp,
+              entry_node_type& entry_node,
+              std::vector<index_node_type>& index_nodes, bool& arm) noexcept {
+    {
+      std::unique_lock<std::shared_mutex> ig{index_mtx_};
+      for (std::size_t n = 0; n < sp->index_keys.size(); ++n) {
+        auto& ik = sp->index_keys[n];
+        if (!ik)
+          continue;
+        if (index_nodes[n])
+          index_maps_[n].insert(std::move(index_nodes[n]));
+        else
+          index_maps_[n].find(*ik)->second = sp.get();
+      }
+      if (old)
+        unindex(*old);
+    }
+    if (old) {
+      old->live = false;
+      heap_.remove(old.get());
+      weight_ -= old->weight;
+      entries_.find(key)->second = sp;
+    } else {
+      entries_.insert(std::move(entry_node));
+    }
     policy_->admit(sp.get());
-    weight_ += w;
+    weight_ += sp->weight;
     if (sp->ttl != 0) {
-      heap_.emplace(sp->expires.load(std::memory_order_relaxed), sp);
-      if (!sweeping_ && owner_) {
+      heap_.push(sp.get(), sp->expires.load(std::memory_order_relaxed));
+      if (!sweeping_ && sweeper_) {
         sweeping_ = true;
         arm = true;
       }
     }
-    entries_.emplace(std::move(key), std::move(sp));
     max_entries_seen_ = std::max(max_entries_seen_, entries_.size());
     max_weight_seen_ = std::max(max_weight_seen_, weight_);
-    return caf::none;
   }
 
-  /// Removes one entry under write_mtx_. `erase` also takes it out of the
-  /// table (a replacing put overwrites it instead); `unlink` is false for a
-  /// victim the policy already unlinked.
-  void remove_locked(const slot_ptr& sp, removal_cause cause, removals& out,
-                     bool erase, bool unlink = true) {
+  /// Erases the index entries that still point at `s`. Under index_mtx_.
+  void unindex(slot_type& s) noexcept {
+    for (std::size_t n = 0; n < s.index_keys.size(); ++n) {
+      if (!s.index_keys[n])
+        continue;
+      auto& m = index_maps_[n];
+      if (auto i = m.find(*s.index_keys[n]); i != m.end() && i->second == &s)
+        m.erase(i);
+    }
+  }
+
+  /// Removes one entry, whole, under write_mtx_: the listener's record is
+  /// made first (it copies the value: a throw leaves the entry in place),
+  /// then the entry leaves the table and every record of the cache.
+  /// `unlink` is false for a victim the policy already unlinked. Takes `sp`
+  /// by value: the entries' map holds the slot until the very end.
+  void remove_locked(slot_ptr sp, removal_cause cause, removals& out,
+                     bool unlink = true) {
     auto& s = *sp;
+    if (opts_.on_removal)
+      if (auto v = peek_value(s.key))
+        out.push_back(removal{s.key, std::move(*v), cause});
     if (unlink)
       policy_->remove(&s);
+    heap_.remove(&s);
     s.live = false;
     weight_ -= s.weight;
     if (!s.index_keys.empty()) {
       std::unique_lock<std::shared_mutex> ig{index_mtx_};
-      for (std::size_t n = 0; n < s.index_keys.size(); ++n) {
-        if (!s.index_keys[n])
-          continue;
-        auto& m = index_maps_[n];
-        if (auto i = m.find(*s.index_keys[n]); i != m.end() && i->second == s.key)
-          m.erase(i);
-      }
+      unindex(s);
     }
-    std::optional<V> old;
-    if (erase) {
-      if (auto taken = tab_->take(s.key); taken && *taken)
-        old.emplace(std::move((*taken)->value));
-    } else if (opts_.on_removal) {
-      if (auto cur = tab_->lookup(s.key); cur && *cur)
-        old.emplace(std::move((*cur)->value));
-    }
+    engine_.modify(s.key, [&](const value_type* cur, std::optional<value_type>&) {
+      return cur != nullptr && cur->slot == sp ? write_action::erase
+                                               : write_action::keep;
+    });
     if (cause == removal_cause::evicted)
       evictions_.fetch_add(1, std::memory_order_relaxed);
     else if (cause == removal_cause::expired)
       expirations_.fetch_add(1, std::memory_order_relaxed);
-    if (opts_.on_removal && old)
-      out.push_back(removal{s.key, std::move(*old), cause});
     entries_.erase(s.key);
   }
 
   void after_write(removals& out, bool arm) {
     if (arm) {
-      if (auto owner = caf::actor_cast<caf::actor>(owner_))
-        caf::anon_send(owner, cache_tick_atom_v);
+      if (auto sweeper = caf::actor_cast<caf::actor>(sweeper_))
+        caf::anon_send(sweeper, cache_tick_atom_v);
     }
     if (opts_.on_removal)
       for (auto& r : out)
         opts_.on_removal(r.key, r.value, r.cause);
   }
 
-  void retire_locked(std::optional<owned_type>& ending) {
-    if (sys_ != nullptr && !opts_.name.empty())
-      unregister_cache(*sys_, opts_.name, this);
-    orphaned_ = false;
-    ending = std::move(tab_);
-    tab_.reset();
-    entries_.clear();
-    policy_->clear();
-    heap_ = {};
-    std::unique_lock<std::shared_mutex> ig{index_mtx_};
-    for (auto& m : index_maps_)
-      m.clear();
-  }
-
-  /// The heir exited while holding the cache.
-  void heir_gone() {
-    std::optional<owned_type> ending;
-    bool retiring = false;
-    {
-      std::lock_guard<write_lock> guard{write_mtx_};
-      if (orphaned_) {
-        retire_locked(ending);
-        retiring = true;
-      }
-    }
-    drop(ending, retiring);
-  }
-
-  /// Drops a capability taken out under the write lock, after it; a
-  /// retiring cache retires its table first, so that the table does not
-  /// pass to its own heir.
-  void drop(std::optional<owned_type>& ending, bool retiring) {
-    if (retiring)
-      tcore_->retire();
-    ending.reset();
-  }
-
-  load_ptr new_load(std::function<void(const load_state<V>*)> forget) {
-    auto st = std::make_shared<load_state<V>>();
-    if (opts_.load_timeout.count() > 0)
-      st->deadline = std::chrono::steady_clock::now() + opts_.load_timeout;
-    else
-      st->deadline = std::chrono::steady_clock::time_point::max();
-    auto* raw = st.get();
-    st->forget = [raw, f = std::move(forget)] { f(raw); };
-    return st;
-  }
-
   /// Marks the in-flight load of `*key` stale (every load if null) and every
   /// index load, whose key is unknown until it ends: their values are
   /// handed to their callers but not cached. Under write_mtx_.
-  void mark_stale(const K* key) {
-    std::lock_guard<std::mutex> lg{load_mtx_};
+  void mark_stale(const K* key) noexcept {
+    std::lock_guard<std::mutex> lg{flights_.mutex()};
     if (key == nullptr) {
-      for (auto& kv : loads_in_flight_)
+      for (auto& kv : loads_)
         kv.second->stale = true;
-    } else if (auto i = loads_in_flight_.find(*key);
-               i != loads_in_flight_.end()) {
+    } else if (auto i = loads_.find(*key); i != loads_.end()) {
       i->second->stale = true;
     }
     for (auto& kv : index_loads_)
       kv.second->stale = true;
   }
 
-  /// The entry for index key `ikey`, without counting, touching or locking
-  /// more than the index (callable under load_mtx_).
-  template <class Table>
-  std::optional<V> peek_by(const Table& tab, std::size_t idx,
-                           const std::string& ikey) {
-    std::optional<K> pk;
-    {
-      std::shared_lock<std::shared_mutex> guard{index_mtx_};
-      auto& m = index_maps_[idx];
-      if (auto i = m.find(ikey); i != m.end())
-        pk.emplace(i->second);
-    }
-    if (!pk)
-      return std::nullopt;
+  template <class Map, class Key>
+  static void forget(Map& loads, const Key& key) {
+    loads.erase(key);
+  }
+
+  /// A copy of the key's value, expired or not, without counting.
+  std::optional<V> peek_value(const K& key) const {
     std::optional<V> out;
-    auto now = now_ns();
-    static_cast<void>(tab.visit(*pk, [&](const value_type& e) {
-      auto exp = e.slot->expires.load(std::memory_order_relaxed);
-      if (exp != 0 && now >= exp)
-        return;
-      auto k = opts_.indexes[idx].key_of(*pk, e.value);
-      if (k && *k == ikey)
-        out.emplace(e.value);
-    }));
+    engine_.find(key, [&](const value_type* e) {
+      if (e != nullptr)
+        out.emplace(e->value);
+    });
     return out;
   }
 
-  /// On a loader thread: run the loader (`load()` gives the entry, or
-  /// nullopt if an index load found none), cache it, wake the callers.
-  template <class Load>
-  void run_load(const load_ptr& st, Load load) {
-    std::optional<std::pair<K, V>> entry;
-    caf::error err;
-    try {
-      entry = load();
-    } catch (const std::exception& e) {
-      err = caf::make_error(errc::load_failed, std::string{e.what()});
-    } catch (...) {
-      err = caf::make_error(errc::load_failed, "unknown exception");
+  /// The key's live value without counting or touching.
+  std::optional<V> peek(const K& key) const {
+    std::optional<V> out;
+    auto now = now_ns();
+    engine_.find(key, [&](const value_type* e) {
+      if (e == nullptr)
+        return;
+      auto exp = e->slot->expires.load(std::memory_order_relaxed);
+      if (exp == 0 || now < exp)
+        out.emplace(e->value);
+    });
+    return out;
+  }
+
+  /// The live entry for index key `ikey`, without counting or touching
+  /// (callable under the loads' mutex).
+  std::optional<V> peek_by(std::size_t idx, const std::string& ikey) {
+    auto pk = indexed_key(idx, ikey);
+    if (!pk)
+      return std::nullopt;
+    auto v = peek(*pk);
+    if (v) {
+      auto k = opts_.indexes[idx].key_of(*pk, *v);
+      if (!k || *k != ikey)
+        v.reset();
     }
-    finish_load(st, std::move(entry), std::move(err));
+    return v;
+  }
+
+  /// Runs `load()` (the entry, or nullopt if an index load found none) on a
+  /// loader thread, caches what it gives and wakes the callers.
+  template <class Load>
+  void start_load(const load_ptr& st, Load load) {
+    auto self = std::static_pointer_cast<cache_core>(shared_from_this());
+    run_loader([self, st, load = std::move(load)] {
+      std::optional<std::pair<K, V>> entry;
+      caf::error err;
+      try {
+        entry = load();
+      } catch (const std::exception& e) {
+        err = caf::make_error(errc::load_failed, std::string{e.what()});
+      } catch (...) {
+        err = caf::make_error(errc::load_failed, "unknown exception");
+      }
+      self->finish_load(st, std::move(entry), std::move(err));
+    });
   }
 
   /// Caches a loader's entry (unless the load went stale or timed out) and
   /// wakes its callers. No entry and no error: an index load found nothing.
   void finish_load(const load_ptr& st, std::optional<std::pair<K, V>> entry,
                    caf::error err) {
-    removals out;
-    bool arm = false;
-    std::vector<std::function<void()>> ls;
-    {
-      // Under the write lock, so that an invalidation (which marks the load
-      // stale under the same lock) is either before the put or after it.
-      // load_mtx_ is not held across the put: see write_lock.
-      std::lock_guard<write_lock> guard{write_mtx_};
-      bool stale = false;
-      {
-        std::lock_guard<std::mutex> lg{load_mtx_};
-        if (st->done)
-          return; // timed out: the callers have their answer
-        stale = st->stale;
-      }
-      // Cached before the load leaves its in-flight map (below): a fetch
-      // that finds no load in flight then finds the value.
-      if (entry && !stale && tab_)
-        if (auto e = put_locked(entry->first, entry->second,
-                                std::chrono::nanoseconds{-1}, out, arm))
-          err = std::move(e), entry.reset();
+    // Under the write lock, so that an invalidation (which marks the load
+    // stale under the same lock) is either before the put or after it. The
+    // loads' mutex is not held across the put: see write_lock.hpp. Cached
+    // before the load leaves its map (complete, below): a fetch that finds
+    // no load in flight then finds the value.
+    caf::expected<void> res = caf::unit;
+    try {
+      res = write([&](removals& out, bool& arm) -> caf::error {
+        bool stale = false;
+        if (flights_.done(st, stale) || stale || !entry)
+          return caf::none; // timed out, overtaken, or nothing to cache
+        return put_locked(entry->first, entry->second,
+                          std::chrono::nanoseconds{-1}, out, arm);
+      });
+    } catch (const std::exception& e) { // a weigher, index or listener
+      res = caf::make_error(errc::load_failed, std::string{e.what()});
+    } catch (...) {
+      res = caf::make_error(errc::load_failed, "unknown exception");
     }
-    // Removal listeners first: a caller, once woken, sees their effects.
-    after_write(out, arm);
-    {
-      std::lock_guard<std::mutex> lg{load_mtx_};
-      if (!st->done) { // else timed out meanwhile: the callers are answered
-        st->done = true;
-        if (entry)
-          st->value = std::move(entry->second);
-        else if (err)
-          st->error = std::move(err);
-        else
-          st->absent = true;
-        st->forget();
-        // Counted before the callers wake, so that they see it.
-        (st->error ? load_failures_ : loads_)
-          .fetch_add(1, std::memory_order_relaxed);
-        ls = std::move(st->listeners);
-        st->cv.notify_all();
-      }
+    if (!res && res.error() != errc::table_gone) {
+      err = std::move(res.error());
+      entry.reset();
     }
-    for (auto& f : ls)
-      f();
+    // Removal listeners ran first (in write): a caller, once woken, sees
+    // their effects.
+    flights_.complete(st, entry ? std::make_optional(std::move(entry->second))
+                                : std::nullopt,
+                      std::move(err));
   }
 
   options_type opts_;
-  std::shared_ptr<table_core_type> tcore_;
-  shared_type shared_;
-  std::optional<owned_type> tab_;
-  /// Held by the heir: the owner died, no new one has adopted it yet.
-  bool orphaned_ = false;
-  const caf::actor_system* sys_ = nullptr;
-  caf::actor_addr owner_;
+  engine_type engine_;
+  caf::actor_addr sweeper_; // guarded by write_mtx_
 
   write_lock write_mtx_;
   std::unique_ptr<eviction<slot_type>> policy_;
   bool locked_touch_ = false;
-  std::unordered_map<K, slot_ptr> entries_;
+  entry_map entries_;
   std::uint64_t weight_ = 0;
   std::size_t max_entries_seen_ = 0;
   std::uint64_t max_weight_seen_ = 0;
-  std::priority_queue<heap_entry, std::vector<heap_entry>, later> heap_;
+  expiry_heap<slot_type> heap_;
   bool sweeping_ = false;
 
   std::shared_mutex index_mtx_;
-  std::vector<std::unordered_map<std::string, K>> index_maps_;
+  std::vector<index_map> index_maps_;
 
-  std::mutex load_mtx_;
-  std::unordered_map<K, load_ptr> loads_in_flight_;
+  single_flight<V> flights_;
+  std::unordered_map<K, load_ptr> loads_;
   /// Index loads in flight, by (index, index key).
   std::map<std::pair<std::size_t, std::string>, load_ptr> index_loads_;
 
   std::array<stat_stripe, 16> stripes_;
-  std::atomic<std::uint64_t> loads_{0};
-  std::atomic<std::uint64_t> load_failures_{0};
   std::atomic<std::uint64_t> evictions_{0};
   std::atomic<std::uint64_t> expirations_{0};
 };
 
-} // namespace detail
-
-} // namespace cachet
+} // namespace cachet::detail

@@ -78,4 +78,13 @@ inline std::size_t mix_hash(std::size_t h) noexcept {
   return h;
 }
 
+/// The bits of `x` in reverse order (bit 0 becomes bit 63): the order of
+/// Redis's SCAN cursor over a power-of-two bucket array.
+inline std::uint64_t reverse_bits(std::uint64_t x) noexcept {
+  x = ((x >> 1) & 0x5555555555555555ULL) | ((x & 0x5555555555555555ULL) << 1);
+  x = ((x >> 2) & 0x3333333333333333ULL) | ((x & 0x3333333333333333ULL) << 2);
+  x = ((x >> 4) & 0x0F0F0F0F0F0F0F0FULL) | ((x & 0x0F0F0F0F0F0F0F0FULL) << 4);
+  return __builtin_bswap64(x);
+}
+
 } // namespace cachet::detail

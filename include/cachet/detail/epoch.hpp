@@ -13,8 +13,9 @@
 // ThreadSanitizer (which does not model membarrier), readers use a seq_cst
 // exchange instead.
 //
-// NOTE: a thread that stays pinned (a long for_each) delays reclamation of
-// everything retired meanwhile, in every table; memory, not correctness.
+// NOTE: a thread that stays pinned (a long visit, a snapshot read guard)
+// delays reclamation of everything retired meanwhile, in every table; memory,
+// not correctness. Walks (for_each) pin one bucket at a time.
 #pragma once
 
 #include <atomic>
@@ -69,8 +70,9 @@ inline thread_local epoch_slot* this_thread_slot
 /// Claims a slot for the calling thread (slow path of the first pin).
 epoch_slot* claim_epoch_slot();
 
-/// Pins the calling thread; nests.
-inline void epoch_pin() noexcept {
+/// Pins the calling thread; nests. A thread's first pin claims it a slot,
+/// which may throw std::bad_alloc.
+inline void epoch_pin() {
   auto* slot = this_thread_slot;
   if (__builtin_expect(slot == nullptr, 0))
     slot = claim_epoch_slot();
@@ -100,7 +102,7 @@ inline void epoch_unpin() noexcept {
 /// this thread.
 class epoch_guard {
 public:
-  epoch_guard() noexcept {
+  epoch_guard() {
     epoch_pin();
   }
   ~epoch_guard() {
@@ -111,13 +113,15 @@ public:
 };
 
 /// Hands `ptr` to the domain; `deleter(ptr)` runs once no pinned reader can
-/// reach it. Call after unlinking `ptr` from every shared structure.
-void retire(void* ptr, void (*deleter)(void*));
+/// reach it. Call after unlinking `ptr` from every shared structure. Never
+/// throws: with no memory left for its record, it waits for the readers
+/// (unless this thread is pinned: then `ptr` is leaked) and frees `ptr` now.
+void retire(void* ptr, void (*deleter)(void*)) noexcept;
 
 /// Like retire, but onto the domain's shared list, which every thread's
 /// reclaim frees from. For large, rare retirements (a table's storage) that
 /// must not wait for the retiring thread to retire again.
-void retire_shared(void* ptr, void (*deleter)(void*));
+void retire_shared(void* ptr, void (*deleter)(void*)) noexcept;
 
 template <class T>
 void retire(T* ptr) {

@@ -18,6 +18,10 @@
 // promotion"), the others leave. One-hit wonders, and a scan, pass through the
 // small queue without displacing the main queue's hot entries.
 //
+// A policy never throws: a cache calls it between the steps of a write that
+// must not fail halfway. The ghost queue is a hint, so a ghost that cannot
+// be recorded for want of memory is skipped.
+//
 // NOTE: the weight a policy counts is the slot's `weight` (1 per entry when
 // the cache has no weigher).
 #pragma once
@@ -32,15 +36,6 @@
 #include <vector>
 
 namespace cachet {
-
-/// How a bounded cache picks the entry to evict.
-enum class eviction_policy : std::uint8_t {
-  /// S3-FIFO: scan-resistant; hits cost one relaxed atomic store, no lock.
-  s3fifo,
-  /// Least recently used: the textbook baseline; every hit takes the cache's
-  /// write lock to reorder the list.
-  lru,
-};
 
 namespace detail {
 
@@ -64,6 +59,11 @@ struct cache_slot {
   std::uint64_t weight = 1;
   /// Hash of the key, for the ghost queue.
   std::uint64_t hash = 0;
+  /// The slot's place in the cache's expiry heap, and the deadline it is
+  /// ordered by there (expiry_heap.hpp); `no_pos` when not in the heap.
+  static constexpr std::size_t no_pos = static_cast<std::size_t>(-1);
+  std::size_t heap_pos = no_pos;
+  std::int64_t heap_key = 0;
   cache_slot* prev = nullptr;
   cache_slot* next = nullptr;
   /// 0: S3-FIFO's small queue or LRU's list; 1: S3-FIFO's main queue.
@@ -143,33 +143,47 @@ public:
       pop();
   }
 
-  void add(std::uint64_t h) {
-    fifo_.push_back(h);
-    ++members_[h];
+  /// Remembers `h`; skipped if there is no memory for it.
+  void add(std::uint64_t h) noexcept {
+    try {
+      fifo_.push_back(h);
+    } catch (...) {
+      return;
+    }
+    try {
+      ++members_[h];
+    } catch (...) {
+      fifo_.pop_back();
+      return;
+    }
     while (fifo_.size() > cap_)
       pop();
   }
 
   /// Removes `h` if present (it then counts as one admission to main).
-  bool take(std::uint64_t h) {
+  bool take(std::uint64_t h) noexcept {
     auto i = members_.find(h);
     if (i == members_.end())
       return false;
-    // The FIFO keeps the stale hash; pop() skips it by the count.
+    try {
+      // The FIFO keeps the stale hash; pop() skips it by the count.
+      ++stale_[h];
+    } catch (...) {
+      return false; // no memory to record it: treat h as no ghost
+    }
     if (--i->second == 0)
       members_.erase(i);
-    ++stale_[h];
     return true;
   }
 
-  void clear() {
+  void clear() noexcept {
     fifo_.clear();
     members_.clear();
     stale_.clear();
   }
 
 private:
-  void pop() {
+  void pop() noexcept {
     auto h = fifo_.front();
     fifo_.pop_front();
     if (auto s = stale_.find(h); s != stale_.end()) {
@@ -193,16 +207,16 @@ class eviction {
 public:
   virtual ~eviction() = default;
   /// A new slot enters the cache.
-  virtual void admit(Slot* s) = 0;
+  virtual void admit(Slot* s) noexcept = 0;
   /// A slot leaves the cache other than by victim() (invalidate, expiry).
-  virtual void remove(Slot* s) = 0;
+  virtual void remove(Slot* s) noexcept = 0;
   /// Picks a victim and unlinks it; nullptr if empty.
-  virtual Slot* victim() = 0;
+  virtual Slot* victim() noexcept = 0;
   /// A hit that needs the write lock (LRU); S3-FIFO needs none.
-  virtual void touch(Slot* s) = 0;
+  virtual void touch(Slot* s) noexcept = 0;
   /// True if hits must call touch() under the write lock.
   virtual bool needs_locked_touch() const noexcept = 0;
-  virtual void clear() = 0;
+  virtual void clear() noexcept = 0;
   /// Sets the capacity (in the slots' weight units) the policy divides.
   virtual void set_capacity(std::uint64_t cap, std::size_t max_entries) = 0;
 
@@ -219,7 +233,7 @@ public:
 template <class Slot>
 class s3fifo final : public eviction<Slot> {
 public:
-  void admit(Slot* s) override {
+  void admit(Slot* s) noexcept override {
     s->freq.store(0, std::memory_order_relaxed);
     if (ghost_.take(s->hash)) {
       s->queue = 1;
@@ -230,11 +244,11 @@ public:
     }
   }
 
-  void remove(Slot* s) override {
+  void remove(Slot* s) noexcept override {
     (s->queue == 0 ? small_ : main_).unlink(s);
   }
 
-  Slot* victim() override {
+  Slot* victim() noexcept override {
     // Terminates: each main reinsertion lowers a counter (at most 3 per
     // slot), each small promotion moves a slot to main once.
     for (;;) {
@@ -265,7 +279,7 @@ public:
     }
   }
 
-  void touch(Slot* s) override {
+  void touch(Slot* s) noexcept override {
     eviction<Slot>::hit(*s);
   }
 
@@ -273,7 +287,7 @@ public:
     return false;
   }
 
-  void clear() override {
+  void clear() noexcept override {
     small_.clear();
     main_.clear();
     ghost_.clear();
@@ -298,23 +312,23 @@ private:
 template <class Slot>
 class lru final : public eviction<Slot> {
 public:
-  void admit(Slot* s) override {
+  void admit(Slot* s) noexcept override {
     s->queue = 0;
     list_.push_head(s);
   }
 
-  void remove(Slot* s) override {
+  void remove(Slot* s) noexcept override {
     list_.unlink(s);
   }
 
-  Slot* victim() override {
+  Slot* victim() noexcept override {
     auto* t = list_.tail();
     if (t != nullptr)
       list_.unlink(t);
     return t;
   }
 
-  void touch(Slot* s) override {
+  void touch(Slot* s) noexcept override {
     list_.unlink(s);
     list_.push_head(s);
   }
@@ -323,7 +337,7 @@ public:
     return true;
   }
 
-  void clear() override {
+  void clear() noexcept override {
     list_.clear();
   }
 

@@ -12,9 +12,15 @@
 // being relinked may be led into another chain and miss its key: a miss is
 // trusted only if no growth ran meanwhile (a sequence that growth makes odd),
 // else the reader waits for the growth to end and looks again. Hits need no
-// check: a node found is a node that was in the table. Walks (for_each) hold
-// growth off instead; an insert that finds a walk in progress skips growing
-// and a later insert grows.
+// check: a node found is a node that was in the table.
+//
+// Walks (for_each, and scan's cursor) never hold growth off: they visit the
+// buckets in reverse-binary order (Redis's dictScan), so a bucket array that
+// doubles between two visits maps the buckets visited so far onto buckets
+// visited so far, and the walk goes on from the same cursor. Each bucket's
+// chain is collected under the growth sequence and collected again if a
+// growth relinked it meanwhile, so a walk sees every entry present from its
+// start to its end exactly once, and no growth waits for a walk.
 //
 // A node is one allocation: std::string keys and values keep their bytes
 // inline behind it (node::key/value show them as std::string_view).
@@ -100,19 +106,40 @@ public:
   }
 
   /// Calls `f(key, value)` for each entry, each a `const T&` or, if stored
-  /// inline, a std::string_view. Not a snapshot: an entry
-  /// present for the whole walk is visited exactly once, others at most once.
+  /// inline, a std::string_view. Not a snapshot: an entry present for the
+  /// whole walk is visited exactly once, others at most once.
   template <class F>
   op_status for_each(F&& f) const {
-    walk_guard no_growth{walks_};
-    epoch_guard pin;
-    auto* arr = buckets_.load(std::memory_order_acquire);
-    if (arr == nullptr)
-      return op_status::gone;
-    for (std::size_t i = 0; i <= arr->mask; ++i)
-      for (auto* n = arr->heads[i].load(std::memory_order_acquire);
-           n != nullptr; n = n->next.load(std::memory_order_acquire))
-        f(n->key(), n->value());
+    std::uint64_t cursor = 0;
+    do {
+      if (visit_bucket(cursor, f) == nullptr)
+        return op_status::gone;
+    } while (cursor != 0);
+    return op_status::ok;
+  }
+
+  /// Redis SCAN over the buckets: calls `f(key, value)` for the entries of
+  /// the buckets from `cursor` on, stopping after a bucket once `count`
+  /// entries were shown or `10 * count` buckets visited, and stores the
+  /// cursor to go on from in `next` (0: the walk is complete). A walk from
+  /// cursor 0 to 0 shows every entry present for all of it at least once
+  /// (exactly once unless clear() ran during it), and each call does
+  /// bounded work whatever the table's size or growth.
+  template <class F>
+  op_status scan(std::uint64_t cursor, std::size_t count, F&& f,
+                 std::uint64_t& next) const {
+    count = std::max<std::size_t>(count, 1);
+    std::size_t shown = 0;
+    std::size_t buckets = 0;
+    auto counting = [&](const auto& k, const auto& v) {
+      ++shown;
+      f(k, v);
+    };
+    do {
+      if (visit_bucket(cursor, counting) == nullptr)
+        return op_status::gone;
+    } while (cursor != 0 && shown < count && ++buckets < 10 * count);
+    next = cursor;
     return op_status::ok;
   }
 
@@ -268,7 +295,7 @@ public:
 
   /// Turns the table into a tombstone: every later operation returns `gone`;
   /// the entries are freed once no reader is inside.
-  void retire_storage() {
+  void retire_storage() noexcept {
     bucket_array* old;
     {
       multi_lock locks{*this, ~std::uint64_t{0}};
@@ -491,62 +518,67 @@ private:
     bool batch_ = false;
   };
 
-  // Walks and growth exclude each other through one atomic word rather than
-  // a reader-writer lock: a growth already holds all 64 stripe mutexes, and
-  // a 65th held lock overflows ThreadSanitizer's deadlock detector.
-
-  /// Registers a walk; waits out a growth in progress.
-  class walk_guard {
-  public:
-    explicit walk_guard(std::atomic<std::uint32_t>& walks) : walks_(walks) {
-      unsigned spins = 0;
-      auto s = walks_.load(std::memory_order_relaxed);
-      for (;;) {
-        if ((s & 1) != 0) {
-          seq_pause(spins);
-          s = walks_.load(std::memory_order_relaxed);
-        } else if (walks_.compare_exchange_weak(s, s + 2,
-                                                std::memory_order_acquire,
-                                                std::memory_order_relaxed)) {
-          return;
-        }
-      }
-    }
-    ~walk_guard() {
-      walks_.fetch_sub(2, std::memory_order_release);
-    }
-    walk_guard(const walk_guard&) = delete;
-    walk_guard& operator=(const walk_guard&) = delete;
-
-  private:
-    std::atomic<std::uint32_t>& walks_;
-  };
-
-  /// Marks a growth in progress, if no walk is; false otherwise.
-  class growth_guard {
-  public:
-    explicit growth_guard(std::atomic<std::uint32_t>& walks) : walks_(walks) {
-      std::uint32_t idle = 0;
-      owns_ = walks_.compare_exchange_strong(idle, 1, std::memory_order_acquire,
-                                             std::memory_order_relaxed);
-    }
-    ~growth_guard() {
-      if (owns_)
-        walks_.store(0, std::memory_order_release);
-    }
-    explicit operator bool() const noexcept {
-      return owns_;
-    }
-    growth_guard(const growth_guard&) = delete;
-    growth_guard& operator=(const growth_guard&) = delete;
-
-  private:
-    std::atomic<std::uint32_t>& walks_;
-    bool owns_ = false;
-  };
-
   std::size_t hash_of(const K& key) const {
     return mix_hash(hash_(key));
+  }
+
+  /// The nodes of one chain, kept until they are shown; chains are short
+  /// (load factor at most 1/2), so a longer one is the rare case.
+  class chain_buffer {
+  public:
+    void push_back(const node* n) {
+      if (size_ < inline_.size())
+        inline_[size_] = n;
+      else
+        more_.push_back(n);
+      ++size_;
+    }
+    void clear() noexcept {
+      size_ = 0;
+      more_.clear();
+    }
+    template <class F>
+    void show(F& f) const {
+      auto n = std::min(size_, inline_.size());
+      for (std::size_t i = 0; i < n; ++i)
+        f(inline_[i]->key(), inline_[i]->value());
+      for (auto* x : more_)
+        f(x->key(), x->value());
+    }
+
+  private:
+    std::array<const node*, 16> inline_;
+    std::size_t size_ = 0;
+    std::vector<const node*> more_;
+  };
+
+  /// Shows `f` the entries of the bucket at `cursor`, then advances
+  /// `cursor` in reverse-binary order over the current bucket array (back to
+  /// 0 after its last bucket). Null if the table is retired. Pins only while
+  /// it reads and shows this one chain.
+  template <class F>
+  const bucket_array* visit_bucket(std::uint64_t& cursor, F& f) const {
+    chain_buffer chain;
+    epoch_guard pin;
+    const bucket_array* arr;
+    for (;;) {
+      auto g = seq_begin(growth_);
+      arr = buckets_.load(std::memory_order_acquire);
+      if (arr == nullptr)
+        return nullptr;
+      chain.clear();
+      for (auto* n = arr->heads[cursor & arr->mask].load(
+             std::memory_order_acquire);
+           n != nullptr; n = n->next.load(std::memory_order_acquire))
+        chain.push_back(n);
+      if (seq_valid(growth_, g))
+        break; // else relinked under our feet: collect it again
+    }
+    chain.show(f);
+    // Redis's cursor step: increment the reversed bucket index.
+    cursor |= ~static_cast<std::uint64_t>(arr->mask);
+    cursor = reverse_bits(reverse_bits(cursor) + 1);
+    return arr;
   }
 
   static bucket_array* make_array(std::size_t n) {
@@ -658,13 +690,10 @@ private:
   }
 
   /// Rehashes into a bucket array of `new_size(current)` buckets, unless
-  /// that is 0 or a walk is in progress. All writers wait; readers go on, and
-  /// their misses wait for the end (see the top of this file).
+  /// that is 0. All writers wait; readers and walks go on, and their misses
+  /// and chain collections wait for the end (see the top of this file).
   template <class F>
   void resize(F new_size) noexcept {
-    growth_guard no_walks{walks_};
-    if (!no_walks)
-      return; // the walk may be inserting; a later insert grows
     bucket_array* old;
     {
       multi_lock locks{*this, ~std::uint64_t{0}};
@@ -708,8 +737,6 @@ private:
   std::atomic<bucket_array*> buckets_;
   /// Odd while a growth relinks nodes; read-mostly, next to buckets_.
   std::atomic<std::uint32_t> growth_{0};
-  /// Walks in progress (times 2), plus 1 while a growth runs.
-  mutable std::atomic<std::uint32_t> walks_{0};
   std::array<stripe, stripe_count> stripes_;
   /// Batch sequences, apart from the mutexes: readers only load them.
   alignas(64) std::array<std::atomic<std::uint32_t>, stripe_count> seqs_;

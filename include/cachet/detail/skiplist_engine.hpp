@@ -14,6 +14,7 @@
 // hash engine.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -133,9 +134,10 @@ public:
 
   // -- writes: any thread, serialized ------------------------------------------
 
-  /// See hash_engine::modify.
-  template <class F>
-  op_status modify(K key, F&& f) {
+  /// See hash_engine::modify. The node a `put` stores is built under the
+  /// lock; if that throws, the table is unchanged.
+  template <class KK, class F>
+  op_status modify(KK&& key, F&& f) {
     node* garbage = nullptr;
     {
       std::lock_guard<std::mutex> guard{mtx_};
@@ -144,8 +146,19 @@ public:
       std::optional<V> out;
       links_t preds;
       auto* cur = find_preds(key, preds);
-      auto action = f(cur != nullptr ? &cur->value : nullptr, out);
-      garbage = apply(std::move(key), preds, cur, action, out);
+      switch (f(cur != nullptr ? &cur->value : nullptr, out)) {
+        case write_action::keep:
+          break;
+        case write_action::put:
+          garbage = link(preds, cur,
+                         make_node(cur != nullptr ? cur->height
+                                                  : random_height(),
+                                   std::forward<KK>(key), std::move(*out)));
+          break;
+        case write_action::erase:
+          garbage = unlink(preds, cur);
+          break;
+      }
     }
     if (garbage != nullptr)
       retire_node(garbage);
@@ -155,33 +168,44 @@ public:
   /// See hash_engine::put.
   template <class KK, class VV>
   op_status put(KK&& key, VV&& value) {
-    return modify(std::forward<KK>(key),
-                  [&](const V*, std::optional<V>& out) {
-                    out.emplace(std::forward<VV>(value));
-                    return write_action::put;
-                  });
+    return modify(std::forward<KK>(key), [&](const V*, std::optional<V>& out) {
+      out.emplace(std::forward<VV>(value));
+      return write_action::put;
+    });
   }
 
-  /// See hash_engine::insert_batch.
+  /// See hash_engine::insert_batch. The nodes are built before the lock is
+  /// taken: an allocation (or a copy) that fails leaves the table untouched,
+  /// and the lock is held for linking only.
   op_status insert_batch(std::vector<std::pair<K, V>> items, bool only_new) {
+    std::vector<node*> fresh;
+    fresh.reserve(items.size());
+    try {
+      for (auto& kv : items)
+        fresh.push_back(make_node(random_height(), std::move(kv.first),
+                                  std::move(kv.second)));
+    } catch (...) {
+      free_all(fresh);
+      throw;
+    }
     std::vector<node*> garbage;
+    garbage.reserve(fresh.size());
     {
       std::lock_guard<std::mutex> guard{mtx_};
-      if (retired_.load(std::memory_order_relaxed))
-        return op_status::gone;
       links_t preds;
-      if (only_new)
-        for (auto& kv : items)
-          if (find_preds(kv.first, preds) != nullptr)
-            return op_status::rejected;
-      batch_scope batch{seq_};
-      for (auto& kv : items) {
-        auto* cur = find_preds(kv.first, preds);
-        std::optional<V> out{std::move(kv.second)};
-        if (auto* old = apply(std::move(kv.first), preds, cur,
-                              write_action::put, out))
-          garbage.push_back(old);
+      if (retired_.load(std::memory_order_relaxed)
+          || (only_new
+              && std::any_of(fresh.begin(), fresh.end(), [&](node* n) {
+                   return find_preds(n->key, preds) != nullptr;
+                 }))) {
+        auto gone = retired_.load(std::memory_order_relaxed);
+        free_all(fresh);
+        return gone ? op_status::gone : op_status::rejected;
       }
+      batch_scope batch{seq_};
+      for (auto* n : fresh)
+        if (auto* old = link(preds, find_preds(n->key, preds), n))
+          garbage.push_back(old);
     }
     for (auto* n : garbage)
       retire_node(n);
@@ -201,7 +225,7 @@ public:
   }
 
   /// See hash_engine::retire_storage.
-  void retire_storage() {
+  void retire_storage() noexcept {
     node* chain;
     {
       std::lock_guard<std::mutex> guard{mtx_};
@@ -266,6 +290,12 @@ private:
   static void free_node(node* n) {
     n->~node();
     ::operator delete(n, node_align);
+  }
+
+  static void free_all(std::vector<node*>& xs) noexcept {
+    for (auto* n : xs)
+      free_node(n);
+    xs.clear();
   }
 
   static void free_chain(node* n) {
@@ -375,49 +405,54 @@ private:
     return next != nullptr && !less_(key, next->key) ? next : nullptr;
   }
 
-  unsigned random_height() {
-    // xorshift64; p = 1/4 per extra level.
-    rng_ ^= rng_ << 13;
-    rng_ ^= rng_ >> 7;
-    rng_ ^= rng_ << 17;
+  /// A node height with P(h > k) = 4^-k, from a per-thread xorshift64, so
+  /// that nodes can be built before the writer lock is taken.
+  static unsigned random_height() noexcept {
+    thread_local std::uint64_t rng = 0x9e3779b97f4a7c15ULL
+                                     ^ reinterpret_cast<std::uintptr_t>(&rng);
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
     unsigned h = 1;
-    for (auto bits = rng_; h < max_height && (bits & 3) == 0; bits >>= 2)
+    for (auto bits = rng; h < max_height && (bits & 3) == 0; bits >>= 2)
       ++h;
     return h;
   }
 
-  /// Applies `action`; links bottom-up. Returns the node to retire, if any.
-  node* apply(K&& key, links_t& preds, node* cur, write_action action,
-              std::optional<V>& out) {
-    switch (action) {
-      case write_action::keep:
-        return nullptr;
-      case write_action::put: {
-        auto h = cur != nullptr ? cur->height : random_height();
-        auto* n = make_node(h, std::move(key), std::move(*out));
-        for (unsigned i = 0; i < h; ++i) {
-          auto* succ = cur != nullptr ? cur->links()[i].load(std::memory_order_relaxed)
-                                      : preds[i]->load(std::memory_order_relaxed);
-          n->links()[i].store(succ, std::memory_order_relaxed);
-        }
-        if (h > top())
-          height_.store(h, std::memory_order_release);
-        for (unsigned i = 0; i < h; ++i)
-          preds[i]->store(n, std::memory_order_release);
-        if (cur == nullptr)
-          count_.fetch_add(1, std::memory_order_relaxed);
-        return cur;
-      }
-      case write_action::erase:
-        if (cur == nullptr)
-          return nullptr;
-        for (unsigned i = 0; i < cur->height; ++i)
-          preds[i]->store(cur->links()[i].load(std::memory_order_relaxed),
-                          std::memory_order_release);
-        count_.fetch_sub(1, std::memory_order_relaxed);
-        return cur;
+  /// Publishes `n` in place of `cur` (or as a new key if `cur` is null),
+  /// bottom-up: level 0, where readers decide, changes with one store. The
+  /// heights of `n` and `cur` may differ. Returns `cur`, to retire.
+  node* link(links_t& preds, node* cur, node* n) noexcept {
+    auto h = n->height;
+    auto old_h = cur != nullptr ? cur->height : 0u;
+    for (unsigned i = 0; i < h; ++i) {
+      // Where cur stands, n takes over its successor; above, the link that
+      // find_preds found already points past the key.
+      auto* succ = i < old_h ? cur->links()[i].load(std::memory_order_relaxed)
+                             : preds[i]->load(std::memory_order_relaxed);
+      n->links()[i].store(succ, std::memory_order_relaxed);
     }
-    return nullptr;
+    if (h > top())
+      height_.store(h, std::memory_order_release);
+    for (unsigned i = 0; i < h; ++i)
+      preds[i]->store(n, std::memory_order_release);
+    for (unsigned i = h; i < old_h; ++i) // cur stood higher than n
+      preds[i]->store(cur->links()[i].load(std::memory_order_relaxed),
+                      std::memory_order_release);
+    if (cur == nullptr)
+      count_.fetch_add(1, std::memory_order_relaxed);
+    return cur;
+  }
+
+  /// Unlinks `cur`, if any, bottom-up. Returns it, to retire.
+  node* unlink(links_t& preds, node* cur) noexcept {
+    if (cur == nullptr)
+      return nullptr;
+    for (unsigned i = 0; i < cur->height; ++i)
+      preds[i]->store(cur->links()[i].load(std::memory_order_relaxed),
+                      std::memory_order_release);
+    count_.fetch_sub(1, std::memory_order_relaxed);
+    return cur;
   }
 
   /// Unlinks every node; returns the level-0 chain. Writer lock held.
@@ -435,7 +470,6 @@ private:
   std::atomic<unsigned> height_{1};
   std::atomic<bool> retired_{false};
   std::atomic<std::size_t> count_{0};
-  std::uint64_t rng_ = 0x9e3779b97f4a7c15ULL;
   std::mutex mtx_;
   alignas(64) std::atomic<std::uint32_t> seq_{0};
 };

@@ -14,20 +14,20 @@
 namespace cachet {
 
 /// Access mode of a table (ETS's private, protected and public).
-enum class access : std::uint8_t {
+enum class access_mode : std::uint8_t {
   private_,
   protected_,
   public_,
 };
 
 /// Returns "private", "protected" or "public".
-inline std::string to_string(access x) {
+inline std::string to_string(access_mode x) {
   switch (x) {
-    case access::private_: return "private";
-    case access::protected_: return "protected";
-    case access::public_: return "public";
+    case access_mode::private_: return "private";
+    case access_mode::protected_: return "protected";
+    case access_mode::public_: return "public";
   }
-  return "access(" + std::to_string(static_cast<int>(x)) + ")";
+  return "access_mode(" + std::to_string(static_cast<int>(x)) + ")";
 }
 
 } // namespace cachet
