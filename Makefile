@@ -1,6 +1,8 @@
 # cachet: `make run` and `make test` set up a fresh Debian 12 machine, build,
 # and run. Everything lands in build/ (normal), build-asan/ (AddressSanitizer
-# + UBSan) and build-tsan/ (ThreadSanitizer).
+# + UBSan), build-tsan/ (ThreadSanitizer), build-shared/ (libcachet as a
+# shared library) and build-fuzz/ (the RESP parser's fuzzer). Every build
+# treats warnings as errors.
 
 PACKAGES := cmake ninja-build g++ clang-14 libclang-rt-14-dev libcaf-dev \
             libfmt-dev catch2 libsqlite3-dev libxxhash-dev \
@@ -11,9 +13,10 @@ PACKAGES := cmake ninja-build g++ clang-14 libclang-rt-14-dev libcaf-dev \
 BENCH_PACKAGES := gnuplot-nox elixir
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
+WERROR := -DCACHET_WERROR=ON
 
 .PHONY: all deps bench-deps build run bench test test-normal test-asan test-tsan clean
-.PHONY: test-fuzz bench-redis
+.PHONY: test-fuzz test-shared bench-redis
 
 all: build
 
@@ -34,7 +37,7 @@ bench-deps:
 	@$(MAKE) --no-print-directory deps PACKAGES="$(BENCH_PACKAGES)"
 
 build/build.ninja: | deps
-	cmake -S . -B build -G Ninja $(CMAKE_FLAGS)
+	cmake -S . -B build -G Ninja $(WERROR) $(CMAKE_FLAGS)
 
 build: deps build/build.ninja
 	cmake --build build -j $(JOBS)
@@ -57,7 +60,8 @@ bench: build bench-deps
 build-asan/build.ninja: | deps
 	cmake -S . -B build-asan -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 \
 	  -DCMAKE_BUILD_TYPE=Debug "-DCACHET_SANITIZE=address;undefined" \
-	  -DCACHET_BUILD_EXAMPLES=OFF -DCACHET_BUILD_BENCH=OFF $(CMAKE_FLAGS)
+	  -DCACHET_BUILD_EXAMPLES=OFF -DCACHET_BUILD_BENCH=OFF $(WERROR) \
+	  $(CMAKE_FLAGS)
 
 # ThreadSanitizer sees through CAF's mailboxes only if CAF is instrumented too.
 build-tsan/caf/lib/libcaf_core.so: | deps
@@ -68,7 +72,7 @@ build-tsan/build.ninja: | build-tsan/caf/lib/libcaf_core.so
 	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCACHET_SANITIZE=thread \
 	  -DCMAKE_PREFIX_PATH=$(CURDIR)/build-tsan/caf \
 	  -DCACHET_BUILD_EXAMPLES=OFF -DCACHET_BUILD_BENCH=OFF \
-	  -DCACHET_BUILD_REDIS=OFF $(CMAKE_FLAGS)
+	  -DCACHET_BUILD_REDIS=OFF $(WERROR) $(CMAKE_FLAGS)
 
 test-normal: build
 	cd build && ctest --output-on-failure -j $(JOBS)
@@ -92,7 +96,7 @@ build-fuzz/build.ninja: | deps
 	cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 \
 	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCACHET_REDIS_FUZZ=ON \
 	  -DCACHET_BUILD_TESTS=OFF -DCACHET_BUILD_EXAMPLES=OFF \
-	  -DCACHET_BUILD_BENCH=OFF $(CMAKE_FLAGS)
+	  -DCACHET_BUILD_BENCH=OFF $(WERROR) $(CMAKE_FLAGS)
 
 test-fuzz: deps build-fuzz/build.ninja
 	cmake --build build-fuzz -j $(JOBS) --target cachet-redis-fuzz
@@ -100,13 +104,28 @@ test-fuzz: deps build-fuzz/build.ninja
 	./build-fuzz/redis/cachet-redis-fuzz -max_total_time=$(FUZZ_SECONDS) \
 	  -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 build-fuzz/corpus
 
+# libcachet as a shared library: the tests of the headers most users include
+# and the package tests, against libcachet.so.
+SHARED_TESTS := test-table test-owner test-cache test-configure test-dump \
+                test-transfer
+build-shared/build.ninja: | deps
+	cmake -S . -B build-shared -G Ninja -DBUILD_SHARED_LIBS=ON \
+	  -DCACHET_BUILD_EXAMPLES=OFF -DCACHET_BUILD_BENCH=OFF \
+	  -DCACHET_BUILD_REDIS=OFF $(WERROR) $(CMAKE_FLAGS)
+
+test-shared: deps build-shared/build.ninja
+	cmake --build build-shared -j $(JOBS) --target $(SHARED_TESTS)
+	cd build-shared && ctest --output-on-failure -j $(JOBS) \
+	  -R '^(table|owner|cache|configure|dump|transfer): |^package: '
+
 # Every test: the normal build, then the core and concurrency tests under
-# ASan+UBSan and the concurrency tests under TSan, then the parser fuzzer.
-test: test-normal test-asan test-tsan test-fuzz
+# ASan+UBSan and the concurrency tests under TSan, the shared-library build,
+# then the parser fuzzer.
+test: test-normal test-asan test-tsan test-shared test-fuzz
 
 # cachet-redis against redis-server 7.0 with redis-benchmark (a few minutes).
 bench-redis: build
 	bench/redis/bench-redis.sh build/redis/cachet-redis
 
 clean:
-	rm -rf build build-asan build-tsan build-fuzz
+	rm -rf build build-asan build-tsan build-shared build-fuzz

@@ -1,7 +1,8 @@
 // Round-trip latency of one lookup on each access path, measured side by side
 // in one run: direct read, actor -> owner request, blocking_caller from a
-// plain thread, and caf::scoped_actor (reused, and made per call). Then
-// lookup throughput with 1 and 2 threads, direct vs through the mailbox.
+// plain thread (lending its thread, and not), and caf::scoped_actor (reused,
+// and made per call). Then lookup throughput with 1 and 2 threads, direct vs
+// through the mailbox (blocking_caller with thread lending).
 //
 // Usage: cachet-call-bench [samples]   (default 20000 per path)
 #include <cachet/cachet.hpp>
@@ -116,7 +117,8 @@ int main(int argc, char** argv) {
   caf::actor_system sys{cfg};
   auto owner = *cachet::spawn_owner<std::uint64_t, std::uint64_t>(sys, {"bench"});
   auto tab = *cachet::whereis<std::uint64_t, std::uint64_t>(sys, "bench");
-  cachet::blocking_caller caller{sys};
+  cachet::blocking_caller caller{sys, cachet::thread_lending::on};
+  cachet::blocking_caller unlent{sys};
   for (std::uint64_t k = 0; k < 1000; ++k)
     caller.call(owner, 5s, cachet::insert_atom_v, k, k * k);
 
@@ -145,6 +147,11 @@ int main(int argc, char** argv) {
   }
   add("blocking_caller.call (thread)", time_each(n, [&](int i) {
         sink += caller.call(owner, 5s, cachet::lookup_atom_v,
+                            std::uint64_t(i % 1000))
+                  ->value_or(0);
+      }));
+  add("blocking_caller.call, no lending", time_each(n / 10, [&](int i) {
+        sink += unlent.call(owner, 5s, cachet::lookup_atom_v,
                             std::uint64_t(i % 1000))
                   ->value_or(0);
       }));
@@ -185,8 +192,8 @@ int main(int argc, char** argv) {
   };
   auto message = [&] {
     return [&, hits = std::uint64_t{0},
-            c = std::make_shared<cachet::blocking_caller>(sys)](
-             std::uint64_t k) mutable {
+            c = std::make_shared<cachet::blocking_caller>(
+              sys, cachet::thread_lending::on)](std::uint64_t k) mutable {
       hits += c->call(owner, 5s, cachet::lookup_atom_v, k)->value_or(0);
     };
   };

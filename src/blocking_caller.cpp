@@ -101,9 +101,9 @@ struct blocking_caller::state {
 
 blocking_caller::blocking_caller(caf::actor_system& sys,
                                  thread_lending lending)
-  : state_(std::make_shared<state>()),
-    companion_(sys.spawn<caf::actor_companion, caf::hidden>()),
-    unit_(lending == thread_lending::on ? lent_thread::of(sys) : nullptr) {
+  : unit_(lending == thread_lending::on ? lent_thread::of(sys) : nullptr),
+    state_(std::make_shared<state>()),
+    companion_(sys.spawn<caf::actor_companion, caf::hidden>()) {
   auto* self = caf::actor_cast<caf::actor_companion*>(companion_);
   self->on_enqueue([st = state_](caf::mailbox_element_ptr x) {
     if (!x || !x->mid.is_response())

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <future>
 #include <map>
+#include <stdexcept>
 #include <thread>
 
 using namespace cachet_test;
@@ -476,6 +477,18 @@ typename Inspector::result_type inspect(Inspector& f, fragment& x) {
   return f(x.template_name, x.ids);
 }
 
+/// A type whose encoding fails halfway, as a bad inspect overload would.
+struct unencodable {
+  std::string prefix;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, unencodable& x) {
+  if (auto err = f(x.prefix))
+    return err;
+  return caf::make_error(caf::sec::runtime_error, "cannot encode");
+}
+
 } // namespace
 
 TEST_CASE("content_key is equal for equal contents only") {
@@ -486,6 +499,86 @@ TEST_CASE("content_key is equal for equal contents only") {
   CHECK(cachet::content_key(a) != cachet::content_key(c));
   CHECK(cachet::content_key(std::string{"x"})
         != cachet::content_key(std::string{"y"}));
+}
+
+TEST_CASE("content_key reports an encoding error instead of a key") {
+  // A key of the half-written bytes would make unequal values share keys.
+  auto key = cachet::content_key(unencodable{"same prefix"});
+  REQUIRE_FALSE(key);
+  CHECK(key.error() == caf::sec::runtime_error);
+}
+
+TEST_CASE_METHOD(cache_fixture, "a put whose index function throws leaves "
+                                "the cache as it was") {
+  str_options opts;
+  opts.max_entries = 2;
+  opts.policy = cachet::eviction_policy::lru; // a read does not save "a"
+  opts.indexes.push_back({"email", [](const std::string&,
+                                      const std::string& v)
+                                     -> std::optional<std::string> {
+                            if (v == "bad")
+                              throw std::runtime_error("no email");
+                            return v;
+                          }});
+  auto c = make(opts);
+  REQUIRE(outcome(c.put("a", "x")) == "ok");
+  CHECK_THROWS_AS(c.put("a", "bad"), std::runtime_error);
+  // The old entry is still there, and still the cache's: counted, indexed,
+  // evictable.
+  CHECK(unwrap(c.get("a")) == some("x"));
+  CHECK(unwrap(c.get_by("email", "x")) == some("x"));
+  CHECK(unwrap(c.stats()).entries == 1);
+  for (auto k : {"b", "c", "d", "e"})
+    REQUIRE(outcome(c.put(k, std::string{"v"} + k)) == "ok");
+  auto st = unwrap(c.stats());
+  CHECK(unwrap(c.size()) == 2);
+  CHECK(st.entries == 2);
+  CHECK(st.peak_entries == 2);
+  CHECK(st.evictions == 3);
+  CHECK(unwrap(c.get("a")) == none_v); // evicted like any other entry
+  CHECK(unwrap(c.get_by("email", "x")) == none_v);
+}
+
+TEST_CASE_METHOD(cache_fixture, "a put whose weigher throws leaves the cache "
+                                "as it was") {
+  str_options opts;
+  opts.max_weight = 10;
+  opts.weigher = [](const std::string&, const std::string& v) {
+    if (v.empty())
+      throw std::invalid_argument("empty");
+    return std::uint64_t{v.size()};
+  };
+  auto c = make(opts);
+  REQUIRE(outcome(c.put("a", "xxxx")) == "ok");
+  CHECK_THROWS_AS(c.put("a", ""), std::invalid_argument);
+  CHECK(unwrap(c.get("a")) == some("xxxx"));
+  CHECK(unwrap(c.stats()).weight == 4);
+  REQUIRE(outcome(c.put("b", "yyyyyyyy")) == "ok"); // 8: evicts a
+  CHECK(unwrap(c.get("a")) == none_v);
+  CHECK(unwrap(c.stats()).weight == 8);
+  CHECK(unwrap(c.size()) == 1);
+}
+
+TEST_CASE_METHOD(cache_fixture, "expiry records are one per live entry, "
+                                "whatever the rate of puts") {
+  test_clock clock;
+  str_options opts;
+  opts.ttl = 1h;
+  opts.clock = clock.fn();
+  auto c = make(opts);
+  // A put loop on 1K keys with a 1 h TTL: each put used to leave a record
+  // behind until its old deadline (100 000 here).
+  for (int i = 0; i < 100000; ++i)
+    REQUIRE(outcome(c.put("k" + std::to_string(i % 1000), "v")) == "ok");
+  CHECK(c.core()->expiry_records() == 1000);
+  for (int i = 0; i < 500; ++i)
+    REQUIRE(unwrap(c.invalidate("k" + std::to_string(i))));
+  REQUIRE(outcome(c.put("k999", "no ttl", 0ns)) == "ok");
+  CHECK(c.core()->expiry_records() == 499);
+  clock.advance(2h);
+  CHECK(unwrap(c.sweep(10000)) == 499);
+  CHECK(c.core()->expiry_records() == 0);
+  CHECK(unwrap(c.get("k999")) == some("no ttl"));
 }
 
 TEST_CASE_METHOD(cache_fixture, "direct handles follow the access mode") {

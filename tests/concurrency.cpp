@@ -9,6 +9,7 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <random>
 #include <set>
@@ -328,6 +329,158 @@ TEST_CASE_METHOD(fixture, "walks under churn see every stable entry once",
                               cachet::ordered_set<>>(self.ptr()),
           true);
   }
+}
+
+TEST_CASE_METHOD(fixture, "the table grows while a walk is in progress",
+                 "[concurrency]") {
+  caf::scoped_actor self{sys};
+  auto owned = cachet_test::unwrap(
+    cachet::make_table<std::uint64_t, std::string>(self.ptr()));
+  constexpr std::uint64_t before = 100;
+  constexpr std::uint64_t added = 50000;
+  for (std::uint64_t k = 0; k < before; ++k)
+    REQUIRE(owned.insert(k, value_for(k, 0)));
+  auto tab = owned.share();
+  auto& engine = core_of(tab)->engine();
+  auto buckets_before = engine.bucket_count();
+  std::atomic<bool> walking{false};
+  std::atomic<bool> grown{false};
+  std::multiset<std::uint64_t> seen;
+  // One walk spans all of the writer's inserts: it waits in its first entry
+  // until they are done (growth used to wait for walks: the table then
+  // stayed at its first bucket array, with chains of hundreds of entries).
+  std::thread walker([&] {
+    tab.for_each([&](const std::uint64_t& k, std::string_view) {
+      walking = true;
+      while (!grown)
+        std::this_thread::yield();
+      seen.insert(k);
+    });
+  });
+  while (!walking)
+    std::this_thread::yield();
+  for (std::uint64_t k = before; k < before + added; ++k)
+    REQUIRE(owned.insert(k, value_for(k, 1)));
+  auto buckets_after = engine.bucket_count();
+  std::size_t missing = 0;
+  for (std::uint64_t k = 0; k < before + added; ++k) {
+    auto v = tab.lookup(k);
+    if (!v || !*v)
+      ++missing;
+  }
+  grown = true;
+  walker.join();
+  CHECK(buckets_after > buckets_before);
+  CHECK(buckets_after >= added * 2); // grew to the load factor of 1/2
+  CHECK(missing == 0);
+  // The walk still saw every entry present throughout exactly once.
+  for (std::uint64_t k = 0; k < before; ++k)
+    CHECK(seen.count(k) == 1);
+}
+
+TEST_CASE_METHOD(fixture, "a scan returns every entry present throughout, in "
+                          "bounded steps, while the table grows",
+                 "[concurrency]") {
+  caf::scoped_actor self{sys};
+  auto owned = cachet_test::unwrap(
+    cachet::make_table<std::uint64_t, std::string>(self.ptr()));
+  // Stable keys are even; the writer adds odd keys (growing the table 64-fold)
+  // and churns some of them.
+  constexpr std::uint64_t stable = 2000;
+  for (std::uint64_t k = 0; k < 2 * stable; k += 2)
+    REQUIRE(owned.insert(k, value_for(k, 0)));
+  auto tab = owned.share();
+  std::atomic<bool> scanning{false};
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    while (!scanning)
+      std::this_thread::yield();
+    for (std::uint64_t k = 1; k < 128 * stable; k += 2) {
+      owned.insert(k, value_for(k, 1));
+      if (k % 7 == 0)
+        owned.erase(k);
+    }
+    done = true;
+  });
+  int scans = 0;
+  std::size_t largest_step = 0;
+  int bad = 0;
+  // Scan again and again until one whole scan overlapped the growth.
+  do {
+    std::set<std::uint64_t> seen;
+    std::uint64_t cursor = 0;
+    scanning = true;
+    do {
+      std::size_t step = 0;
+      auto next = tab.scan(cursor, 10,
+                           [&](const std::uint64_t& k, std::string_view v) {
+                             if (!belongs_to(v, k))
+                               ++bad;
+                             ++step;
+                             if (k % 2 == 0)
+                               seen.insert(k);
+                           });
+      REQUIRE(next);
+      cursor = *next;
+      largest_step = std::max(largest_step, step);
+    } while (cursor != 0);
+    for (std::uint64_t k = 0; k < 2 * stable; k += 2)
+      if (seen.count(k) == 0)
+        ++bad;
+    ++scans;
+  } while (!done);
+  writer.join();
+  CHECK(bad == 0);
+  CHECK(scans >= 1);
+  // About `count` entries a step: a step ends after the bucket in which the
+  // count was reached (chains are short at a load factor of 1/2).
+  CHECK(largest_step <= 10 + 16);
+}
+
+TEST_CASE_METHOD(fixture, "a conditional erase never removes a newer write",
+                 "[concurrency]") {
+  caf::scoped_actor self{sys};
+  auto owned = cachet_test::unwrap(cachet::make_table<std::uint64_t, std::string>(
+    self.ptr(), {"", cachet::access_mode::public_}));
+  auto tab = owned.share();
+  constexpr std::uint64_t keys = 64;
+  constexpr int rounds = 20000;
+  std::atomic<bool> done{false};
+  std::atomic<std::uint64_t> erased{0};
+  std::atomic<int> lost{0};
+  // The sweeper erases values marked expired; the writer alternates expired
+  // and live values and reads each live one back: it must still be there.
+  std::thread sweeper([&] {
+    std::uint64_t k = 0;
+    while (!done) {
+      auto removed = tab.erase_if(k, [](std::string_view v) {
+        return v.substr(0, 8) == "expired:";
+      });
+      if (removed && *removed)
+        ++erased;
+      k = (k + 1) % keys;
+    }
+  });
+  std::thread writer([&] {
+    for (int i = 0; i < rounds; ++i) {
+      auto k = static_cast<std::uint64_t>(i) % keys;
+      tab.insert(k, "expired:" + std::to_string(i));
+      // Give the sweeper a moment at the expired value now and then.
+      for (int spin = 0; i % 16 == 0 && spin < 10000; ++spin)
+        if (auto cur = tab.member(k); cur && !*cur)
+          break;
+      auto live = "live:" + std::to_string(i);
+      tab.insert(k, live);
+      auto v = tab.lookup(k);
+      if (!v || *v != std::optional<std::string>{live})
+        ++lost;
+    }
+    done = true;
+  });
+  writer.join();
+  sweeper.join();
+  CHECK(lost == 0);
+  CHECK(erased > 0); // the sweeper did race the writer
 }
 
 TEST_CASE_METHOD(fixture, "ordered navigation stays consistent under churn",

@@ -717,3 +717,35 @@ TEST_CASE_METHOD(fixture, "a killed ordered owner leaves handles that answer "
   CHECK_FALSE(handle.alive());
   check_every_op_fails_with(handle, errc::table_gone);
 }
+
+TEST_CASE_METHOD(fixture, "ordered tables show strings as string_view, as "
+                          "set tables do") {
+  auto tab = make<std::string, std::string>();
+  REQUIRE(tab.insert("b", "2"));
+  REQUIRE(tab.insert("a", std::string("1\0x", 3)));
+  static_assert(std::is_same_v<cachet::view_t<std::string>, std::string_view>);
+  std::vector<std::pair<std::string, std::string>> seen;
+  REQUIRE(tab.for_each([&](auto k, auto v) {
+    static_assert(std::is_same_v<decltype(k), std::string_view>);
+    static_assert(std::is_same_v<decltype(v), std::string_view>);
+    seen.emplace_back(k, v);
+  }));
+  CHECK(seen == std::vector<std::pair<std::string, std::string>>{
+                  {"a", std::string("1\0x", 3)}, {"b", "2"}});
+  REQUIRE(tab.visit("b", [](auto v) {
+    static_assert(std::is_same_v<decltype(v), std::string_view>);
+    CHECK(v == "2");
+  }));
+}
+
+TEST_CASE_METHOD(fixture, "ordered erase_if removes a key only while its "
+                          "value passes the test") {
+  auto tab = make<int, std::string>();
+  REQUIRE(tab.insert(1, "expired"));
+  REQUIRE(tab.insert(2, "live"));
+  auto expired = [](std::string_view v) { return v == "expired"; };
+  CHECK(unwrap(tab.erase_if(1, expired)));
+  CHECK_FALSE(unwrap(tab.erase_if(2, expired)));
+  CHECK_FALSE(unwrap(tab.erase_if(3, expired)));
+  CHECK(keys_of(tab) == std::vector<int>{2});
+}

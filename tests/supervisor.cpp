@@ -369,6 +369,12 @@ TEST_CASE_METHOD(fixture, "the child API: which, count, start, terminate, restar
   REQUIRE(call.call(*sup, 5s, cachet::terminate_child_atom_v, std::string{"b"}));
   CHECK(cl.listed("b"));
   CHECK_FALSE(cl.child("b"));
+  // Its spec is still there, not running: OTP's already_present, which a
+  // caller must tell apart from already_started.
+  auto present = call.call(*sup, 5s, cachet::start_child_atom_v,
+                           worker_spec("b"));
+  REQUIRE(!present);
+  CHECK(present.error() == errc::already_present);
   auto again = call.call(*sup, 5s, cachet::restart_child_atom_v, std::string{"b"});
   REQUIRE(again);
   CHECK(*again == cl.child("b"));

@@ -885,3 +885,45 @@ TEST_CASE_METHOD(fixture, "dropping the owned_table retires the table",
   CHECK(outcome(a_shared.size()) == name(errc::table_gone));
   CHECK(outcome(a.size()) == "ok");
 }
+
+TEST_CASE_METHOD(fixture, "erase_if removes a key only while its value passes "
+                          "the test, and needs write rights",
+                 "[table]") {
+  auto tab = make<std::string, std::string>({"", access_mode::protected_});
+  REQUIRE(tab.insert("a", "expired"));
+  REQUIRE(tab.insert("b", "live"));
+  auto expired = [](std::string_view v) { return v == "expired"; };
+  CHECK(unwrap(tab.erase_if("a", expired)));
+  CHECK_FALSE(unwrap(tab.erase_if("b", expired)));
+  CHECK_FALSE(unwrap(tab.erase_if("c", expired)));
+  CHECK(unwrap(tab.member("b")));
+  CHECK_FALSE(unwrap(tab.member("a")));
+  auto other = tab.share();
+  CHECK(outcome(other.erase_if("b", expired)) == "access_denied");
+}
+
+TEST_CASE_METHOD(fixture, "scan walks a quiet table in steps, each entry "
+                          "once",
+                 "[table]") {
+  auto tab = make<std::uint64_t, std::uint64_t>();
+  for (std::uint64_t k = 0; k < 5000; ++k)
+    REQUIRE(tab.insert(k, k * 3));
+  std::vector<std::uint64_t> seen;
+  std::uint64_t cursor = 0;
+  int steps = 0;
+  do {
+    auto next = tab.scan(cursor, 100, [&](std::uint64_t k, std::uint64_t v) {
+      CHECK(v == k * 3);
+      seen.push_back(k);
+    });
+    REQUIRE(next);
+    cursor = *next;
+    ++steps;
+  } while (cursor != 0);
+  std::sort(seen.begin(), seen.end());
+  CHECK(seen.size() == 5000);
+  CHECK(std::adjacent_find(seen.begin(), seen.end()) == seen.end());
+  CHECK(steps >= 5000 / (100 + 16)); // bounded steps, not one big walk
+  auto empty = make<int, int>();
+  CHECK(unwrap(empty.scan(0, 10, [](int, int) { FAIL("empty"); })) == 0);
+}

@@ -360,6 +360,45 @@ TEST_CASE_METHOD(fixture, "policy reload: a corrupt dump fails the start") {
   CHECK(sys.render(none.error()).find("dump_file") != std::string::npos);
 }
 
+TEST_CASE_METHOD(fixture, "policy reload: a dump that fails at shutdown is "
+                          "the owner's exit reason") {
+  scratch_dir dir;
+  cachet::table_options opts{"unsaved-kv"};
+  opts.dump_file = dir.path + "/gone/kv.dump";
+  std::filesystem::create_directory(dir.path + "/gone");
+  auto owner = cachet::spawn_owner<std::string, std::int64_t>(sys, opts);
+  REQUIRE(owner);
+  cachet::blocking_caller caller{sys};
+  REQUIRE(caller.call(*owner, 5s, cachet::insert_atom_v, std::string{"a"},
+                      std::int64_t{1}));
+  // The directory goes away: the shutdown dump cannot be written. The owner
+  // used to exit as asked, and the next start silently loaded an older dump
+  // (or none); now its monitors and supervisor see why.
+  std::filesystem::remove_all(dir.path + "/gone");
+  auto reason = await_down(sys, *owner, [&] {
+    caf::anon_send_exit(*owner, cachet::shutdown_reason);
+  });
+  CHECK(reason == errc::io_error);
+  CHECK(sys.render(reason).find("kv.dump") != std::string::npos);
+}
+
+TEST_CASE_METHOD(fixture, "policy reload: a dump file that cannot even be "
+                          "looked up fails the start") {
+  scratch_dir dir;
+  // A symlink loop: stat() fails with ELOOP, which used to count as "no
+  // dump yet" and started the owner with an empty table.
+  std::filesystem::create_symlink(dir.path + "/b", dir.path + "/a");
+  std::filesystem::create_symlink(dir.path + "/a", dir.path + "/b");
+  cachet::table_options opts{"looped-kv"};
+  opts.dump_file = dir.path + "/a";
+  auto owner = cachet::spawn_owner<std::string, std::int64_t>(sys, opts);
+  REQUIRE_FALSE(owner);
+  CHECK(owner.error() == errc::io_error);
+  CHECK(sys.render(owner.error()).find(dir.path + "/a") != std::string::npos);
+  CHECK(cachet::whereis<std::string, std::int64_t>(sys, "looped-kv").error()
+        == errc::no_such_table);
+}
+
 // -- caches --------------------------------------------------------------------
 
 namespace {

@@ -37,13 +37,17 @@ inline std::string name(cachet::errc x) {
 }
 
 /// "ok" or the error's name, so that a failed check shows what happened.
+inline std::string outcome(const caf::error& x) {
+  if (!x)
+    return "ok";
+  if (x.category() == caf::atom("cachet"))
+    return name(static_cast<cachet::errc>(x.code()));
+  return caf::to_string(x);
+}
+
 template <class T>
 std::string outcome(const caf::expected<T>& x) {
-  if (x)
-    return "ok";
-  if (x.error().category() == caf::atom("cachet"))
-    return name(static_cast<cachet::errc>(x.error().code()));
-  return caf::to_string(x.error());
+  return x ? "ok" : outcome(x.error());
 }
 
 /// The value of a successful `x`; fails the test otherwise.

@@ -336,7 +336,8 @@ nlohmann::json run_cache_bench(caf::actor_system& sys,
       });
       std::vector<std::unique_ptr<cachet::blocking_caller>> callers;
       for (std::size_t t = 0; t < th; ++t)
-        callers.push_back(std::make_unique<cachet::blocking_caller>(sys));
+        callers.push_back(std::make_unique<cachet::blocking_caller>(
+          sys, cachet::thread_lending::on));
       auto message_ops = throughput(th, std::min(secs, 0.2), 1,
                                     [&](std::size_t t, std::uint64_t i) {
         auto v = callers[t]->call(*owner, std::chrono::seconds{5},

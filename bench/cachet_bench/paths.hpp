@@ -58,7 +58,8 @@ inline std::string_view describe(path_id x) {
     case path_id::message_actor:
       return "client actors -> owner, request(...).then, one call in flight each";
     case path_id::message_thread:
-      return "plain threads -> owner, one cachet::blocking_caller each";
+      return "plain threads -> owner, one cachet::blocking_caller each "
+             "(thread lending)";
     case path_id::direct_protected:
       return "cachet::table::visit on a protected table (reads only)";
     case path_id::direct_public:

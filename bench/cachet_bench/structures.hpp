@@ -378,7 +378,8 @@ private:
                        });
   }
 
-  /// Plain threads, each with its own blocking_caller, one call at a time.
+  /// Plain threads, each with its own blocking_caller (lending its thread:
+  /// the bench's threads hold no locks), one call at a time.
   std::vector<worker_result>
   run_callers(const std::vector<const std::vector<op_code>*>& streams,
               timing t) {
@@ -386,7 +387,7 @@ private:
     return run_threads(
       streams.size(), t,
       [&](std::size_t i, const std::atomic<int>& phase, worker_result& out) {
-        cachet::blocking_caller caller{sys_};
+        cachet::blocking_caller caller{sys_, cachet::thread_lending::on};
         const auto& ops = *streams[i];
         const std::size_t mask = ops.size() - 1;
         std::size_t pos = 0;

@@ -159,9 +159,10 @@ private:
                                         caf::timespan timeout);
 
   struct state;
+  // The unit first: finding it may throw, before the companion exists.
+  caf::execution_unit* unit_; // lending: runs an idle receiver here
   std::shared_ptr<state> state_;
   caf::actor companion_;
-  caf::execution_unit* unit_; // lending: runs an idle receiver here
   std::uint64_t last_id_ = 0;
 };
 

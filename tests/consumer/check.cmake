@@ -1,12 +1,19 @@
-# Installs the cachet build in CACHET_BINARY_DIR into a staging prefix, then
-# configures, builds and runs the consumer project against it.
+# Configures, builds and runs the consumer project: against a staging install
+# of the cachet build in CACHET_BINARY_DIR (find_package), or, with
+# CACHET_SOURCE_DIR set, against cachet's source tree (add_subdirectory).
 file(REMOVE_RECURSE "${WORK_DIR}")
-set(prefix "${WORK_DIR}/prefix")
-execute_process(COMMAND ${CMAKE_COMMAND} --install "${CACHET_BINARY_DIR}"
-                        --prefix "${prefix}"
-                RESULT_VARIABLE rc OUTPUT_QUIET)
-if(NOT rc EQUAL 0)
-  message(FATAL_ERROR "cmake --install failed: ${rc}")
+set(args "")
+if(CACHET_SOURCE_DIR)
+  list(APPEND args "-DCACHET_SOURCE_DIR=${CACHET_SOURCE_DIR}")
+else()
+  set(prefix "${WORK_DIR}/prefix")
+  execute_process(COMMAND ${CMAKE_COMMAND} --install "${CACHET_BINARY_DIR}"
+                          --prefix "${prefix}"
+                  RESULT_VARIABLE rc OUTPUT_QUIET)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "cmake --install failed: ${rc}")
+  endif()
+  list(APPEND args "-DCMAKE_PREFIX_PATH=${prefix}")
 endif()
 set(flags "")
 if(SANITIZE)
@@ -14,8 +21,7 @@ if(SANITIZE)
   set(flags "-fsanitize=${sanitizers}")
 endif()
 execute_process(COMMAND ${CMAKE_COMMAND} -S "${CONSUMER_SOURCE_DIR}"
-                        -B "${WORK_DIR}/build"
-                        -DCMAKE_PREFIX_PATH=${prefix}
+                        -B "${WORK_DIR}/build" -G Ninja ${args}
                         -DCMAKE_CXX_COMPILER=${CXX_COMPILER}
                         "-DCMAKE_CXX_FLAGS=${flags}"
                         "-DCMAKE_EXE_LINKER_FLAGS=${flags}"

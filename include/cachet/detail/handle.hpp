@@ -61,6 +61,11 @@ public:
     return f(*core_);
   }
 
+  /// For tests and tools: the shared state behind a handle.
+  friend const std::shared_ptr<Core>& core_of(const handle_base& x) noexcept {
+    return x.core_;
+  }
+
   friend bool operator==(const handle_base& x, const handle_base& y) noexcept {
     return x.core_ == y.core_;
   }

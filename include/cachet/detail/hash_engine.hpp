@@ -157,6 +157,13 @@ public:
     return buckets_.load(std::memory_order_acquire) != nullptr;
   }
 
+  /// The size of the bucket array, 0 once retired (for tests and tools).
+  std::size_t bucket_count() const noexcept {
+    epoch_guard pin;
+    auto* arr = buckets_.load(std::memory_order_acquire);
+    return arr != nullptr ? arr->mask + 1 : 0;
+  }
+
   // -- writes: any thread, serialized per stripe -----------------------------------
 
   /// Shows `f(const value_ref* current, std::optional<V>& out)` the key's
@@ -230,7 +237,9 @@ public:
     // The nodes are built before locking: an allocation that fails leaves
     // the table untouched, and the locks are held for linking only.
     std::vector<std::pair<std::size_t, node*>> fresh;
+    std::vector<node*> garbage;
     fresh.reserve(items.size());
+    garbage.reserve(items.size()); // no allocation once linking began
     std::uint64_t stripe_mask = 0;
     try {
       for (auto& [k, v] : items) {
@@ -242,7 +251,6 @@ public:
       destroy_all(fresh);
       throw;
     }
-    std::vector<node*> garbage;
     bool grow_now = false;
     bucket_array* arr;
     {

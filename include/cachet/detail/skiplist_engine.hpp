@@ -179,7 +179,9 @@ public:
   /// and the lock is held for linking only.
   op_status insert_batch(std::vector<std::pair<K, V>> items, bool only_new) {
     std::vector<node*> fresh;
+    std::vector<node*> garbage;
     fresh.reserve(items.size());
+    garbage.reserve(items.size());
     try {
       for (auto& kv : items)
         fresh.push_back(make_node(random_height(), std::move(kv.first),
@@ -188,8 +190,6 @@ public:
       free_all(fresh);
       throw;
     }
-    std::vector<node*> garbage;
-    garbage.reserve(fresh.size());
     {
       std::lock_guard<std::mutex> guard{mtx_};
       links_t preds;

@@ -1,0 +1,268 @@
+// Out of memory, injected: this program replaces the global operator new so
+// that a test can make every allocation of its own thread fail after a
+// countdown. Ownership handoffs and retirements, which run in destructors and
+// actor exits, must not allocate at all; batch inserts and cache puts must
+// leave their table or cache whole whichever allocation fails.
+#include "test_support.hpp"
+
+#include <cstdlib>
+#include <new>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <caf/scoped_actor.hpp>
+
+using namespace cachet_test;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// Allocations this thread may still make before they fail; -1: no limit.
+thread_local long allocation_budget = -1;
+
+void* allocate(std::size_t n, std::size_t align) {
+  if (allocation_budget == 0)
+    throw std::bad_alloc{};
+  if (allocation_budget > 0)
+    --allocation_budget;
+  n = n == 0 ? 1 : n;
+  void* p = align <= alignof(std::max_align_t)
+              ? std::malloc(n)
+              : std::aligned_alloc(align, (n + align - 1) / align * align);
+  if (p == nullptr)
+    throw std::bad_alloc{};
+  return p;
+}
+
+/// Lets this thread make `n` more allocations, then fails the rest, until
+/// the scope ends; `n` is unlimited until set. Declared before the objects
+/// whose destruction it covers, it is still in force while they go.
+class failing_after {
+public:
+  failing_after() = default;
+  explicit failing_after(long n) {
+    set(n);
+  }
+  ~failing_after() {
+    allocation_budget = -1;
+  }
+  void set(long n) {
+    allocation_budget = n;
+  }
+  failing_after(const failing_after&) = delete;
+  failing_after& operator=(const failing_after&) = delete;
+};
+
+} // namespace
+
+void* operator new(std::size_t n) {
+  return allocate(n, alignof(std::max_align_t));
+}
+void* operator new[](std::size_t n) {
+  return allocate(n, alignof(std::max_align_t));
+}
+void* operator new(std::size_t n, std::align_val_t a) {
+  return allocate(n, static_cast<std::size_t>(a));
+}
+void* operator new[](std::size_t n, std::align_val_t a) {
+  return allocate(n, static_cast<std::size_t>(a));
+}
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+  try {
+    return allocate(n, alignof(std::max_align_t));
+  } catch (...) {
+    return nullptr;
+  }
+}
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
+  try {
+    return allocate(n, alignof(std::max_align_t));
+  } catch (...) {
+    return nullptr;
+  }
+}
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
+  std::free(p);
+}
+
+namespace {
+
+struct fixture : system_fixture {
+  caf::scoped_actor owner{sys};
+  caf::scoped_actor heir{sys};
+};
+
+/// What `heir` received: the transfer of T's resource, claimed.
+template <class Transfer>
+auto claim_transfer(caf::scoped_actor& heir) {
+  std::optional<decltype(std::declval<Transfer&>().claim())> claimed;
+  heir->receive([&](Transfer& t) { claimed.emplace(t.claim()); },
+                caf::after(5s) >> [] {});
+  REQUIRE(claimed);
+  return std::move(*claimed);
+}
+
+} // namespace
+
+TEST_CASE_METHOD(fixture, "an owner's end hands its table, cache or snapshot "
+                          "to the heir without allocating") {
+  {
+    failing_after budget;
+    cachet::table_options topts{"t", cachet::access_mode::protected_,
+                                heir->address()};
+    auto tab = unwrap(cachet::make_table<int, int>(owner.ptr(), topts));
+    REQUIRE(tab.insert(1, 10));
+    cachet::cache_options<int, int> copts;
+    copts.name = "c";
+    copts.heir = heir->address();
+    auto cache = unwrap(cachet::make_cache<int, int>(owner.ptr(), copts));
+    REQUIRE(cache.put(2, 20));
+    auto snap = unwrap(cachet::make_snapshot(
+      owner.ptr(), {"s", cachet::access_mode::protected_, heir->address()},
+      30));
+    // Each capability's end used to allocate the heir's binding, in a
+    // noexcept path: out of memory was std::terminate.
+    budget.set(0);
+  }
+  auto t = claim_transfer<cachet::table_transfer<int, int>>(heir);
+  REQUIRE(t);
+  CHECK(unwrap(t->lookup(1)) == std::optional<int>{10});
+  auto c = claim_transfer<cachet::cache_transfer<int, int>>(heir);
+  REQUIRE(c);
+  CHECK(unwrap(c->get(2)) == std::optional<int>{20});
+  auto s = claim_transfer<cachet::snapshot_transfer<int>>(heir);
+  REQUIRE(s);
+  CHECK(unwrap(s->visit([](int x) { return x; })) == 30);
+}
+
+TEST_CASE_METHOD(fixture, "a table, cache or snapshot with no heir retires "
+                          "without allocating") {
+  std::optional<cachet::table<int, std::string>> shared;
+  std::optional<cachet::snapshot<int>> reader;
+  {
+    failing_after budget;
+    auto tab = unwrap(cachet::make_table<int, std::string>(owner.ptr(), {"t"}));
+    for (int i = 0; i < 1000; ++i)
+      REQUIRE(tab.insert(i, std::string(100, 'x')));
+    shared.emplace(tab.share());
+    cachet::cache_options<int, int> copts;
+    copts.ttl = 1h;
+    auto cache = unwrap(cachet::make_cache<int, int>(owner.ptr(), copts));
+    for (int i = 0; i < 100; ++i)
+      REQUIRE(cache.put(i, i));
+    auto snap = unwrap(cachet::make_snapshot(owner.ptr(), {}, 1));
+    reader.emplace(snap.share());
+    budget.set(0);
+  }
+  CHECK(outcome(shared->lookup(1)) == "table_gone");
+  CHECK(outcome(reader->visit([](int) {})) == "table_gone");
+  CHECK(outcome(cachet::whereis<int, std::string>(sys, "t"))
+        == "no_such_table");
+  for (int i = 0; i < 100 && cachet::detail::reclaim() != 0; ++i)
+    std::this_thread::yield();
+  CHECK(cachet::detail::reclaim() == 0); // nothing was leaked
+}
+
+TEST_CASE_METHOD(fixture, "a batch insert that runs out of memory inserts "
+                          "nothing") {
+  auto check = [&](auto tab) {
+    REQUIRE(tab.insert(1000, "before"));
+    for (long budget = 0;; ++budget) {
+      std::vector<std::pair<int, std::string>> batch;
+      for (int i = 0; i < 20; ++i)
+        batch.emplace_back(i, std::string(40, static_cast<char>('a' + i)));
+      bool inserted = false;
+      try {
+        failing_after some{budget};
+        inserted = static_cast<bool>(tab.insert(std::move(batch)));
+      } catch (const std::bad_alloc&) {
+        // expected until the budget suffices
+      }
+      auto n = unwrap(tab.size());
+      if (!inserted) {
+        // All or nothing: a failed batch published none of its entries.
+        REQUIRE(n == 1);
+        REQUIRE(unwrap(tab.member(0)) == false);
+        continue;
+      }
+      CHECK(n == 21);
+      CHECK(unwrap(tab.lookup(19)) == std::string(40, 't'));
+      CHECK(budget > 20); // one node per entry at least
+      break;
+    }
+  };
+  SECTION("set") {
+    check(unwrap(cachet::make_table<int, std::string>(owner.ptr())));
+  }
+  SECTION("ordered_set") {
+    check(unwrap(cachet::make_table<int, std::string, cachet::ordered_set<>>(
+      owner.ptr())));
+  }
+}
+
+TEST_CASE_METHOD(fixture, "a cache put that runs out of memory leaves the "
+                          "cache whole") {
+  for (long budget = 0;; ++budget) {
+    cachet::cache_options<std::string, std::string> opts;
+    opts.max_entries = 3;
+    opts.ttl = 1h;
+    opts.indexes.push_back(
+      {"upper", [](const std::string&, const std::string& v) {
+         return std::optional<std::string>{v + "!"};
+       }});
+    auto c = unwrap(
+      cachet::make_cache<std::string, std::string>(owner.ptr(), opts));
+    for (auto k : {"a", "b", "c"})
+      REQUIRE(c.put(k, k));
+    bool stored = false;
+    try {
+      std::string key = "d";
+      std::string value = "a"; // takes a's index key: a is replaced
+      failing_after some{budget};
+      stored = static_cast<bool>(c.put(std::move(key), std::move(value)));
+    } catch (const std::bad_alloc&) {
+      // expected until the budget suffices
+    }
+    // Whatever failed, every entry of the table is the cache's: counted,
+    // indexed, with one expiry record, and the bound holds.
+    auto entries = unwrap(c.core()->to_list());
+    auto st = unwrap(c.stats());
+    REQUIRE(entries.size() == st.entries);
+    REQUIRE(entries.size() <= 3);
+    REQUIRE(c.core()->expiry_records() == entries.size());
+    for (auto& [k, v] : entries)
+      REQUIRE(unwrap(c.get_by("upper", v + "!")) == std::optional{v});
+    // And the cache goes on working.
+    for (auto k : {"w", "x", "y", "z"})
+      REQUIRE(c.put(k, k));
+    REQUIRE(unwrap(c.size()) == 3);
+    REQUIRE(unwrap(c.stats()).peak_entries == 3);
+    if (stored) {
+      CHECK(budget > 3);
+      break;
+    }
+  }
+}
