@@ -1,15 +1,18 @@
-// The command set of cachet-redis: redis-server 7.0's string and keyspace
-// commands, with its replies and error texts, run against a cachet table.
+// The command set of cachet-redis: redis-server 7.0's string, keyspace,
+// expiry and server commands, with its replies and error texts, run against
+// a cachet table; and the active expiry cycle its owner runs.
 //
-// `execute` runs one command and appends its reply. It is a template over
-// the table handle: connection threads pass their `store_table` (direct
-// mode), the owner its `owned_store` (message mode). Thread safety: any
-// number of threads may execute commands at once, each with its own output
-// buffer; every command is atomic per key, as the table's operations are
-// (multi-key commands such as MSETNX and RENAME are not isolated as a
-// whole).
+// `execute` runs one command and appends its reply. Connection threads pass
+// their handle from `whereis` (direct mode), the owner its `share()` of the
+// table (message mode): the table is public, so a shared handle has every
+// right. Thread safety: any number of threads may execute commands at once,
+// each with its own output buffer; every command is atomic per key, as the
+// table's operations are (multi-key commands such as MSETNX and RENAME are
+// not isolated as a whole).
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,13 +30,31 @@ struct exec_result {
 };
 
 /// Runs `args` (name first; not empty) against `tab` and appends the RESP2
-/// reply to `out`.
-template <class Table>
-exec_result execute(Table& tab, server_env& env,
+/// reply to `out`; counts it in this thread's INFO figures.
+exec_result execute(store_table& tab, server_env& env,
                     const std::vector<std::string_view>& args,
                     std::string& out);
 
-/// Appends the INFO text for `section` ("" or "default": the four sections).
-void info_text(server_env& env, std::string_view section, std::string& out);
+/// How often active expiry runs when few keys are found expired (redis's
+/// hz 10).
+constexpr std::chrono::milliseconds expire_period{100};
+
+/// Where active expiry is: its cursor in the table's walk, and the time its
+/// steps used in the current period.
+struct expire_cycle {
+  std::uint64_t cursor = 0;
+  std::chrono::steady_clock::time_point period_start{};
+  std::chrono::steady_clock::duration used{};
+};
+
+/// One step of active expiry (redis's activeExpireCycle over dictScan):
+/// examines a bounded number of entries from `cycle.cursor` on, removes
+/// those found expired, and advances the cursor (0: a walk ended, the next
+/// begins). True if the next step should follow at once: over a quarter of
+/// the entries with an expiry were expired, and the steps have used under a
+/// quarter of this period; else the next step waits for the next period.
+/// Safe from any thread; one caller per `cycle`.
+bool active_expire_cycle(store_table& tab, server_env& env,
+                         expire_cycle& cycle);
 
 } // namespace cachet::redis

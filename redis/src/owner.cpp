@@ -1,20 +1,17 @@
 // The owner of cachet-redis's table: a GenServer holding the store.
 //
-// Active expiry, as redis's activeExpireCycle but without sampling: every
-// key given an expiry is reported to the owner (track_atom), which keeps a
-// min-heap of (expire_at, key). Each tick removes at most `sweep_batch` due
-// keys and, if more are due, runs again right away through its own mailbox,
-// so a burst of expiries never blocks other messages for long. A heap entry
-// whose key was re-set or got a later expiry is stale and skipped.
-//
-// table.hpp has no conditional erase, so a due key is removed with take();
-// if the taken value turns out live (re-set in between), it is put back with
-// insert_new, which keeps any newer write. A reader may miss the key during
-// that instant; no write is lost.
+// It creates the public table (or, restarted, takes it back from its heir),
+// runs active expiry, and in message mode executes every command. Active
+// expiry keeps no per-key state: each sweep message runs one bounded step
+// of the table's scan cursor (active_expire_cycle, expire.cpp) and sends
+// the next sweep to itself at once if the step found many keys expired
+// (within a quarter of each period's time), else after expire_period.
+// Through its own mailbox, so in message mode commands interleave with the
+// steps. A restarted owner starts a new walk: there is nothing to rebuild.
 #include "owner.hpp"
 
 #include <chrono>
-#include <queue>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -27,39 +24,14 @@ namespace cachet::redis {
 
 namespace {
 
-constexpr std::size_t sweep_batch = 256;
-constexpr auto sweep_period = std::chrono::milliseconds{100};
-
-using due_entry = std::pair<std::int64_t, std::string>;
-
 struct owner_state {
   std::optional<owned_store> tab;
-  std::priority_queue<due_entry, std::vector<due_entry>, std::greater<>> due;
+  /// The same table through a shared handle: it is public, so this has
+  /// every right, and commands and expiry take one handle type.
+  std::optional<store_table> shared;
+  expire_cycle expiry;
   static inline const char* name = "cachet-redis.owner";
 };
-
-/// Removes up to sweep_batch due keys; true if more are due.
-bool sweep(owner_state& st, server_env& env) {
-  auto now = now_ms();
-  for (std::size_t n = 0; n < sweep_batch; ++n) {
-    if (st.due.empty() || st.due.top().first > now)
-      return false;
-    auto key = std::move(const_cast<due_entry&>(st.due.top()).second);
-    st.due.pop();
-    bool is_due = false;
-    st.tab->visit(key, [&](const value& v) { is_due = expired(v, now); });
-    if (!is_due)
-      continue; // gone, re-set, or given a later expiry: a stale entry
-    auto taken = st.tab->take(key);
-    if (!taken || !*taken)
-      continue;
-    if (expired(**taken, now))
-      env.stats.expired_keys.fetch_add(1, std::memory_order_relaxed);
-    else
-      st.tab->insert_new(key, std::move(**taken)); // re-set meanwhile
-  }
-  return !st.due.empty() && st.due.top().first <= now;
-}
 
 caf::behavior store_owner(caf::stateful_actor<owner_state>* self,
                           server_env* env, owner_slot* slot,
@@ -74,33 +46,24 @@ caf::behavior store_owner(caf::stateful_actor<owner_state>* self,
     return {};
   }
   auto& st = self->state;
+  st.shared.emplace(tab->share());
   st.tab.emplace(std::move(*tab));
-  // Reachable before the walk: a key given a TTL meanwhile is then tracked
-  // twice (harmless: sweeps check the stored expiry), never not at all.
   slot->set(caf::actor_cast<caf::actor>(self));
-  // A restarted owner inherits the table: rebuild its expiry heap (one walk,
-  // once per restart).
-  st.tab->for_each([&](std::string_view k, const value& v) {
-    if (v.expire_at != 0)
-      st.due.emplace(v.expire_at, k);
-  });
-  self->delayed_send(self, sweep_period, sweep_atom::value);
+  self->send(self, sweep_atom::value);
   return {
     [=](exec_atom, const std::vector<std::string>& args) -> std::string {
       std::vector<std::string_view> views(args.begin(), args.end());
       std::string out;
       if (!views.empty())
-        execute(*self->state.tab, *env, views, out);
+        execute(*self->state.shared, *env, views, out);
       return out;
     },
-    [=](track_atom, std::string& key, std::int64_t at) {
-      self->state.due.emplace(at, std::move(key));
-    },
     [=](sweep_atom) {
-      if (sweep(self->state, *env))
-        self->send(self, sweep_atom::value); // more due: after the mailbox
+      auto& st = self->state;
+      if (active_expire_cycle(*st.shared, *env, st.expiry))
+        self->send(self, sweep_atom::value); // after what the mailbox holds
       else
-        self->delayed_send(self, sweep_period, sweep_atom::value);
+        self->delayed_send(self, expire_period, sweep_atom::value);
     },
     [=](crash_atom) -> caf::result<void> {
       // DEBUG CRASH-STORE: fail as a bug would, for the supervisor to see.
@@ -114,10 +77,6 @@ caf::behavior store_owner(caf::stateful_actor<owner_state>* self,
 caf::expected<supervisor_actor> start_store(caf::actor_system& sys,
                                             server_env& env,
                                             owner_slot& slot) {
-  env.track_expiry = [&slot](const std::string& key, std::int64_t at) {
-    if (auto owner = slot.get())
-      caf::anon_send(owner, track_atom::value, key, at);
-  };
   env.crash_store = [&slot] {
     if (auto owner = slot.get())
       caf::anon_send(owner, crash_atom::value);
@@ -139,8 +98,9 @@ caf::expected<supervisor_actor> start_store(caf::actor_system& sys,
   if (!sup)
     return sup;
   // The owner creates the table and fills the slot in its init, on a
-  // scheduler thread. Serving before the slot is filled would drop the
-  // expiry tracking (and DEBUG CRASH-STORE) of the first commands.
+  // scheduler thread. Serving before that would answer the first direct
+  // commands "store unavailable" (no table yet), and DEBUG CRASH-STORE
+  // would reach no owner.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
   for (;;) {
     if (slot.get())

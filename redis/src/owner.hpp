@@ -1,7 +1,8 @@
 // The store's owner actor and its supervisor.
 //
 // The owner creates the public table (or, restarted, takes it back from its
-// heir), sweeps expired keys, and in message mode executes every command.
+// heir), removes expired keys (active expiry), and in message mode executes
+// every command.
 // It runs under a one_for_one supervisor that is the table's heir
 // (cachet's table_policy::heir): a crash of the owner loses no data and
 // direct readers see no gap.
@@ -21,7 +22,6 @@
 namespace cachet::redis {
 
 using exec_atom = caf::atom_constant<caf::atom("exec")>;
-using track_atom = caf::atom_constant<caf::atom("track")>;
 using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
 using crash_atom = caf::atom_constant<caf::atom("crash")>;
 
@@ -43,9 +43,9 @@ private:
   caf::actor owner_;
 };
 
-/// Starts the supervisor with the owner under it, wires `env`'s
-/// track_expiry and crash_store to the current owner, and waits (bounded)
-/// until the owner has created the table and filled `slot`.
+/// Starts the supervisor with the owner under it, wires `env`'s crash_store
+/// to the current owner, and waits (bounded) until the owner has created
+/// the table and filled `slot`.
 caf::expected<supervisor_actor> start_store(caf::actor_system& sys,
                                             server_env& env,
                                             owner_slot& slot);

@@ -85,7 +85,9 @@ public:
     ev.data.ptr = &wakeup_;
     ::epoll_ctl(epfd_, EPOLL_CTL_ADD, wakeup_, &ev);
     if (env_.config.message_mode)
-      caller_ = std::make_unique<blocking_caller>(*env_.system);
+      // A connection thread holds no lock across a call: lending is safe.
+      caller_ = std::make_unique<blocking_caller>(*env_.system,
+                                                  thread_lending::on);
     epoll_event events[128];
     while (!stopping.load()) {
       int n = ::epoll_wait(epfd_, events, 128, -1);
@@ -173,7 +175,7 @@ private:
       if (st == parse_status::need_more)
         break;
       if (st == parse_status::error) {
-        reply::error(c->out, "ERR " + c->parser.error_text());
+        error_reply(c, "ERR " + c->parser.error_text());
         c->close_after = true;
         break;
       }
@@ -188,6 +190,13 @@ private:
     flush(c);
   }
 
+  /// Replies with an error the loop itself gives, counted as redis counts
+  /// every error reply (total_error_replies, errorstats).
+  void error_reply(connection* c, std::string_view text) {
+    reply::error(c->out, text);
+    env_.stats.local().count_error(text);
+  }
+
   void run_command(connection* c) {
     if (!env_.config.message_mode) {
       if (!tab_) {
@@ -195,7 +204,7 @@ private:
           tab_ = std::move(*t);
       }
       if (!tab_) {
-        reply::error(c->out, "ERR store unavailable");
+        error_reply(c, "ERR store unavailable");
         return;
       }
       auto res = execute(*tab_, env_, args_, c->out);
@@ -226,7 +235,7 @@ private:
         owner_ = nullptr; // dead or restarting: look again
       }
       if (std::chrono::steady_clock::now() > deadline) {
-        reply::error(c->out, "ERR store unavailable");
+        error_reply(c, "ERR store unavailable");
         return;
       }
       std::this_thread::yield(); // the restart takes microseconds

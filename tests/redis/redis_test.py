@@ -5,7 +5,8 @@ Every suite starts its own servers on free ports (cachet-redis in direct and
 in message mode, and redis-server with --save '' --appendonly no) and sends
 the same raw RESP byte sequences to each; replies are compared byte for
 byte (arrays whose order redis does not define, KEYS and SCAN, are compared
-as sets). Suites: compare, protocol, limits, clients, supervision, shutdown.
+as sets). Suites: compare, protocol, limits, clients, supervision, shutdown,
+expiry_race, expiry_memory, scan, info.
 
 usage: redis_test.py CACHET_REDIS SUITE
 """
@@ -242,6 +243,12 @@ SEQUENCE = [
     ("INCRBYFLOAT", "f", " 1"), ("INCRBYFLOAT", "f2", "3.0"),
     ("INCRBYFLOAT", "f3", "1.1e-3"), ("SET", "fl", "-0.5"),
     ("INCRBYFLOAT", "fl", "0.5"),
+    # A NUL inside the value or the increment: not a float (the whole
+    # length must parse), and the value is left as it was.
+    ("SET", "foo", "1"), ("SETRANGE", "foo", "2", "2"),
+    ("INCRBYFLOAT", "foo", "1"), ("GET", "foo"), ("INCR", "foo"),
+    ("SET", "foo", "1"), ("INCRBYFLOAT", "foo", "1\x002"),
+    ("INCRBYFLOAT", "foo", "2\x00"), ("GET", "foo"),
     ("DEL", "a", "b", "nokey"), ("UNLINK", "x1", "x2"), ("DEL",),
     ("EXISTS", "k", "k", "nokey"), ("TYPE", "k"), ("TYPE", "nokey"),
     ("RENAME", "nokey", "x"), ("SET", "r1", "v"), ("EXPIRE", "r1", "100"),
@@ -631,6 +638,428 @@ def suite_shutdown():
     check(r.returncode == 0 and b"--mode=direct|message" in r.stdout, "--help")
     r = subprocess.run([CACHET, "--bogus"], capture_output=True, timeout=10)
     check(r.returncode == 2, "bad option")
+
+# -- suite: expiry_race -------------------------------------------------------
+
+def suite_expiry_race():
+    """Removing a key for having expired never removes a write that landed
+    after the test: each writer owns its keys, makes each expired (SET ...
+    PXAT 1), then SETs it without a TTL, SETNXs it and GETs it, pipelined;
+    readers keep EXISTSing every key, so the expired ones are removed by
+    lazy expiry (and by the owner's sweep) right as the SETs land. With
+    only the writer writing its key, the SETNX after an acknowledged SET
+    must answer 0 and the GET must return that SET's value, never nil."""
+    s = cachet("direct")
+    writers, readers, keys_per_writer = 2, 2, 8
+    seconds = 3.0
+    stop = threading.Event()
+    violations = []
+    iterations = [0] * writers
+    errors = []
+
+    def writer(w):
+        try:
+            c = Conn(s.port)
+            keys = ["race:%d:%d" % (w, i) for i in range(keys_per_writer)]
+            deadline = time.monotonic() + seconds
+            it = 0
+            while (time.monotonic() < deadline and not stop.is_set()
+                   and it < 200000):
+                it += 1
+                val = b"v%d" % it
+                c.send(b"".join(encode("SET", k, "x", "PXAT", "1")
+                                + encode("SET", k, val)
+                                + encode("SETNX", k, "other")
+                                + encode("GET", k) for k in keys))
+                for k in keys:
+                    r = [c.read_parsed() for _ in range(4)]
+                    if r[:2] != [b"+OK", b"+OK"] or r[2] != 0 or r[3] != val:
+                        violations.append((k, it, r))
+                if len(violations) >= 20:
+                    break  # proven: no need to go on
+            iterations[w] = it
+            c.close()
+        except Exception as e:  # a dead server shows as a failure, not a hang
+            errors.append(repr(e))
+
+    def reader():
+        try:
+            c = Conn(s.port)
+            every = ["race:%d:%d" % (w, i) for w in range(writers)
+                     for i in range(keys_per_writer)]
+            batch = encode("EXISTS", *every) * 20
+            while not stop.is_set():
+                c.send(batch)
+                got = 0
+                while got < 20:  # each reply is one ":n\r\n" line
+                    c._fill()
+                    got = c.buf.count(b"\r\n")
+                c.buf = b""
+            c.close()
+        except Exception as e:
+            errors.append(repr(e))
+
+    try:
+        ts = [threading.Thread(target=writer, args=(w,))
+              for w in range(writers)]
+        rs = [threading.Thread(target=reader) for _ in range(readers)]
+        for t in ts + rs:
+            t.start()
+        for t in ts:
+            t.join()
+        stop.set()
+        for t in rs:
+            t.join()
+        print("expiry_race: %d writer iterations of %d keys, %d violations"
+              % (sum(iterations), keys_per_writer, len(violations)))
+        check(not errors, "clients failed: %r" % errors)
+        check(sum(iterations) > 100, "too few iterations: %r" % iterations)
+        for k, it, r in violations[:5]:
+            print("  %s iteration %d: SET PXAT, SET, SETNX, GET -> %r"
+                  % (k, it, r))
+        check(not violations, "%d acknowledged writes lost or SETNX on a "
+              "live key" % len(violations))
+        # Nothing left behind: every key holds its writer's last value.
+        c = Conn(s.port)
+        for w in range(writers):
+            for i in range(keys_per_writer):
+                got = c.call("GET", "race:%d:%d" % (w, i))
+                check(got == b"v%d" % iterations[w],
+                      "race:%d:%d ends as %r" % (w, i, got))
+        c.close()
+    finally:
+        stop.set()
+        s.stop()
+
+
+# -- suite: expiry_memory -----------------------------------------------------
+
+def vm_rss(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def suite_expiry_memory():
+    """Expiry costs nothing per SET: a million SETs with EX over the same
+    1K keys leave the server's RSS where it was (a per-SET record of the
+    deadline would grow with the put rate times the TTL)."""
+    s = cachet("direct")
+    try:
+        c = Conn(s.port)
+        batch = b"".join(encode("SET", "m%d" % i, "v", "EX", "3600")
+                         for i in range(1000))
+        reply_bytes = len(b"+OK\r\n") * 1000
+
+        def run(rounds):
+            for _ in range(rounds):
+                c.send(batch)
+                got = 0
+                while got < reply_bytes:
+                    c._fill()
+                    got = len(c.buf)
+                check(c.buf == b"+OK\r\n" * 1000, "SET EX replies")
+                c.buf = b""
+
+        run(50)  # warm up: keys, buffers, the allocator's arenas
+        before = vm_rss(s.proc.pid)
+        start = time.monotonic()
+        run(1000)
+        after = vm_rss(s.proc.pid)
+        print("expiry_memory: 1M SET EX 3600 over 1K keys in %.1f s, "
+              "VmRSS %.1f MB -> %.1f MB" % (time.monotonic() - start,
+                                            before / 2**20, after / 2**20))
+        check(after - before < 8 * 2**20, "RSS grew by %.1f MB"
+              % ((after - before) / 2**20))
+        check(c.call("DBSIZE") == 1000, "1K keys")
+        # Active expiry still removes what expires, with nothing tracked:
+        # 5K keys with a short TTL among 1K with a long one go by themselves
+        # (no client reads them).
+        c.send(b"".join(encode("SET", "short%d" % i, "v", "PX", "50")
+                        for i in range(5000)))
+        for _ in range(5000):
+            c.read_parsed()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and c.call("DBSIZE") != 1000:
+            time.sleep(0.02)
+        check(c.call("DBSIZE") == 1000, "short-lived keys swept: %r"
+              % c.call("DBSIZE"))
+        info = c.call("INFO", "stats")
+        check(b"expired_keys:5000\r\n" in info, "expired_keys: %r" % info)
+        c.close()
+    finally:
+        s.stop()
+
+
+# -- suite: scan --------------------------------------------------------------
+
+def fill(c, prefix, start, n, chunk=1000):
+    """MSETs keys prefix<start..start+n-1>, pipelined."""
+    sent = 0
+    for i in range(start, start + n, chunk):
+        args = []
+        for j in range(i, min(i + chunk, start + n)):
+            args += ["%s%d" % (prefix, j), "v"]
+        c.send(encode("MSET", *args))
+        sent += 1
+    for _ in range(sent):
+        check(c.read_parsed() == b"+OK", "MSET")
+
+
+def median_latency(c, argv_of, n):
+    lat = []
+    for i in range(n):
+        t = time.perf_counter()
+        r = c.call(*argv_of(i))
+        lat.append(time.perf_counter() - t)
+    lat.sort()
+    return lat[len(lat) // 2], r
+
+
+def suite_scan():
+    """SCAN is a cursor: bounded work per call whatever the table's size,
+    and every key present for the whole walk is returned while another
+    client grows the keyspace a hundredfold."""
+    count = 20
+    for mode in ("direct", "message"):
+        s = cachet(mode)
+        try:
+            c, grower = Conn(s.port), Conn(s.port)
+            fill(c, "base:", 0, 1000)
+            seen, cursor, steps, grown, biggest = set(), b"0", 0, 0, 0
+            empty_steps = 0
+            deadline = time.monotonic() + 30
+            while True:
+                cursor, keys = c.call("SCAN", cursor, "MATCH", "base:*",
+                                      "COUNT", count)
+                steps += 1
+                biggest = max(biggest, len(keys))
+                empty_steps += not keys and cursor != b"0"
+                seen.update(keys)
+                if grown < 99000:  # 1K -> 100K keys during the walk
+                    fill(grower, "grow:", grown, 200)
+                    grown += 200
+                if cursor == b"0" or time.monotonic() > deadline:
+                    break
+            print("scan (%s): %d steps, %d keys grown meanwhile, at most %d "
+                  "keys a reply, %d empty replies with a nonzero cursor"
+                  % (mode, steps, grown, biggest, empty_steps))
+            check(cursor == b"0", "%s: the walk ends at cursor 0" % mode)
+            missing = {b"base:%d" % i for i in range(1000)} - seen
+            check(not missing, "%s: %d keys never returned, e.g. %r"
+                  % (mode, len(missing), sorted(missing)[:3]))
+            check(all(k.startswith(b"base:") for k in seen),
+                  "%s: MATCH applied" % mode)
+            # About COUNT: a step stops after the bucket in which it reached
+            # COUNT entries.
+            check(biggest <= 2 * count, "%s: a reply of %d keys for COUNT %d"
+                  % (mode, biggest, count))
+            check(c.call("DBSIZE") == 1000 + grown, "%s: DBSIZE" % mode)
+            # Without MATCH a walk of the 100K keys returns each (a table no
+            # longer growing: exactly the keys there are).
+            every, cursor = set(), b"0"
+            while True:
+                cursor, keys = c.call("SCAN", cursor, "COUNT", 1000)
+                check(len(keys) <= 2000, "%s: COUNT 1000 reply of %d"
+                      % (mode, len(keys)))
+                every.update(keys)
+                if cursor == b"0":
+                    break
+            check(len(every) == 1000 + grown, "%s: full walk saw %d keys"
+                  % (mode, len(every)))
+            check(c.call("SCAN", "0", "TYPE", "list")[1] == [],
+                  "%s: TYPE list matches nothing" % mode)
+            c.close()
+            grower.close()
+        finally:
+            s.stop()
+    # Bounded work: a SCAN step costs the same on 1K keys as on 200K (a
+    # call that walked the whole table would cost 200 times more).
+    s = cachet("direct")
+    try:
+        c = Conn(s.port)
+        fill(c, "k", 0, 1000)
+        step = lambda i: ("SCAN", str(i * 64), "COUNT", "10")
+        small, _ = median_latency(c, step, 300)
+        fill(c, "k", 1000, 199000)
+        large, _ = median_latency(c, step, 300)
+        print("scan: median SCAN COUNT 10 %.0f us on 1K keys, %.0f us on "
+              "200K keys" % (small * 1e6, large * 1e6))
+        check(large < 5 * small + 0.0002,
+              "SCAN's cost grows with the table: %.0f us vs %.0f us"
+              % (large * 1e6, small * 1e6))
+        c.close()
+    finally:
+        s.stop()
+
+
+# -- suite: info --------------------------------------------------------------
+
+def info_sections(text):
+    return [l[2:] for l in text.split(b"\r\n") if l.startswith(b"# ")]
+
+
+def info_fields(text, section):
+    """The field names of one section, in order."""
+    out, inside = [], False
+    for l in text.split(b"\r\n"):
+        if l.startswith(b"# "):
+            inside = l[2:] == section
+        elif inside and b":" in l:
+            out.append(l.split(b":", 1)[0])
+    return out
+
+
+def info_dict(text):
+    return dict(l.split(b":", 1) for l in text.split(b"\r\n")
+                if b":" in l and not l.startswith(b"#"))
+
+
+def command_stats(text):
+    """cmdstat_x -> (calls, rejected_calls, failed_calls)."""
+    out = {}
+    for k, v in info_dict(text).items():
+        if k.startswith(b"cmdstat_"):
+            f = dict(p.split(b"=") for p in v.split(b","))
+            out[k] = (int(f[b"calls"]), int(f[b"rejected_calls"]),
+                      int(f[b"failed_calls"]))
+    return out
+
+
+# Commands whose stats are compared with redis-server's: calls, refusals
+# before running (arity, an unknown subcommand, DEBUG disabled) and error
+# replies while running.
+STATS_SEQUENCE = [
+    ("SET", "a", "1"), ("SET", "b", "x", "EX", "100"), ("INCR", "a"),
+    ("INCR", "b"), ("INCR", "a", "extra"), ("GET",), ("GET", "a"),
+    ("GET", "nokey"), ("SET", "c", "v", "EX", "nope"), ("MSET", "a"),
+    ("MSET", "a", "1", "b"), ("NOSUCH", "x"), ("CONFIG", "GET", "save"),
+    ("CONFIG", "GET"), ("CONFIG", "NOPE"), ("COMMAND", "COUNT"),
+    ("DEBUG", "CRASH-STORE"), ("PING", "a", "b"), ("DEL", "nokey"),
+    ("EXPIRE", "a", "100"), ("TTL", "a"), ("SCAN", "0"), ("SCAN", "x"),
+    ("INCRBYFLOAT", "b", "1"), ("PERSIST", "a"), ("DBSIZE",),
+]
+
+
+def suite_info():
+    import redis as pyredis
+    servers = [redis(), cachet("direct"), cachet("message")]
+    try:
+        conns = [Conn(s.port) for s in servers]
+        for cmd in STATS_SEQUENCE:
+            for c in conns:
+                c.call(*cmd)
+        for s in servers:  # a protocol error is an error reply too
+            bad = Conn(s.port)
+            bad.send(b"*x\r\n")
+            bad.read_until_eof()
+            bad.close()
+        stats = [c.call("INFO", "commandstats") for c in conns]
+        errs = [c.call("INFO", "errorstats") for c in conns]
+        counts = [info_dict(c.call("INFO", "stats")) for c in conns]
+        for i, s in enumerate(servers[1:], 1):
+            check(command_stats(stats[i]) == command_stats(stats[0]),
+                  "%s commandstats: %r, redis-server %r"
+                  % (s.name, sorted(command_stats(stats[i]).items()),
+                     sorted(command_stats(stats[0]).items())))
+            check(errs[i] == errs[0], "%s errorstats: %r, redis-server %r"
+                  % (s.name, errs[i], errs[0]))
+            for f in (b"total_error_replies", b"total_commands_processed"):
+                check(counts[i].get(f) == counts[0].get(f),
+                      "%s %s: %r, redis-server %r" % (
+                          s.name, f, counts[i].get(f), counts[0].get(f)))
+        # Which sections each argument prints, in redis's order (cachet-redis
+        # keeps no latency histograms: no Latencystats).
+        for args in ((), ("default",), ("all",), ("everything",),
+                     ("cpu", "server"), ("server", "server"), ("bogus",),
+                     ("default", "commandstats"), ("all", "keyspace"),
+                     ("CPU",), ("modules",), ("module_list",),
+                     ("persistence", "replication", "errorstats"),
+                     ("keyspace",), ("commandstats",), ("cluster",)):
+            got = [info_sections(c.call("INFO", *args)) for c in conns]
+            want = [t for t in got[0] if t != b"Latencystats"]
+            for s, g in zip(servers[1:], got[1:]):
+                check(g == want, "%s INFO %s: %r, redis-server %r"
+                      % (s.name, " ".join(args), g, want))
+        # Field names: persistence and replication as redis 7.0's for a
+        # server without RDB, AOF or replicas; CPU's getrusage figures.
+        full = [c.call("INFO", "everything") for c in conns]
+        for section in (b"Persistence", b"Replication", b"Cluster"):
+            want = info_fields(full[0], section)
+            for s, f in zip(servers[1:], full[1:]):
+                check(info_fields(f, section) == want,
+                      "%s %s fields: %r, redis-server %r"
+                      % (s.name, section, info_fields(f, section), want))
+        cpu = [b"used_cpu_sys", b"used_cpu_user", b"used_cpu_sys_children",
+               b"used_cpu_user_children"]
+        for s, f in zip(servers, full):
+            check(info_fields(f, b"CPU")[:4] == cpu, "%s CPU fields" % s.name)
+            d = info_dict(f)
+            for k in cpu:
+                whole, _, frac = d.get(k, b"").partition(b".")
+                check(whole.isdigit() and len(frac) == 6 and frac.isdigit(),
+                      "%s %s: %r" % (s.name, k, d.get(k)))
+            check(b"total_error_replies" in d, "%s total_error_replies"
+                  % s.name)
+            check(d.get(b"role") == b"master"
+                  and len(d.get(b"master_replid", b"")) == 40,
+                  "%s replication" % s.name)
+            check(b"mem_allocator" in d, "%s mem_allocator" % s.name)
+        for f in full[1:]:
+            check(info_dict(f).get(b"mem_allocator") == b"libc",
+                  "mem_allocator")
+        # Keyspace: shown only when the db holds keys; keys and expires
+        # counted, avg_ttl in ms.
+        for s, c in zip(servers, conns):
+            c.call("FLUSHALL")
+            got = c.call("INFO", "keyspace")
+            check(got == b"# Keyspace\r\n", "%s empty keyspace: %r"
+                  % (s.name, got))
+            c.call("SET", "p1", "v")
+            c.call("SET", "p2", "v")
+            c.call("SET", "t1", "v", "EX", "100")
+            c.call("SET", "t2", "v", "PX", "50000")
+            c.call("MSET", "p3", "v", "p4", "v")
+            c.call("SET", "t1", "v2", "KEEPTTL")
+            c.call("SET", "p2", "v3")  # still without a TTL
+            got = c.call("INFO", "keyspace")
+            line = got.split(b"\r\n")[1]
+            fields = dict(p.split(b"=") for p in line.split(b":", 1)[1]
+                          .split(b","))
+            check(line.startswith(b"db0:") and fields[b"keys"] == b"6"
+                  and fields[b"expires"] == b"2",
+                  "%s keyspace: %r" % (s.name, got))
+            if s is not servers[0]:  # redis's avg_ttl is a sampled estimate
+                avg = int(fields[b"avg_ttl"])
+                check(50000 < avg <= 75000, "%s avg_ttl %d" % (s.name, avg))
+        # redis-py parses every section.
+        for s in servers:
+            r = pyredis.Redis(port=s.port)
+            info = r.info("everything")
+            check(isinstance(info.get("used_cpu_user"), float),
+                  "%s redis-py CPU: %r" % (s.name, info.get("used_cpu_user")))
+            check(info.get("db0", {}).get("keys") == 6,
+                  "%s redis-py keyspace: %r" % (s.name, info.get("db0")))
+            check(info.get("cmdstat_set", {}).get("calls", 0) > 0,
+                  "%s redis-py commandstats: %r"
+                  % (s.name, info.get("cmdstat_set")))
+            # redis-py 4.3 leaves "count=N" (no comma) as a string.
+            check(str(info.get("errorstat_ERR")).startswith("count="),
+                  "%s redis-py errorstats: %r"
+                  % (s.name, info.get("errorstat_ERR")))
+            check(info.get("aof_enabled") == 0 and info.get("loading") == 0
+                  and isinstance(info.get("rdb_changes_since_last_save"), int)
+                  and info.get("connected_slaves") == 0
+                  and info.get("cluster_enabled") == 0,
+                  "%s redis-py persistence/replication/cluster" % s.name)
+            check(r.info() and "db0" in r.info() and "used_cpu_sys" in r.info(),
+                  "%s redis-py default INFO" % s.name)
+            r.close()
+    finally:
+        for s in servers:
+            s.stop()
 
 
 def main():

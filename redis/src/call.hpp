@@ -1,0 +1,273 @@
+// The context of one command and what the command files share: the error
+// texts, argument helpers, and the single-key read, read-modify-write and
+// expiry helpers (internal to cachet-redis: t_string.cpp, db.cpp,
+// expire.cpp, server_commands.cpp, info.cpp, and commands.cpp, which holds
+// the command table and runs each command through a `call`).
+#pragma once
+
+#include <cctype>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+#include <cachet/errc.hpp>
+
+#include "commands.hpp"
+#include "reply.hpp"
+#include "resp_parser.hpp"
+#include "store.hpp"
+
+namespace cachet::redis {
+
+using args_t = std::vector<std::string_view>;
+
+inline constexpr std::string_view not_integer
+  = "ERR value is not an integer or out of range";
+inline constexpr std::string_view syntax_error = "ERR syntax error";
+inline constexpr std::string_view too_big
+  = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+
+/// ASCII case-insensitive equality (redis's strcasecmp on option names).
+inline bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size())
+    return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i]))
+        != std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  return true;
+}
+
+/// A key for a lookup: one reused string per thread, so that a GET
+/// allocates nothing (table lookups take a `const std::string&`). Valid
+/// until this thread's next call.
+inline const std::string& scratch_key(std::string_view k) {
+  thread_local std::string buf;
+  buf.assign(k.data(), k.size());
+  return buf;
+}
+
+/// `x` in decimal.
+inline std::string ll_text(std::int64_t x) {
+  std::string s;
+  reply::integer_text(s, x);
+  return s;
+}
+
+/// The commandstats slot of nothing: an unknown subcommand, which redis
+/// counts under no command.
+constexpr std::size_t no_slot = command_slots;
+
+/// A command's name and redis arity (n: exactly n arguments, the name
+/// included; -n: at least n).
+struct command_info {
+  std::string_view name;
+  int arity;
+};
+
+/// Every command, sorted by name (COMMAND lists them).
+const std::vector<command_info>& command_list();
+
+/// The commandstats slot of `name`, a command or a "command|subcommand"
+/// that redis counts apart; no_slot if it has none.
+std::size_t command_slot(std::string_view name);
+
+/// The name of every slot in use, indexed by slot (INFO commandstats).
+const std::vector<std::string_view>& slot_names();
+
+/// One command's invocation: its arguments, where its reply goes, and how
+/// it ended (for commandstats).
+struct call {
+  store_table& tab;
+  server_env& env;
+  const args_t& argv;
+  std::string& out;
+  /// The lower-case name, for error texts (a subcommand may set
+  /// "config|get").
+  std::string_view name;
+  /// The commandstats slot charged; a subcommand may change it.
+  std::size_t slot;
+  exec_result res{};
+  /// Refused before it ran (arity, unknown subcommand, DEBUG disabled): a
+  /// rejected call in commandstats, not a processed command.
+  bool rejected = false;
+  /// Replied with an error: a failed call in commandstats.
+  bool failed = false;
+
+  /// Replies with the error `text`, counted in errorstats.
+  void error(std::string_view text) {
+    reply::error(out, text);
+    env.stats.local().count_error(text);
+    failed = true;
+  }
+
+  /// Replies with the error `text` for a command refused before it ran.
+  void reject(std::string_view text) {
+    error(text);
+    rejected = true;
+  }
+
+  std::string arity_text() const {
+    std::string text = "ERR wrong number of arguments for '";
+    text.append(name);
+    text += "' command";
+    return text;
+  }
+
+  void arity_error() {
+    error(arity_text());
+  }
+
+  void expire_error() {
+    std::string text = "ERR invalid expire time in '";
+    text.append(name);
+    text += "' command";
+    error(text);
+  }
+
+  /// False (and an error reply) if the table failed.
+  template <class T>
+  bool ok(const caf::expected<T>& x) {
+    if (x)
+      return true;
+    if (x.error() == cachet::errc::table_gone
+        || x.error() == cachet::errc::no_such_table)
+      res.store_gone = true;
+    error("ERR store unavailable");
+    return false;
+  }
+
+  /// Parses an integer argument; false (and redis's error) if it is none.
+  bool integer_arg(std::string_view s, std::int64_t& x) {
+    if (parse_ll(s, x))
+      return true;
+    error(not_integer);
+    return false;
+  }
+
+  /// Counts `n` writes (rdb_changes_since_last_save).
+  void dirty(std::int64_t n = 1) {
+    thread_counters::add(env.stats.local().dirty, n);
+  }
+
+  /// Removes `key` if it is expired at `now`, atomically: a write of the
+  /// key landing meanwhile keeps it. True if it removed the key.
+  bool erase_expired(const std::string& key, std::int64_t now) {
+    auto erased = tab.erase_if(key,
+                               [now](const value& v) { return expired(v, now); });
+    return erased && *erased;
+  }
+
+  /// Counts a key removed for having expired (INFO expired_keys).
+  void count_expired() {
+    env.stats.expired_keys.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  /// Calls `f(const value&)` if `key` is live; true if it was. A key found
+  /// expired is removed, as redis does on access (lazy expiry).
+  template <class F>
+  caf::expected<bool> read(std::string_view key, F&& f) {
+    auto now = now_ms();
+    bool live = false;
+    auto& k = scratch_key(key);
+    auto found = tab.visit(k, [&](const value& v) {
+      if (!expired(v, now)) {
+        live = true;
+        f(v);
+      }
+    });
+    if (!found)
+      return found;
+    if (*found && !live && erase_expired(k, now))
+      count_expired();
+    return live;
+  }
+
+  /// Atomic read-modify-write of one key: `f(value& v, bool live)` edits
+  /// `v` (a copy of the live value if `live`, else a fresh or expired one to
+  /// overwrite) and returns whether to store it when the key is absent.
+  /// When the key is present, leaving `v` unchanged stores it unchanged.
+  /// `update` if the key is present, else `insert_new`, retried if another
+  /// client inserted the key in between.
+  template <class F>
+  bool upsert(const std::string& key, F&& f) {
+    for (;;) {
+      auto now = now_ms();
+      auto updated = tab.update(key, [&](value& v) { f(v, !expired(v, now)); });
+      if (!ok(updated))
+        return false;
+      if (*updated)
+        return true;
+      value fresh;
+      if (!f(fresh, false))
+        return true;
+      auto inserted = tab.insert_new(key, std::move(fresh));
+      if (inserted)
+        return true;
+      if (inserted.error() != cachet::errc::key_exists)
+        return ok(inserted);
+      // Someone inserted the key meanwhile: update it instead.
+    }
+  }
+};
+
+// -- the commands, by file (each `cmd_x` runs X) ------------------------------
+
+// server_commands.cpp: connection and server commands.
+void cmd_ping(call& c);
+void cmd_echo(call& c);
+void cmd_quit(call& c);
+void cmd_command(call& c);
+void cmd_config(call& c);
+void cmd_debug(call& c);
+
+// info.cpp
+void cmd_info(call& c);
+
+// t_string.cpp: strings and counters.
+void cmd_get(call& c);
+void cmd_set(call& c);
+void cmd_setnx(call& c);
+void cmd_setex(call& c);
+void cmd_psetex(call& c);
+void cmd_getset(call& c);
+void cmd_getdel(call& c);
+void cmd_getex(call& c);
+void cmd_mget(call& c);
+void cmd_mset(call& c);
+void cmd_msetnx(call& c);
+void cmd_append(call& c);
+void cmd_strlen(call& c);
+void cmd_getrange(call& c);
+void cmd_setrange(call& c);
+void cmd_incr(call& c);
+void cmd_decr(call& c);
+void cmd_incrby(call& c);
+void cmd_decrby(call& c);
+void cmd_incrbyfloat(call& c);
+
+// db.cpp: the keyspace.
+void cmd_select(call& c);
+void cmd_dbsize(call& c);
+void cmd_flush(call& c);
+void cmd_del(call& c);
+void cmd_exists(call& c);
+void cmd_type(call& c);
+void cmd_rename(call& c);
+void cmd_keys(call& c);
+void cmd_scan(call& c);
+
+// expire.cpp: expiry.
+void cmd_expire(call& c);
+void cmd_pexpire(call& c);
+void cmd_expireat(call& c);
+void cmd_pexpireat(call& c);
+void cmd_ttl(call& c);
+void cmd_pttl(call& c);
+void cmd_persist(call& c);
+
+} // namespace cachet::redis

@@ -1,0 +1,202 @@
+// Keyspace commands (redis-server 7.0's db.c as seen by clients): SELECT,
+// DBSIZE, FLUSHDB/FLUSHALL, DEL/UNLINK, EXISTS, TYPE, RENAME, KEYS, SCAN.
+//
+// KEYS is one walk of the whole table, O(N) as in redis. SCAN is a cursor
+// over the table's buckets (`table::scan`, redis's dictScan): each call does
+// work bounded by COUNT whatever the table's size, and a walk from 0 back to
+// 0 returns every key present for all of it at least once, however the
+// table grows meanwhile.
+#include "call.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+
+#include "glob.hpp"
+
+namespace cachet::redis {
+
+namespace {
+
+/// redis's parseScanCursorOrReply: a decimal unsigned long, strtoul's way
+/// (so "-1" is the largest cursor), no leading space, nothing after.
+bool parse_cursor(std::string_view text, std::uint64_t& cursor) {
+  std::string s{text};
+  errno = 0;
+  char* end = nullptr;
+  cursor = std::strtoull(s.c_str(), &end, 10);
+  return !s.empty() && !std::isspace(static_cast<unsigned char>(s[0]))
+         && end == s.c_str() + s.size() && errno != ERANGE;
+}
+
+/// SCAN's COUNT is a hint: this many entries at most per step whatever the
+/// client asks, so that one call cannot walk a huge table at once.
+constexpr std::int64_t max_scan_count = 1 << 20;
+
+} // namespace
+
+void cmd_select(call& c) {
+  std::int64_t id = 0;
+  if (!parse_ll(c.argv[1], id))
+    return c.error(not_integer);
+  if (id < INT_MIN || id > INT_MAX)
+    return c.error("ERR value is out of range, value must between "
+                   "-2147483648 and 2147483647");
+  if (id != 0)
+    return c.error("ERR DB index is out of range");
+  reply::ok(c.out);
+}
+
+void cmd_dbsize(call& c) {
+  auto n = c.tab.size();
+  if (c.ok(n))
+    reply::integer(c.out, static_cast<std::int64_t>(*n));
+}
+
+void cmd_flush(call& c) {
+  if (c.argv.size() > 2
+      || (c.argv.size() == 2 && !iequals(c.argv[1], "sync")
+          && !iequals(c.argv[1], "async")))
+    return c.error(syntax_error);
+  auto n = c.tab.size();
+  if (!c.ok(n) || !c.ok(c.tab.clear()))
+    return;
+  c.dirty(static_cast<std::int64_t>(*n));
+  reply::ok(c.out);
+}
+
+void cmd_del(call& c) {
+  std::int64_t n = 0;
+  auto now = now_ms();
+  for (std::size_t i = 1; i < c.argv.size(); ++i) {
+    auto taken = c.tab.take(scratch_key(c.argv[i]));
+    if (!c.ok(taken))
+      return;
+    if (!*taken)
+      continue;
+    if (expired(**taken, now))
+      c.count_expired(); // redis expires it on lookup, then deletes nothing
+    else
+      ++n;
+  }
+  c.dirty(n);
+  reply::integer(c.out, n);
+}
+
+void cmd_exists(call& c) {
+  std::int64_t n = 0;
+  for (std::size_t i = 1; i < c.argv.size(); ++i) {
+    auto found = c.read(c.argv[i], [](const value&) {});
+    if (!c.ok(found))
+      return;
+    n += *found ? 1 : 0;
+  }
+  reply::integer(c.out, n);
+}
+
+void cmd_type(call& c) {
+  auto found = c.read(c.argv[1], [](const value&) {});
+  if (c.ok(found))
+    reply::simple(c.out, *found ? "string" : "none");
+}
+
+void cmd_rename(call& c) {
+  std::string src{c.argv[1]};
+  std::string dst{c.argv[2]};
+  if (src == dst) {
+    auto found = c.read(src, [](const value&) {});
+    if (!c.ok(found))
+      return;
+    if (!*found)
+      return c.error("ERR no such key");
+    return reply::ok(c.out);
+  }
+  auto taken = c.tab.take(src);
+  if (!c.ok(taken))
+    return;
+  if (!*taken)
+    return c.error("ERR no such key");
+  if (expired(**taken, now_ms())) {
+    c.count_expired();
+    return c.error("ERR no such key");
+  }
+  if (!c.ok(c.tab.insert(dst, std::move(**taken))))
+    return;
+  c.dirty();
+  reply::ok(c.out);
+}
+
+void cmd_keys(call& c) {
+  auto pattern = c.argv[1];
+  bool all = pattern == "*";
+  auto now = now_ms();
+  std::vector<std::string> keys;
+  auto walked = c.tab.for_each([&](std::string_view k, const value& v) {
+    if (!expired(v, now) && (all || glob_match(pattern, k)))
+      keys.emplace_back(k);
+  });
+  if (!c.ok(walked))
+    return;
+  reply::array(c.out, static_cast<std::int64_t>(keys.size()));
+  for (auto& k : keys)
+    reply::bulk(c.out, k);
+}
+
+// redis's scanGenericCommand: one step of the table's cursor, then MATCH
+// and TYPE applied to what the step returned, so a reply may hold fewer
+// keys than COUNT, or none, with a nonzero cursor. Expired keys are left
+// out, and removed as redis does on access.
+void cmd_scan(call& c) {
+  auto& a = c.argv;
+  std::uint64_t cursor = 0;
+  if (!parse_cursor(a[1], cursor))
+    return c.error("ERR invalid cursor");
+  std::int64_t count = 10;
+  std::string_view pattern;
+  bool use_pattern = false;
+  bool only_none = false;
+  for (std::size_t i = 2; i < a.size();) {
+    auto left = a.size() - i;
+    if (iequals(a[i], "count") && left >= 2) {
+      if (!c.integer_arg(a[i + 1], count))
+        return;
+      if (count < 1)
+        return c.error(syntax_error);
+      i += 2;
+    } else if (iequals(a[i], "match") && left >= 2) {
+      pattern = a[i + 1];
+      use_pattern = pattern != "*";
+      i += 2;
+    } else if (iequals(a[i], "type") && left >= 2) {
+      // Every key is a string: any other type matches none.
+      only_none = !iequals(a[i + 1], "string");
+      i += 2;
+    } else {
+      return c.error(syntax_error);
+    }
+  }
+  auto now = now_ms();
+  std::vector<std::string> keys;
+  std::vector<std::string> stale;
+  auto next = c.tab.scan(
+    cursor, static_cast<std::size_t>(std::min(count, max_scan_count)),
+    [&](std::string_view k, const value& v) {
+      if (expired(v, now))
+        stale.emplace_back(k);
+      else if (!only_none && (!use_pattern || glob_match(pattern, k)))
+        keys.emplace_back(k);
+    });
+  if (!c.ok(next))
+    return;
+  for (auto& k : stale)
+    if (c.erase_expired(k, now))
+      c.count_expired();
+  reply::array(c.out, 2);
+  reply::bulk(c.out, std::to_string(*next));
+  reply::array(c.out, static_cast<std::int64_t>(keys.size()));
+  for (auto& k : keys)
+    reply::bulk(c.out, k);
+}
+
+} // namespace cachet::redis

@@ -1,0 +1,554 @@
+// String and counter commands (redis-server 7.0's t_string.c as seen by
+// clients): GET, SET and its options, SETNX, SETEX, PSETEX, GETSET, GETDEL,
+// GETEX, MGET, MSET, MSETNX, APPEND, STRLEN, GETRANGE, SETRANGE, and the
+// INCR/DECR family.
+//
+// Reads use `visit` (no copy: the reply is encoded straight from the stored
+// bytes). Read-modify-write commands (INCR, APPEND, SET NX/XX/GET/KEEPTTL,
+// ...) go through `call::upsert`, so each is atomic per key. Expired entries
+// count as absent everywhere, and writes replace them.
+#include "call.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+
+namespace cachet::redis {
+
+namespace {
+
+/// redis's string2ld, strict: no leading space, no trailing garbage, no NaN,
+/// and the whole length consumed (an embedded NUL is garbage too: strtold
+/// would stop at it).
+bool parse_ld(std::string_view s, long double& out) {
+  char buf[5 * 1024];
+  if (s.empty() || s.size() >= sizeof(buf))
+    return false;
+  std::memcpy(buf, s.data(), s.size());
+  buf[s.size()] = '\0';
+  errno = 0;
+  char* end = nullptr;
+  long double v = std::strtold(buf, &end);
+  if (std::isspace(static_cast<unsigned char>(buf[0]))
+      || end != buf + s.size()
+      || (errno == ERANGE
+          && (v == HUGE_VALL || v == -HUGE_VALL
+              || std::fpclassify(v) == FP_ZERO))
+      || std::isnan(v))
+    return false;
+  out = v;
+  return true;
+}
+
+/// redis's ld2string(LD_STR_HUMAN): 17 decimals, trailing zeros dropped.
+std::string format_ld(long double v) {
+  char buf[5 * 1024];
+  int len = std::snprintf(buf, sizeof(buf), "%.17Lf", v);
+  if (len <= 0 || static_cast<std::size_t>(len) >= sizeof(buf))
+    return {};
+  if (std::memchr(buf, '.', static_cast<std::size_t>(len)) != nullptr) {
+    while (buf[len - 1] == '0')
+      --len;
+    if (buf[len - 1] == '.')
+      --len;
+  }
+  if (len == 2 && buf[0] == '-' && buf[1] == '0')
+    return "0";
+  return std::string(buf, static_cast<std::size_t>(len));
+}
+
+// -- SET's options ------------------------------------------------------------
+
+enum set_flags : unsigned {
+  f_nx = 1,
+  f_xx = 2,
+  f_get = 4,
+  f_keepttl = 8,
+  f_persist = 16,
+  f_ex = 32,
+  f_px = 64,
+  f_exat = 128,
+  f_pxat = 256,
+};
+
+constexpr unsigned any_expire = f_ex | f_px | f_exat | f_pxat;
+
+/// redis's parseExtendedStringArgumentsOrReply, for SET (`for_set`) and
+/// GETEX; options start at argv[first].
+bool parse_set_options(call& c, std::size_t first, bool for_set,
+                       unsigned& flags, std::string_view& expire) {
+  auto& a = c.argv;
+  for (std::size_t j = first; j < a.size(); ++j) {
+    auto opt = a[j];
+    bool has_next = j + 1 < a.size();
+    if (for_set && iequals(opt, "nx") && !(flags & f_xx)) {
+      flags |= f_nx;
+    } else if (for_set && iequals(opt, "xx") && !(flags & f_nx)) {
+      flags |= f_xx;
+    } else if (for_set && iequals(opt, "get")) {
+      flags |= f_get;
+    } else if (for_set && iequals(opt, "keepttl") && !(flags & f_persist)
+               && !(flags & any_expire)) {
+      flags |= f_keepttl;
+    } else if (!for_set && iequals(opt, "persist") && !(flags & any_expire)
+               && !(flags & f_keepttl)) {
+      flags |= f_persist;
+    } else if (has_next && !(flags & (f_keepttl | f_persist))
+               && ((iequals(opt, "ex") && !(flags & (any_expire & ~f_ex)))
+                   || (iequals(opt, "px") && !(flags & (any_expire & ~f_px)))
+                   || (iequals(opt, "exat")
+                       && !(flags & (any_expire & ~f_exat)))
+                   || (iequals(opt, "pxat")
+                       && !(flags & (any_expire & ~f_pxat))))) {
+      flags &= ~any_expire;
+      if (iequals(opt, "ex"))
+        flags |= f_ex;
+      else if (iequals(opt, "px"))
+        flags |= f_px;
+      else if (iequals(opt, "exat"))
+        flags |= f_exat;
+      else
+        flags |= f_pxat;
+      expire = a[++j];
+    } else {
+      c.error(syntax_error);
+      return false;
+    }
+  }
+  return true;
+}
+
+/// redis's getExpireMillisecondsOrReply: the absolute expiry in unix ms.
+bool expire_ms(call& c, std::string_view arg, unsigned flags, std::int64_t& at) {
+  std::int64_t x = 0;
+  if (!c.integer_arg(arg, x))
+    return false;
+  bool seconds = flags & (f_ex | f_exat);
+  if (x <= 0 || (seconds && x > LLONG_MAX / 1000)) {
+    c.expire_error();
+    return false;
+  }
+  if (seconds)
+    x *= 1000;
+  if (flags & (f_ex | f_px)) {
+    auto now = now_ms();
+    if (x > LLONG_MAX - now) {
+      c.expire_error();
+      return false;
+    }
+    x += now;
+  }
+  at = x;
+  return true;
+}
+
+/// SET's core, for SET, SETNX, SETEX, PSETEX and GETSET: stores `val` under
+/// `key` with expiry `at` (0: none) by `flags`; true if it stored. `old`
+/// (if given) receives the live value it replaced; `failed` is set if the
+/// table failed (the error is then replied).
+bool set_value(call& c, std::string_view key, std::string_view val,
+               unsigned flags, std::int64_t at, std::optional<std::string>* old,
+               bool& failed) {
+  failed = false;
+  if ((flags & (f_nx | f_xx | f_get | f_keepttl)) == 0) {
+    // The plain SET: one insert, key and value copied once into the table.
+    if (!c.ok(c.tab.insert(key, value{std::string{val}, at}))) {
+      failed = true;
+      return false;
+    }
+    c.dirty();
+    return true;
+  }
+  bool stored = false;
+  auto done = c.upsert(std::string{key}, [&](value& v, bool live) {
+    if (old != nullptr) {
+      if (live)
+        *old = v.bytes;
+      else
+        old->reset();
+    }
+    stored = false;
+    if ((flags & f_nx) && live)
+      return false;
+    if ((flags & f_xx) && !live)
+      return false;
+    v.expire_at = (flags & f_keepttl) && live ? v.expire_at : at;
+    v.bytes.assign(val.data(), val.size());
+    stored = true;
+    return true;
+  });
+  if (!done) {
+    failed = true;
+    return false;
+  }
+  if (stored)
+    c.dirty();
+  return stored;
+}
+
+void setex_generic(call& c, unsigned unit) {
+  std::int64_t at = 0;
+  if (!expire_ms(c, c.argv[2], unit, at))
+    return;
+  bool failed = false;
+  set_value(c, c.argv[1], c.argv[3], 0, at, nullptr, failed);
+  if (!failed)
+    reply::ok(c.out);
+}
+
+void incr_by(call& c, std::int64_t incr) {
+  std::string_view failure;
+  std::int64_t result = 0;
+  bool done = c.upsert(std::string{c.argv[1]}, [&](value& v, bool live) {
+    failure = {};
+    std::int64_t cur = 0;
+    if (live && !parse_ll(v.bytes, cur)) {
+      failure = not_integer;
+      return false;
+    }
+    if ((incr < 0 && cur < 0 && incr < LLONG_MIN - cur)
+        || (incr > 0 && cur > 0 && incr > LLONG_MAX - cur)) {
+      failure = "ERR increment or decrement would overflow";
+      return false;
+    }
+    result = cur + incr;
+    if (!live)
+      v.expire_at = 0;
+    v.bytes = ll_text(result);
+    return true;
+  });
+  if (!done)
+    return;
+  if (!failure.empty())
+    return c.error(failure);
+  c.dirty();
+  reply::integer(c.out, result);
+}
+
+} // namespace
+
+void cmd_get(call& c) {
+  auto found = c.read(c.argv[1],
+                      [&](const value& v) { reply::bulk(c.out, v.bytes); });
+  if (!c.ok(found))
+    return;
+  if (*found) {
+    thread_counters::add(c.env.stats.local().keyspace_hits);
+  } else {
+    thread_counters::add(c.env.stats.local().keyspace_misses);
+    reply::null(c.out);
+  }
+}
+
+void cmd_set(call& c) {
+  unsigned flags = 0;
+  std::string_view expire;
+  if (!parse_set_options(c, 3, true, flags, expire))
+    return;
+  std::int64_t at = 0;
+  if ((flags & any_expire) && !expire_ms(c, expire, flags, at))
+    return;
+  std::optional<std::string> old;
+  bool failed = false;
+  bool stored = set_value(c, c.argv[1], c.argv[2], flags, at,
+                          (flags & f_get) ? &old : nullptr, failed);
+  if (failed)
+    return;
+  if (flags & f_get) {
+    if (old)
+      reply::bulk(c.out, *old);
+    else
+      reply::null(c.out);
+  } else if (stored) {
+    reply::ok(c.out);
+  } else {
+    reply::null(c.out);
+  }
+}
+
+void cmd_setnx(call& c) {
+  bool failed = false;
+  bool stored = set_value(c, c.argv[1], c.argv[2], f_nx, 0, nullptr, failed);
+  if (!failed)
+    reply::integer(c.out, stored ? 1 : 0);
+}
+
+void cmd_setex(call& c) {
+  setex_generic(c, f_ex);
+}
+
+void cmd_psetex(call& c) {
+  setex_generic(c, f_px);
+}
+
+void cmd_getset(call& c) {
+  std::optional<std::string> old;
+  bool failed = false;
+  set_value(c, c.argv[1], c.argv[2], f_get, 0, &old, failed);
+  if (failed)
+    return;
+  if (old)
+    reply::bulk(c.out, *old);
+  else
+    reply::null(c.out);
+}
+
+void cmd_getdel(call& c) {
+  auto taken = c.tab.take(scratch_key(c.argv[1]));
+  if (!c.ok(taken))
+    return;
+  if (!*taken)
+    return reply::null(c.out);
+  if (expired(**taken, now_ms())) {
+    c.count_expired(); // redis expires it on lookup, then finds nothing
+    return reply::null(c.out);
+  }
+  c.dirty();
+  reply::bulk(c.out, (*taken)->bytes);
+}
+
+void cmd_getex(call& c) {
+  unsigned flags = 0;
+  std::string_view expire;
+  if (!parse_set_options(c, 2, false, flags, expire))
+    return;
+  std::int64_t at = 0;
+  if ((flags & any_expire) && !expire_ms(c, expire, flags, at))
+    return;
+  std::string key{c.argv[1]};
+  if (!(flags & (any_expire | f_persist))) {
+    auto found = c.read(key, [&](const value& v) { reply::bulk(c.out, v.bytes); });
+    if (c.ok(found) && !*found)
+      reply::null(c.out);
+    return;
+  }
+  std::optional<std::string> got;
+  auto now = now_ms();
+  auto updated = c.tab.update(key, [&](value& v) {
+    got.reset();
+    if (expired(v, now))
+      return;
+    got = v.bytes;
+    v.expire_at = (flags & f_persist) ? 0 : std::max<std::int64_t>(at, 1);
+  });
+  if (!c.ok(updated))
+    return;
+  if (!got)
+    return reply::null(c.out);
+  reply::bulk(c.out, *got);
+  c.dirty();
+  // A time already past deletes the key, as redis does (not an expiry).
+  if ((flags & f_persist) == 0 && at <= now_ms())
+    c.erase_expired(key, now_ms());
+}
+
+void cmd_mget(call& c) {
+  reply::array(c.out, static_cast<std::int64_t>(c.argv.size() - 1));
+  for (std::size_t i = 1; i < c.argv.size(); ++i) {
+    auto found = c.read(c.argv[i],
+                        [&](const value& v) { reply::bulk(c.out, v.bytes); });
+    if (!found || !*found)
+      reply::null(c.out);
+  }
+}
+
+void cmd_mset(call& c) {
+  if (c.argv.size() % 2 == 0)
+    return c.arity_error();
+  std::vector<std::pair<std::string, value>> entries;
+  entries.reserve(c.argv.size() / 2);
+  for (std::size_t i = 1; i + 1 < c.argv.size(); i += 2)
+    entries.emplace_back(std::string{c.argv[i]},
+                         value{std::string{c.argv[i + 1]}, 0});
+  auto n = static_cast<std::int64_t>(entries.size());
+  if (!c.ok(c.tab.insert(std::move(entries))))
+    return;
+  c.dirty(n);
+  reply::ok(c.out);
+}
+
+void cmd_msetnx(call& c) {
+  if (c.argv.size() % 2 == 0)
+    return c.arity_error();
+  for (std::size_t i = 1; i < c.argv.size(); i += 2) {
+    auto found = c.read(c.argv[i], [](const value&) {});
+    if (!c.ok(found))
+      return;
+    if (*found)
+      return reply::integer(c.out, 0);
+  }
+  std::vector<std::pair<std::string, value>> entries;
+  for (std::size_t i = 1; i + 1 < c.argv.size(); i += 2)
+    entries.emplace_back(std::string{c.argv[i]},
+                         value{std::string{c.argv[i + 1]}, 0});
+  auto n = static_cast<std::int64_t>(entries.size());
+  if (!c.ok(c.tab.insert(std::move(entries))))
+    return;
+  c.dirty(n);
+  reply::integer(c.out, 1);
+}
+
+void cmd_append(call& c) {
+  auto add = c.argv[2];
+  std::int64_t len = 0;
+  bool too_long = false;
+  auto max = c.env.config.proto_max_bulk_len;
+  bool done = c.upsert(std::string{c.argv[1]}, [&](value& v, bool live) {
+    too_long = false;
+    if (!live)
+      v = value{};
+    if (static_cast<std::int64_t>(v.bytes.size() + add.size()) > max) {
+      too_long = true;
+      return false;
+    }
+    v.bytes.append(add.data(), add.size());
+    len = static_cast<std::int64_t>(v.bytes.size());
+    return true;
+  });
+  if (!done)
+    return;
+  if (too_long)
+    return c.error(too_big);
+  c.dirty();
+  reply::integer(c.out, len);
+}
+
+void cmd_strlen(call& c) {
+  std::int64_t len = 0;
+  auto found = c.read(c.argv[1], [&](const value& v) {
+    len = static_cast<std::int64_t>(v.bytes.size());
+  });
+  if (c.ok(found))
+    reply::integer(c.out, len);
+}
+
+void cmd_getrange(call& c) {
+  std::int64_t start = 0, end = 0;
+  if (!c.integer_arg(c.argv[2], start) || !c.integer_arg(c.argv[3], end))
+    return;
+  bool replied = false;
+  auto found = c.read(c.argv[1], [&](const value& v) {
+    auto len = static_cast<std::int64_t>(v.bytes.size());
+    auto s = start, e = end;
+    if (s < 0 && e < 0 && s > e)
+      return;
+    if (s < 0)
+      s += len;
+    if (e < 0)
+      e += len;
+    if (s < 0)
+      s = 0;
+    if (e < 0)
+      e = 0;
+    if (e >= len)
+      e = len - 1;
+    if (s > e || len == 0)
+      return;
+    replied = true;
+    reply::bulk(c.out, std::string_view{v.bytes}.substr(
+                         static_cast<std::size_t>(s),
+                         static_cast<std::size_t>(e - s + 1)));
+  });
+  if (c.ok(found) && !replied)
+    reply::bulk(c.out, "");
+}
+
+void cmd_setrange(call& c) {
+  std::int64_t offset = 0;
+  if (!c.integer_arg(c.argv[2], offset))
+    return;
+  if (offset < 0)
+    return c.error("ERR offset is out of range");
+  auto val = c.argv[3];
+  auto max = c.env.config.proto_max_bulk_len;
+  bool too_long = false;
+  bool wrote = false;
+  std::int64_t len = 0;
+  bool done = c.upsert(std::string{c.argv[1]}, [&](value& v, bool live) {
+    too_long = false;
+    wrote = false;
+    if (!live)
+      v = value{};
+    len = static_cast<std::int64_t>(v.bytes.size());
+    if (val.empty())
+      return false; // nothing to write: the length as it is
+    if (offset > max - static_cast<std::int64_t>(val.size())) {
+      too_long = true;
+      return false;
+    }
+    auto end = static_cast<std::size_t>(offset) + val.size();
+    if (v.bytes.size() < end)
+      v.bytes.resize(end, '\0');
+    v.bytes.replace(static_cast<std::size_t>(offset), val.size(), val.data(),
+                    val.size());
+    len = static_cast<std::int64_t>(v.bytes.size());
+    wrote = true;
+    return true;
+  });
+  if (!done)
+    return;
+  if (too_long)
+    return c.error(too_big);
+  if (wrote)
+    c.dirty();
+  reply::integer(c.out, len);
+}
+
+void cmd_incr(call& c) {
+  incr_by(c, 1);
+}
+
+void cmd_decr(call& c) {
+  incr_by(c, -1);
+}
+
+void cmd_incrby(call& c) {
+  std::int64_t n = 0;
+  if (c.integer_arg(c.argv[2], n))
+    incr_by(c, n);
+}
+
+void cmd_decrby(call& c) {
+  std::int64_t n = 0;
+  if (!c.integer_arg(c.argv[2], n))
+    return;
+  if (n == LLONG_MIN)
+    return c.error("ERR decrement would overflow");
+  incr_by(c, -n);
+}
+
+void cmd_incrbyfloat(call& c) {
+  std::string_view failure;
+  std::string result;
+  bool done = c.upsert(std::string{c.argv[1]}, [&](value& v, bool live) {
+    failure = {};
+    long double cur = 0, incr = 0;
+    if ((live && !parse_ld(v.bytes, cur)) || !parse_ld(c.argv[2], incr)) {
+      failure = "ERR value is not a valid float";
+      return false;
+    }
+    cur += incr;
+    if (std::isnan(cur) || std::isinf(cur)) {
+      failure = "ERR increment would produce NaN or Infinity";
+      return false;
+    }
+    result = format_ld(cur);
+    if (!live)
+      v.expire_at = 0;
+    v.bytes = result;
+    return true;
+  });
+  if (!done)
+    return;
+  if (!failure.empty())
+    return c.error(failure);
+  c.dirty();
+  reply::bulk(c.out, result);
+}
+
+} // namespace cachet::redis

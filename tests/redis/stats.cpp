@@ -1,0 +1,84 @@
+// Unit tests of cachet-redis's INFO counters (redis/src/stats.hpp): a
+// thread's cached counters belong to one instance, whatever address the
+// next instance gets; errorstats prefixes.
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <new>
+#include <thread>
+#include <type_traits>
+
+#include "stats.hpp"
+
+using namespace cachet::redis;
+
+namespace {
+
+/// What the worker thread saw, checked on the test's thread (Catch's
+/// assertions are not thread-safe).
+struct reuse_outcome {
+  bool same_address = false;
+  std::int64_t first_sum = 0;
+  std::int64_t fresh_commands = -1;
+  std::int64_t fresh_hits = -1;
+  std::int64_t second_sum = 0;
+};
+
+} // namespace
+
+TEST_CASE("a server_stats built where a destroyed one was gives a thread "
+          "fresh counters") {
+  reuse_outcome seen;
+  // One thread does everything: its thread-local cache is what is at stake,
+  // and it outlives the first instance.
+  std::thread worker{[&seen] {
+    std::aligned_storage_t<sizeof(server_stats), alignof(server_stats)> storage;
+    auto* first = new (&storage) server_stats;
+    auto& old_counters = first->local();
+    thread_counters::add(old_counters.commands, 5);
+    thread_counters::add(old_counters.keyspace_hits, 7);
+    seen.first_sum = first->sum(&thread_counters::commands);
+    first->~server_stats();
+    auto* second = new (&storage) server_stats;
+    seen.same_address = static_cast<void*>(first) == static_cast<void*>(second);
+    auto& counters = second->local();
+    seen.fresh_commands = counters.commands.load();
+    seen.fresh_hits = counters.keyspace_hits.load();
+    thread_counters::add(counters.commands);
+    seen.second_sum = second->sum(&thread_counters::commands);
+    second->~server_stats();
+  }};
+  worker.join();
+  REQUIRE(seen.same_address);
+  CHECK(seen.first_sum == 5);
+  CHECK(seen.fresh_commands == 0);
+  CHECK(seen.fresh_hits == 0);
+  // The counters written are the second instance's own.
+  CHECK(seen.second_sum == 1);
+}
+
+TEST_CASE("every thread has counters of its own and sum adds them") {
+  server_stats stats;
+  thread_counters::add(stats.local().commands, 2);
+  std::thread other{[&] { thread_counters::add(stats.local().commands, 3); }};
+  other.join();
+  CHECK(&stats.local() == &stats.local());
+  CHECK(stats.sum(&thread_counters::commands) == 5);
+}
+
+TEST_CASE("error replies count under their first word, as redis's "
+          "errorstats") {
+  server_stats stats;
+  auto& t = stats.local();
+  t.count_error("ERR syntax error");
+  t.count_error("ERR value is not an integer or out of range");
+  t.count_error("WRONGTYPE Operation against a key holding the wrong kind");
+  t.count_error("NOSPACEINTHEFIRST32BYTESOFTHISERRORTEXT at all");
+  std::vector<std::pair<std::string, std::int64_t>> got;
+  t.each_error([&](std::string_view prefix, std::int64_t n) {
+    got.emplace_back(prefix, n);
+  });
+  using entry = std::pair<std::string, std::int64_t>;
+  CHECK(got == std::vector<entry>{{"ERR", 3}, {"WRONGTYPE", 1}});
+  CHECK(stats.sum(&thread_counters::error_replies) == 4);
+}
