@@ -1,8 +1,8 @@
 # cachet: `make run` and `make test` set up a fresh Debian 12 machine, build,
-# and run. Everything lands in build/ (normal), build-asan/ (AddressSanitizer
-# + UBSan), build-tsan/ (ThreadSanitizer), build-shared/ (libcachet as a
-# shared library) and build-fuzz/ (the RESP parser's fuzzer). Every build
-# treats warnings as errors.
+# and run. Everything lands in build/ (normal, libcachet static), build-asan/
+# (AddressSanitizer + UBSan, libcachet shared), build-tsan/ (ThreadSanitizer)
+# and build-fuzz/ (the RESP parser's fuzzer). Every build treats warnings as
+# errors.
 
 PACKAGES := cmake ninja-build g++ clang-14 libclang-rt-14-dev libcaf-dev \
             libfmt-dev catch2 libsqlite3-dev libxxhash-dev \
@@ -16,7 +16,7 @@ CMAKE_FLAGS ?=
 WERROR := -DCACHET_WERROR=ON
 
 .PHONY: all deps bench-deps build run bench test test-normal test-asan test-tsan clean
-.PHONY: test-fuzz test-shared bench-redis
+.PHONY: test-fuzz bench-redis
 
 all: build
 
@@ -57,11 +57,13 @@ run: build bench-deps
 bench: build bench-deps
 	./build/bench/cachet-bench --plot=build/bench-full.png --json=build/bench-full.json
 
+# The sanitized build is also the shared-library one (libcachet.so): every
+# core and concurrency test, and both package consumers, run against it.
 build-asan/build.ninja: | deps
 	cmake -S . -B build-asan -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 \
 	  -DCMAKE_BUILD_TYPE=Debug "-DCACHET_SANITIZE=address;undefined" \
-	  -DCACHET_BUILD_EXAMPLES=OFF -DCACHET_BUILD_BENCH=OFF $(WERROR) \
-	  $(CMAKE_FLAGS)
+	  -DBUILD_SHARED_LIBS=ON -DCACHET_BUILD_EXAMPLES=OFF \
+	  -DCACHET_BUILD_BENCH=OFF $(WERROR) $(CMAKE_FLAGS)
 
 # ThreadSanitizer sees through CAF's mailboxes only if CAF is instrumented too.
 build-tsan/caf/lib/libcaf_core.so: | deps
@@ -81,7 +83,7 @@ test-asan: deps build-asan/build.ninja
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --output-on-failure -j $(JOBS) -L "core|concurrency"
+	  ctest --output-on-failure -j $(JOBS) -L "core|concurrency|package"
 
 test-tsan: deps build-tsan/build.ninja
 	cmake --build build-tsan -j $(JOBS)
@@ -104,28 +106,14 @@ test-fuzz: deps build-fuzz/build.ninja
 	./build-fuzz/redis/cachet-redis-fuzz -max_total_time=$(FUZZ_SECONDS) \
 	  -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 build-fuzz/corpus
 
-# libcachet as a shared library: the tests of the headers most users include
-# and the package tests, against libcachet.so.
-SHARED_TESTS := test-table test-owner test-cache test-configure test-dump \
-                test-transfer
-build-shared/build.ninja: | deps
-	cmake -S . -B build-shared -G Ninja -DBUILD_SHARED_LIBS=ON \
-	  -DCACHET_BUILD_EXAMPLES=OFF -DCACHET_BUILD_BENCH=OFF \
-	  -DCACHET_BUILD_REDIS=OFF $(WERROR) $(CMAKE_FLAGS)
-
-test-shared: deps build-shared/build.ninja
-	cmake --build build-shared -j $(JOBS) --target $(SHARED_TESTS)
-	cd build-shared && ctest --output-on-failure -j $(JOBS) \
-	  -R '^(table|owner|cache|configure|dump|transfer): |^package: '
-
-# Every test: the normal build, then the core and concurrency tests under
-# ASan+UBSan and the concurrency tests under TSan, the shared-library build,
-# then the parser fuzzer.
-test: test-normal test-asan test-tsan test-shared test-fuzz
+# Every test: the normal build, then the core, concurrency and package tests
+# under ASan+UBSan against the shared library, the concurrency tests under
+# TSan, then the parser fuzzer.
+test: test-normal test-asan test-tsan test-fuzz
 
 # cachet-redis against redis-server 7.0 with redis-benchmark (a few minutes).
 bench-redis: build
 	bench/redis/bench-redis.sh build/redis/cachet-redis
 
 clean:
-	rm -rf build build-asan build-tsan build-shared build-fuzz
+	rm -rf build build-asan build-tsan build-fuzz

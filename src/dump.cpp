@@ -355,8 +355,8 @@ caf::error read_dump(const std::string& path, const dump_types& types,
   // From here on the header is what tab2file wrote.
   auto kind = get_u32(fixed + 12);
   if (kind != types.kind)
-    return bad_file(path, "wrong table kind: the file holds a "
-                            + kind_name(kind) + ", the table is an "
+    return bad_file(path, "wrong table kind: the file holds a table of kind "
+                            + kind_name(kind) + ", the table is of kind "
                             + kind_name(types.kind));
   std::string file_key(header.data() + fixed_size, key_len);
   std::string file_value(header.data() + fixed_size + key_len, value_len);

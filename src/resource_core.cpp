@@ -67,7 +67,8 @@ caf::error invalid_owner(const char* why) {
 
 } // namespace
 
-resource_core::resource_core(ownership opts, std::type_index type)
+resource_core::resource_core(ownership_options opts,
+                             std::type_index type)
   : name_(std::move(opts.name)),
     mode_(opts.mode),
     type_(type),

@@ -13,6 +13,8 @@
 // supervisor gives up when more than `intensity` remain.
 #include "cachet/supervisor.hpp"
 
+#include "cachet/detail/respond.hpp"
+
 #include <deque>
 #include <exception>
 #include <future>
@@ -25,6 +27,8 @@
 #include <caf/sec.hpp>
 
 namespace cachet {
+
+using detail::respond;
 
 namespace {
 
@@ -111,19 +115,6 @@ public:
   }
 
 private:
-  template <class T>
-  static caf::result<T> respond(caf::expected<T>&& x) {
-    if (x)
-      return std::move(*x);
-    return std::move(x.error());
-  }
-
-  static caf::result<void> respond(caf::expected<void>&& x) {
-    if (x)
-      return caf::unit;
-    return x.error();
-  }
-
   child_context context(const child& c) {
     return {self_->system(), caf::actor_cast<caf::actor>(self_), c.args};
   }

@@ -573,8 +573,8 @@ TEST_CASE_METHOD(fixture, "a file of the other table kind is rejected",
   auto ordered = make<u64, u64, ordered_set<>>();
   seed(ordered);
   auto reason = bad_file_reason(file2tab(ordered, path));
-  CHECK(reason.find("wrong table kind: the file holds a set, the table is an "
-                    "ordered_set")
+  CHECK(reason.find("wrong table kind: the file holds a table of kind set, "
+                    "the table is of kind ordered_set")
         != std::string::npos);
   require_seed_only(ordered);
   // And the other way round.

@@ -24,7 +24,7 @@
 
 #include <cachet/cachet.hpp>
 
-#include "test_support.hpp"
+#include "table_checks.hpp"
 
 namespace {
 
@@ -41,6 +41,10 @@ constexpr auto i64_min = std::numeric_limits<std::int64_t>::min();
 using cachet_test::name;
 using cachet_test::outcome;
 using cachet_test::unwrap;
+using cachet_test::check_every_op_fails_with;
+using cachet_test::check_narrow_counter;
+using cachet_test::counted;
+using cachet_test::profile;
 
 // Tables default to ordered_set here.
 struct fixture : cachet_test::owner_fixture {
@@ -71,34 +75,6 @@ std::vector<int> keys(const std::vector<std::pair<int, V>>& xs) {
   return out;
 }
 
-// A non-trivial value type.
-struct profile {
-  std::string name;
-  std::vector<int> scores;
-
-  friend bool operator==(const profile& x, const profile& y) {
-    return x.name == y.name && x.scores == y.scores;
-  }
-};
-
-// Counts its copies, to show that visit reads in place.
-struct counted {
-  static inline std::atomic<int> copies{0};
-  int value = 0;
-  counted(int x) : value(x) {
-    // nop
-  }
-  counted(const counted& other) : value(other.value) {
-    ++copies;
-  }
-  counted(counted&&) = default;
-  counted& operator=(const counted& other) {
-    value = other.value;
-    ++copies;
-    return *this;
-  }
-  counted& operator=(counted&&) = default;
-};
 
 // Case-insensitive order: "b" and "B" are one key.
 struct ci_less {
@@ -111,85 +87,6 @@ struct ci_less {
   }
 };
 
-// Runs every operation once on `h` (int -> int64 ordered table) and returns
-// each one's outcome; a callback that runs although the call failed is
-// reported.
-template <class H>
-std::vector<std::pair<std::string, std::string>> run_every_op(H& h) {
-  std::vector<std::pair<std::string, std::string>> out;
-  bool called = false;
-  auto add = [&](std::string op, std::string res) {
-    if (called && res != "ok")
-      res += " (but the callback ran)";
-    out.emplace_back(std::move(op), std::move(res));
-    called = false;
-  };
-  using entries = std::vector<std::pair<int, std::int64_t>>;
-  add("insert", outcome(h.insert(1, 1)));
-  add("insert batch", outcome(h.insert(entries{{1, 1}, {2, 2}})));
-  add("insert_new", outcome(h.insert_new(3, 3)));
-  add("insert_new batch", outcome(h.insert_new(entries{{4, 4}})));
-  add("lookup", outcome(h.lookup(1)));
-  add("visit",
-      outcome(h.visit(1, [&](const std::int64_t&) { called = true; })));
-  add("member", outcome(h.member(1)));
-  add("erase", outcome(h.erase(1)));
-  add("take", outcome(h.take(2)));
-  add("update_counter", outcome(h.update_counter(1)));
-  add("update_counter with default",
-      outcome(h.update_counter(5, counter_op{}, std::int64_t{0})));
-  add("update", outcome(h.update(1, [&](std::int64_t&) { called = true; })));
-  add("size", outcome(h.size()));
-  add("clear", outcome(h.clear()));
-  add("for_each", outcome(h.for_each([&](const int&, const std::int64_t&) {
-        called = true;
-      })));
-  add("fold", outcome(h.fold(0, [&](int acc, const int&, const std::int64_t&) {
-        called = true;
-        return acc;
-      })));
-  add("to_list", outcome(h.to_list()));
-  add("first", outcome(h.first()));
-  add("last", outcome(h.last()));
-  add("next", outcome(h.next(1)));
-  add("prev", outcome(h.prev(1)));
-  add("range", outcome(h.range(0, 10)));
-  return out;
-}
-
-template <class H>
-void check_every_op_fails_with(H& h, errc expected) {
-  for (auto& [op, res] : run_every_op(h)) {
-    INFO("operation: " << op);
-    CHECK(res == name(expected));
-  }
-}
-
-// update_counter on a narrow integer V: the result must fit V.
-template <class V>
-void check_narrow_counter(fixture& fx) {
-  using lim = std::numeric_limits<V>;
-  INFO("value type: " << typeid(V).name());
-  auto t = fx.make<int, V>();
-  REQUIRE(t.insert(1, V{5}));
-  CHECK(unwrap(t.update_counter(1, {2})) == 7);
-  CHECK(unwrap(t.lookup(1)) == V{7});
-  REQUIRE(t.insert(1, lim::max()));
-  CHECK(outcome(t.update_counter(1)) == name(errc::counter_overflow));
-  CHECK(unwrap(t.lookup(1)) == lim::max());
-  REQUIRE(t.insert(1, lim::min()));
-  CHECK(outcome(t.update_counter(1, {-1})) == name(errc::counter_overflow));
-  CHECK(unwrap(t.lookup(1)) == lim::min());
-  auto top = static_cast<std::int64_t>(lim::max());
-  REQUIRE(t.insert(1, static_cast<V>(lim::max() - 1)));
-  CHECK(unwrap(t.update_counter(1, {1, top - 1, 3})) == 3);
-  CHECK(outcome(t.update_counter(1, {1, 0, top + 1}))
-        == name(errc::counter_overflow));
-  CHECK(unwrap(t.lookup(1)) == V{3});
-  CHECK(outcome(t.update_counter(2, {1}, lim::max()))
-        == name(errc::counter_overflow));
-  CHECK(unwrap(t.member(2)) == false);
-}
 
 } // namespace
 
@@ -406,10 +303,10 @@ TEST_CASE_METHOD(fixture, "ordered update_counter reports overflow and "
   REQUIRE(t.insert(1, i64_min));
   CHECK(outcome(t.update_counter(1, {-1})) == name(errc::counter_overflow));
   CHECK(unwrap(t.lookup(1)) == i64_min);
-  check_narrow_counter<std::int8_t>(*this);
-  check_narrow_counter<std::uint8_t>(*this);
-  check_narrow_counter<std::int16_t>(*this);
-  check_narrow_counter<std::uint32_t>(*this);
+  check_narrow_counter<std::int8_t>([&] { return make<int, std::int8_t>(); });
+  check_narrow_counter<std::uint8_t>([&] { return make<int, std::uint8_t>(); });
+  check_narrow_counter<std::int16_t>([&] { return make<int, std::int16_t>(); });
+  check_narrow_counter<std::uint32_t>([&] { return make<int, std::uint32_t>(); });
   auto v = make<int, std::vector<int>>();
   REQUIRE(v.insert(1, std::vector<int>{1, 2}));
   CHECK(outcome(v.update_counter(1)) == name(errc::not_a_counter));

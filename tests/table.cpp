@@ -23,7 +23,7 @@
 
 #include <cachet/cachet.hpp>
 
-#include "test_support.hpp"
+#include "table_checks.hpp"
 
 namespace {
 
@@ -37,38 +37,14 @@ constexpr auto i64_min = std::numeric_limits<std::int64_t>::min();
 using cachet_test::name;
 using cachet_test::outcome;
 using cachet_test::unwrap;
+using cachet_test::check_every_op_fails_with;
+using cachet_test::check_narrow_counter;
+using cachet_test::counted;
+using cachet_test::profile;
 using fixture = cachet_test::owner_fixture;
 
 using cachet_test::sorted_list;
 
-// A non-trivial value type.
-struct profile {
-  std::string name;
-  std::vector<int> scores;
-
-  friend bool operator==(const profile& x, const profile& y) {
-    return x.name == y.name && x.scores == y.scores;
-  }
-};
-
-// Counts its copies, to show that visit reads in place.
-struct counted {
-  static inline std::atomic<int> copies{0};
-  int value = 0;
-  counted(int x) : value(x) {
-    // nop
-  }
-  counted(const counted& other) : value(other.value) {
-    ++copies;
-  }
-  counted(counted&&) = default;
-  counted& operator=(const counted& other) {
-    value = other.value;
-    ++copies;
-    return *this;
-  }
-  counted& operator=(counted&&) = default;
-};
 
 // Case-insensitive keys, through a custom Hash and KeyEqual.
 std::string lower(const std::string& x) {
@@ -98,86 +74,6 @@ struct zero_hash {
   }
 };
 
-// Runs every operation once on `h` (int -> int64 table) and returns each
-// one's outcome; a callback that runs although the call failed is reported.
-template <class H>
-std::vector<std::pair<std::string, std::string>> run_every_op(H& h) {
-  std::vector<std::pair<std::string, std::string>> out;
-  bool called = false;
-  auto add = [&](std::string op, std::string res) {
-    if (called && res != "ok")
-      res += " (but the callback ran)";
-    out.emplace_back(std::move(op), std::move(res));
-    called = false;
-  };
-  using entries = std::vector<std::pair<int, std::int64_t>>;
-  add("insert", outcome(h.insert(1, 1)));
-  add("insert batch", outcome(h.insert(entries{{1, 1}, {2, 2}})));
-  add("insert_new", outcome(h.insert_new(3, 3)));
-  add("insert_new batch", outcome(h.insert_new(entries{{4, 4}})));
-  add("lookup", outcome(h.lookup(1)));
-  add("visit",
-      outcome(h.visit(1, [&](const std::int64_t&) { called = true; })));
-  add("member", outcome(h.member(1)));
-  add("erase", outcome(h.erase(1)));
-  add("take", outcome(h.take(2)));
-  add("update_counter", outcome(h.update_counter(1)));
-  add("update_counter with default",
-      outcome(h.update_counter(5, counter_op{}, std::int64_t{0})));
-  add("update", outcome(h.update(1, [&](std::int64_t&) { called = true; })));
-  add("size", outcome(h.size()));
-  add("clear", outcome(h.clear()));
-  add("for_each", outcome(h.for_each([&](const int&, const std::int64_t&) {
-        called = true;
-      })));
-  add("fold", outcome(h.fold(0, [&](int acc, const int&, const std::int64_t&) {
-        called = true;
-        return acc;
-      })));
-  add("to_list", outcome(h.to_list()));
-  return out;
-}
-
-template <class H>
-void check_every_op_fails_with(H& h, errc expected) {
-  for (auto& [op, res] : run_every_op(h)) {
-    INFO("operation: " << op);
-    CHECK(res == name(expected));
-  }
-}
-
-// update_counter on a narrow integer V: the result must fit V.
-template <class V>
-void check_narrow_counter(fixture& fx) {
-  using lim = std::numeric_limits<V>;
-  INFO("value type: " << typeid(V).name());
-  auto t = fx.make<int, V>();
-  REQUIRE(t.insert(1, V{5}));
-  CHECK(unwrap(t.update_counter(1, {2})) == 7);
-  CHECK(unwrap(t.lookup(1)) == V{7});
-  CHECK(unwrap(t.update_counter(1, {-7})) == 0);
-  // Past the top of V.
-  REQUIRE(t.insert(1, lim::max()));
-  CHECK(outcome(t.update_counter(1)) == name(errc::counter_overflow));
-  CHECK(unwrap(t.lookup(1)) == lim::max());
-  // Past the bottom of V (below 0 for unsigned types).
-  REQUIRE(t.insert(1, lim::min()));
-  CHECK(outcome(t.update_counter(1, {-1})) == name(errc::counter_overflow));
-  CHECK(unwrap(t.lookup(1)) == lim::min());
-  // A threshold inside V's range resets before the range ends.
-  REQUIRE(t.insert(1, static_cast<V>(lim::max() - 1)));
-  auto top = static_cast<std::int64_t>(lim::max());
-  CHECK(unwrap(t.update_counter(1, {1, top - 1, 3})) == 3);
-  CHECK(unwrap(t.lookup(1)) == V{3});
-  // A reset value outside V is an overflow too, and changes nothing.
-  CHECK(outcome(t.update_counter(1, {1, 0, top + 1}))
-        == name(errc::counter_overflow));
-  CHECK(unwrap(t.lookup(1)) == V{3});
-  // A default object is range-checked like a stored value.
-  CHECK(outcome(t.update_counter(2, {1}, lim::max()))
-        == name(errc::counter_overflow));
-  CHECK(unwrap(t.member(2)) == false);
-}
 
 } // namespace
 
@@ -487,13 +383,13 @@ TEST_CASE_METHOD(fixture, "update_counter reports int64 overflow and changes "
 TEST_CASE_METHOD(fixture, "update_counter keeps narrow and unsigned integers "
                           "in range",
                  "[table]") {
-  check_narrow_counter<std::int8_t>(*this);
-  check_narrow_counter<std::uint8_t>(*this);
-  check_narrow_counter<std::int16_t>(*this);
-  check_narrow_counter<std::uint16_t>(*this);
-  check_narrow_counter<std::int32_t>(*this);
-  check_narrow_counter<std::uint32_t>(*this);
-  check_narrow_counter<char>(*this);
+  check_narrow_counter<std::int8_t>([&] { return make<int, std::int8_t>(); });
+  check_narrow_counter<std::uint8_t>([&] { return make<int, std::uint8_t>(); });
+  check_narrow_counter<std::int16_t>([&] { return make<int, std::int16_t>(); });
+  check_narrow_counter<std::uint16_t>([&] { return make<int, std::uint16_t>(); });
+  check_narrow_counter<std::int32_t>([&] { return make<int, std::int32_t>(); });
+  check_narrow_counter<std::uint32_t>([&] { return make<int, std::uint32_t>(); });
+  check_narrow_counter<char>([&] { return make<int, char>(); });
   // uint64 counts in int64: past INT64_MAX is an overflow...
   auto t = make<int, std::uint64_t>();
   REQUIRE(t.insert(1, std::uint64_t{i64_max}));

@@ -26,14 +26,8 @@ struct table_kind {
     return cachet::make_table<int, int>(
       self, {"r", cachet::access_mode::protected_, std::move(heir)});
   }
-  template <class H>
-  static auto read(H& h) {
-    return h.lookup(0);
-  }
-  template <class H>
-  static auto write(H& h, int x) {
-    return h.insert(0, x);
-  }
+  static constexpr auto read = [](auto& h) { return h.lookup(0); };
+  static constexpr auto write = [](auto& h, int x) { return h.insert(0, x); };
 };
 
 struct cache_kind {
@@ -45,14 +39,8 @@ struct cache_kind {
     opts.heir = std::move(heir);
     return cachet::make_cache<int, int>(self, opts);
   }
-  template <class H>
-  static auto read(H& h) {
-    return h.get(0);
-  }
-  template <class H>
-  static auto write(H& h, int x) {
-    return h.put(0, x);
-  }
+  static constexpr auto read = [](auto& h) { return h.get(0); };
+  static constexpr auto write = [](auto& h, int x) { return h.put(0, x); };
 };
 
 struct snapshot_kind {
@@ -63,14 +51,12 @@ struct snapshot_kind {
       self, {"r", cachet::access_mode::protected_, std::move(heir)},
       std::optional<int>{});
   }
-  template <class H>
-  static auto read(H& h) {
+  static constexpr auto read = [](auto& h) {
     return h.visit([](const std::optional<int>& x) { return x; });
-  }
-  template <class H>
-  static auto write(H& h, int x) {
+  };
+  static constexpr auto write = [](auto& h, int x) {
     return h.publish(std::optional<int>{x});
-  }
+  };
 };
 
 /// Waits for the transfer that `who` was sent and claims it.
@@ -141,41 +127,25 @@ void the_heir_inherits(fixture& f) {
 
 } // namespace
 
-TEST_CASE_METHOD(fixture, "give_away passes tables, caches and snapshots to "
-                          "a live actor") {
-  SECTION("table") {
-    give_away_passes_ownership<table_kind>(*this);
-  }
-  SECTION("cache") {
-    give_away_passes_ownership<cache_kind>(*this);
-  }
-  SECTION("snapshot") {
-    give_away_passes_ownership<snapshot_kind>(*this);
-  }
+// One fixture per kind, for Catch's templated test cases.
+template <class Kind>
+struct kind_fixture : fixture {};
+
+TEMPLATE_TEST_CASE_METHOD(kind_fixture, "give_away passes tables, caches "
+                                        "and snapshots to a live actor",
+                          "", table_kind, cache_kind, snapshot_kind) {
+  give_away_passes_ownership<TestType>(*this);
 }
 
-TEST_CASE_METHOD(fixture, "give_away to a dead actor, to nobody or to the "
-                          "owner changes nothing") {
-  SECTION("table") {
-    give_away_refuses_bad_owners<table_kind>(*this);
-  }
-  SECTION("cache") {
-    give_away_refuses_bad_owners<cache_kind>(*this);
-  }
-  SECTION("snapshot") {
-    give_away_refuses_bad_owners<snapshot_kind>(*this);
-  }
+TEMPLATE_TEST_CASE_METHOD(kind_fixture, "give_away to a dead actor, to "
+                                        "nobody or to the owner changes "
+                                        "nothing",
+                          "", table_kind, cache_kind, snapshot_kind) {
+  give_away_refuses_bad_owners<TestType>(*this);
 }
 
-TEST_CASE_METHOD(fixture, "the heir of a table, cache or snapshot inherits "
-                          "it, data and all") {
-  SECTION("table") {
-    the_heir_inherits<table_kind>(*this);
-  }
-  SECTION("cache") {
-    the_heir_inherits<cache_kind>(*this);
-  }
-  SECTION("snapshot") {
-    the_heir_inherits<snapshot_kind>(*this);
-  }
+TEMPLATE_TEST_CASE_METHOD(kind_fixture, "the heir of a table, cache or "
+                                        "snapshot inherits it, data and all",
+                          "", table_kind, cache_kind, snapshot_kind) {
+  the_heir_inherits<TestType>(*this);
 }

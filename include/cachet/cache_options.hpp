@@ -18,10 +18,7 @@
 #include <utility>
 #include <vector>
 
-#include <caf/actor_addr.hpp>
-#include <caf/message.hpp>
-
-#include "cachet/access_mode.hpp"
+#include "cachet/ownership_options.hpp"
 
 namespace cachet {
 
@@ -66,21 +63,14 @@ struct cache_index {
 };
 
 /// How to create a cache.
+///
+/// Name, mode and heir (ownership_options) as for tables: private caches
+/// allow no direct access, protected ones direct reads, public ones direct
+/// writes too. An heir holds the whole cache (entries, indexes, eviction
+/// state, stats) while the owner restarts, as cache_child's heir policy
+/// does with the supervisor; readers and public writers see no gap.
 template <class K, class V>
-struct cache_options {
-  /// Registry name (whereis_cache), empty for an anonymous cache.
-  std::string name;
-  /// ETS access mode, for handles other than the owner's: private (no
-  /// direct access), protected (direct reads), public (reads and writes).
-  access_mode mode = access_mode::protected_;
-  /// ETS's heir: when the owner dies and the heir is alive, the whole cache
-  /// (entries, indexes, eviction state, stats) passes to the heir, which is
-  /// sent a cache_transfer with `heir_data`, instead of dying; a new owner
-  /// created with the same name and heir takes it back as it was.
-  /// cache_child's heir policy sets it to the supervisor. Readers and
-  /// public writers see no gap.
-  caf::actor_addr heir;
-  caf::message heir_data;
+struct cache_options : ownership_options {
   /// Bound on the number of entries; 0: none.
   std::size_t max_entries = 0;
   /// Bound on the sum of the entries' weights; 0: none.

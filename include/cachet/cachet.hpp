@@ -19,6 +19,7 @@
 #include "cachet/kind.hpp"
 #include "cachet/named_table.hpp"
 #include "cachet/owner.hpp"
+#include "cachet/ownership_options.hpp"
 #include "cachet/request_timer.hpp"
 #include "cachet/snapshot.hpp"
 #include "cachet/snapshot_owner.hpp"

@@ -9,8 +9,10 @@
 //
 // Guarantees:
 // * Crash-safe writes: the dump goes to a temp file next to `path`, is
-//   fsynced and renamed over `path`. A crash or error leaves the previous
-//   file at `path` as it was (a crash may leave a stray `path.tmp.*`).
+//   fsynced and renamed over `path`. A crash or an error before the rename
+//   leaves the previous file at `path` as it was (a crash may leave a stray
+//   `path.tmp.*`); an error fsyncing the directory after the rename is
+//   reported, with the new file in place but its rename maybe not durable.
 // * All or nothing loads: a truncated, corrupt or foreign file (other format
 //   version, table kind, key or value type) is rejected with errc::bad_file
 //   and a message saying what is wrong, before the table is touched. XXH3
@@ -158,8 +160,9 @@ caf::error dump_field(caf::binary_serializer& sink, const T& x) {
 /// table, including other dumps (to the same path too: each writes its own
 /// temp file and the last rename wins). Errors: access_denied, table_gone,
 /// io_error (create, write, fsync or rename failed; the context names the
-/// file and the reason; the previous file at `path` is untouched), or an
-/// error of K's or V's `inspect`.
+/// file and the reason; the previous file at `path` is untouched, except
+/// after "cannot fsync directory": see the header comment), or an error of
+/// K's or V's `inspect`.
 template <class Table>
 caf::expected<std::uint64_t> tab2file(const Table& tab,
                                       const std::string& path) {

@@ -38,7 +38,8 @@ enum class errc : std::uint8_t {
   wrong_type,
   /// insert_new: a key of the batch is already present; nothing was inserted.
   key_exists,
-  /// The key is not present (update_counter without a default object).
+  /// The key is not present (update_counter without a default object), or
+  /// a cache has no index of that name (get_by, fetch_by).
   no_such_key,
   /// update_counter on a value that is not an integer.
   not_a_counter,

@@ -13,6 +13,7 @@ enum class errc : std::uint8_t;
 
 struct counter_op;
 struct default_hash;
+struct ownership_options;
 struct table_options;
 
 template <class Hash, class KeyEqual>

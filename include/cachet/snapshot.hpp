@@ -62,20 +62,15 @@
 #include "cachet/detail/resource_core.hpp"
 #include "cachet/errc.hpp"
 #include "cachet/fwd.hpp"
+#include "cachet/ownership_options.hpp"
 #include "cachet/transfer.hpp"
 
 namespace cachet {
 
-/// How to create a snapshot.
-struct snapshot_options {
-  /// Registry name (whereis_snapshot), empty for an anonymous snapshot.
-  std::string name;
-  access_mode mode = access_mode::protected_;
-  /// ETS's heir: when the owner dies and the heir is alive, the snapshot
-  /// passes to the heir (sent a snapshot_transfer with `heir_data`); a new
-  /// owner created with the same name and heir takes it back.
-  caf::actor_addr heir{};
-  caf::message heir_data{};
+/// How to create a snapshot: name, access mode and heir; its transfer is a
+/// snapshot_transfer.
+struct snapshot_options : ownership_options {
+  using ownership_options::ownership_options;
 };
 
 namespace detail {
@@ -87,7 +82,7 @@ public:
     std::shared_ptr<const T> value;
   };
 
-  snapshot_core(ownership opts, T initial)
+  snapshot_core(ownership_options opts, T initial)
     : resource_core(std::move(opts), typeid(snapshot_core)),
       current_(new version{std::make_shared<const T>(std::move(initial))}) {
     // nop
@@ -252,9 +247,10 @@ public:
     });
   }
 
-  /// Number of publishes since creation.
+  /// Number of publishes since creation (0 for a moved-from handle).
   std::uint64_t publishes() const noexcept {
-    return static_cast<const Derived&>(*this).core_->publishes();
+    auto& core = static_cast<const Derived&>(*this).core_;
+    return core ? core->publishes() : 0;
   }
 
 private:
@@ -321,8 +317,7 @@ open_snapshot(caf::actor_system& sys, snapshot_options opts, T initial) {
   auto name = opts.name;
   auto heir = opts.heir;
   return open<snapshot_core<T>>(sys, name, heir, [&] {
-    return std::make_shared<snapshot_core<T>>(ownership_of(opts),
-                                              std::move(initial));
+    return std::make_shared<snapshot_core<T>>(opts, std::move(initial));
   });
 }
 

@@ -129,7 +129,7 @@ struct supervisor_flags {
   std::chrono::milliseconds period{5000};
   /// simple_one_for_one only: refuse start_child beyond this many children
   /// (errc::max_children).
-  std::optional<std::size_t> max_children;
+  std::optional<std::size_t> max_children{};
   /// The clock for restart intensity; tests substitute their own.
   std::function<std::chrono::steady_clock::time_point()> now
     = [] { return std::chrono::steady_clock::now(); };

@@ -147,6 +147,17 @@ bool expire_ms(call& c, std::string_view arg, unsigned flags, std::int64_t& at) 
   return true;
 }
 
+/// SET's (`for_set`) and GETEX's options from argv[first] on, and the
+/// absolute expiry they set in `at` (0: none); false, with the error
+/// replied, if they are bad.
+bool expiry_options(call& c, std::size_t first, bool for_set, unsigned& flags,
+                    std::int64_t& at) {
+  std::string_view expire;
+  if (!parse_set_options(c, first, for_set, flags, expire))
+    return false;
+  return !(flags & any_expire) || expire_ms(c, expire, flags, at);
+}
+
 /// SET's core, for SET, SETNX, SETEX, PSETEX and GETSET: stores `val` under
 /// `key` with expiry `at` (0: none) by `flags`; true if it stored. `old`
 /// (if given) receives the live value it replaced; `failed` is set if the
@@ -201,33 +212,48 @@ void setex_generic(call& c, unsigned unit) {
     reply::ok(c.out);
 }
 
-void incr_by(call& c, std::int64_t incr) {
+/// INCRBY's and INCRBYFLOAT's read-modify-write of a number kept as text:
+/// `next(bytes, live, text)` puts the new value's text in `text`, or
+/// returns the error to reply. True if the new value was stored.
+template <class Next>
+bool update_number(call& c, Next next, std::string& text) {
   std::string_view failure;
-  std::int64_t result = 0;
   bool done = c.upsert(std::string{c.argv[1]}, [&](value& v, bool live) {
-    failure = {};
-    std::int64_t cur = 0;
-    if (live && !parse_ll(v.bytes, cur)) {
-      failure = not_integer;
+    failure = next(std::string_view{v.bytes}, live, text);
+    if (!failure.empty())
       return false;
-    }
-    if ((incr < 0 && cur < 0 && incr < LLONG_MIN - cur)
-        || (incr > 0 && cur > 0 && incr > LLONG_MAX - cur)) {
-      failure = "ERR increment or decrement would overflow";
-      return false;
-    }
-    result = cur + incr;
     if (!live)
       v.expire_at = 0;
-    v.bytes = ll_text(result);
+    v.bytes = text;
     return true;
   });
   if (!done)
-    return;
-  if (!failure.empty())
-    return c.error(failure);
+    return false;
+  if (!failure.empty()) {
+    c.error(failure);
+    return false;
+  }
   c.dirty();
-  reply::integer(c.out, result);
+  return true;
+}
+
+void incr_by(call& c, std::int64_t incr) {
+  std::int64_t result = 0;
+  std::string text;
+  auto next = [&](std::string_view bytes, bool live,
+                  std::string& out) -> std::string_view {
+    std::int64_t cur = 0;
+    if (live && !parse_ll(bytes, cur))
+      return not_integer;
+    if ((incr < 0 && cur < 0 && incr < LLONG_MIN - cur)
+        || (incr > 0 && cur > 0 && incr > LLONG_MAX - cur))
+      return "ERR increment or decrement would overflow";
+    result = cur + incr;
+    out = ll_text(result);
+    return {};
+  };
+  if (update_number(c, next, text))
+    reply::integer(c.out, result);
 }
 
 } // namespace
@@ -247,11 +273,8 @@ void cmd_get(call& c) {
 
 void cmd_set(call& c) {
   unsigned flags = 0;
-  std::string_view expire;
-  if (!parse_set_options(c, 3, true, flags, expire))
-    return;
   std::int64_t at = 0;
-  if ((flags & any_expire) && !expire_ms(c, expire, flags, at))
+  if (!expiry_options(c, 3, true, flags, at))
     return;
   std::optional<std::string> old;
   bool failed = false;
@@ -314,11 +337,8 @@ void cmd_getdel(call& c) {
 
 void cmd_getex(call& c) {
   unsigned flags = 0;
-  std::string_view expire;
-  if (!parse_set_options(c, 2, false, flags, expire))
-    return;
   std::int64_t at = 0;
-  if ((flags & any_expire) && !expire_ms(c, expire, flags, at))
+  if (!expiry_options(c, 2, false, flags, at))
     return;
   std::string key{c.argv[1]};
   if (!(flags & (any_expire | f_persist))) {
@@ -357,9 +377,11 @@ void cmd_mget(call& c) {
   }
 }
 
-void cmd_mset(call& c) {
-  if (c.argv.size() % 2 == 0)
-    return c.arity_error();
+namespace {
+
+/// MSET's and MSETNX's store of every key-value pair of argv, in one batch;
+/// false (with the error replied) if the table failed.
+bool store_pairs(call& c) {
   std::vector<std::pair<std::string, value>> entries;
   entries.reserve(c.argv.size() / 2);
   for (std::size_t i = 1; i + 1 < c.argv.size(); i += 2)
@@ -367,9 +389,18 @@ void cmd_mset(call& c) {
                          value{std::string{c.argv[i + 1]}, 0});
   auto n = static_cast<std::int64_t>(entries.size());
   if (!c.ok(c.tab.insert(std::move(entries))))
-    return;
+    return false;
   c.dirty(n);
-  reply::ok(c.out);
+  return true;
+}
+
+} // namespace
+
+void cmd_mset(call& c) {
+  if (c.argv.size() % 2 == 0)
+    return c.arity_error();
+  if (store_pairs(c))
+    reply::ok(c.out);
 }
 
 void cmd_msetnx(call& c) {
@@ -382,15 +413,8 @@ void cmd_msetnx(call& c) {
     if (*found)
       return reply::integer(c.out, 0);
   }
-  std::vector<std::pair<std::string, value>> entries;
-  for (std::size_t i = 1; i + 1 < c.argv.size(); i += 2)
-    entries.emplace_back(std::string{c.argv[i]},
-                         value{std::string{c.argv[i + 1]}, 0});
-  auto n = static_cast<std::int64_t>(entries.size());
-  if (!c.ok(c.tab.insert(std::move(entries))))
-    return;
-  c.dirty(n);
-  reply::integer(c.out, 1);
+  if (store_pairs(c))
+    reply::integer(c.out, 1);
 }
 
 void cmd_append(call& c) {
@@ -523,32 +547,20 @@ void cmd_decrby(call& c) {
 }
 
 void cmd_incrbyfloat(call& c) {
-  std::string_view failure;
-  std::string result;
-  bool done = c.upsert(std::string{c.argv[1]}, [&](value& v, bool live) {
-    failure = {};
+  std::string text;
+  auto next = [&](std::string_view bytes, bool live,
+                  std::string& out) -> std::string_view {
     long double cur = 0, incr = 0;
-    if ((live && !parse_ld(v.bytes, cur)) || !parse_ld(c.argv[2], incr)) {
-      failure = "ERR value is not a valid float";
-      return false;
-    }
+    if ((live && !parse_ld(bytes, cur)) || !parse_ld(c.argv[2], incr))
+      return "ERR value is not a valid float";
     cur += incr;
-    if (std::isnan(cur) || std::isinf(cur)) {
-      failure = "ERR increment would produce NaN or Infinity";
-      return false;
-    }
-    result = format_ld(cur);
-    if (!live)
-      v.expire_at = 0;
-    v.bytes = result;
-    return true;
-  });
-  if (!done)
-    return;
-  if (!failure.empty())
-    return c.error(failure);
-  c.dirty();
-  reply::bulk(c.out, result);
+    if (std::isnan(cur) || std::isinf(cur))
+      return "ERR increment would produce NaN or Infinity";
+    out = format_ld(cur);
+    return {};
+  };
+  if (update_number(c, next, text))
+    reply::bulk(c.out, text);
 }
 
 } // namespace cachet::redis

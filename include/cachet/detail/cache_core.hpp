@@ -90,7 +90,7 @@ public:
   using fetch_start_t = std::pair<std::optional<V>, load_ptr>;
 
   explicit cache_core(options_type opts)
-    : resource_core(ownership_of(opts), typeid(cache_core)),
+    : resource_core(opts, typeid(cache_core)),
       opts_(std::move(opts)) {
     if (opts_.policy == eviction_policy::lru)
       policy_ = std::make_unique<lru<slot_type>>();

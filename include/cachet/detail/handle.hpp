@@ -38,18 +38,20 @@ public:
     return core_ && core_->alive();
   }
 
+  /// The access mode; protected for a moved-from handle.
   access_mode mode() const noexcept {
-    return core_->mode();
+    return core_ ? core_->mode() : access_mode::protected_;
   }
 
-  /// The registry name, empty if anonymous.
+  /// The registry name, empty if anonymous (or moved from).
   const std::string& name() const noexcept {
-    return core_->name();
+    static const std::string none;
+    return core_ ? core_->name() : none;
   }
 
   /// The owner actor (invalid once it died), for message-based access.
   caf::actor_addr owner() const {
-    return core_->owner();
+    return core_ ? core_->owner() : caf::actor_addr{};
   }
 
   /// Runs `f(core)` if this handle may read (or write), else answers

@@ -29,24 +29,11 @@
 #include <caf/message.hpp>
 
 #include "cachet/access_mode.hpp"
+#include "cachet/ownership_options.hpp"
 
 namespace cachet::detail {
 
 class registry;
-
-/// The ownership part of a table's, cache's or snapshot's options.
-struct ownership {
-  std::string name;
-  access_mode mode = access_mode::protected_;
-  caf::actor_addr heir;
-  caf::message heir_data;
-};
-
-/// The options' ownership fields, whatever the options' type.
-template <class Options>
-ownership ownership_of(const Options& opts) {
-  return ownership{opts.name, opts.mode, opts.heir, opts.heir_data};
-}
 
 /// ETS's rights rule, the one check every handle makes: the owner may do
 /// anything; others read unless the mode is private and write only if it is
@@ -61,7 +48,7 @@ constexpr bool permits(access_mode mode, bool owner, bool write) noexcept {
 /// The type-erased ownership of one table, cache or snapshot.
 class resource_core : public std::enable_shared_from_this<resource_core> {
 public:
-  resource_core(ownership opts, std::type_index type);
+  resource_core(ownership_options opts, std::type_index type);
 
   resource_core(const resource_core&) = delete;
   resource_core& operator=(const resource_core&) = delete;

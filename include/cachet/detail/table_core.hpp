@@ -32,7 +32,7 @@ class table_core final : public resource_core {
 public:
   using engine_type = typename engine_of<K, V, Kind>::type;
 
-  explicit table_core(ownership opts)
+  explicit table_core(ownership_options opts)
     : resource_core(std::move(opts), typeid(table_core)) {
     // nop
   }
