@@ -80,13 +80,13 @@ test-normal: build
 	cd build && ctest --output-on-failure -j $(JOBS)
 
 test-asan: deps build-asan/build.ninja
-	cmake --build build-asan -j $(JOBS)
+	cmake --build build-asan -j $(JOBS) --target tests-core tests-concurrency
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j $(JOBS) -L "core|concurrency|package"
 
 test-tsan: deps build-tsan/build.ninja
-	cmake --build build-tsan -j $(JOBS)
+	cmake --build build-tsan -j $(JOBS) --target tests-concurrency
 	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
 	  ctest --output-on-failure -j $(JOBS) -L concurrency
 

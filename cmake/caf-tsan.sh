@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds libcaf_core 0.17.6 with ThreadSanitizer into PREFIX (once).
+# Builds libcaf_core 0.17.6 with ThreadSanitizer into PREFIX (once), at -O1
+# with line tables (what TSan's reports need, in half the time of -O2 -g).
 #
 # ThreadSanitizer needs every library that synchronizes threads instrumented:
 # with Debian's uninstrumented libcaf_core, each message handed from one
@@ -36,6 +37,7 @@ tar -xzf "$tarball" -C "$work"
 cmake -S "$work/actor-framework-$version" -B "$work/build" -G Ninja \
   -DCMAKE_CXX_COMPILER=clang++-14 \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS=-fsanitize=thread" \
+  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" \
   -DCMAKE_INSTALL_PREFIX="$prefix" -DCAF_NO_IO=yes -DCAF_NO_OPENSSL=yes \
   -DCAF_NO_EXAMPLES=yes -DCAF_NO_UNIT_TESTS=yes -DCAF_NO_TOOLS=yes \
   -DCAF_NO_PYTHON=yes -DCAF_NO_OPENCL=yes -DCAF_NO_AUTO_LIBCPP=yes \

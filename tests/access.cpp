@@ -1,8 +1,6 @@
 // The ETS access matrix: every operation in every mode, by the owner, by
 // other threads directly, and through messages to the owner.
-#define CATCH_CONFIG_ENABLE_OPTIONAL_STRINGMAKER
-#define CATCH_CONFIG_ENABLE_PAIR_STRINGMAKER
-#include <catch2/catch.hpp>
+#include "test_support.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -15,10 +13,6 @@
 #include <vector>
 
 #include <caf/all.hpp>
-
-#include <cachet/cachet.hpp>
-
-#include "test_support.hpp"
 
 namespace {
 

@@ -57,6 +57,13 @@ public:
 
 } // namespace
 
+// These operators are one matched family (malloc and free underneath); GCC,
+// inlining them into CAF's templates, takes free() of what `new` returned
+// for a mismatch.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
 void* operator new(std::size_t n) {
   return allocate(n, alignof(std::max_align_t));
 }

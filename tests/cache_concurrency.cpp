@@ -22,6 +22,18 @@ using loader = cachet::cache_loader<std::string, std::string>;
 
 constexpr int n_threads = 8;
 
+/// A loader that counts its runs in `runs` and holds until `n` threads have
+/// entered fetch (counted in `entered`), so that their misses overlap with
+/// the load.
+auto gated_loader(std::atomic<int>& runs, std::atomic<int>& entered, int n) {
+  return [&runs, &entered, n](const std::string& k) {
+    ++runs;
+    while (entered.load() < n)
+      std::this_thread::yield();
+    return "v-" + k;
+  };
+}
+
 /// Runs `f(i)` on `n` threads started together; joins them.
 template <class F>
 void run_threads(int n, F f) {
@@ -61,14 +73,7 @@ TEST_CASE_METHOD(cache_fixture, "N threads fetching one missing key run the "
     auto key = "k" + std::to_string(round);
     std::atomic<int> runs{0};
     std::atomic<int> entered{0};
-    // The loader holds until every thread has entered fetch, so that the
-    // misses overlap with the load.
-    auto slow = [&](const std::string& k) {
-      ++runs;
-      while (entered.load() < n_threads)
-        std::this_thread::yield();
-      return "v-" + k;
-    };
+    auto slow = gated_loader(runs, entered, n_threads);
     std::vector<std::string> got(n_threads);
     run_threads(n_threads, [&](int i) {
       ++entered;
@@ -128,12 +133,7 @@ TEST_CASE_METHOD(system_fixture, "N callers fetching one missing key over "
     auto key = "k" + std::to_string(round);
     std::atomic<int> runs{0};
     std::atomic<int> entered{0};
-    loader slow{[&](const std::string& k) {
-      ++runs;
-      while (entered.load() < n_threads)
-        std::this_thread::yield();
-      return "v-" + k;
-    }};
+    loader slow{gated_loader(runs, entered, n_threads)};
     std::vector<std::string> got(n_threads);
     run_threads(n_threads, [&](int i) {
       ++entered;

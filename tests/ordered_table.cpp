@@ -1,9 +1,7 @@
 // `ordered_set` tables: every operation on the skip-list engine, key order
 // (first, last, next, prev, range, walks), custom Compare, and errors once
 // the owner died.
-#define CATCH_CONFIG_ENABLE_OPTIONAL_STRINGMAKER
-#define CATCH_CONFIG_ENABLE_PAIR_STRINGMAKER
-#include <catch2/catch.hpp>
+#include "table_checks.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -21,10 +19,6 @@
 #include <vector>
 
 #include <caf/all.hpp>
-
-#include <cachet/cachet.hpp>
-
-#include "table_checks.hpp"
 
 namespace {
 

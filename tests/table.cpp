@@ -1,8 +1,6 @@
 // `set` tables: every operation of owned_table/table on the hash engine,
 // update_counter's ETS and Redis semantics, and errors once the owner died.
-#define CATCH_CONFIG_ENABLE_OPTIONAL_STRINGMAKER
-#define CATCH_CONFIG_ENABLE_PAIR_STRINGMAKER
-#include <catch2/catch.hpp>
+#include "table_checks.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -20,10 +18,6 @@
 #include <vector>
 
 #include <caf/all.hpp>
-
-#include <cachet/cachet.hpp>
-
-#include "table_checks.hpp"
 
 namespace {
 

@@ -14,6 +14,9 @@
 #include <caf/expected.hpp>
 #include <caf/scoped_actor.hpp>
 
+// Catch prints optionals and pairs (every test file gets the same printers).
+#define CATCH_CONFIG_ENABLE_OPTIONAL_STRINGMAKER
+#define CATCH_CONFIG_ENABLE_PAIR_STRINGMAKER
 #include <catch2/catch.hpp>
 
 #include "cachet/cachet.hpp"

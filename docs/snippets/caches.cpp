@@ -5,7 +5,6 @@
 #include <cachet/cachet.hpp>
 
 #include <caf/actor_system.hpp>
-#include <caf/actor_system_config.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/meta/type_name.hpp>
 #include <caf/scoped_actor.hpp>
@@ -260,7 +259,7 @@ typename Inspector::result_type inspect(Inspector& f, card_inputs& x) {
 }
 // [content_key_types]
 
-void content_keys() {
+void content_keys(caf::actor_system&) {
   // [content_key]
   auto a = cachet::content_key(card_inputs{"card@v1", 7, 999});
   auto b = cachet::content_key(card_inputs{"card@v1", 7, 999});
@@ -317,17 +316,6 @@ void snapshot_owner(caf::actor_system& sys) {
 } // namespace
 
 int main() {
-  caf::actor_system_config cfg;
-  cachet::configure(cfg);
-  caf::actor_system sys{cfg};
-  links(sys);
-  stampede(sys);
-  late(sys);
-  ttl(sys);
-  bounds(sys);
-  indexes(sys);
-  content_keys();
-  snapshots(sys);
-  snapshot_owner(sys);
-  return check.result();
+  return snippets::run(check, links, stampede, late, ttl, bounds, indexes,
+                       content_keys, snapshots, snapshot_owner);
 }

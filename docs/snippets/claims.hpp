@@ -1,11 +1,17 @@
 // What every snippet program shares: a tally of the claims a guide makes,
-// checked as the program runs. Each failed claim is printed; main returns
-// claims.result(), nonzero if any failed.
+// checked as the program runs, and a main that runs the guide's sections on
+// one configured actor system. Each failed claim is printed; the program
+// exits nonzero if any failed.
 #pragma once
 
 #include <chrono>
 #include <cstdio>
 #include <thread>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+
+#include <cachet/configure.hpp>
 
 namespace snippets {
 
@@ -38,6 +44,19 @@ bool eventually(F done) {
     std::this_thread::sleep_for(std::chrono::microseconds{100});
   }
   return true;
+}
+
+/// Runs each section, in order, on one actor system configured for cachet;
+/// the program's exit code once the system is gone.
+template <class... Sections>
+int run(const claims& check, Sections... sections) {
+  {
+    caf::actor_system_config cfg;
+    cachet::configure(cfg);
+    caf::actor_system sys{cfg};
+    (sections(sys), ...);
+  }
+  return check.result();
 }
 
 } // namespace snippets

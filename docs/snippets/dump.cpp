@@ -5,7 +5,6 @@
 #include <cachet/cachet.hpp>
 
 #include <caf/actor_system.hpp>
-#include <caf/actor_system_config.hpp>
 #include <caf/after.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/scoped_actor.hpp>
@@ -198,14 +197,7 @@ int main() {
   if (::mkdtemp(tmpl) == nullptr)
     return 1;
   dir = tmpl;
-  {
-    caf::actor_system_config cfg;
-    cachet::configure(cfg);
-    caf::actor_system sys{cfg};
-    round_trip(sys);
-    format(sys);
-    generic_owner(sys);
-  }
+  auto rc = snippets::run(check, round_trip, format, generic_owner);
   fs::remove_all(dir);
-  return check.result();
+  return rc;
 }

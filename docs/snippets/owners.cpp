@@ -4,7 +4,6 @@
 #include <cachet/cachet.hpp>
 
 #include <caf/actor_system.hpp>
-#include <caf/actor_system_config.hpp>
 #include <caf/after.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
@@ -233,14 +232,6 @@ void own_owner(caf::actor_system& sys) {
 } // namespace
 
 int main() {
-  caf::actor_system_config cfg;
-  cachet::configure(cfg);
-  caf::actor_system sys{cfg};
-  from_threads(sys);
-  timeouts(sys);
-  lending(sys);
-  from_actors(sys);
-  linger(sys);
-  own_owner(sys);
-  return check.result();
+  return snippets::run(check, from_threads, timeouts, lending, from_actors,
+                       linger, own_owner);
 }

@@ -4,7 +4,6 @@
 #include <cachet/cachet.hpp>
 
 #include <caf/actor_system.hpp>
-#include <caf/actor_system_config.hpp>
 #include <caf/after.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
@@ -389,16 +388,6 @@ void heirs(caf::actor_system& sys) {
 } // namespace
 
 int main() {
-  caf::actor_system_config cfg;
-  cachet::configure(cfg);
-  caf::actor_system sys{cfg};
-  tree(sys);
-  child_api(sys);
-  dynamic(sys);
-  failures(sys);
-  intensity(sys);
-  policies(sys);
-  give_away(sys);
-  heirs(sys);
-  return check.result();
+  return snippets::run(check, tree, child_api, dynamic, failures, intensity,
+                       policies, give_away, heirs);
 }

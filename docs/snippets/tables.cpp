@@ -4,7 +4,6 @@
 #include <cachet/cachet.hpp>
 
 #include <caf/actor_system.hpp>
-#include <caf/actor_system_config.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
@@ -82,6 +81,13 @@ void try_mode(caf::actor_system& sys, cachet::access_mode mode) {
   caf::anon_send_exit(*owner, cachet::shutdown_reason);
   check(snippets::eventually([&] { return !t.alive(); }),
         "the table dies with its owner");
+}
+
+void modes(caf::actor_system& sys) {
+  for (auto mode : {cachet::access_mode::private_,
+                    cachet::access_mode::protected_,
+                    cachet::access_mode::public_})
+    try_mode(sys, mode);
 }
 
 void writes(caf::actor_system& sys) {
@@ -271,20 +277,6 @@ void errors(caf::actor_system& sys) {
 } // namespace
 
 int main() {
-  caf::actor_system_config cfg;
-  cachet::configure(cfg);
-  caf::actor_system sys{cfg};
-  for (auto mode : {cachet::access_mode::private_,
-                    cachet::access_mode::protected_,
-                    cachet::access_mode::public_})
-    try_mode(sys, mode);
-  writes(sys);
-  strings(sys);
-  scanning(sys);
-  ordered(sys);
-  own_kind(sys);
-  lifetime(sys);
-  named(sys);
-  errors(sys);
-  return check.result();
+  return snippets::run(check, modes, writes, strings, scanning, ordered,
+                       own_kind, lifetime, named, errors);
 }
