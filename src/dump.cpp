@@ -7,7 +7,7 @@
 //   offset  size  field
 //        0     8  magic "CACHETD\0"
 //        8     4  format version (1)
-//       12     4  table kind (0 set, 1 ordered_set)
+//       12     4  table kind (0 set, 1 ordered_set, 2 bag, 3 duplicate_bag)
 //       16     8  type tag: XXH3-64 of key name, NUL, value name
 //       24     8  object count
 //       32     8  body length in bytes
@@ -123,6 +123,8 @@ std::string kind_name(std::uint32_t kind) {
   switch (kind) {
     case 0: return "set";
     case 1: return "ordered_set";
+    case 2: return "bag";
+    case 3: return "duplicate_bag";
   }
   return "unknown kind " + std::to_string(kind);
 }

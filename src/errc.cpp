@@ -29,6 +29,7 @@ std::string to_string(errc x) {
     case errc::load_failed: return "load_failed";
     case errc::load_timeout: return "load_timeout";
     case errc::invalid_owner: return "invalid_owner";
+    case errc::invalid_argument: return "invalid_argument";
   }
   return "errc(" + std::to_string(static_cast<int>(x)) + ")";
 }

@@ -100,7 +100,49 @@ std::shared_ptr<resource_core> registry::find(const std::string& name) const {
   return core && core->alive() ? core : nullptr;
 }
 
+caf::error registry::rename(const std::string& from, const std::string& to,
+                            const std::shared_ptr<resource_core>& core) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto& entry = names_[to];
+  if (auto other = entry.lock();
+      other && other != core && other->alive())
+    return caf::make_error(errc::name_taken);
+  entry = core;
+  if (!from.empty() && from != to) {
+    auto i = names_.find(from);
+    if (i != names_.end() && i->second.lock() == core)
+      names_.erase(i);
+  }
+  return caf::none;
+}
+
+void registry::track(const std::shared_ptr<resource_core>& core) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  all_.emplace(core.get(), core);
+}
+
+void registry::untrack(const resource_core* core) noexcept {
+  std::lock_guard<std::mutex> guard{mtx_};
+  all_.erase(core);
+}
+
+std::vector<std::shared_ptr<resource_core>> registry::all() const {
+  std::vector<std::shared_ptr<resource_core>> out;
+  std::lock_guard<std::mutex> guard{mtx_};
+  out.reserve(all_.size());
+  for (auto& [ptr, weak] : all_)
+    if (auto core = weak.lock(); core && core->alive())
+      out.push_back(std::move(core));
+  return out;
+}
+
 std::shared_ptr<registry> registry_of(caf::actor_system& sys) {
+  return module_of(sys).names;
+}
+
+std::shared_ptr<registry> registry_if(caf::actor_system& sys) {
+  if (!sys.has_network_manager())
+    return nullptr;
   return module_of(sys).names;
 }
 
@@ -117,6 +159,19 @@ lent_unit_of(caf::actor_system& sys,
 } // namespace cachet::detail
 
 namespace cachet {
+
+std::vector<table_info> all_tables(caf::actor_system& sys) {
+  std::vector<table_info> out;
+  auto reg = detail::registry_if(sys);
+  if (!reg)
+    return out;
+  for (auto& core : reg->all()) {
+    table_info x;
+    if (core->info(x))
+      out.push_back(std::move(x));
+  }
+  return out;
+}
 
 void configure(caf::actor_system_config& cfg) {
   // (CAF 0.17.6's add_error_category<T> does not compile: pass a renderer.)

@@ -19,6 +19,8 @@
 #include <caf/actor_cast.hpp>
 #include <caf/message_id.hpp>
 
+#include <stdexcept>
+
 #include "cachet/detail/epoch.hpp"
 #include "cachet/detail/registry.hpp"
 #include "cachet/errc.hpp"
@@ -86,15 +88,70 @@ caf::actor_addr resource_core::owner() const {
   return owner_;
 }
 
+std::string resource_core::name() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return name_;
+}
+
 caf::error resource_core::register_name(caf::actor_system& sys) {
-  if (name_.empty())
+  // Only a name needs a configured system; anonymous resources of one
+  // that is not stay unlisted.
+  auto reg = name_.empty() ? registry_if(sys) : registry_of(sys);
+  if (!reg)
     return caf::none;
-  auto reg = registry_of(sys);
-  if (auto err = reg->add(name_, shared_from_this()))
-    return err;
+  auto self = shared_from_this();
+  if (!name_.empty())
+    if (auto err = reg->add(name_, self))
+      return err;
+  reg->track(self);
   std::lock_guard<std::mutex> guard{mtx_};
   registry_ = std::move(reg);
   return caf::none;
+}
+
+caf::error resource_core::rename(const std::string& to) {
+  if (to.empty())
+    return caf::make_error(errc::invalid_argument,
+                           "rename to an empty name");
+  auto self = shared_from_this();
+  // One rename at a time per resource; the registry moves the name in one
+  // step for lookups.
+  std::lock_guard<std::mutex> renaming{rename_mtx_};
+  std::string from;
+  std::shared_ptr<registry> reg;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (retired_)
+      return caf::make_error(errc::table_gone);
+    from = name_;
+    reg = registry_;
+  }
+  if (!reg)
+    throw std::logic_error("cachet: call cachet::configure(cfg) on the "
+                           "config before creating the actor system");
+  if (auto err = reg->rename(from, to, self))
+    return err;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (!retired_) {
+      name_ = to;
+      return caf::none;
+    }
+  }
+  // Retired meanwhile, after freeing the old name: free the new one too.
+  reg->remove(to, this);
+  return caf::make_error(errc::table_gone);
+}
+
+bool resource_core::info(table_info& out) const {
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    out.name = name_;
+    out.owner = owner_;
+  }
+  out.mode = mode_;
+  out.heir = heir_;
+  return describe(out);
 }
 
 resource_core::handoff
@@ -257,8 +314,10 @@ void resource_core::retire() noexcept {
   // A dead table can be large and nothing else may retire on this thread for
   // a while: free it now unless a reader is still inside.
   detail::reclaim();
-  if (reg)
-    reg->remove(name_, this);
+  if (reg) {
+    reg->remove(name(), this);
+    reg->untrack(this);
+  }
 }
 
 } // namespace cachet::detail

@@ -2,13 +2,18 @@
 // that a test can make every allocation of its own thread fail after a
 // countdown. Ownership handoffs and retirements, which run in destructors and
 // actor exits, must not allocate at all; batch inserts and cache puts must
-// leave their table or cache whole whichever allocation fails.
+// leave their table or cache whole whichever allocation fails. The same
+// operator new counts the bytes in use, against which a table's accounting
+// of its memory (info().memory) is checked.
 #include "test_support.hpp"
 
+#include <algorithm>
 #include <cstdlib>
+#include <functional>
 #include <new>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -22,18 +27,42 @@ namespace {
 /// Allocations this thread may still make before they fail; -1: no limit.
 thread_local long allocation_budget = -1;
 
+/// Bytes this thread requested minus bytes it released: what a table's
+/// info().memory is checked against. Per thread, because the actor system's
+/// own threads allocate at any time; a table written and reclaimed on one
+/// thread allocates and frees on that thread.
+thread_local long long live_bytes = 0;
+
+/// Each block carries its requested size (and the header's length) in a
+/// header in front of it, so that unsized deletes can count it.
 void* allocate(std::size_t n, std::size_t align) {
   if (allocation_budget == 0)
     throw std::bad_alloc{};
   if (allocation_budget > 0)
     --allocation_budget;
   n = n == 0 ? 1 : n;
+  auto head = std::max<std::size_t>(align, 2 * sizeof(std::size_t));
+  auto total = n + head;
   void* p = align <= alignof(std::max_align_t)
-              ? std::malloc(n)
-              : std::aligned_alloc(align, (n + align - 1) / align * align);
+              ? std::malloc(total)
+              : std::aligned_alloc(align, (total + align - 1) / align * align);
   if (p == nullptr)
     throw std::bad_alloc{};
-  return p;
+  auto* user = static_cast<char*>(p) + head;
+  reinterpret_cast<std::size_t*>(user)[-1] = n;
+  reinterpret_cast<std::size_t*>(user)[-2] = head;
+  live_bytes += static_cast<long long>(n);
+  return user;
+}
+
+void release(void* p) noexcept {
+  if (p == nullptr)
+    return;
+  auto* user = static_cast<char*>(p);
+  auto n = reinterpret_cast<std::size_t*>(user)[-1];
+  auto head = reinterpret_cast<std::size_t*>(user)[-2];
+  live_bytes -= static_cast<long long>(n);
+  std::free(user - head);
 }
 
 /// Lets this thread make `n` more allocations, then fails the rest, until
@@ -91,28 +120,28 @@ void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
   }
 }
 void operator delete(void* p) noexcept {
-  std::free(p);
+  release(p);
 }
 void operator delete[](void* p) noexcept {
-  std::free(p);
+  release(p);
 }
 void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
+  release(p);
 }
 void operator delete[](void* p, std::size_t) noexcept {
-  std::free(p);
+  release(p);
 }
 void operator delete(void* p, std::align_val_t) noexcept {
-  std::free(p);
+  release(p);
 }
 void operator delete[](void* p, std::align_val_t) noexcept {
-  std::free(p);
+  release(p);
 }
 void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
-  std::free(p);
+  release(p);
 }
 void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
-  std::free(p);
+  release(p);
 }
 
 namespace {
@@ -271,5 +300,147 @@ TEST_CASE_METHOD(fixture, "a cache put that runs out of memory leaves the "
       CHECK(budget > 3);
       break;
     }
+  }
+}
+
+namespace {
+
+/// Drains reclamation: everything retired is freed (no reader is pinned).
+void reclaim_all() {
+  for (int i = 0; i < 100 && cachet::detail::reclaim() != 0; ++i)
+    std::this_thread::yield();
+  REQUIRE(cachet::detail::reclaim() == 0);
+}
+
+/// Checks info().memory against the allocator for every write in `steps`:
+/// each changes the bytes in use exactly as much as the table says its
+/// memory changed. `warm(t)` first takes the table (and the epoch's lists)
+/// to their final capacity, so that no step grows anything but entries.
+template <class Table, class Warm, class Steps>
+void check_memory(Table& t, Warm warm, Steps steps) {
+  warm(t);
+  reclaim_all();
+  std::size_t checked = 0;
+  for (auto& step : steps) {
+    INFO("step " << checked);
+    auto live = live_bytes;
+    auto mem = unwrap(t.info()).memory;
+    step(t);
+    reclaim_all();
+    auto live_after = live_bytes;
+    auto mem_after = unwrap(t.info()).memory;
+    CHECK(live_after - live == static_cast<long long>(mem_after)
+                                 - static_cast<long long>(mem));
+    ++checked;
+  }
+  CHECK(checked == steps.size());
+}
+
+template <class Table>
+using step_list = std::vector<std::function<void(Table&)>>;
+
+} // namespace
+
+TEST_CASE_METHOD(fixture, "a table's memory is what it holds from the "
+                          "allocator") {
+  constexpr int n = 2000;
+  auto long_string = [](int i, char c) {
+    return std::string(40 + i % 50, c) + std::to_string(i); // on the heap
+  };
+  SECTION("set, u64 -> u64") {
+    using tab = cachet::owned_table<std::uint64_t, std::uint64_t>;
+    auto t = unwrap(cachet::make_table<std::uint64_t, std::uint64_t>(
+      owner.ptr()));
+    step_list<tab> steps;
+    for (std::uint64_t i = 0; i < n; ++i)
+      steps.push_back([i](tab& x) { REQUIRE(x.insert(i, i)); });
+    for (std::uint64_t i = 0; i < n; i += 3)
+      steps.push_back([i](tab& x) { REQUIRE(x.insert(i, i + 1)); });
+    for (std::uint64_t i = 0; i < n; i += 2)
+      steps.push_back([i](tab& x) { REQUIRE(unwrap(x.erase(i))); });
+    check_memory(
+      t,
+      [&](tab& x) {
+        std::vector<std::pair<std::uint64_t, std::uint64_t>> xs;
+        for (std::uint64_t i = 0; i < 2 * n; ++i)
+          xs.emplace_back(i, i);
+        REQUIRE(x.insert(std::move(xs))); // sizes the buckets
+        for (std::uint64_t i = 0; i < 2 * n; ++i)
+          REQUIRE(unwrap(x.erase(i)));
+      },
+      steps);
+  }
+  SECTION("set, inline strings") {
+    using tab = cachet::owned_table<std::string, std::string>;
+    auto t = unwrap(cachet::make_table<std::string, std::string>(
+      owner.ptr()));
+    step_list<tab> steps;
+    for (int i = 0; i < n; ++i)
+      steps.push_back([=](tab& x) {
+        REQUIRE(x.insert(long_string(i, 'k'), long_string(i, 'v')));
+      });
+    for (int i = 0; i < n; i += 3)
+      steps.push_back([=](tab& x) {
+        REQUIRE(x.insert(long_string(i, 'k'), std::string(i % 7, 'w')));
+      });
+    steps.push_back([](tab& x) {
+      REQUIRE(x.select_delete([](std::string_view, std::string_view v) {
+        return v.size() < 4;
+      }));
+    });
+    check_memory(
+      t,
+      [&](tab& x) {
+        for (int i = 0; i < 2 * n; ++i)
+          REQUIRE(x.insert(long_string(i, 'k'), "v"));
+        REQUIRE(x.clear());
+        for (int i = 0; i < 2 * n; ++i) // grown again: clear shrinks
+          REQUIRE(x.insert(long_string(i, 'k'), "v"));
+        for (int i = 0; i < 2 * n; ++i)
+          REQUIRE(unwrap(x.erase(long_string(i, 'k'))));
+      },
+      steps);
+  }
+  SECTION("ordered_set, heap strings") {
+    using tab = cachet::owned_table<int, std::string, cachet::ordered_set<>>;
+    auto t = unwrap(cachet::make_table<int, std::string,
+                                       cachet::ordered_set<>>(owner.ptr()));
+    step_list<tab> steps;
+    for (int i = 0; i < n; ++i)
+      steps.push_back([=](tab& x) { REQUIRE(x.insert(i, long_string(i, 'v'))); });
+    for (int i = 0; i < n; i += 5)
+      steps.push_back([=](tab& x) { REQUIRE(unwrap(x.erase(i))); });
+    check_memory(
+      t,
+      [&](tab& x) {
+        for (int i = 0; i < 2 * n; ++i)
+          REQUIRE(x.insert(-1 - i, "v"));
+        for (int i = 0; i < 2 * n; ++i)
+          REQUIRE(unwrap(x.erase(-1 - i)));
+      },
+      steps);
+  }
+  SECTION("duplicate_bag") {
+    using tab = cachet::owned_table<std::string, int, cachet::duplicate_bag<>>;
+    auto t = unwrap(cachet::make_table<std::string, int,
+                                       cachet::duplicate_bag<>>(owner.ptr()));
+    step_list<tab> steps;
+    for (int i = 0; i < n; ++i)
+      steps.push_back([=](tab& x) {
+        REQUIRE(x.insert(long_string(i % 300, 'k'), i));
+      });
+    for (int i = 0; i < 300; i += 7)
+      steps.push_back([=](tab& x) {
+        REQUIRE(x.erase_object(long_string(i, 'k'), i));
+      });
+    check_memory(
+      t,
+      [&](tab& x) {
+        for (int i = 0; i < 2 * n; ++i)
+          REQUIRE(x.insert(long_string(i, 'k'), i));
+        for (int i = 0; i < 2 * n; ++i)
+          REQUIRE(unwrap(x.erase(long_string(i, 'k'))));
+      },
+      steps);
   }
 }

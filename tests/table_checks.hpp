@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
 #include <typeinfo>
 #include <utility>
@@ -85,10 +86,37 @@ std::vector<std::pair<std::string, std::string>> run_every_op(H& h) {
         return acc;
       })));
   add("to_list", outcome(h.to_list()));
+  add("upsert", outcome(h.upsert(1, [&](std::int64_t&) { called = true; },
+                                 std::int64_t{0})));
+  auto match = [&](const int&, const std::int64_t&) {
+    called = true;
+    return std::optional<int>{1};
+  };
+  add("select", outcome(h.select(match)));
+  add("select with a limit", outcome(h.select(match, 10)));
+  add("select_reverse", outcome(h.select_reverse(match)));
+  auto pred = [&](const int&, const std::int64_t&) {
+    called = true;
+    return true;
+  };
+  add("select_count", outcome(h.select_count(pred)));
+  add("select_delete", outcome(h.select_delete(pred)));
+  add("select_replace",
+      outcome(h.select_replace([&](const int&, const std::int64_t&) {
+        called = true;
+        return std::optional<std::int64_t>{1};
+      })));
+  add("foldr", outcome(h.foldr(0, [&](int acc, const int&,
+                                      const std::int64_t&) {
+        called = true;
+        return acc;
+      })));
+  add("first", outcome(h.first()));
+  add("next", outcome(h.next(1)));
+  add("info", outcome(h.info()));
+  add("rename", outcome(h.rename("after-death")));
   if constexpr (cachet::is_ordered_v<typename H::kind_type>) {
-    add("first", outcome(h.first()));
     add("last", outcome(h.last()));
-    add("next", outcome(h.next(1)));
     add("prev", outcome(h.prev(1)));
     add("range", outcome(h.range(0, 10)));
   } else {

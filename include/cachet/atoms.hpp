@@ -27,6 +27,11 @@ CAF_ADD_ATOM(cachet, cachet, next_atom, "next")
 CAF_ADD_ATOM(cachet, cachet, prev_atom, "prev")
 CAF_ADD_ATOM(cachet, cachet, range_atom, "range")
 CAF_ADD_ATOM(cachet, cachet, dump_atom, "dump")
+CAF_ADD_ATOM(cachet, cachet, erase_object_atom, "erase_obj")
+CAF_ADD_ATOM(cachet, cachet, select_atom, "select")
+CAF_ADD_ATOM(cachet, cachet, select_count_atom, "sel_count")
+CAF_ADD_ATOM(cachet, cachet, select_delete_atom, "sel_delete")
+CAF_ADD_ATOM(cachet, cachet, select_replace_atom, "sel_repl")
 
 // Cache operations (cache_actor); the table atoms above serve caches too.
 CAF_ADD_ATOM(cachet, cachet, fetch_atom, "fetch")

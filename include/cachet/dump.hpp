@@ -74,7 +74,7 @@ namespace detail {
 
 /// What a dump file records about its table's type.
 struct dump_types {
-  /// 0 for set, 1 for ordered_set.
+  /// 0 for set, 1 for ordered_set, 2 for bag, 3 for duplicate_bag.
   std::uint32_t kind;
   /// typeid(K).name(), typeid(V).name(): mangled, stable on the Itanium ABI.
   const char* key_name;
@@ -83,7 +83,15 @@ struct dump_types {
 
 template <class K, class V, class Kind>
 dump_types dump_types_of() {
-  return {is_ordered_v<Kind> ? 1u : 0u, typeid(K).name(), typeid(V).name()};
+  std::uint32_t kind = 0;
+  if constexpr (is_ordered_v<Kind>)
+    kind = 1;
+  else if constexpr (std::is_same_v<Kind, bag<typename Kind::hasher,
+                                              typename Kind::key_equal>>)
+    kind = 2;
+  else if constexpr (is_bag_v<Kind>)
+    kind = 3;
+  return {kind, typeid(K).name(), typeid(V).name()};
 }
 
 template <class T>

@@ -38,8 +38,9 @@ enum class errc : std::uint8_t {
   wrong_type,
   /// insert_new: a key of the batch is already present; nothing was inserted.
   key_exists,
-  /// The key is not present (update_counter without a default object), or
-  /// a cache has no index of that name (get_by, fetch_by).
+  /// The key is not present (update_counter without a default object;
+  /// next on a hashed kind, ETS's badarg), or a cache has no index of that
+  /// name (get_by, fetch_by).
   no_such_key,
   /// update_counter on a value that is not an integer.
   not_a_counter,
@@ -80,6 +81,10 @@ enum class errc : std::uint8_t {
   /// give_away: the new owner is dead, on another node, or the owner
   /// already (ETS's badarg); nothing changed, the caller still owns it.
   invalid_owner,
+  /// An argument the operation cannot take (ETS's badarg): a select
+  /// continuation of another table, an empty name for rename; the context
+  /// says which.
+  invalid_argument,
 };
 
 /// Returns the enumerator's name, e.g. "access_denied".

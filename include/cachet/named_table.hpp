@@ -14,7 +14,7 @@
 //
 // Rights are those of non-owners (see table.hpp), checked against the mode
 // of whichever table currently holds the name. Every operation of
-// `table<K, V, Kind>` is there, the same code (detail::table_ops) serving
+// `table<K, V, Kind>` is there, the same code (detail::ops_of) serving
 // both, so the two cannot drift apart.
 //
 // Thread safety: a named_table caches a handle, so give each thread its own
@@ -39,7 +39,7 @@ namespace cachet {
 /// `table<K, V, Kind>` (table.hpp), retried across owner restarts.
 template <class K, class V, class Kind>
 class named_table
-  : public detail::table_ops<named_table<K, V, Kind>, K, V, Kind> {
+  : public detail::ops_of<named_table<K, V, Kind>, K, V, Kind> {
 public:
   using handle_type = table<K, V, Kind>;
 
@@ -68,7 +68,7 @@ public:
 
   /// Runs `f` on the current table's core with the rights of non-owners;
   /// on table_gone resolves the name again and retries, until `wait` has
-  /// passed. table_ops calls it for every operation.
+  /// passed. The operations call it for every operation.
   template <class F>
   auto with(bool write, F&& f) const
     -> decltype(f(std::declval<typename handle_type::core_type&>())) {
@@ -81,6 +81,16 @@ public:
         return res;
       cached_.reset(); // the owner died: find its successor
     }
+  }
+
+  /// Runs `f` on the current table's core whatever the rights (info).
+  template <class F>
+  auto with_any(F&& f) const
+    -> decltype(f(std::declval<typename handle_type::core_type&>())) {
+    clock::time_point deadline{};
+    if (auto err = current(deadline))
+      return err;
+    return cached_->with_any(f);
   }
 
 private:

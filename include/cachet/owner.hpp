@@ -14,7 +14,10 @@
 // Messages are served by the owner itself, so they work in every access mode
 // (ETS: "whatever the owner's protocol offers"), one at a time. Besides the
 // table operations, (dump_atom, path) writes the table to a dump file
-// (tab2file, dump.hpp).
+// (tab2file, dump.hpp). Queries travel as callable types, local messages
+// only: (select_atom, match<K, V>) answers the matching objects, with a
+// limit a page whose continuation is sent back for the next one. A bag's
+// owner answers lookup and take with all of a key's objects.
 //
 // Under a supervisor, `owner_child` (table_policy.hpp) starts a generic owner
 // whose table is fresh, inherited (heir) or reloaded after a restart.
@@ -70,18 +73,65 @@ struct updater {
   std::function<void(V&)> fn;
 };
 
+/// A predicate the owner runs on each object (select, select_count and
+/// select_delete over messages). Local messages only: the distribution
+/// layer has a declarative form that can cross the network.
+template <class K, class V>
+struct match {
+  std::function<bool(view_t<K>, view_t<V>)> fn;
+};
+
+/// The new value for an entry, or nullopt to keep it (select_replace over
+/// messages). Local messages only.
+template <class K, class V>
+struct replacer {
+  std::function<std::optional<V>(view_t<K>, view_t<V>)> fn;
+};
+
+/// The page a select with a limit answers over messages: matching objects,
+/// and the continuation to send back for the next page.
+template <class K, class V, class Kind = set<>>
+using entry_page = typename owned_table<K, V, Kind>::template page_type<
+  std::pair<K, V>>;
+
+template <class K, class V, class Kind = set<>>
+using entry_continuation = typename owned_table<K, V, Kind>::
+  template continuation_type<std::pair<K, V>>;
+
 namespace detail {
 
-template <class K, class V>
-using base_signatures = caf::detail::type_list<
+/// What every kind's owner serves.
+template <class K, class V, class Kind>
+using common_signatures = caf::detail::type_list<
   typename caf::replies_to<insert_atom, K, V>::template with<void>,
   typename caf::replies_to<insert_atom, std::vector<std::pair<K, V>>>::template with<
     void>,
   typename caf::replies_to<insert_new_atom, K, V>::template with<void>,
   typename caf::replies_to<insert_new_atom,
                   std::vector<std::pair<K, V>>>::template with<void>,
-  typename caf::replies_to<lookup_atom, K>::template with<std::optional<V>>,
   typename caf::replies_to<member_atom, K>::template with<bool>,
+  typename caf::replies_to<size_atom>::template with<std::uint64_t>,
+  typename caf::replies_to<clear_atom>::template with<void>,
+  typename caf::replies_to<to_list_atom>::template with<std::vector<std::pair<K, V>>>,
+  typename caf::replies_to<dump_atom, std::string>::template with<
+    std::uint64_t>,
+  typename caf::replies_to<first_atom>::template with<std::optional<K>>,
+  typename caf::replies_to<next_atom, K>::template with<std::optional<K>>,
+  typename caf::replies_to<select_atom, match<K, V>>::template with<
+    std::vector<std::pair<K, V>>>,
+  typename caf::replies_to<select_atom, match<K, V>, std::uint64_t>::
+    template with<entry_page<K, V, Kind>>,
+  typename caf::replies_to<select_atom, entry_continuation<K, V, Kind>>::
+    template with<entry_page<K, V, Kind>>,
+  typename caf::replies_to<select_count_atom, match<K, V>>::template with<
+    std::uint64_t>,
+  typename caf::replies_to<select_delete_atom, match<K, V>>::template with<
+    std::uint64_t>>;
+
+/// One object per key: set and ordered_set.
+template <class K, class V>
+using single_signatures = caf::detail::type_list<
+  typename caf::replies_to<lookup_atom, K>::template with<std::optional<V>>,
   typename caf::replies_to<erase_atom, K>::template with<bool>,
   typename caf::replies_to<take_atom, K>::template with<std::optional<V>>,
   typename caf::replies_to<update_counter_atom, K, counter_op>::template with<
@@ -89,30 +139,59 @@ using base_signatures = caf::detail::type_list<
   typename caf::replies_to<update_counter_atom, K, counter_op, V>::template with<
     std::int64_t>,
   typename caf::replies_to<update_atom, K, updater<V>>::template with<bool>,
-  typename caf::replies_to<size_atom>::template with<std::uint64_t>,
-  typename caf::replies_to<clear_atom>::template with<void>,
-  typename caf::replies_to<to_list_atom>::template with<std::vector<std::pair<K, V>>>,
-  typename caf::replies_to<dump_atom, std::string>::template with<
+  typename caf::replies_to<select_replace_atom, replacer<K, V>>::template with<
     std::uint64_t>>;
 
-template <class K>
-using ordered_signatures = caf::detail::type_list<
-  typename caf::replies_to<first_atom>::template with<std::optional<K>>,
-  typename caf::replies_to<last_atom>::template with<std::optional<K>>,
-  typename caf::replies_to<next_atom, K>::template with<std::optional<K>>,
-  typename caf::replies_to<prev_atom, K>::template with<std::optional<K>>>;
-
 template <class K, class V>
-using range_signatures = caf::detail::type_list<
+using ordered_signatures = caf::detail::type_list<
+  typename caf::replies_to<last_atom>::template with<std::optional<K>>,
+  typename caf::replies_to<prev_atom, K>::template with<std::optional<K>>,
   typename caf::replies_to<range_atom, K, K, std::uint64_t>::template with<
     std::vector<std::pair<K, V>>>>;
 
+/// A list of objects per key: bag and duplicate_bag.
+template <class K, class V>
+using bag_signatures = caf::detail::type_list<
+  typename caf::replies_to<lookup_atom, K>::template with<std::vector<V>>,
+  typename caf::replies_to<erase_atom, K>::template with<std::uint64_t>,
+  typename caf::replies_to<erase_object_atom, K, V>::template with<
+    std::uint64_t>,
+  typename caf::replies_to<take_atom, K>::template with<std::vector<V>>>;
+
 template <class K, class V, class Kind>
-using owner_signatures = std::conditional_t<
-  is_ordered_v<Kind>,
-  caf::detail::tl_concat_t<base_signatures<K, V>, ordered_signatures<K>,
-                           range_signatures<K, V>>,
-  base_signatures<K, V>>;
+struct owner_signatures_of {
+  using type = caf::detail::tl_concat_t<common_signatures<K, V, Kind>,
+                                        single_signatures<K, V>>;
+};
+
+template <class K, class V, class Compare>
+struct owner_signatures_of<K, V, ordered_set<Compare>> {
+  using type = caf::detail::tl_concat_t<
+    common_signatures<K, V, ordered_set<Compare>>, single_signatures<K, V>,
+    ordered_signatures<K, V>>;
+};
+
+template <class K, class V, class Hash, class Eq>
+struct owner_signatures_of<K, V, bag<Hash, Eq>> {
+  using type = caf::detail::tl_concat_t<
+    common_signatures<K, V, bag<Hash, Eq>>, bag_signatures<K, V>>;
+};
+
+template <class K, class V, class Hash, class Eq>
+struct owner_signatures_of<K, V, duplicate_bag<Hash, Eq>> {
+  using type = caf::detail::tl_concat_t<
+    common_signatures<K, V, duplicate_bag<Hash, Eq>>, bag_signatures<K, V>>;
+};
+
+template <class K, class V, class Kind>
+using owner_signatures = typename owner_signatures_of<K, V, Kind>::type;
+
+template <class T>
+caf::result<std::uint64_t> respond_count(caf::expected<T>&& n) {
+  if (!n)
+    return std::move(n.error());
+  return static_cast<std::uint64_t>(*n);
+}
 
 } // namespace detail
 
@@ -130,9 +209,20 @@ template <class Handle, class K, class V, class Kind, class... Extra>
 typename Handle::behavior_type serve(owned_table<K, V, Kind>& tab,
                                      Extra... extra) {
   using detail::respond;
+  using detail::respond_count;
   using entries = std::vector<std::pair<K, V>>;
+  using page = entry_page<K, V, Kind>;
+  using cont = entry_continuation<K, V, Kind>;
   auto* t = &tab;
-  auto base = std::make_tuple(
+  auto entries_of = [](const match<K, V>& m) {
+    return [fn = m.fn](view_t<K> k,
+                       view_t<V> v) -> std::optional<std::pair<K, V>> {
+      if (!fn(k, v))
+        return std::nullopt;
+      return std::pair<K, V>{K(k), V(v)};
+    };
+  };
+  auto common = std::make_tuple(
     [t](insert_atom, K& k, V& v) {
       return respond(t->insert(std::move(k), std::move(v)));
     },
@@ -143,47 +233,74 @@ typename Handle::behavior_type serve(owned_table<K, V, Kind>& tab,
     [t](insert_new_atom, entries& xs) {
       return respond(t->insert_new(std::move(xs)));
     },
-    [t](lookup_atom, const K& k) { return respond(t->lookup(k)); },
     [t](member_atom, const K& k) { return respond(t->member(k)); },
-    [t](erase_atom, const K& k) { return respond(t->erase(k)); },
-    [t](take_atom, const K& k) { return respond(t->take(k)); },
-    [t](update_counter_atom, const K& k, const counter_op& op) {
-      return respond(t->update_counter(k, op));
-    },
-    [t](update_counter_atom, const K& k, const counter_op& op, const V& dflt) {
-      return respond(t->update_counter(k, op, dflt));
-    },
-    [t](update_atom, const K& k, const updater<V>& f) {
-      return respond(t->update(k, f.fn));
-    },
-    [t](size_atom) -> caf::result<std::uint64_t> {
-      auto n = t->size();
-      if (!n)
-        return n.error();
-      return static_cast<std::uint64_t>(*n);
-    },
+    [t](size_atom) { return respond_count(t->size()); },
     [t](clear_atom) { return respond(t->clear()); },
     [t](to_list_atom) { return respond(t->to_list()); },
     [t](dump_atom, const std::string& path) {
       return respond(tab2file(*t, path));
+    },
+    [t](first_atom) { return respond(t->first()); },
+    [t](next_atom, const K& k) { return respond(t->next(k)); },
+    [t, entries_of](select_atom, const match<K, V>& m) {
+      return respond(t->select(entries_of(m)));
+    },
+    [t, entries_of](select_atom, const match<K, V>& m,
+                    std::uint64_t limit) -> caf::result<page> {
+      return respond(t->select(entries_of(m), static_cast<std::size_t>(limit)));
+    },
+    [t](select_atom, cont& c) -> caf::result<page> {
+      return respond(t->select(std::move(c)));
+    },
+    [t](select_count_atom, const match<K, V>& m) {
+      return respond_count(t->select_count(m.fn));
+    },
+    [t](select_delete_atom, const match<K, V>& m) {
+      return respond_count(t->select_delete(m.fn));
     });
   auto make = [&](auto&&... handlers) {
     return typename Handle::behavior_type{std::move(handlers)...,
                                           std::move(extra)...};
   };
-  if constexpr (is_ordered_v<Kind>) {
+  if constexpr (is_bag_v<Kind>) {
     return std::apply(make, std::tuple_cat(
-      std::move(base),
+      std::move(common),
       std::make_tuple(
-        [t](first_atom) { return respond(t->first()); },
-        [t](last_atom) { return respond(t->last()); },
-        [t](next_atom, const K& k) { return respond(t->next(k)); },
-        [t](prev_atom, const K& k) { return respond(t->prev(k)); },
-        [t](range_atom, const K& lo, const K& hi, std::uint64_t limit) {
-          return respond(t->range(lo, hi, limit));
-        })));
+        [t](lookup_atom, const K& k) { return respond(t->lookup(k)); },
+        [t](erase_atom, const K& k) { return respond_count(t->erase(k)); },
+        [t](erase_object_atom, const K& k, const V& v) {
+          return respond_count(t->erase_object(k, v));
+        },
+        [t](take_atom, const K& k) { return respond(t->take(k)); })));
   } else {
-    return std::apply(make, std::move(base));
+    auto single = std::make_tuple(
+      [t](lookup_atom, const K& k) { return respond(t->lookup(k)); },
+      [t](erase_atom, const K& k) { return respond(t->erase(k)); },
+      [t](take_atom, const K& k) { return respond(t->take(k)); },
+      [t](update_counter_atom, const K& k, const counter_op& op) {
+        return respond(t->update_counter(k, op));
+      },
+      [t](update_counter_atom, const K& k, const counter_op& op,
+          const V& dflt) { return respond(t->update_counter(k, op, dflt)); },
+      [t](update_atom, const K& k, const updater<V>& f) {
+        return respond(t->update(k, f.fn));
+      },
+      [t](select_replace_atom, const replacer<K, V>& f) {
+        return respond_count(t->select_replace(f.fn));
+      });
+    if constexpr (is_ordered_v<Kind>) {
+      return std::apply(make, std::tuple_cat(
+        std::move(common), std::move(single),
+        std::make_tuple(
+          [t](last_atom) { return respond(t->last()); },
+          [t](prev_atom, const K& k) { return respond(t->prev(k)); },
+          [t](range_atom, const K& lo, const K& hi, std::uint64_t limit) {
+            return respond(t->range(lo, hi, limit));
+          })));
+    } else {
+      return std::apply(make, std::tuple_cat(std::move(common),
+                                             std::move(single)));
+    }
   }
 }
 
@@ -285,5 +402,20 @@ namespace caf {
 
 template <class V>
 struct allowed_unsafe_message_type<cachet::updater<V>> : std::true_type {};
+
+template <class K, class V>
+struct allowed_unsafe_message_type<cachet::match<K, V>> : std::true_type {};
+
+template <class K, class V>
+struct allowed_unsafe_message_type<cachet::replacer<K, V>> : std::true_type {
+};
+
+template <class K, class V, class P, class R>
+struct allowed_unsafe_message_type<cachet::continuation<K, V, P, R>>
+  : std::true_type {};
+
+template <class R, class C>
+struct allowed_unsafe_message_type<cachet::select_page<R, C>>
+  : std::true_type {};
 
 } // namespace caf

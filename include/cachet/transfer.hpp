@@ -49,7 +49,7 @@ public:
   }
 
   /// The resource's registry name.
-  const std::string& name() const {
+  std::string name() const {
     return core_->name();
   }
 

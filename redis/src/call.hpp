@@ -42,15 +42,6 @@ inline bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
-/// A key for a lookup: one reused string per thread, so that a GET
-/// allocates nothing (table lookups take a `const std::string&`). Valid
-/// until this thread's next call.
-inline const std::string& scratch_key(std::string_view k) {
-  thread_local std::string buf;
-  buf.assign(k.data(), k.size());
-  return buf;
-}
-
 /// `x` in decimal.
 inline std::string ll_text(std::int64_t x) {
   std::string s;
@@ -156,7 +147,7 @@ struct call {
 
   /// Removes `key` if it is expired at `now`, atomically: a write of the
   /// key landing meanwhile keeps it. True if it removed the key.
-  bool erase_expired(const std::string& key, std::int64_t now) {
+  bool erase_expired(std::string_view key, std::int64_t now) {
     auto erased = tab.erase_if(key,
                                [now](const value& v) { return expired(v, now); });
     return erased && *erased;
@@ -173,8 +164,7 @@ struct call {
   caf::expected<bool> read(std::string_view key, F&& f) {
     auto now = now_ms();
     bool live = false;
-    auto& k = scratch_key(key);
-    auto found = tab.visit(k, [&](const value& v) {
+    auto found = tab.visit(key, [&](const value& v) {
       if (!expired(v, now)) {
         live = true;
         f(v);
@@ -182,7 +172,7 @@ struct call {
     });
     if (!found)
       return found;
-    if (*found && !live && erase_expired(k, now))
+    if (*found && !live && erase_expired(key, now))
       count_expired();
     return live;
   }
@@ -194,7 +184,7 @@ struct call {
   /// `update` if the key is present, else `insert_new`, retried if another
   /// client inserted the key in between.
   template <class F>
-  bool upsert(const std::string& key, F&& f) {
+  bool upsert(std::string_view key, F&& f) {
     for (;;) {
       auto now = now_ms();
       auto updated = tab.update(key, [&](value& v) { f(v, !expired(v, now)); });

@@ -70,7 +70,7 @@ void cmd_del(call& c) {
   std::int64_t n = 0;
   auto now = now_ms();
   for (std::size_t i = 1; i < c.argv.size(); ++i) {
-    auto taken = c.tab.take(scratch_key(c.argv[i]));
+    auto taken = c.tab.take(c.argv[i]);
     if (!c.ok(taken))
       return;
     if (!*taken)

@@ -183,7 +183,7 @@ void cmd_pttl(call& c) {
 void cmd_persist(call& c) {
   bool cleared = false;
   auto now = now_ms();
-  auto updated = c.tab.update(scratch_key(c.argv[1]), [&](value& v) {
+  auto updated = c.tab.update(c.argv[1], [&](value& v) {
     cleared = !expired(v, now) && v.expire_at != 0;
     if (cleared)
       v.expire_at = 0;

@@ -176,7 +176,7 @@ bool set_value(call& c, std::string_view key, std::string_view val,
     return true;
   }
   bool stored = false;
-  auto done = c.upsert(std::string{key}, [&](value& v, bool live) {
+  auto done = c.upsert(key, [&](value& v, bool live) {
     if (old != nullptr) {
       if (live)
         *old = v.bytes;
@@ -218,7 +218,7 @@ void setex_generic(call& c, unsigned unit) {
 template <class Next>
 bool update_number(call& c, Next next, std::string& text) {
   std::string_view failure;
-  bool done = c.upsert(std::string{c.argv[1]}, [&](value& v, bool live) {
+  bool done = c.upsert(c.argv[1], [&](value& v, bool live) {
     failure = next(std::string_view{v.bytes}, live, text);
     if (!failure.empty())
       return false;
@@ -322,7 +322,7 @@ void cmd_getset(call& c) {
 }
 
 void cmd_getdel(call& c) {
-  auto taken = c.tab.take(scratch_key(c.argv[1]));
+  auto taken = c.tab.take(c.argv[1]);
   if (!c.ok(taken))
     return;
   if (!*taken)
@@ -422,7 +422,7 @@ void cmd_append(call& c) {
   std::int64_t len = 0;
   bool too_long = false;
   auto max = c.env.config.proto_max_bulk_len;
-  bool done = c.upsert(std::string{c.argv[1]}, [&](value& v, bool live) {
+  bool done = c.upsert(c.argv[1], [&](value& v, bool live) {
     too_long = false;
     if (!live)
       v = value{};
@@ -493,7 +493,7 @@ void cmd_setrange(call& c) {
   bool too_long = false;
   bool wrote = false;
   std::int64_t len = 0;
-  bool done = c.upsert(std::string{c.argv[1]}, [&](value& v, bool live) {
+  bool done = c.upsert(c.argv[1], [&](value& v, bool live) {
     too_long = false;
     wrote = false;
     if (!live)

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <type_traits>
+#include <vector>
 
 namespace cachet::detail {
 
@@ -38,7 +40,45 @@ enum class op_status : std::uint8_t {
   ok,
   gone,      ///< the table was retired
   rejected,  ///< the write function refused (its reason is in its capture)
+  no_key,    ///< next(key) on a hashed kind: the key is not in the table
 };
+
+/// Heap bytes a stored key or value owns beyond its own object, for a
+/// table's memory accounting: a std::string's buffer unless it is inline
+/// (small-string optimization), a std::vector's elements and theirs. Other
+/// types count as owning nothing.
+template <class T>
+struct heap_size {
+  static std::size_t of(const T&) noexcept {
+    return 0;
+  }
+};
+
+template <class C, class Tr, class A>
+struct heap_size<std::basic_string<C, Tr, A>> {
+  static std::size_t of(const std::basic_string<C, Tr, A>& x) noexcept {
+    auto* p = reinterpret_cast<const char*>(x.data());
+    auto* self = reinterpret_cast<const char*>(&x);
+    if (p >= self && p < self + sizeof(x))
+      return 0;
+    return (x.capacity() + 1) * sizeof(C);
+  }
+};
+
+template <class T, class A>
+struct heap_size<std::vector<T, A>> {
+  static std::size_t of(const std::vector<T, A>& x) noexcept {
+    auto n = x.capacity() * sizeof(T);
+    for (const auto& y : x)
+      n += heap_size<T>::of(y);
+    return n;
+  }
+};
+
+template <class T>
+std::size_t heap_bytes(const T& x) noexcept {
+  return heap_size<T>::of(x);
+}
 
 /// Spins politely while a batch writer holds a sequence odd.
 inline void seq_pause(unsigned& spins) {
@@ -85,6 +125,14 @@ inline std::uint64_t reverse_bits(std::uint64_t x) noexcept {
   x = ((x >> 2) & 0x3333333333333333ULL) | ((x & 0x3333333333333333ULL) << 2);
   x = ((x >> 4) & 0x0F0F0F0F0F0F0F0FULL) | ((x & 0x0F0F0F0F0F0F0F0FULL) << 4);
   return __builtin_bswap64(x);
+}
+
+/// The bucket after `cursor` in reverse-binary order over `mask + 1`
+/// buckets (Redis's dictScan step); 0 after the last one.
+inline std::uint64_t next_cursor(std::uint64_t cursor,
+                                 std::uint64_t mask) noexcept {
+  cursor |= ~mask;
+  return reverse_bits(reverse_bits(cursor) + 1);
 }
 
 } // namespace cachet::detail

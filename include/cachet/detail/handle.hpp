@@ -44,9 +44,8 @@ public:
   }
 
   /// The registry name, empty if anonymous (or moved from).
-  const std::string& name() const noexcept {
-    static const std::string none;
-    return core_ ? core_->name() : none;
+  std::string name() const {
+    return core_ ? core_->name() : std::string{};
   }
 
   /// The owner actor (invalid once it died), for message-based access.
@@ -60,6 +59,15 @@ public:
   auto with(bool write, F&& f) const -> decltype(f(std::declval<Core&>())) {
     if (!permitted(write))
       return denial();
+    return f(*core_);
+  }
+
+  /// Runs `f(core)` whatever the rights (info is public, as in ETS), or
+  /// answers table_gone for a moved-from handle.
+  template <class F>
+  auto with_any(F&& f) const -> decltype(f(std::declval<Core&>())) {
+    if (!core_)
+      return caf::make_error(errc::table_gone);
     return f(*core_);
   }
 

@@ -80,8 +80,9 @@ public:
   // -- reads: any thread, lock-free --------------------------------------------
 
   /// Calls `f(const value_ref*)` once, with the key's value or nullptr.
-  template <class F>
-  op_status find(const K& key, F&& f) const {
+  /// `key` is a K or, for std::string keys, a std::string_view.
+  template <class Q, class F>
+  op_status find(const Q& key, F&& f) const {
     auto h = hash_of(key);
     const auto& seq = seqs_[h & (stripe_count - 1)];
     epoch_guard pin;
@@ -143,6 +144,141 @@ public:
     return op_status::ok;
   }
 
+  /// Where a resumable walk (select with a limit) stands: the next bucket
+  /// in reverse-binary order, as scan's cursor.
+  struct position {
+    std::uint64_t cursor = 0;
+    bool done = false;
+  };
+
+  /// Shows `f(key, value) -> bool` the entries of whole buckets from `pos`
+  /// on, in for_each's order, and stops after a bucket in which `f` said
+  /// false (or at the end: pos.done). Across calls, an entry present for
+  /// the whole walk is shown exactly once, as by for_each.
+  template <class F>
+  op_status walk(position& pos, F&& f) const {
+    bool more = true;
+    auto wanting = [&](const auto& k, const auto& v) {
+      if (!f(k, v))
+        more = false;
+    };
+    while (!pos.done && more) {
+      if (visit_bucket(pos.cursor, wanting) == nullptr)
+        return op_status::gone;
+      pos.done = pos.cursor == 0;
+    }
+    return op_status::ok;
+  }
+
+  /// Calls `f(const key_view*)` with the first key in walk order (ETS
+  /// first on a set), or nullptr if the table is empty.
+  template <class F>
+  op_status first(F&& f) const {
+    epoch_guard pin;
+    for (;;) {
+      auto g = seq_begin(growth_);
+      auto* arr = buckets_.load(std::memory_order_acquire);
+      if (arr == nullptr)
+        return op_status::gone;
+      auto* n = first_from(arr, 0, true);
+      if (!seq_valid(growth_, g))
+        continue;
+      show_key(n, f);
+      return op_status::ok;
+    }
+  }
+
+  /// Calls `f(const key_view*)` with the key after `key` in walk order, or
+  /// nullptr after the last one; no_key if `key` is not in the table (ETS's
+  /// badarg). Stateless, as ETS's next without safe_fixtable: a walk by
+  /// first/next over a table that grows meanwhile may skip or repeat keys
+  /// (walk, scan and for_each do not).
+  template <class Q, class F>
+  op_status next(const Q& key, F&& f) const {
+    auto h = hash_of(key);
+    epoch_guard pin;
+    for (;;) {
+      auto g = seq_begin(growth_);
+      auto* arr = buckets_.load(std::memory_order_acquire);
+      if (arr == nullptr)
+        return op_status::gone;
+      std::uint64_t bucket = h & arr->mask;
+      const node* n = arr->heads[bucket].load(std::memory_order_acquire);
+      while (n != nullptr && !holds(n, h, key))
+        n = n->next.load(std::memory_order_acquire);
+      const node* succ = nullptr;
+      if (n != nullptr) {
+        succ = n->next.load(std::memory_order_acquire);
+        if (succ == nullptr)
+          succ = first_from(arr, next_cursor(bucket, arr->mask), false);
+      }
+      if (!seq_valid(growth_, g))
+        continue;
+      if (n == nullptr)
+        return op_status::no_key;
+      show_key(succ, f);
+      return op_status::ok;
+    }
+  }
+
+  /// Under each bucket's write lock in turn, shows `g(key, const value_ref&,
+  /// std::optional<V>& out)` every entry and applies the write_action it
+  /// returns (`put` stores `out`, under the same key): the decision and
+  /// the write are atomic per entry. Covers every entry present for the
+  /// whole call exactly once, across growth (the buckets' walk order).
+  /// Writers of other buckets go on meanwhile. If `g` or a copy throws,
+  /// the entries done so far stay done and the exception propagates.
+  template <class G>
+  op_status edit_each(G&& g) {
+    std::uint64_t cursor = 0;
+    std::vector<node*> garbage;
+    do {
+      auto& st = stripes_[cursor & (stripe_count - 1)];
+      bucket_array* arr;
+      {
+        // A bucket's entries all belong to one stripe (its low bits), and
+        // growth takes every stripe's lock: the array holds still.
+        std::lock_guard<std::mutex> guard{st.mtx};
+        arr = buckets_.load(std::memory_order_relaxed);
+        if (arr == nullptr)
+          return op_status::gone;
+        try {
+          auto* link = &arr->heads[cursor & arr->mask];
+          auto* cur = link->load(std::memory_order_relaxed);
+          while (cur != nullptr) {
+            std::optional<V> out;
+            auto action = show_value(cur, [&](const value_ref* v) {
+              return g(cur->key(), *v, out);
+            });
+            if (action != write_action::keep)
+              garbage.reserve(garbage.size() + 1); // nothing changed yet
+            if (action == write_action::put) {
+              auto* n = make_node(node_hash(cur), cur->key(), std::move(*out));
+              link_node(st, link, cur, n);
+              garbage.push_back(cur);
+              link = &n->next;
+            } else if (action == write_action::erase) {
+              unlink_node(st, link, cur);
+              garbage.push_back(cur);
+            } else {
+              link = &cur->next;
+            }
+            cur = link->load(std::memory_order_relaxed);
+          }
+        } catch (...) {
+          for (auto* x : garbage)
+            retire(x);
+          throw;
+        }
+      }
+      for (auto* x : garbage)
+        retire(x);
+      garbage.clear();
+      cursor = next_cursor(cursor, arr->mask);
+    } while (cursor != 0);
+    return op_status::ok;
+  }
+
   /// Number of entries; exact when no write is in flight.
   op_status size(std::size_t& out) const {
     if (buckets_.load(std::memory_order_acquire) == nullptr)
@@ -155,6 +291,22 @@ public:
 
   bool alive() const noexcept {
     return buckets_.load(std::memory_order_acquire) != nullptr;
+  }
+
+  /// Bytes the table holds from the allocator: its entries (each node with
+  /// its inline bytes, and the heap blocks of std::string and std::vector
+  /// keys and values) and its bucket array. Memory of entries replaced or
+  /// erased but not yet reclaimed is not counted. Exact when no write is in
+  /// flight.
+  op_status memory(std::size_t& out) const {
+    epoch_guard pin;
+    auto* arr = buckets_.load(std::memory_order_acquire);
+    if (arr == nullptr)
+      return op_status::gone;
+    out = array_bytes(arr->mask + 1);
+    for (auto& s : stripes_)
+      out += s.bytes.load(std::memory_order_relaxed);
+    return op_status::ok;
   }
 
   /// The size of the bucket array, 0 once retired (for tests and tools).
@@ -284,6 +436,74 @@ public:
     return op_status::ok;
   }
 
+  /// A batch write whose new values depend on the current ones (bags add
+  /// to a key's objects): for each item, `merge(const value_ref* cur, X&
+  /// item, std::optional<V>& out) -> bool` says whether to store `out`. The
+  /// keys of `items` must be distinct. Atomic and isolated as insert_batch:
+  /// the new nodes are all built under the locks before the first is
+  /// linked, so a failed allocation (or a throwing merge) changes nothing.
+  /// With `only_new`, writes nothing and returns `rejected` if any key is
+  /// present.
+  template <class X, class Merge>
+  op_status merge_batch(std::vector<std::pair<K, X>>& items, bool only_new,
+                        Merge&& merge) {
+    std::size_t n = 0;
+    if (size(n) != op_status::ok)
+      return op_status::gone;
+    grow_to(n + items.size());
+    std::vector<std::size_t> hashes;
+    hashes.reserve(items.size());
+    std::uint64_t stripe_mask = 0;
+    for (auto& item : items) {
+      hashes.push_back(hash_of(item.first));
+      stripe_mask |= std::uint64_t{1} << (hashes.back() & (stripe_count - 1));
+    }
+    std::vector<std::pair<std::size_t, node*>> fresh;
+    std::vector<node*> garbage;
+    fresh.reserve(items.size());
+    garbage.reserve(items.size());
+    bool grow_now = false;
+    bucket_array* arr;
+    {
+      multi_lock locks{*this, stripe_mask};
+      arr = buckets_.load(std::memory_order_relaxed);
+      if (arr == nullptr)
+        return op_status::gone;
+      if (only_new)
+        for (std::size_t i = 0; i < items.size(); ++i)
+          if (locate(arr, hashes[i], items[i].first).second != nullptr)
+            return op_status::rejected;
+      try {
+        for (std::size_t i = 0; i < items.size(); ++i) {
+          auto* cur = locate(arr, hashes[i], items[i].first).second;
+          std::optional<V> out;
+          bool store = show_value(cur, [&](const value_ref* v) {
+            return merge(v, items[i].second, out);
+          });
+          if (store)
+            fresh.emplace_back(hashes[i], make_node(hashes[i], items[i].first,
+                                                    std::move(*out)));
+        }
+      } catch (...) {
+        destroy_all(fresh);
+        throw;
+      }
+      locks.begin_batch();
+      for (auto [h, n] : fresh) {
+        auto& st = stripes_[h & (stripe_count - 1)];
+        auto [link, cur] = locate(arr, h, n->key());
+        if (auto* old = link_node(st, link, cur, n))
+          garbage.push_back(old);
+        grow_now = grow_now || overloaded(arr, st);
+      }
+    }
+    for (auto* x : garbage)
+      retire(x);
+    if (grow_now)
+      grow(arr);
+    return op_status::ok;
+  }
+
   /// Removes every entry atomically (ETS delete_all_objects).
   op_status clear() {
     bucket_array* old;
@@ -294,8 +514,10 @@ public:
         return op_status::gone;
       auto* fresh = make_array(stripe_count);
       buckets_.store(fresh, std::memory_order_release);
-      for (auto& s : stripes_)
+      for (auto& s : stripes_) {
         s.count.store(0, std::memory_order_relaxed);
+        s.bytes.store(0, std::memory_order_relaxed);
+      }
     }
     retire_array(old);
     return op_status::ok;
@@ -308,8 +530,10 @@ public:
     {
       multi_lock locks{*this, ~std::uint64_t{0}};
       old = buckets_.exchange(nullptr, std::memory_order_acq_rel);
-      for (auto& s : stripes_)
+      for (auto& s : stripes_) {
         s.count.store(0, std::memory_order_relaxed);
+        s.bytes.store(0, std::memory_order_relaxed);
+      }
     }
     if (old != nullptr)
       retire_array(old);
@@ -361,7 +585,8 @@ private:
 
   template <class T>
   struct field<T, true> {
-    explicit field(const T& x) : size(x.size()) {
+    template <class U>
+    explicit field(const U& x) : size(x.size()) {
       // nop
     }
     const std::size_t size;
@@ -434,6 +659,20 @@ private:
     }
   }
 
+  /// What `n` holds from the allocator (see memory()).
+  static std::size_t footprint(const node* n) noexcept {
+    auto bytes = sizeof(node);
+    if constexpr (inline_key)
+      bytes += n->key().size();
+    else
+      bytes += heap_bytes(n->key());
+    if constexpr (inline_value)
+      bytes += n->value().size();
+    else
+      bytes += heap_bytes(n->value());
+    return bytes;
+  }
+
   static void destroy(node* n) noexcept {
     n->~node();
     ::operator delete(n);
@@ -449,6 +688,18 @@ private:
     detail::retire(n, [](void* p) { destroy(static_cast<node*>(p)); });
   }
 
+
+  /// Calls `f(const key_view*)` with n's key, or with nullptr.
+  template <class F>
+  static void show_key(const node* n, F& f) {
+    if (n == nullptr) {
+      f(static_cast<const std::remove_reference_t<decltype(n->key())>*>(
+        nullptr));
+      return;
+    }
+    decltype(auto) k = n->key();
+    f(&k);
+  }
 
   /// Calls `f(const value_ref*)` with n's value, or with nullptr.
   template <class F>
@@ -475,7 +726,7 @@ private:
       return eq_(n->key(), key);
   }
 
-  std::size_t hash_of(const node* n) const {
+  std::size_t node_hash(const node* n) const {
     if constexpr (stores_hash)
       return n->hash;
     else
@@ -488,9 +739,27 @@ private:
     std::atomic<node*> heads[1];
   };
 
+  /// The first node of the first non-empty bucket from `cursor` on, or
+  /// null if the walk ends first; `at_start` tells that cursor 0 is the
+  /// start rather than the end.
+  static const node* first_from(const bucket_array* arr,
+                                std::uint64_t cursor, bool at_start) {
+    if (cursor == 0 && !at_start)
+      return nullptr;
+    do {
+      if (auto* n = arr->heads[cursor & arr->mask].load(
+            std::memory_order_acquire))
+        return n;
+      cursor = next_cursor(cursor, arr->mask);
+    } while (cursor != 0);
+    return nullptr;
+  }
+
   struct alignas(64) stripe {
     std::mutex mtx;
     std::atomic<std::size_t> count{0};
+    /// Footprints of the stripe's nodes (see memory()).
+    std::atomic<std::size_t> bytes{0};
   };
 
   /// Locks the stripes in `mask` in ascending order; `begin_batch` makes
@@ -526,7 +795,8 @@ private:
     bool batch_ = false;
   };
 
-  std::size_t hash_of(const K& key) const {
+  template <class Q>
+  std::size_t hash_of(const Q& key) const {
     return mix_hash(hash_(key));
   }
 
@@ -583,15 +853,16 @@ private:
         break; // else relinked under our feet: collect it again
     }
     chain.show(f);
-    // Redis's cursor step: increment the reversed bucket index.
-    cursor |= ~static_cast<std::uint64_t>(arr->mask);
-    cursor = reverse_bits(reverse_bits(cursor) + 1);
+    cursor = next_cursor(cursor, arr->mask);
     return arr;
   }
 
+  static std::size_t array_bytes(std::size_t n) noexcept {
+    return sizeof(bucket_array) + (n - 1) * sizeof(std::atomic<node*>);
+  }
+
   static bucket_array* make_array(std::size_t n) {
-    auto bytes = sizeof(bucket_array) + (n - 1) * sizeof(std::atomic<node*>);
-    auto* arr = static_cast<bucket_array*>(::operator new(bytes));
+    auto* arr = static_cast<bucket_array*>(::operator new(array_bytes(n)));
     arr->mask = n - 1;
     for (std::size_t i = 0; i < n; ++i)
       new (&arr->heads[i]) std::atomic<node*>(nullptr);
@@ -644,6 +915,9 @@ private:
     link->store(n, std::memory_order_release);
     if (cur == nullptr)
       st.count.fetch_add(1, std::memory_order_relaxed);
+    // Unsigned wrap-around adds the difference either way.
+    st.bytes.fetch_add(footprint(n) - (cur != nullptr ? footprint(cur) : 0),
+                       std::memory_order_relaxed);
     return cur;
   }
 
@@ -655,6 +929,7 @@ private:
     link->store(cur->next.load(std::memory_order_relaxed),
                 std::memory_order_release);
     st.count.fetch_sub(1, std::memory_order_relaxed);
+    st.bytes.fetch_sub(footprint(cur), std::memory_order_relaxed);
     return cur;
   }
 
@@ -723,7 +998,7 @@ private:
         auto* x = old->heads[i].load(std::memory_order_relaxed);
         while (x != nullptr) {
           auto* next = x->next.load(std::memory_order_relaxed);
-          auto& head = fresh->heads[hash_of(x) & (n - 1)];
+          auto& head = fresh->heads[node_hash(x) & (n - 1)];
           x->next.store(head.load(std::memory_order_relaxed),
                         std::memory_order_release);
           head.store(x, std::memory_order_relaxed);

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include <caf/error.hpp>
 #include <caf/fwd.hpp>
@@ -35,10 +36,28 @@ public:
   /// The live resource registered as `name`, or null.
   std::shared_ptr<resource_core> find(const std::string& name) const;
 
+  /// Moves `core` from name `from` (empty: none) to `to` in one step;
+  /// name_taken if a live resource other than `core` holds `to`.
+  caf::error rename(const std::string& from, const std::string& to,
+                    const std::shared_ptr<resource_core>& core);
+
+  /// Lists `core` (named or not) among the system's resources.
+  void track(const std::shared_ptr<resource_core>& core);
+
+  /// Drops `core` from the list.
+  void untrack(const resource_core* core) noexcept;
+
+  /// Every live resource listed.
+  std::vector<std::shared_ptr<resource_core>> all() const;
+
 private:
   mutable std::mutex mtx_;
   std::unordered_map<std::string, std::weak_ptr<resource_core>> names_;
+  std::unordered_map<const resource_core*, std::weak_ptr<resource_core>> all_;
 };
+
+/// The registry of `sys`, or null if the system was not configured.
+std::shared_ptr<registry> registry_if(caf::actor_system& sys);
 
 /// The registry of `sys`. Resources keep it alive while registered in it, so
 /// a resource that outlives its system can still free its name.

@@ -30,6 +30,7 @@
 
 #include "cachet/access_mode.hpp"
 #include "cachet/ownership_options.hpp"
+#include "cachet/table_info.hpp"
 
 namespace cachet::detail {
 
@@ -55,9 +56,8 @@ public:
 
   virtual ~resource_core();
 
-  const std::string& name() const noexcept {
-    return name_;
-  }
+  /// The registry name (empty if anonymous); rename may change it.
+  std::string name() const;
 
   access_mode mode() const noexcept {
     return mode_;
@@ -76,11 +76,27 @@ public:
   /// The owner, or an invalid address before binding.
   caf::actor_addr owner() const;
 
+  /// The heir named at creation, if any.
+  const caf::actor_addr& heir() const noexcept {
+    return heir_;
+  }
+
+  /// ETS rename: registers the resource as `to` and frees its old name.
+  /// Errors: name_taken (a live resource holds `to`), invalid_argument
+  /// (`to` is empty), table_gone. Throws std::logic_error, as naming does,
+  /// if the system was not configured.
+  caf::error rename(const std::string& to);
+
+  /// The resource's description; false if it is not a table (caches and
+  /// snapshots are not listed by all_tables).
+  bool info(table_info& out) const;
+
   /// False once retired.
   virtual bool alive() const noexcept = 0;
 
-  /// Registers the name (if any) in `sys`'s registry; name_taken if a live
-  /// resource holds it.
+  /// Registers the name (if any) in `sys`'s registry, which also lists
+  /// anonymous resources of a configured system (all_tables); name_taken if
+  /// a live resource holds the name.
   caf::error register_name(caf::actor_system& sys);
 
   /// Makes `owner` the first owner, tied to its lifetime. Returns the new
@@ -125,6 +141,12 @@ protected:
                                         const caf::message& data)
     = 0;
 
+  /// Fills in what only the concrete core knows (kind, size, memory);
+  /// false if it is not a table.
+  virtual bool describe(table_info&) const {
+    return false;
+  }
+
   /// Told after ownership moved to a new owner or heir, with no lock held.
   virtual void owner_changed() noexcept {
     // nop
@@ -140,13 +162,14 @@ private:
 
   handoff prepare_handoff(std::uint64_t next, const caf::actor_addr& from);
 
-  const std::string name_;
+  std::string name_; // guarded by mtx_
   const access_mode mode_;
   const std::type_index type_;
   const caf::actor_addr heir_;
   const caf::message heir_data_;
   std::atomic<std::uint64_t> gen_{0};
   mutable std::mutex mtx_;
+  std::mutex rename_mtx_; // one rename at a time
   caf::actor_addr owner_;         // guarded by mtx_
   std::uint64_t claimed_gen_ = 0; // guarded by mtx_
   handoff handoff_;               // guarded by mtx_

@@ -53,9 +53,11 @@ public:
 
   // -- reads: any thread, lock-free --------------------------------------------
 
-  /// Calls `f(const V*)` once, with the key's value or nullptr.
-  template <class F>
-  op_status find(const K& key, F&& f) const {
+  /// Calls `f(const V*)` once, with the key's value or nullptr. `key` is
+  /// a K or anything `Compare` compares with one (std::less<> is
+  /// transparent).
+  template <class Q, class F>
+  op_status find(const Q& key, F&& f) const {
     return read_one(
       [&] {
         auto* n = lower_bound(key);
@@ -78,8 +80,8 @@ public:
   }
 
   /// Calls `f(const K*)` with the smallest key greater than `key`.
-  template <class F>
-  op_status next(const K& key, F&& f) const {
+  template <class Q, class F>
+  op_status next(const Q& key, F&& f) const {
     return read_one([&] { return upper_bound(key); }, key_of(f));
   }
 
@@ -106,6 +108,130 @@ public:
       if (seq_valid(seq_, s))
         return op_status::ok;
     }
+  }
+
+  /// Where a resumable walk stands: past `after` (the last key shown, if
+  /// any), within [lo, hi) when bounded, forwards or in reverse.
+  struct position {
+    std::optional<K> lo;
+    std::optional<K> hi;
+    bool reverse = false;
+    std::optional<K> after;
+    bool done = false;
+  };
+
+  /// Shows `f(const K&, const V&) -> bool` the entries from `pos` on, in key
+  /// order (or reverse key order), and stops right after the one for which
+  /// `f` said false, remembering its key (or at the end: pos.done). Only
+  /// the keys in [pos.lo, pos.hi) are visited. Across calls, an entry
+  /// present for the whole walk is shown exactly once: the walk resumes
+  /// after the last key it showed. A reverse step costs a search from the
+  /// top (the list has no back links): O(log n) per entry.
+  template <class F>
+  op_status walk(position& pos, F&& f) const {
+    epoch_guard pin;
+    if (retired_.load(std::memory_order_acquire))
+      return op_status::gone;
+    if (pos.done)
+      return op_status::ok;
+    if (!pos.reverse) {
+      const node* n = pos.after ? upper_bound(*pos.after)
+                      : pos.lo  ? lower_bound(*pos.lo)
+                                : head_[0].load(std::memory_order_acquire);
+      for (; n != nullptr && (!pos.hi || less_(n->key, *pos.hi));
+           n = n->links()[0].load(std::memory_order_acquire))
+        if (!f(static_cast<const K&>(n->key), static_cast<const V&>(n->value))) {
+          pos.after.emplace(n->key);
+          return op_status::ok;
+        }
+    } else {
+      const K* bound = pos.after ? &*pos.after : pos.hi ? &*pos.hi : nullptr;
+      for (const node* n = rightmost(bound);
+           n != nullptr && (!pos.lo || !less_(n->key, *pos.lo));
+           n = rightmost(&n->key))
+        if (!f(static_cast<const K&>(n->key), static_cast<const V&>(n->value))) {
+          pos.after.emplace(n->key);
+          return op_status::ok;
+        }
+    }
+    pos.done = true;
+    return op_status::ok;
+  }
+
+  /// Under the writer lock, shows `g(const K&, const V&, std::optional<V>&
+  /// out)` each entry with a key in [lo, hi) (unbounded where null) and
+  /// applies the write_action it returns: atomic per entry. Releases the
+  /// lock every `chunk` entries so that writers are not held up for the
+  /// whole table; an entry present for the whole call is shown exactly
+  /// once. If `g` or a copy throws, the entries done so far stay done.
+  template <class G>
+  op_status edit_each(const K* lo, const K* hi, G&& g) {
+    constexpr std::size_t chunk = 256;
+    std::optional<K> from; // the first key not yet shown
+    if (lo != nullptr)
+      from.emplace(*lo);
+    std::vector<node*> garbage;
+    for (bool more = true; more;) {
+      more = false;
+      {
+        std::lock_guard<std::mutex> guard{mtx_};
+        if (retired_.load(std::memory_order_relaxed))
+          return op_status::gone;
+        try {
+          auto* cur = const_cast<node*>(
+            from ? lower_bound(*from)
+                 : head_[0].load(std::memory_order_relaxed));
+          for (std::size_t seen = 0;
+               cur != nullptr && (hi == nullptr || less_(cur->key, *hi));
+               ++seen) {
+            if (seen == chunk) {
+              from.emplace(cur->key); // may throw: nothing half done
+              more = true;
+              break;
+            }
+            std::optional<V> out;
+            auto action = g(static_cast<const K&>(cur->key),
+                            static_cast<const V&>(cur->value), out);
+            auto* succ = cur->links()[0].load(std::memory_order_relaxed);
+            if (action == write_action::keep) {
+              cur = succ;
+              continue;
+            }
+            garbage.reserve(garbage.size() + 1);
+            links_t preds;
+            find_preds(cur->key, preds);
+            if (action == write_action::put) {
+              auto* n = make_node(cur->height, cur->key, std::move(*out));
+              link(preds, cur, n);
+              succ = n->links()[0].load(std::memory_order_relaxed);
+            } else {
+              unlink(preds, cur);
+            }
+            garbage.push_back(cur);
+            cur = succ;
+          }
+        } catch (...) {
+          for (auto* n : garbage)
+            retire_node(n);
+          throw;
+        }
+      }
+      for (auto* n : garbage)
+        retire_node(n);
+      garbage.clear();
+    }
+    return op_status::ok;
+  }
+
+  /// Bytes the table holds from the allocator: every node with its links
+  /// and the heap blocks of std::string and std::vector keys and values.
+  /// Memory of nodes replaced or erased but not yet reclaimed is not
+  /// counted. Exact when no write is in flight.
+  op_status memory(std::size_t& out) const {
+    if (retired_.load(std::memory_order_acquire))
+      return op_status::gone;
+    out = bytes_.load(std::memory_order_relaxed);
+    return op_status::ok;
   }
 
   /// Calls `f(const K&, const V&)` in key order. Not a snapshot: an entry
@@ -287,6 +413,12 @@ private:
     }
   }
 
+  /// What `n` holds from the allocator (see memory()).
+  static std::size_t footprint(const node* n) noexcept {
+    return sizeof(node) + n->height * sizeof(std::atomic<node*>)
+           + heap_bytes(n->key) + heap_bytes(n->value);
+  }
+
   static void free_node(node* n) {
     n->~node();
     ::operator delete(n, node_align);
@@ -347,7 +479,8 @@ private:
   }
 
   /// First node with key >= k (readers).
-  const node* lower_bound(const K& k) const {
+  template <class Q>
+  const node* lower_bound(const Q& k) const {
     const node* pred = nullptr;
     const node* next = nullptr;
     for (auto lvl = top(); lvl-- > 0;) {
@@ -361,7 +494,8 @@ private:
   }
 
   /// First node with key > k (readers).
-  const node* upper_bound(const K& k) const {
+  template <class Q>
+  const node* upper_bound(const Q& k) const {
     const node* pred = nullptr;
     const node* next = nullptr;
     for (auto lvl = top(); lvl-- > 0;) {
@@ -389,7 +523,8 @@ private:
 
   /// Fills `preds` with the links to update for `key` at every level and
   /// returns the node holding `key`, if any. Writers only.
-  node* find_preds(const K& key, links_t& preds) {
+  template <class Q>
+  node* find_preds(const Q& key, links_t& preds) {
     node* pred = nullptr;
     node* next = nullptr;
     for (auto lvl = max_height; lvl-- > 0;) {
@@ -441,6 +576,8 @@ private:
                       std::memory_order_release);
     if (cur == nullptr)
       count_.fetch_add(1, std::memory_order_relaxed);
+    bytes_.fetch_add(footprint(n) - (cur != nullptr ? footprint(cur) : 0),
+                     std::memory_order_relaxed);
     return cur;
   }
 
@@ -452,6 +589,7 @@ private:
       preds[i]->store(cur->links()[i].load(std::memory_order_relaxed),
                       std::memory_order_release);
     count_.fetch_sub(1, std::memory_order_relaxed);
+    bytes_.fetch_sub(footprint(cur), std::memory_order_relaxed);
     return cur;
   }
 
@@ -462,6 +600,7 @@ private:
     for (auto& h : head_)
       h.store(nullptr, std::memory_order_release);
     count_.store(0, std::memory_order_relaxed);
+    bytes_.store(0, std::memory_order_relaxed);
     return chain;
   }
 
@@ -470,6 +609,7 @@ private:
   std::atomic<unsigned> height_{1};
   std::atomic<bool> retired_{false};
   std::atomic<std::size_t> count_{0};
+  std::atomic<std::size_t> bytes_{0};
   std::mutex mtx_;
   alignas(64) std::atomic<std::uint32_t> seq_{0};
 };

@@ -7,6 +7,7 @@
 #include <memory>
 #include <typeinfo>
 
+#include "cachet/detail/bag_engine.hpp"
 #include "cachet/detail/hash_engine.hpp"
 #include "cachet/detail/resource_core.hpp"
 #include "cachet/detail/skiplist_engine.hpp"
@@ -25,6 +26,16 @@ struct engine_of<K, V, set<Hash, KeyEqual>> {
 template <class K, class V, class Compare>
 struct engine_of<K, V, ordered_set<Compare>> {
   using type = skiplist_engine<K, V, Compare>;
+};
+
+template <class K, class V, class Hash, class KeyEqual>
+struct engine_of<K, V, bag<Hash, KeyEqual>> {
+  using type = bag_engine<K, V, Hash, KeyEqual, true>;
+};
+
+template <class K, class V, class Hash, class KeyEqual>
+struct engine_of<K, V, duplicate_bag<Hash, KeyEqual>> {
+  using type = bag_engine<K, V, Hash, KeyEqual, false>;
 };
 
 template <class K, class V, class Kind>
@@ -46,6 +57,14 @@ public:
   }
 
 protected:
+  bool describe(table_info& out) const override {
+    out.kind = kind_name<Kind>::value;
+    if (engine_.size(out.size) != op_status::ok
+        || engine_.memory(out.memory) != op_status::ok)
+      out.size = out.memory = 0; // retired meanwhile
+    return true;
+  }
+
   void retire_storage() noexcept override {
     engine_.retire_storage();
   }
