@@ -8,7 +8,8 @@ cmake_minimum_required(VERSION 3.19)
 execute_process(
   COMMAND ${BENCH} --seconds=0.05 --keys=1000 --threads=1 --mix=100,95
           --dist=uniform,zipf --values=u64,str --callers=1,2 --repeats=1
-          --memory-entries=10000 --crashes=20 --no-beam --json=${OUT}
+          --memory-entries=10000 --crashes=20 --query-entries=10000 --no-beam
+          --json=${OUT}
   RESULT_VARIABLE rc
   OUTPUT_VARIABLE out
   ERROR_VARIABLE err)
@@ -88,7 +89,7 @@ set(names direct_vs_message_2_threads direct_vs_beam_ets_lookup_1_thread
           direct_vs_best_cpp_peer_1M_keys direct_vs_unsync_ceiling
           message_actor_vs_beam_genserver_call
           message_thread_vs_beam_genserver_call bytes_per_entry
-          restart_p99_fresh restart_p99_heir)
+          restart_p99_fresh restart_p99_heir select_family_vs_beam_ets_1_thread)
 string(JSON n LENGTH "${doc}" targets)
 math(EXPR last "${n} - 1")
 set(got "")
@@ -123,4 +124,30 @@ if(n EQUAL 0)
   message(FATAL_ERROR "JSON: no memory rows")
 endif()
 get(v memory 0 rss_bytes_per_entry)
+
+# The query rows: cachet's four, each with its rate (--no-beam: no BEAM rows).
+get(v query status)
+if(NOT v STREQUAL "measured")
+  message(FATAL_ERROR "JSON: query rows not measured")
+endif()
+string(JSON n LENGTH "${doc}" query results)
+math(EXPR last "${n} - 1")
+set(seen "")
+foreach(i RANGE ${last})
+  get(path query results ${i} path)
+  list(APPEND seen ${path})
+  if(path MATCHES "bag_lookup$")
+    expect_type("NUMBER" query results ${i} ops_per_sec)
+  else()
+    foreach(field entries matched seconds rows_per_sec)
+      expect_type("NUMBER" query results ${i} ${field})
+    endforeach()
+  endif()
+endforeach()
+foreach(path query_select query_select_count query_select_delete
+             query_bag_lookup)
+  if(NOT path IN_LIST seen)
+    message(FATAL_ERROR "JSON: no query row for ${path}")
+  endif()
+endforeach()
 message(STATUS "cachet-bench JSON ok: ${OUT}")

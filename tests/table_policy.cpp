@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <thread>
+#include <vector>
 
 using namespace std::chrono_literals;
 using cachet::errc;
@@ -537,4 +538,39 @@ TEST_CASE_METHOD(fixture, "cache heir: an heir that exits while holding the "
   opts.heir = caf::actor_addr{};
   auto owned = unwrap(cachet::make_cache(third.ptr(), opts));
   CHECK(unwrap(owned.get("k")) == std::nullopt);
+}
+
+TEST_CASE_METHOD(fixture, "policy heir: a bag survives its owner's crashes, "
+                          "objects in order") {
+  using bag_kind = cachet::duplicate_bag<>;
+  using bag_owner = cachet::owner_actor<std::string, std::int64_t, bag_kind>;
+  auto sup = cachet::start_supervisor(
+    sys, lenient(),
+    {cachet::owner_child<std::string, std::int64_t, bag_kind>(
+      "owner", {"heir-bag", cachet::access_mode::protected_},
+      cachet::table_policy::heir)});
+  REQUIRE(sup);
+  cachet::blocking_caller caller{sys};
+  auto owner = next_owner(caller, *sup);
+  auto tab = unwrap(
+    cachet::whereis<std::string, std::int64_t, bag_kind>(sys, "heir-bag"));
+  cachet::named_table<std::string, std::int64_t, bag_kind> named{
+    sys, "heir-bag", 1s};
+  std::vector<std::int64_t> want;
+  for (int crash = 0; crash < 5; ++crash) {
+    REQUIRE(caller.call(caf::actor_cast<bag_owner>(owner), 5s,
+                        cachet::insert_atom_v, std::string{"k"},
+                        std::int64_t{crash % 2}));
+    want.push_back(crash % 2);
+    caf::anon_send_exit(owner, caf::exit_reason::kill);
+    auto next = next_owner(caller, *sup, owner);
+    REQUIRE(next);
+    owner = next;
+    CHECK(tab.alive());
+    CHECK(unwrap(named.lookup("k")) == want);
+  }
+  await_down(sys, caf::actor_cast<caf::actor>(*sup), [&] {
+    caf::anon_send_exit(*sup, caf::exit_reason::user_shutdown);
+  });
+  CHECK_FALSE(tab.alive());
 }

@@ -1,14 +1,16 @@
 // Runs bench/beam/bench.exs on the very keys and op streams cachet's paths
 // ran (written to a temporary directory), and reads its JSON lines back into
-// rows beside cachet's.
+// rows beside cachet's; query.exs likewise for the query rows.
 #include "tasks.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include <fmt/core.h>
@@ -41,6 +43,41 @@ std::string join(const std::vector<std::string>& xs) {
   return s;
 }
 
+/// Runs `cmd`, an elixir script printing JSON lines: its "system" line goes
+/// to `machine`, every other one to `each`, and what is not JSON to stderr.
+/// False if the script failed.
+bool run_script(const std::string& cmd, nlohmann::json& machine,
+                const std::function<void(const nlohmann::json&)>& each) {
+  fmt::print(stderr, "beam: {}\n", cmd);
+  auto* pipe = popen(cmd.c_str(), "r");
+  if (pipe == nullptr)
+    return false;
+  char buf[4096];
+  while (fgets(buf, sizeof(buf), pipe) != nullptr) {
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(buf);
+    } catch (const std::exception&) {
+      fmt::print(stderr, "beam: {}", buf);
+      continue;
+    }
+    if (j.value("kind", std::string{}) == "system")
+      machine["beam"] = {{"otp_release", j.value("otp_release", "")},
+                         {"erts_version", j.value("erts_version", "")},
+                         {"elixir_version", j.value("elixir_version", "")},
+                         {"schedulers", j.value("schedulers", 0)}};
+    else
+      each(j);
+  }
+  return pclose(pipe) == 0;
+}
+
+/// A fresh temporary directory; empty on failure.
+std::string make_temp_dir() {
+  char tmpl[] = "/tmp/cachet-bench-beam-XXXXXX";
+  return mkdtemp(tmpl) != nullptr ? std::string{tmpl} : std::string{};
+}
+
 } // namespace
 
 std::string find_elixir() {
@@ -68,12 +105,11 @@ bool run_beam(const beam_plan& plan, stream_cache& streams,
     missing.push_back("beam_*: script not found: " + plan.script);
     return false;
   }
-  char tmpl[] = "/tmp/cachet-bench-beam-XXXXXX";
-  if (mkdtemp(tmpl) == nullptr) {
+  auto dir = make_temp_dir();
+  if (dir.empty()) {
     missing.push_back("beam_*: cannot create a temporary directory");
     return false;
   }
-  std::string dir = tmpl;
   std::vector<std::string> files;
   auto open = [&](const std::string& name) {
     files.push_back(dir + "/" + name);
@@ -105,57 +141,88 @@ bool run_beam(const beam_plan& plan, stream_cache& streams,
     elixir, plan.script, dir, plan.keys, join(plan.threads),
     join(plan.callers), join(plan.mix), join(plan.dist), plan.sweep_dist,
     plan.seconds, plan.warmup, plan.repeats, plan.memory_entries);
-  fmt::print(stderr, "beam: {}\n", cmd);
-  auto* pipe = popen(cmd.c_str(), "r");
-  bool ok = pipe != nullptr;
   std::size_t got = 0;
-  if (pipe != nullptr) {
-    char buf[4096];
-    while (fgets(buf, sizeof(buf), pipe) != nullptr) {
-      nlohmann::json j;
-      try {
-        j = nlohmann::json::parse(buf);
-      } catch (const std::exception&) {
-        fmt::print(stderr, "beam: {}", buf);
-        continue;
-      }
-      auto kind = j.value("kind", std::string{});
-      if (kind == "system") {
-        machine["beam"] = {{"otp_release", j.value("otp_release", "")},
-                           {"erts_version", j.value("erts_version", "")},
-                           {"elixir_version", j.value("elixir_version", "")},
-                           {"schedulers", j.value("schedulers", 0)}};
-      } else if (kind == "result") {
-        result_row row;
-        row.path = *path_from_string(j.at("path").get<std::string>());
-        row.threads = j.at("threads");
-        row.keys = j.at("keys");
-        row.mix = j.at("mix");
-        row.dist = j.at("dist");
-        row.value_type = j.at("value_type");
-        row.ops_per_sec = j.at("ops_per_sec");
-        row.runs = j.at("runs").get<std::vector<double>>();
-        row.series = j.at("series");
-        row.table = j.value("table", "");
-        rows.push_back(std::move(row));
-        ++got;
-      } else if (kind == "memory") {
-        memory_row m;
-        m.structure = j.at("structure");
-        m.entries = j.at("entries");
-        m.rss_bytes_per_entry = j.at("rss_bytes_per_entry");
-        m.heap_bytes_per_entry = j.at("vm_total_bytes_per_entry").get<double>();
-        m.note = "ETS set; heap column: erlang:memory(total) growth";
-        memory.push_back(std::move(m));
-      }
+  bool ok = run_script(cmd, machine, [&](const nlohmann::json& j) {
+    auto kind = j.value("kind", std::string{});
+    if (kind == "result") {
+      result_row row;
+      row.path = *path_from_string(j.at("path").get<std::string>());
+      row.threads = j.at("threads");
+      row.keys = j.at("keys");
+      row.mix = j.at("mix");
+      row.dist = j.at("dist");
+      row.value_type = j.at("value_type");
+      row.ops_per_sec = j.at("ops_per_sec");
+      row.runs = j.at("runs").get<std::vector<double>>();
+      row.series = j.at("series");
+      row.table = j.value("table", "");
+      rows.push_back(std::move(row));
+      ++got;
+    } else if (kind == "memory") {
+      memory_row m;
+      m.structure = j.at("structure");
+      m.entries = j.at("entries");
+      m.rss_bytes_per_entry = j.at("rss_bytes_per_entry");
+      m.heap_bytes_per_entry = j.at("vm_total_bytes_per_entry").get<double>();
+      m.note = "ETS set; heap column: erlang:memory(total) growth";
+      memory.push_back(std::move(m));
     }
-    ok = pclose(pipe) == 0;
-  }
+  });
   for (auto& f : files)
     std::remove(f.c_str());
   rmdir(dir.c_str());
   if (!ok || got == 0) {
     missing.push_back("beam_*: bench.exs failed (see stderr)");
+    return false;
+  }
+  return true;
+}
+
+bool run_beam_query(const query_plan& plan, std::vector<nlohmann::json>& rows,
+                    nlohmann::json& machine, std::vector<std::string>& missing) {
+  if (access(plan.script.c_str(), R_OK) != 0) {
+    missing.push_back("beam_ets_* query rows: script not found: "
+                      + plan.script);
+    return false;
+  }
+  auto dir = make_temp_dir();
+  if (dir.empty()) {
+    missing.push_back("beam_ets_* query rows: cannot create a temporary "
+                      "directory");
+    return false;
+  }
+  auto keys = dir + "/keys.bin";
+  auto ops = dir + "/bag-ops.bin";
+  {
+    std::ofstream out{keys, std::ios::binary};
+    write_le(out, plan.keys, plan.keys.size());
+  }
+  {
+    std::ofstream out{ops, std::ios::binary};
+    write_le(out, plan.bag_ops, plan.bag_ops.size());
+  }
+  auto cmd = fmt::format("'{}' '{}' --dir '{}' --now {} --bag-keys {} "
+                         "--repeats {} --seconds {} --warmup {}",
+                         find_elixir(), plan.script, dir, plan.now,
+                         plan.bag_keys, plan.repeats, plan.seconds,
+                         plan.warmup);
+  std::size_t got = 0;
+  bool ok = run_script(cmd, machine, [&](const nlohmann::json& j) {
+    if (j.value("kind", std::string{}) != "query")
+      return;
+    auto row = j;
+    row.erase("kind");
+    auto runs = j.at("runs").get<std::vector<double>>();
+    auto [lo, hi] = std::minmax_element(runs.begin(), runs.end());
+    row["spread"] = runs.empty() || *lo <= 0 ? 0 : *hi / *lo;
+    rows.push_back(std::move(row));
+    ++got;
+  });
+  std::remove(keys.c_str());
+  std::remove(ops.c_str());
+  rmdir(dir.c_str());
+  if (!ok || got == 0) {
+    missing.push_back("beam_ets_* query rows: query.exs failed (see stderr)");
     return false;
   }
   return true;

@@ -4,7 +4,8 @@
 //
 // Usage: cachet-bench [--quick] [--threads=1,2] [--keys=1000,1000000]
 //          [--mix=100,95,50] [--dist=uniform,zipf] [--seconds=1]
-//          [--json=FILE] [--plot=FILE.png] [--beam | --no-beam] [--help]
+//          [--json=FILE] [--plot=FILE.png] [--beam | --no-beam]
+//          [--no-query | --query-only] [--help]
 #include <sys/utsname.h>
 
 #include <algorithm>
@@ -382,6 +383,10 @@ std::string check(const bench_config& cfg) {
     return "--repeats must be at least 1";
   if (cfg.memory_entries == 0)
     return "--memory-entries must be at least 1";
+  if (cfg.query_entries < 100 || cfg.query_entries >= (std::size_t{1} << 31))
+    return "--query-entries: 100 to 2^31 - 1";
+  if (cfg.no_query && cfg.query_only)
+    return "--no-query and --query-only contradict each other";
   if (cfg.beam && cfg.no_beam)
     return "--beam and --no-beam contradict each other";
   if (cfg.no_timeout && cfg.caf_timeout)
@@ -439,32 +444,47 @@ int run(int argc, char** argv) {
                                      : "5s (cachet::request_timer)"},
                   {"memory_entries", cfg.memory_entries},
                   {"restart_crashes", cfg.crashes},
+                  {"query_entries", cfg.query_entries},
                   {"sweep_cell", run.sweep_cell()}};
-  run.run_matrix();
-  run.run_beam_side();
-  run.run_memory();
+  // --query-only: the query rows alone, each other part said to be skipped.
+  const char* skipped = cfg.query_only ? "skipped (--query-only)" : nullptr;
+  if (!skipped) {
+    run.run_matrix();
+    run.run_beam_side();
+    run.run_memory();
+  }
   for (auto* which : {"fresh", "heir"}) {
-    if (cfg.crashes == 0) {
-      rep.restart.push_back({which, "not_measured", "skipped (--crashes=0)",
+    if (cfg.crashes == 0 || skipped) {
+      rep.restart.push_back({which, "not_measured",
+                             skipped ? skipped : "skipped (--crashes=0)",
                              {{"p50_us", nullptr}, {"p99_us", nullptr}}});
       continue;
     }
     fmt::print(stderr, "restart latency ({}, {} kills)\n", which, cfg.crashes);
     rep.restart.push_back(measure_restart(sys, which, cfg.crashes));
   }
-  if (!cfg.no_memory)
+  if (!cfg.no_memory && !skipped)
     rep.reload = measure_reload(sys, cfg.memory_entries,
                                 cfg.quick ? 1 : std::min<std::size_t>(
                                   cfg.repeats, 3),
                                 std::min(cfg.seconds, 0.2),
                                 cfg.quick ? 3.0 : 30.0);
   else
-    rep.reload = {"reload", "not_measured", "skipped (--no-memory)",
+    rep.reload = {"reload", "not_measured",
+                  skipped ? skipped : "skipped (--no-memory)",
                   {{"reload_entries_per_sec", nullptr}}};
-  if (!cfg.no_cache)
+  if (!cfg.no_cache && !skipped)
     rep.cache = run_cache_bench(sys, cfg);
-  evaluate_targets(rep);
-  add_cache_targets(rep);
+  if (!cfg.no_query)
+    rep.query = run_query_bench(sys, cfg, run.times(), rep.missing,
+                                rep.machine);
+  else
+    rep.query = {{"status", "not_measured"}, {"reason", "skipped (--no-query)"}};
+  if (!skipped) {
+    evaluate_targets(rep);
+    add_cache_targets(rep);
+  }
+  add_query_targets(rep);
   rep.runtime_seconds
     = std::chrono::duration<double>(clock_type::now() - start).count();
   print_report(rep);

@@ -24,6 +24,7 @@ public:
   std::size_t repeats = 3;
   std::size_t memory_entries = 1000000;
   std::size_t crashes = 1000;
+  std::size_t query_entries = 1000000;
   std::string json;
   std::string plot;
   bool quick = false;
@@ -34,6 +35,8 @@ public:
   bool no_timeout = false;
   bool caf_timeout = false;
   bool no_cache = false;
+  bool no_query = false;
+  bool query_only = false;
   std::string beam_script;
   std::string memory_probe;
 
@@ -73,7 +76,15 @@ public:
       .add(no_cache, "no-cache",
            "skip the cache section (hit ratios, fetch, snapshot reads)")
       .add(no_memory, "no-memory", "skip the memory and dump/reload measurements")
-      .add(beam_script, "beam-script", "path of bench.exs (default: source tree)")
+      .add(query_entries, "query-entries",
+           "entries of the query rows' set (default 1000000; their bag "
+           "holds as many objects, 4 per key)")
+      .add(no_query, "no-query",
+           "skip the query rows (select family, bag lookups)")
+      .add(query_only, "query-only",
+           "run only the query rows, cachet's and the BEAM's")
+      .add(beam_script, "beam-script",
+           "path of bench.exs, query.exs beside it (default: source tree)")
       .add(memory_probe, "memory-probe",
            "internal: measure one structure's memory in this process");
   }

@@ -156,6 +156,73 @@ std::string value_label(const std::string& vt) {
   return vt == "u64" ? "u64 -> u64" : "16 B string -> 100 B string";
 }
 
+const nlohmann::json* query_row(const nlohmann::json& q,
+                                const std::string& path) {
+  auto rows = q.find("results");
+  if (rows == q.end())
+    return nullptr;
+  for (auto& row : *rows)
+    if (row.value("path", "") == path)
+      return &row;
+  return nullptr;
+}
+
+/// The query rows: cachet's and the BEAM's side by side, with their ratio.
+void print_query(const nlohmann::json& q) {
+  if (q.value("status", "") != "measured") {
+    fmt::print("\nquery rows: {}\n", q.value("reason", "not measured"));
+    return;
+  }
+  auto n = q.value("entries", std::size_t{0});
+  fmt::print("\nquery rows, one thread vs one BEAM process: {} entries u64 -> "
+             "{{u64 value, i64 expires_at}}, in ETS {{key, value, "
+             "expires_at}} in a public set\n"
+             "median of {} calls, each over the whole table; M rows/s: "
+             "entries visited per second\n",
+             keys_label(n), q.value("repeats", 0));
+  fmt::print("{:<40}{:>8}{:>11}{:>10}{:>11}{:>10}{:>9}\n", "row", "matched",
+             "cachet ms", "M rows/s", "BEAM ms", "M rows/s", "ratio");
+  auto ratio_of = [&](const std::string& name) -> std::string {
+    for (auto& r : q.value("ratios", nlohmann::json::array()))
+      if (r.value("name", "") == name)
+        return ratio_str(r.value("ratio", 0.0));
+    return "-";
+  };
+  for (auto* name : {"select", "select_count", "select_delete"}) {
+    auto* a = query_row(q, fmt::format("query_{}", name));
+    auto* b = query_row(q, fmt::format("beam_ets_{}", name));
+    if (a == nullptr)
+      continue;
+    auto ms = [](const nlohmann::json* r) {
+      return r ? fmt::format("{:.2f}", r->value("seconds", 0.0) * 1e3)
+               : std::string{"-"};
+    };
+    auto rate = [](const nlohmann::json* r) {
+      return r ? mops(r->value("rows_per_sec", 0.0)) : std::string{"-"};
+    };
+    fmt::print("{:<40}{:>8}{:>11}{:>10}{:>11}{:>10}{:>9}\n",
+               a->value("what", ""), a->value("matched", 0), ms(a), rate(a),
+               ms(b), rate(b), ratio_of(name));
+  }
+  if (auto* a = query_row(q, "query_bag_lookup")) {
+    auto* b = query_row(q, "beam_ets_bag_lookup");
+    fmt::print("bag lookup, {} keys x {} objects, random keys (M lookups/s): "
+               "cachet {}, BEAM {}: {} (no target: measured only)\n",
+               keys_label(a->value("keys", std::size_t{0})),
+               a->value("objects_per_key", 0),
+               mops(a->value("ops_per_sec", 0.0)),
+               b ? mops(b->value("ops_per_sec", 0.0)) : std::string{"-"},
+               ratio_of("bag_lookup"));
+  }
+  std::uint64_t errors = 0;
+  for (auto& row : q.value("results", nlohmann::json::array()))
+    errors += row.value("errors", std::uint64_t{0});
+  if (errors > 0)
+    fmt::print("warning: {} query calls failed or matched an unexpected "
+               "count\n",
+               errors);
+}
+
 } // namespace
 
 // -- targets --------------------------------------------------------------------
@@ -433,6 +500,7 @@ void print_report(const report& r) {
   } else {
     fmt::print("reload from a dump: {}\n", r.reload.reason);
   }
+  print_query(r.query);
   fmt::print("\ntargets (each a ratio within this run; worst cell shown)\n");
   for (auto& t : r.targets) {
     auto pass = t.pass();
@@ -533,6 +601,7 @@ nlohmann::json to_json(const report& r) {
     out["restart"][p.name] = ph(p);
   out["reload"] = ph(r.reload);
   out["cache"] = r.cache;
+  out["query"] = r.query;
   auto& ts = out["targets"] = json::array();
   for (auto& t : r.targets) {
     json j{{"name", t.name},

@@ -104,6 +104,8 @@ struct report {
   std::size_t beam_keys = 0;
   /// The cache section (cache.cpp): hit ratios, fetch, snapshot reads.
   nlohmann::json cache = nlohmann::json::object();
+  /// The query rows (query.cpp): select family, bag lookups, ratios.
+  nlohmann::json query = nlohmann::json::object();
 };
 
 /// Fills `r.targets` from the rows and memory figures.

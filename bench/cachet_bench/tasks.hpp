@@ -1,5 +1,6 @@
 // The parts of a run that live outside the throughput matrix: memory probes
-// (each in a fresh child process) and the BEAM workloads (an elixir child).
+// (each in a fresh child process), the BEAM workloads (an elixir child) and
+// the query rows (select family and bag lookups, cachet beside the BEAM).
 #pragma once
 
 #include <string>
@@ -7,6 +8,7 @@
 
 #include <caf/fwd.hpp>
 
+#include "measure.hpp"
 #include "options.hpp"
 #include "report.hpp"
 #include "workload.hpp"
@@ -63,5 +65,35 @@ std::string find_elixir();
 bool run_beam(const beam_plan& plan, stream_cache& streams,
               std::vector<result_row>& rows, std::vector<memory_row>& memory,
               nlohmann::json& machine, std::vector<std::string>& missing);
+
+/// What the query rows run on, cachet and the BEAM alike.
+struct query_plan {
+  std::string script; ///< query.exs
+  /// The set's keys: entry i is keys[i] -> {i, expires_at(i)}.
+  std::vector<std::uint64_t> keys;
+  std::size_t bag_keys = 0;      ///< keys[0, bag_keys) hold 4 objects each
+  std::vector<op_code> bag_ops;  ///< bag lookups: key indexes, cyclic
+  std::int64_t now = 0;          ///< the clock expiry is checked against
+  std::size_t repeats = 3;
+  double seconds = 0.1;          ///< per bag lookup run
+  double warmup = 0.025;
+};
+
+/// Runs query.exs on `plan`'s keys; appends its rows (JSON, as cachet's)
+/// to `rows`. Returns false (and says why in `missing`) if it could not run.
+bool run_beam_query(const query_plan& plan, std::vector<nlohmann::json>& rows,
+                    nlohmann::json& machine, std::vector<std::string>& missing);
+
+/// The query rows: select, select_count and select_delete over
+/// `cfg.query_entries` entries and bag lookups, each on one thread, beside
+/// the BEAM's on one process unless --no-beam; medians of `cfg.repeats`.
+/// Returns them as JSON (report::query), ratios included.
+nlohmann::json run_query_bench(caf::actor_system& sys, const bench_config& cfg,
+                               const timing& times,
+                               std::vector<std::string>& missing,
+                               nlohmann::json& machine);
+
+/// Appends the select family's target computed from `r.query`.
+void add_query_targets(report& r);
 
 } // namespace cachet_bench

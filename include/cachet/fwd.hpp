@@ -22,6 +22,23 @@ struct set;
 template <class Compare>
 struct ordered_set;
 
+template <class Hash, class KeyEqual>
+struct bag;
+
+template <class Hash, class KeyEqual>
+struct duplicate_bag;
+
+struct table_info;
+
+template <class K>
+struct key_range;
+
+template <class K, class V, class Position, class R>
+class continuation;
+
+template <class R, class Continuation>
+struct select_page;
+
 template <class K, class V, class Kind = set<default_hash, std::equal_to<>>>
 class table;
 
@@ -39,6 +56,12 @@ using table_transfer = transfer<owned_table<K, V, Kind>>;
 
 template <class V>
 struct updater;
+
+template <class K, class V>
+struct match;
+
+template <class K, class V>
+struct replacer;
 
 enum class table_policy : std::uint8_t;
 
