@@ -39,6 +39,7 @@ constexpr auto timeout = std::chrono::seconds(10);
 const model initial{{"a", 1}, {"b", 2}, {"c", 3}};
 
 using cachet_test::name;
+using cachet_test::direct_expectation;
 using cachet_test::outcome;
 
 // "ok" only for a success with the expected result.
@@ -67,19 +68,6 @@ model after(const std::function<void(model&)>& effect) {
   if (effect)
     effect(m);
   return m;
-}
-
-// Rights of a non-owner's direct handle, as in ETS.
-std::string direct_expectation(access_mode mode, bool write) {
-  switch (mode) {
-    case access_mode::private_:
-      return name(errc::access_denied);
-    case access_mode::protected_:
-      return write ? name(errc::access_denied) : "ok";
-    case access_mode::public_:
-      return "ok";
-  }
-  return "unknown mode";
 }
 
 // One operation on a direct handle H: whether it writes, a run that answers

@@ -28,6 +28,7 @@ using cachet::access_mode;
 using cachet::errc;
 using cachet::view_t;
 using cachet_test::name;
+using cachet_test::direct_expectation;
 using cachet_test::outcome;
 using cachet_test::unwrap;
 
@@ -365,18 +366,6 @@ std::vector<bag_op<H>> bag_ops() {
      },
      {}},
   };
-}
-
-std::string direct_expectation(access_mode mode, bool write) {
-  switch (mode) {
-    case access_mode::private_:
-      return name(errc::access_denied);
-    case access_mode::protected_:
-      return write ? name(errc::access_denied) : "ok";
-    case access_mode::public_:
-      return "ok";
-  }
-  return "unknown mode";
 }
 
 model after(const std::function<void(model&)>& effect) {

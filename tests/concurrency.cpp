@@ -23,6 +23,8 @@ using cachet::errc;
 
 namespace {
 
+using cachet_test::run_threads;
+
 using fixture = cachet_test::system_fixture;
 
 // Values carry their key, so a torn or misplaced value is detectable.
@@ -33,16 +35,6 @@ std::string value_for(std::uint64_t key, std::uint64_t n) {
 bool belongs_to(std::string_view value, std::uint64_t key) {
   auto prefix = "k" + std::to_string(key) + ":";
   return value.compare(0, prefix.size(), prefix) == 0;
-}
-
-// Runs `n` copies of `f(index)` on threads and joins them.
-template <class F>
-void run_threads(int n, F f) {
-  std::vector<std::thread> threads;
-  for (int i = 0; i < n; ++i)
-    threads.emplace_back(f, i);
-  for (auto& t : threads)
-    t.join();
 }
 
 } // namespace

@@ -18,6 +18,8 @@
 
 namespace {
 
+using cachet_test::run_threads;
+
 using cachet::access_mode;
 using cachet_test::unwrap;
 
@@ -26,16 +28,6 @@ using ordered = cachet::ordered_set<>;
 
 template <class Kind>
 struct fixture : cachet_test::owner_fixture {};
-
-// Runs `n` copies of `f(index)` on threads and joins them.
-template <class F>
-void run_threads(int n, F f) {
-  std::vector<std::thread> threads;
-  for (int i = 0; i < n; ++i)
-    threads.emplace_back(f, i);
-  for (auto& t : threads)
-    t.join();
-}
 
 } // namespace
 

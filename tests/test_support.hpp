@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <functional>
 #include <string>
+#include <thread>
 #include <utility>
+#include <vector>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -51,6 +53,30 @@ inline std::string outcome(const caf::error& x) {
 template <class T>
 std::string outcome(const caf::expected<T>& x) {
   return x ? "ok" : outcome(x.error());
+}
+
+/// What a non-owner's direct handle is answered, as in ETS: "ok" or
+/// access_denied, by the table's mode and whether the operation writes.
+inline std::string direct_expectation(cachet::access_mode mode, bool write) {
+  switch (mode) {
+    case cachet::access_mode::private_:
+      return name(cachet::errc::access_denied);
+    case cachet::access_mode::protected_:
+      return write ? name(cachet::errc::access_denied) : "ok";
+    case cachet::access_mode::public_:
+      return "ok";
+  }
+  return "unknown mode";
+}
+
+/// Runs `n` copies of `f(index)` on threads and joins them.
+template <class F>
+void run_threads(int n, F f) {
+  std::vector<std::thread> threads;
+  for (int i = 0; i < n; ++i)
+    threads.emplace_back(f, i);
+  for (auto& t : threads)
+    t.join();
 }
 
 /// The value of a successful `x`; fails the test otherwise.

@@ -488,6 +488,18 @@ protected:
     return pass_arg<Derived::retries, T>(x);
   }
 
+  /// A batch insert (insert or insert_new of a list), atomic and isolated.
+  caf::expected<void> batch(std::vector<entry> entries, bool only_new) {
+    return run(true, [&](core_type& c) -> caf::expected<void> {
+      auto st = Derived::retries
+                  ? c.engine().insert_batch(entries, only_new)
+                  : c.engine().insert_batch(std::move(entries), only_new);
+      if (st == op_status::rejected)
+        return caf::make_error(errc::key_exists);
+      return status_of(st);
+    });
+  }
+
 private:
   /// A position over the whole table, backwards on an ordered_set.
   static position reversed() {
@@ -660,7 +672,7 @@ public:
 
   /// Inserts or replaces every entry, atomically and isolated.
   caf::expected<void> insert(std::vector<entry> entries) {
-    return batch(std::move(entries), false);
+    return this->batch(std::move(entries), false);
   }
 
   /// Inserts if absent; errc::key_exists otherwise (ETS insert_new). A
@@ -686,7 +698,7 @@ public:
   /// Inserts all entries if none of their keys is present, else nothing:
   /// errc::key_exists.
   caf::expected<void> insert_new(std::vector<entry> entries) {
-    return batch(std::move(entries), true);
+    return this->batch(std::move(entries), true);
   }
 
   /// Removes the key; true if it was present. Like every single-key
@@ -894,17 +906,6 @@ private:
     });
   }
 
-  caf::expected<void> batch(std::vector<entry> entries, bool only_new) {
-    return this->run(true, [&](core_type& c) -> caf::expected<void> {
-      auto st = Derived::retries
-                  ? c.engine().insert_batch(entries, only_new)
-                  : c.engine().insert_batch(std::move(entries), only_new);
-      if (st == op_status::rejected)
-        return caf::make_error(errc::key_exists);
-      return status_of(st);
-    });
-  }
-
   template <class KK>
   caf::expected<std::int64_t> counter(KK&& key, const counter_op& op,
                                       const V* default_value) {
@@ -989,7 +990,7 @@ public:
 
   /// Adds every object, atomically and isolated, in order.
   caf::expected<void> insert(std::vector<entry> entries) {
-    return batch(std::move(entries), false);
+    return this->batch(std::move(entries), false);
   }
 
   /// Adds the object if the key is absent; errc::key_exists otherwise (ETS
@@ -1007,7 +1008,7 @@ public:
   /// Adds all objects if none of their keys is present, else nothing:
   /// errc::key_exists.
   caf::expected<void> insert_new(std::vector<entry> entries) {
-    return batch(std::move(entries), true);
+    return this->batch(std::move(entries), true);
   }
 
   /// Removes the key with all its objects (ETS delete/2); the number of
@@ -1125,17 +1126,6 @@ private:
         if (xs != nullptr)
           f(*xs);
       }));
-    });
-  }
-
-  caf::expected<void> batch(std::vector<entry> entries, bool only_new) {
-    return this->run(true, [&](core_type& c) -> caf::expected<void> {
-      auto st = Derived::retries
-                  ? c.engine().add_batch(entries, only_new)
-                  : c.engine().add_batch(std::move(entries), only_new);
-      if (st == op_status::rejected)
-        return caf::make_error(errc::key_exists);
-      return status_of(st);
     });
   }
 };

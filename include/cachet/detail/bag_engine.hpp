@@ -128,10 +128,10 @@ public:
     return st;
   }
 
-  /// Adds every object of `items` in one atomic, isolated batch, in order.
-  /// With `only_new`, adds nothing and returns `rejected` if any key of
-  /// `items` is present (ETS insert_new of a list).
-  op_status add_batch(std::vector<std::pair<K, V>> items, bool only_new) {
+  /// Adds every object of `items` in one atomic, isolated batch, in order
+  /// (a bag's insert of a list). With `only_new`, adds nothing and returns
+  /// `rejected` if any key of `items` is present (ETS insert_new of a list).
+  op_status insert_batch(std::vector<std::pair<K, V>> items, bool only_new) {
     // Group by key, keeping the order of objects within each key.
     std::vector<std::pair<K, objects>> groups;
     {

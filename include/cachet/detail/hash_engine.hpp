@@ -413,13 +413,7 @@ public:
           }
       if (arr != nullptr) {
         locks.begin_batch();
-        for (auto [h, n] : fresh) {
-          auto& st = stripes_[h & (stripe_count - 1)];
-          auto [link, cur] = locate(arr, h, n->key());
-          if (auto* old = link_node(st, link, cur, n))
-            garbage.push_back(old);
-          grow_now = grow_now || overloaded(arr, st);
-        }
+        grow_now = link_all(arr, fresh, garbage);
       }
     }
     if (arr == nullptr) {
@@ -486,13 +480,7 @@ public:
         throw;
       }
       locks.begin_batch();
-      for (auto [h, n] : fresh) {
-        auto& st = stripes_[h & (stripe_count - 1)];
-        auto [link, cur] = locate(arr, h, n->key());
-        if (auto* old = link_node(st, link, cur, n))
-          garbage.push_back(old);
-        grow_now = grow_now || overloaded(arr, st);
-      }
+      grow_now = link_all(arr, fresh, garbage);
     }
     for (auto* x : garbage)
       retire(x);
@@ -982,6 +970,23 @@ private:
     st.bytes.fetch_add(footprint(n) - (cur != nullptr ? footprint(cur) : 0),
                        std::memory_order_relaxed);
     return cur;
+  }
+
+  /// Links a batch's nodes (their stripes locked), each in place of its
+  /// key's node if any, which goes to `garbage` (reserved: no allocation
+  /// once linking began). True if a stripe is overloaded: grow after.
+  bool link_all(bucket_array* arr,
+                const std::vector<std::pair<std::size_t, node*>>& fresh,
+                std::vector<node*>& garbage) {
+    bool grow_now = false;
+    for (auto [h, n] : fresh) {
+      auto& st = stripes_[h & (stripe_count - 1)];
+      auto [link, cur] = locate(arr, h, n->key());
+      if (auto* old = link_node(st, link, cur, n))
+        garbage.push_back(old);
+      grow_now = grow_now || overloaded(arr, st);
+    }
+    return grow_now;
   }
 
   /// Unlinks `cur` (the node at `link`), if any; returns it for retiring.
