@@ -2,7 +2,10 @@
 # and run. Everything lands in build/ (normal, libcachet static), build-asan/
 # (AddressSanitizer + UBSan, libcachet shared), build-tsan/ (ThreadSanitizer)
 # and build-fuzz/ (the RESP parser's fuzzer). Every build treats warnings as
-# errors.
+# errors. The unit tests build and run in the sanitizer trees (every one
+# under ASan+UBSan, the concurrency ones under TSan as well); build/ is the
+# optimized product and runs what needs it: examples, guides, cachet-redis
+# against redis-server, the benchmark's check, the package consumers.
 
 PACKAGES := cmake ninja-build g++ clang-14 libclang-rt-14-dev libcaf-dev \
             libfmt-dev catch2 libsqlite3-dev libxxhash-dev \
@@ -37,7 +40,8 @@ bench-deps:
 	@$(MAKE) --no-print-directory deps PACKAGES="$(BENCH_PACKAGES)"
 
 build/build.ninja: | deps
-	cmake -S . -B build -G Ninja $(WERROR) $(CMAKE_FLAGS)
+	cmake -S . -B build -G Ninja -DCACHET_BUILD_UNIT_TESTS=OFF $(WERROR) \
+	  $(CMAKE_FLAGS)
 
 build: deps build/build.ninja
 	cmake --build build -j $(JOBS)
@@ -108,9 +112,10 @@ test-fuzz: deps build-fuzz/build.ninja
 	./build-fuzz/redis/cachet-redis-fuzz -max_total_time=$(FUZZ_SECONDS) \
 	  -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 build-fuzz/corpus
 
-# Every test: the normal build, then the core and concurrency tests and the
-# find_package consumer under ASan+UBSan against the shared library, the
-# concurrency tests under TSan, then the parser fuzzer.
+# Every test: the normal build's (examples, guides, cachet-redis, benchmark,
+# packages), then the core and concurrency tests and the find_package
+# consumer under ASan+UBSan against the shared library, the concurrency
+# tests under TSan, then the parser fuzzer.
 test: test-normal test-asan test-tsan test-fuzz
 
 # cachet-redis against redis-server 7.0 with redis-benchmark (a few minutes).

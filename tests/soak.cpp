@@ -4,7 +4,7 @@
 // With the heir policy every write acknowledged before a crash must be there
 // after it; with fresh, nobody may crash or see a torn value. `make test` runs
 // CACHET_SOAK_CRASHES crashes per policy (default 300); the full soak is
-//   CACHET_SOAK_CRASHES=10000 ./build/tests/test-soak
+//   CACHET_SOAK_CRASHES=10000 ./build-unit/tests/test-soak (docs/internals.md)
 #include "cachet/cachet.hpp"
 #include "cachet/named_table.hpp"
 #include "cachet/supervisor.hpp"
