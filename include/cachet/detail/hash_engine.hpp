@@ -14,16 +14,19 @@
 // else the reader waits for the growth to end and looks again. Hits need no
 // check: a node found is a node that was in the table.
 //
-// Walks (for_each, and scan's cursor) never hold growth off: they visit the
-// buckets in reverse-binary order (Redis's dictScan), so a bucket array that
-// doubles between two visits maps the buckets visited so far onto buckets
-// visited so far, and the walk goes on from the same cursor. Each bucket's
-// chain is collected under the growth sequence and collected again if a
-// growth relinked it meanwhile, so a walk sees every entry present from its
-// start to its end exactly once, and no growth waits for a walk. Walks read
-// 32 buckets at a time, prefetching their heads and first nodes, so that a
-// walk of a table larger than the caches overlaps its cache misses (a
-// select over 1M entries: 254 ms one bucket at a time, 89 ms batched).
+// Walks (for_each, and scan's cursor) never hold growth off: they visit
+// grains of 64 adjacent buckets in reverse-binary order of the grain
+// (Redis's dictScan, a grain for a bucket), so a bucket array that doubles
+// between two visits maps the grains visited so far onto grains visited so
+// far, and the walk goes on from the same grain. A walk that stopped inside
+// a grain remembers the array's size: after a growth it visits the rest of
+// that grain's buckets as their entries now lie, every (old size)-th bucket
+// from each. Each grain's chains are collected under the growth sequence
+// and collected again if a growth relinked them meanwhile, so a walk sees
+// every entry present from its start to its end exactly once, and no growth
+// waits for a walk. A grain's heads are adjacent and its first nodes are
+// fetched together, so that a walk of a table larger than the caches
+// overlaps its cache misses.
 //
 // A node is one allocation: std::string keys and values keep their bytes
 // inline behind it (node::key/value show them as std::string_view).
@@ -59,6 +62,9 @@ public:
   /// Write locks; a power of two so that a key keeps its stripe when the
   /// bucket array (never smaller) doubles.
   static constexpr std::size_t stripe_count = 64;
+  // The smallest bucket array has stripe_count buckets: a whole grain, and
+  // every (size)-th bucket from one shares its stripe (edit_bucket).
+  static_assert(stripe_count == walk_grain);
 
   hash_engine() : buckets_(make_array(stripe_count)) {
     for (auto& s : seqs_)
@@ -114,8 +120,8 @@ public:
   /// whole walk is visited exactly once, others at most once.
   template <class F>
   op_status for_each(F&& f) const {
-    std::uint64_t cursor = 0;
-    if (!visit_buckets(cursor, f, [] { return true; }))
+    position pos;
+    if (!visit_buckets(pos, f, [] { return true; }))
       return op_status::gone;
     return op_status::ok;
   }
@@ -137,19 +143,38 @@ public:
       ++shown;
       f(k, v);
     };
-    if (!visit_buckets(cursor, counting, [&] {
+    auto pos = position::of_cursor(cursor);
+    if (!visit_buckets(pos, counting, [&] {
           return shown < count && ++buckets < 10 * count;
         }))
       return op_status::gone;
-    next = cursor;
+    next = pos.cursor();
     return op_status::ok;
   }
 
-  /// Where a resumable walk (select with a limit) stands: the next bucket
-  /// in reverse-binary order, as scan's cursor.
+  /// Where a resumable walk (select with a limit, scan) stands: the next
+  /// bucket in walk order and, if that is inside a grain, the mask of the
+  /// bucket array it was counted in (see visit_buckets).
   struct position {
-    std::uint64_t cursor = 0;
+    std::uint64_t bucket = 0;
+    std::uint64_t mask = 0;
     bool done = false;
+
+    /// Scan's cursor: the bucket, with log2 of the array's size in the top
+    /// bits when inside a grain (0 starts and ends a walk).
+    std::uint64_t cursor() const noexcept {
+      if (bucket % walk_grain == 0)
+        return bucket;
+      return bucket | std::uint64_t(__builtin_popcountll(mask)) << size_shift;
+    }
+    static position of_cursor(std::uint64_t c) noexcept {
+      position pos;
+      pos.bucket = c & ((std::uint64_t{1} << size_shift) - 1);
+      if (auto bits = c >> size_shift; bits < size_shift)
+        pos.mask = (std::uint64_t{1} << bits) - 1;
+      return pos;
+    }
+    static constexpr unsigned size_shift = 58;
   };
 
   /// Shows `f(key, value) -> bool` the entries of whole buckets from `pos`
@@ -165,9 +190,9 @@ public:
       if (!f(k, v))
         more = false;
     };
-    if (!visit_buckets(pos.cursor, wanting, [&] { return more; }))
+    if (!visit_buckets(pos, wanting, [&] { return more; }))
       return op_status::gone;
-    pos.done = pos.cursor == 0;
+    pos.done = pos.bucket == 0;
     return op_status::ok;
   }
 
@@ -211,7 +236,7 @@ public:
       if (n != nullptr) {
         succ = n->next.load(std::memory_order_acquire);
         if (succ == nullptr)
-          succ = first_from(arr, next_cursor(bucket, arr->mask), false);
+          succ = first_from(arr, next_bucket(bucket, arr->mask), false);
       }
       if (!seq_valid(growth_, g))
         continue;
@@ -232,26 +257,26 @@ public:
   template <class G>
   op_status edit_each(G&& g) {
     std::uint64_t cursor = 0;
-    std::uint64_t at[walk_batch + 1];
-    bool occupied[walk_batch];
+    std::uint64_t last_mask = 0;
+    bool occupied[walk_grain];
     std::vector<node*> garbage;
     do {
-      // Most buckets are empty (two per entry): find a batch's occupied
+      // Most buckets are empty (two per entry): find a grain's occupied
       // ones without locks, then lock those one at a time.
-      const bucket_array* seen;
-      std::size_t mask;
-      std::size_t n;
+      std::uint64_t mask;
       {
         epoch_guard pin;
         for (;;) {
           auto gen = seq_begin(growth_);
-          seen = buckets_.load(std::memory_order_acquire);
-          if (seen == nullptr)
+          auto* arr = buckets_.load(std::memory_order_acquire);
+          if (arr == nullptr)
             return op_status::gone;
-          mask = seen->mask;
-          n = batch_of(seen, cursor, at);
-          for (std::size_t i = 0; i < n; ++i) {
-            auto* h = seen->heads[at[i] & mask].load(std::memory_order_acquire);
+          mask = arr->mask;
+          if (mask < last_mask)
+            return op_status::ok; // cleared: nothing left from the start
+          const auto* heads = &arr->heads[cursor & mask];
+          for (std::size_t i = 0; i < walk_grain; ++i) {
+            auto* h = heads[i].load(std::memory_order_acquire);
             occupied[i] = h != nullptr;
             if (h != nullptr)
               __builtin_prefetch(h);
@@ -260,18 +285,17 @@ public:
             break; // else an empty bucket's verdict may be stale
         }
       }
-      cursor = at[n];
-      for (std::size_t i = 0; i < n; ++i) {
+      for (std::size_t i = 0; i < walk_grain; ++i) {
         if (!occupied[i])
           continue;
-        auto st = edit_bucket(at[i], seen, mask, g, garbage);
+        auto st = edit_bucket((cursor & mask) + i, mask, g, garbage);
         if (st == edit_status::gone)
           return op_status::gone;
-        if (st == edit_status::moved) {
-          cursor = at[i]; // the array grew: a new batch from here
-          break;
-        }
+        if (st == edit_status::cleared)
+          return op_status::ok;
       }
+      last_mask = mask;
+      cursor = next_grain(cursor & mask, mask);
     } while (cursor != 0);
     return op_status::ok;
   }
@@ -735,7 +759,7 @@ private:
       if (auto* n = arr->heads[cursor & arr->mask].load(
             std::memory_order_acquire))
         return n;
-      cursor = next_cursor(cursor, arr->mask);
+      cursor = next_bucket(cursor, arr->mask);
     } while (cursor != 0);
     return nullptr;
   }
@@ -785,66 +809,28 @@ private:
     return mix_hash(hash_(key));
   }
 
-  /// Buckets a walk reads at once: their heads and first nodes are
-  /// fetched together, so that a walk of a table larger than the caches
-  /// waits for many cache misses at a time instead of one after another.
-  static constexpr std::size_t walk_batch = 32;
+  enum class edit_status { done, cleared, gone };
 
-  /// The cursors of up to walk_batch buckets from `cursor` on, in
-  /// reverse-binary order over `arr`, in `at`, with the cursor after them
-  /// in `at[n]` (0: the walk's end); prefetches their heads. Returns n.
-  static std::size_t batch_of(const bucket_array* arr, std::uint64_t cursor,
-                              std::uint64_t (&at)[walk_batch + 1]) {
-    std::size_t n = 0;
-    do {
-      at[n++] = cursor;
-      __builtin_prefetch(&arr->heads[cursor & arr->mask]);
-      cursor = next_cursor(cursor, arr->mask);
-    } while (cursor != 0 && n < walk_batch);
-    at[n] = cursor;
-    return n;
-  }
-
-  enum class edit_status { done, moved, gone };
-
-  /// edit_each's step: edits the bucket at `cursor` under its stripe's lock
-  /// if the bucket array is still `seen` (of `mask + 1` buckets), else
-  /// answers `moved`. A bucket's entries all belong to the stripe of its low
-  /// bits, and growth takes every stripe's lock: the array holds still.
+  /// edit_each's step: under its stripe's lock, edits the entries of
+  /// `bucket` as counted in an array of `mask + 1` buckets: that bucket's
+  /// and, if the array grew since, those of every (mask + 1)-th bucket
+  /// after it, where its entries now lie. These all share the stripe of the
+  /// bucket's low bits, and growth takes every stripe's lock: the array
+  /// holds still. `cleared` if the array is smaller than counted.
   template <class G>
-  edit_status edit_bucket(std::uint64_t cursor, const bucket_array* seen,
-                          std::size_t mask, G& g, std::vector<node*>& garbage) {
-    auto& st = stripes_[cursor & (stripe_count - 1)];
+  edit_status edit_bucket(std::uint64_t bucket, std::uint64_t mask, G& g,
+                          std::vector<node*>& garbage) {
+    auto& st = stripes_[bucket & (stripe_count - 1)];
     {
       std::lock_guard<std::mutex> guard{st.mtx};
       auto* arr = buckets_.load(std::memory_order_relaxed);
       if (arr == nullptr)
         return edit_status::gone;
-      if (arr != seen || arr->mask != mask)
-        return edit_status::moved;
+      if (arr->mask < mask)
+        return edit_status::cleared;
       try {
-        auto* link = &arr->heads[cursor & mask];
-        auto* cur = link->load(std::memory_order_relaxed);
-        while (cur != nullptr) {
-          std::optional<V> out;
-          auto action = show_value(cur, [&](const value_ref* v) {
-            return g(cur->key(), *v, out);
-          });
-          if (action != write_action::keep)
-            garbage.reserve(garbage.size() + 1); // nothing changed yet
-          if (action == write_action::put) {
-            auto* n = make_node(node_hash(cur), cur->key(), std::move(*out));
-            link_node(st, link, cur, n);
-            garbage.push_back(cur);
-            link = &n->next;
-          } else if (action == write_action::erase) {
-            unlink_node(st, link, cur);
-            garbage.push_back(cur);
-          } else {
-            link = &cur->next;
-          }
-          cur = link->load(std::memory_order_relaxed);
-        }
+        for (auto b = bucket; b <= arr->mask; b += mask + 1)
+          edit_chain(st, &arr->heads[b], g, garbage);
       } catch (...) {
         for (auto* x : garbage)
           retire(x);
@@ -858,42 +844,64 @@ private:
     return edit_status::done;
   }
 
-  /// Shows `f(key, value)` the entries of the buckets from `cursor` on, in
-  /// reverse-binary order over the current bucket array, advancing `cursor`
-  /// past each bucket shown (to 0 after the last), until `more()` says
-  /// false after a bucket. Chains are collected a batch of buckets at a
-  /// time under the growth sequence, and collected again if a growth
-  /// relinked them meanwhile; the batch is shown while still pinned. False
-  /// if the table is retired.
+  /// Applies `g` to each entry of the chain at `link`; the stripe's lock is
+  /// held. The nodes replaced or unlinked go to `garbage`.
+  template <class G>
+  void edit_chain(stripe& st, std::atomic<node*>* link, G& g,
+                  std::vector<node*>& garbage) {
+    auto* cur = link->load(std::memory_order_relaxed);
+    while (cur != nullptr) {
+      std::optional<V> out;
+      auto action = show_value(cur, [&](const value_ref* v) {
+        return g(cur->key(), *v, out);
+      });
+      if (action != write_action::keep)
+        garbage.reserve(garbage.size() + 1); // nothing changed yet
+      if (action == write_action::put) {
+        auto* n = make_node(node_hash(cur), cur->key(), std::move(*out));
+        link_node(st, link, cur, n);
+        garbage.push_back(cur);
+        link = &n->next;
+      } else if (action == write_action::erase) {
+        unlink_node(st, link, cur);
+        garbage.push_back(cur);
+      } else {
+        link = &cur->next;
+      }
+      cur = link->load(std::memory_order_relaxed);
+    }
+  }
+
+  /// Shows `f(key, value)` the entries of the buckets from `pos` on, in
+  /// walk order, advancing `pos` past each bucket shown (to bucket 0 after
+  /// the last), until `more()` says false after a bucket. The rest of a
+  /// grain is collected at once under the growth sequence, and collected
+  /// again if a growth relinked it meanwhile; it is shown while still
+  /// pinned. False if the table is retired.
   template <class F, class More>
-  bool visit_buckets(std::uint64_t& cursor, F& f, More&& more) const {
-    std::uint64_t at[walk_batch + 1];
-    std::size_t ends[walk_batch];
-    const node* heads[walk_batch];
+  bool visit_buckets(position& pos, F& f, More&& more) const {
+    std::size_t ends[walk_grain];
     std::vector<const node*> nodes;
-    nodes.reserve(2 * walk_batch);
+    nodes.reserve(walk_grain);
     for (;;) {
       epoch_guard pin;
+      std::uint64_t first;
+      std::uint64_t mask;
       std::size_t n;
       for (;;) {
         auto g = seq_begin(growth_);
         auto* arr = buckets_.load(std::memory_order_acquire);
         if (arr == nullptr)
           return false;
-        n = batch_of(arr, cursor, at);
-        for (std::size_t i = 0; i < n; ++i) {
-          heads[i] = arr->heads[at[i] & arr->mask].load(
-            std::memory_order_acquire);
-          if (heads[i] != nullptr)
-            __builtin_prefetch(heads[i]);
-        }
-        nodes.clear();
-        for (std::size_t i = 0; i < n; ++i) {
-          for (auto* x = heads[i]; x != nullptr;
-               x = x->next.load(std::memory_order_acquire))
-            nodes.push_back(x);
-          ends[i] = nodes.size();
-        }
+        // Inside a grain of an array that grew since, its buckets are
+        // counted in the array they were counted in.
+        mask = arr->mask;
+        if (pos.bucket % walk_grain != 0 && pos.mask >= walk_grain - 1 &&
+            pos.mask < mask)
+          mask = pos.mask;
+        first = pos.bucket & mask;
+        n = walk_grain - first % walk_grain;
+        collect(arr, first, n, mask, nodes, ends);
         if (seq_valid(growth_, g))
           break; // else relinked under our feet: collect them again
       }
@@ -901,10 +909,45 @@ private:
       for (std::size_t i = 0; i < n; ++i) {
         for (; k < ends[i]; ++k)
           f(nodes[k]->key(), nodes[k]->value());
-        cursor = at[i + 1];
-        if (cursor == 0 || !more())
+        pos.bucket = next_bucket(first + i, mask);
+        pos.mask = mask;
+        if (pos.bucket == 0 || !more())
           return true;
       }
+    }
+  }
+
+  /// The chains of the `n` buckets from `first` on (inside one grain) of
+  /// an array of `mask + 1` buckets, in `nodes`, with each bucket's end in
+  /// `ends`. If `arr` has grown past `mask`, a bucket's chains are those of
+  /// every (mask + 1)-th bucket from it. Heads are read first and their
+  /// nodes prefetched, so that the grain's cache misses overlap.
+  static void collect(const bucket_array* arr, std::uint64_t first,
+                      std::size_t n, std::uint64_t mask,
+                      std::vector<const node*>& nodes,
+                      std::size_t (&ends)[walk_grain]) {
+    nodes.clear();
+    if (mask == arr->mask) {
+      const node* heads[walk_grain];
+      for (std::size_t i = 0; i < n; ++i) {
+        heads[i] = arr->heads[first + i].load(std::memory_order_acquire);
+        if (heads[i] != nullptr)
+          __builtin_prefetch(heads[i]);
+      }
+      for (std::size_t i = 0; i < n; ++i) {
+        for (auto* x = heads[i]; x != nullptr;
+             x = x->next.load(std::memory_order_acquire))
+          nodes.push_back(x);
+        ends[i] = nodes.size();
+      }
+      return;
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      for (auto b = first + i; b <= arr->mask; b += mask + 1)
+        for (auto* x = arr->heads[b].load(std::memory_order_acquire);
+             x != nullptr; x = x->next.load(std::memory_order_acquire))
+          nodes.push_back(x);
+      ends[i] = nodes.size();
     }
   }
 
