@@ -73,10 +73,10 @@ build-asan/build.ninja: | deps
 # ThreadSanitizer sees through CAF's mailboxes only if CAF is instrumented too.
 # Debug (-O0, assertions on), as the ASan tree: it compiles a third faster
 # than -O1 under TSan, and TSan finds the same races in it.
-build-tsan/caf/lib/libcaf_core.so: | deps
+build-tsan/caf/lib/libcaf_io.so: | deps
 	cmake/caf-tsan.sh build-tsan/caf
 
-build-tsan/build.ninja: | build-tsan/caf/lib/libcaf_core.so
+build-tsan/build.ninja: | build-tsan/caf/lib/libcaf_io.so
 	cmake -S . -B build-tsan -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 \
 	  -DCMAKE_BUILD_TYPE=Debug -DCACHET_SANITIZE=thread \
 	  -DCMAKE_PREFIX_PATH=$(CURDIR)/build-tsan/caf \

@@ -30,6 +30,7 @@
 #include <mutex>
 
 #include <caf/actor_companion.hpp>
+#include <caf/attachable.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/execution_unit.hpp>
 #include <caf/resumable.hpp>
@@ -87,9 +88,46 @@ public:
   }
 };
 
+/// Fails a call to another node's actor as soon as that actor is known
+/// dead: CAF drops a message to a proxy whose node is gone without a word,
+/// so without it the call would wait out its whole timeout.
+template <class State>
+class remote_watch final : public caf::attachable {
+public:
+  remote_watch(std::shared_ptr<State> st, caf::message_id mid)
+    : st_(std::move(st)), mid_(mid) {
+    // nop
+  }
+
+  void actor_exited(const caf::error&, caf::execution_unit*) override {
+    st_->settle(mid_, caf::make_message(
+                        caf::make_error(caf::sec::request_receiver_down)));
+  }
+
+  bool matches(const token& what) override {
+    return what.subtype == token::anonymous && what.ptr == this;
+  }
+
+private:
+  std::shared_ptr<State> st_;
+  caf::message_id mid_;
+};
+
 } // namespace
 
 struct blocking_caller::state {
+  /// Answers the call awaiting `mid` with `response`, unless it is over.
+  void settle(caf::message_id mid, caf::message response) {
+    std::lock_guard<std::mutex> guard{mtx};
+    if (mid.request_id() != awaited.request_id())
+      return; // the call timed out
+    this->response = std::move(response);
+    awaited = caf::message_id{};
+    ready.store(true, std::memory_order_release);
+    if (sleeping)
+      cv.notify_one();
+  }
+
   std::mutex mtx;
   std::condition_variable cv;
   std::atomic<bool> ready{false};
@@ -108,14 +146,7 @@ blocking_caller::blocking_caller(caf::actor_system& sys,
   self->on_enqueue([st = state_](caf::mailbox_element_ptr x) {
     if (!x || !x->mid.is_response())
       return; // exit and down messages, stray casts
-    std::lock_guard<std::mutex> guard{st->mtx};
-    if (x->mid.request_id() != st->awaited.request_id())
-      return; // the call timed out
-    st->response = x->move_content_to_message();
-    st->awaited = caf::message_id{};
-    st->ready.store(true, std::memory_order_release);
-    if (st->sleeping)
-      st->cv.notify_one();
+    st->settle(x->mid, x->move_content_to_message());
   });
 }
 
@@ -138,6 +169,19 @@ blocking_caller::roundtrip(caf::strong_actor_ptr dest, caf::message msg,
     state_->awaited = mid;
     state_->ready.store(false, std::memory_order_relaxed);
   }
+  // A remote receiver is watched for the call's length (a local one that
+  // is dead bounces the request).
+  caf::attachable* watch = nullptr;
+  if (dest->node() != companion_.node()) {
+    auto w = std::make_unique<remote_watch<state>>(state_, mid);
+    watch = w.get();
+    dest->get()->attach(std::move(w)); // fires at once if already dead
+  }
+  auto unwatch = [&] {
+    if (watch != nullptr)
+      dest->get()->detach(
+        caf::attachable::token{caf::attachable::token::anonymous, watch});
+  };
   auto sender = caf::actor_cast<caf::strong_actor_ptr>(companion_);
   lending = unit_ != nullptr;
   dest->enqueue(caf::make_mailbox_element(std::move(sender), mid, {},
@@ -161,11 +205,16 @@ blocking_caller::roundtrip(caf::strong_actor_ptr dest, caf::message msg,
         && !state_->ready.load(std::memory_order_relaxed)) {
       state_->sleeping = false;
       state_->awaited = caf::message_id{};
+      guard.unlock();
+      unwatch();
       return caf::make_error(errc::call_timeout);
     }
   }
   state_->sleeping = false;
-  return std::move(state_->response);
+  auto response = std::move(state_->response);
+  guard.unlock();
+  unwatch();
+  return response;
 }
 
 } // namespace cachet

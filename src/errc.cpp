@@ -30,6 +30,8 @@ std::string to_string(errc x) {
     case errc::load_timeout: return "load_timeout";
     case errc::invalid_owner: return "invalid_owner";
     case errc::invalid_argument: return "invalid_argument";
+    case errc::type_not_registered: return "type_not_registered";
+    case errc::no_such_node: return "no_such_node";
   }
   return "errc(" + std::to_string(static_cast<int>(x)) + ")";
 }

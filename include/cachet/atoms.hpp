@@ -53,3 +53,14 @@ CAF_ADD_ATOM(cachet, cachet, start_child_atom, "start_chld")
 CAF_ADD_ATOM(cachet, cachet, terminate_child_atom, "term_chld")
 CAF_ADD_ATOM(cachet, cachet, restart_child_atom, "rest_chld")
 CAF_ADD_ATOM(cachet, cachet, delete_child_atom, "del_chld")
+
+// Distribution (dist/node.hpp, dist/remote.hpp): node events, what nodes
+// tell each other, remote lookups.
+CAF_ADD_ATOM(cachet, cachet, node_up_atom, "node_up")
+CAF_ADD_ATOM(cachet, cachet, node_down_atom, "node_down")
+CAF_ADD_ATOM(cachet, cachet, hello_atom, "hello")
+CAF_ADD_ATOM(cachet, cachet, meet_atom, "meet")
+CAF_ADD_ATOM(cachet, cachet, join_atom, "join")
+CAF_ADD_ATOM(cachet, cachet, retry_atom, "retry")
+CAF_ADD_ATOM(cachet, cachet, monitor_nodes_atom, "mon_nodes")
+CAF_ADD_ATOM(cachet, cachet, whereis_atom, "whereis")

@@ -97,9 +97,10 @@ public:
   /// `caf::actor` name them. Returns `expected<R>` for one response type,
   /// `expected<std::tuple<Rs...>>` for several, `expected<void>` for none.
   /// Errors: the receiver's error response, caf::sec::request_receiver_down
-  /// if `dest` is dead, errc::call_timeout after `timeout` (a late response
-  /// is then dropped; with thread lending, once a handler running on this
-  /// thread has returned).
+  /// if `dest` is dead (on another node: as soon as this node knows it,
+  /// its node's death included), errc::call_timeout after `timeout` (a
+  /// late response is then dropped; with thread lending, once a handler
+  /// running on this thread has returned).
   template <class... Rs, class Handle, class Rep, class Period, class... Ts>
   auto call(const Handle& dest, std::chrono::duration<Rep, Period> timeout,
             Ts&&... xs) {

@@ -85,6 +85,13 @@ enum class errc : std::uint8_t {
   /// continuation of another table, an empty name for rename; the context
   /// says which.
   invalid_argument,
+  /// A type that must cross the network is not registered with CAF on this
+  /// node or the peer (cachet::dist::add_table_types); the context names
+  /// it. Nothing was sent.
+  type_not_registered,
+  /// A call to another node found no peer of that name among the live
+  /// members (never joined, or declared down).
+  no_such_node,
 };
 
 /// Returns the enumerator's name, e.g. "access_denied".

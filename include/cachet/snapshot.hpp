@@ -97,6 +97,10 @@ public:
     return current_.load(std::memory_order_acquire) != nullptr;
   }
 
+  held_types_t held_types() const noexcept override {
+    return {"snapshot", type_ref_of<void>(), type_ref_of<T>()};
+  }
+
   /// Publishes `value` for every later reader; false once retired.
   bool publish(T value) {
     auto* next = new version{std::make_shared<const T>(std::move(value))};

@@ -116,6 +116,10 @@ public:
     return engine_.alive();
   }
 
+  held_types_t held_types() const noexcept override {
+    return {"cache", type_ref_of<K>(), type_ref_of<V>()};
+  }
+
   /// The owner actor of spawn_cache, told to sweep while entries with a TTL
   /// exist; forgotten when ownership moves on.
   void set_sweeper(caf::actor_addr addr) {

@@ -20,6 +20,8 @@
 #include <optional>
 #include <string>
 #include <typeindex>
+#include <typeinfo>
+#include <type_traits>
 
 #include <caf/actor_addr.hpp>
 #include <caf/attachable.hpp>
@@ -27,6 +29,7 @@
 #include <caf/fwd.hpp>
 #include <caf/mailbox_element.hpp>
 #include <caf/message.hpp>
+#include <caf/type_nr.hpp>
 
 #include "cachet/access_mode.hpp"
 #include "cachet/ownership_options.hpp"
@@ -44,6 +47,21 @@ constexpr bool permits(access_mode mode, bool owner, bool write) noexcept {
     return true;
   return write ? mode == access_mode::public_
                : mode != access_mode::private_;
+}
+
+/// A type as CAF names it in messages: its builtin number (0 if none) and
+/// its RTTI, which uniform_type_info_map::portable_name takes.
+struct type_ref {
+  std::uint16_t nr;
+  const std::type_info* ti;
+};
+
+template <class T>
+type_ref type_ref_of() noexcept {
+  if constexpr (std::is_void_v<T>)
+    return {0, &typeid(void)};
+  else
+    return {caf::type_nr<T>::value, &typeid(T)};
 }
 
 /// The type-erased ownership of one table, cache or snapshot.
@@ -93,6 +111,16 @@ public:
 
   /// False once retired.
   virtual bool alive() const noexcept = 0;
+
+  /// What the resource holds, for a peer node to check against the type it
+  /// expects: ETS's kind ("set", ...), "cache" or "snapshot", and the key
+  /// and value types (the key is void for a snapshot).
+  struct held_types_t {
+    const char* kind;
+    type_ref key;
+    type_ref value;
+  };
+  virtual held_types_t held_types() const noexcept = 0;
 
   /// Registers the name (if any) in `sys`'s registry, which also lists
   /// anonymous resources of a configured system (all_tables); name_taken if

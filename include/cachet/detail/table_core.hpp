@@ -56,6 +56,10 @@ public:
     return engine_.alive();
   }
 
+  held_types_t held_types() const noexcept override {
+    return {kind_name<Kind>::value, type_ref_of<K>(), type_ref_of<V>()};
+  }
+
 protected:
   bool describe(table_info& out) const override {
     out.kind = kind_name<Kind>::value;

@@ -1,0 +1,84 @@
+// A cachet node in a process of its own, for the multi-process tests:
+//   cachet-test-node NAME [SEED...]
+// starts node NAME on 127.0.0.1, port 0, joining the seeds (host:port), with
+// a public table "kv" (std::string -> std::string) and "counts"
+// (std::string -> std::uint64_t), prints "port N" and serves until its stdin
+// closes. Each line on stdin is a command, answered by one line:
+//   members        the number of live peers
+//   await N MS     "ok" once N peers are live, "timeout" after MS ms
+//   get KEY        the value of KEY in kv, or "none"
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <optional>
+#include <sstream>
+#include <string>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/send.hpp>
+
+#include "cachet/cachet.hpp"
+#include "cachet/dist/node.hpp"
+#include "cachet/dist/remote.hpp"
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: cachet-test-node NAME [SEED...]\n");
+    return 2;
+  }
+  caf::actor_system_config cfg;
+  cachet::dist::configure(cfg);
+  cachet::dist::add_table_types<std::string, std::string>(cfg);
+  cachet::dist::add_table_types<std::string, std::uint64_t>(cfg);
+  caf::actor_system sys{cfg};
+  cachet::table_options kv_opts{"kv"};
+  kv_opts.mode = cachet::access_mode::public_;
+  auto kv = cachet::spawn_owner<std::string, std::string>(sys, kv_opts);
+  cachet::table_options counts_opts{"counts"};
+  counts_opts.mode = cachet::access_mode::public_;
+  auto counts
+    = cachet::spawn_owner<std::string, std::uint64_t>(sys, counts_opts);
+  if (!kv || !counts) {
+    std::fprintf(stderr, "cannot start the owners\n");
+    return 1;
+  }
+  cachet::dist::node_options opts;
+  opts.name = argv[1];
+  for (int i = 2; i < argc; ++i)
+    opts.seeds.emplace_back(argv[i]);
+  auto n = cachet::dist::node::start(sys, opts);
+  if (!n) {
+    std::fprintf(stderr, "node: %s\n", sys.render(n.error()).c_str());
+    return 1;
+  }
+  std::printf("port %u\n", static_cast<unsigned>(n->port()));
+  std::fflush(stdout);
+  auto tab = cachet::whereis<std::string, std::string>(sys, "kv");
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    std::istringstream in{line};
+    std::string cmd;
+    in >> cmd;
+    if (cmd == "members") {
+      std::printf("%zu\n", n->members().size());
+    } else if (cmd == "await") {
+      std::size_t want = 0;
+      long ms = 0;
+      in >> want >> ms;
+      bool ok = n->await_members(want, std::chrono::milliseconds{ms});
+      std::printf("%s\n", ok ? "ok" : "timeout");
+    } else if (cmd == "get") {
+      std::string key;
+      in >> key;
+      auto v = tab->lookup(key);
+      std::printf("%s\n", v && *v ? (*v)->c_str() : "none");
+    } else {
+      std::printf("unknown command\n");
+    }
+    std::fflush(stdout);
+  }
+  caf::anon_send_exit(*kv, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(*counts, caf::exit_reason::user_shutdown);
+  return 0;
+}
