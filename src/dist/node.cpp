@@ -51,7 +51,9 @@ struct node::state {
 
 namespace {
 
-/// How long a peer has to answer a hello.
+/// How long a connection and a hello may take before they are tried again
+/// (a connection to a frozen peer stands only once it thaws).
+constexpr auto connect_timeout = std::chrono::seconds{5};
 constexpr auto hello_timeout = std::chrono::seconds{5};
 
 std::string address_of(const std::string& host, std::uint16_t port) {
@@ -119,20 +121,32 @@ void notify(node_actor* self, caf::atom_value what, const std::string& name) {
 
 /// Takes `m` as a live peer whose node actor is `peer`. False if another
 /// live node holds the name.
+///
+/// Every new link is gossiped both ways: the newcomer meets each other
+/// peer and each other peer meets the newcomer. Joins racing each other
+/// through different nodes then still form a full mesh: whichever of two
+/// nodes' links forms last, its node introduces them.
 bool add_peer(node_actor* self, const member& m, const caf::actor& peer) {
   auto& st = *self->state.shared;
   if (m.name == self->state.me.name || !peer)
     return false;
+  std::vector<std::pair<member, caf::actor>> others;
   {
     std::lock_guard<std::mutex> guard{st.mtx};
     auto i = st.peers.find(m.name);
     if (i != st.peers.end())
       return i->second.second == peer; // known already, or a namesake
+    for (auto& kv : st.peers)
+      others.push_back(kv.second);
     st.peers.emplace(m.name, std::pair{m, peer});
   }
   st.changed.notify_all();
   self->monitor(peer);
   self->state.wanted.erase(address_of(m.host, m.port));
+  for (auto& [other, handle] : others) {
+    self->send(handle, meet_atom_v, m);
+    self->send(peer, meet_atom_v, other);
+  }
   notify(self, node_up_atom_v, m.name);
   return true;
 }
@@ -153,10 +167,10 @@ void connect(node_actor* self, const std::string& host, std::uint16_t port) {
       || !self->state.in_flight.insert(addr).second)
     return;
   auto done = [self, addr] { self->state.in_flight.erase(addr); };
-  // No timeout on the connect itself: the middleman answers once the
-  // connection stands or fails (a frozen peer's answers when it thaws).
-  self->request(self->state.mm, caf::infinite, caf::connect_atom::value, host,
-                port)
+  // Until a peer answers at that address, the retry timer comes back to it.
+  self->state.wanted.insert(addr);
+  self->request(self->state.mm, connect_timeout, caf::connect_atom::value,
+                host, port)
     .then(
       [=](const caf::node_id&, caf::strong_actor_ptr& ptr,
           const std::set<std::string>&) {
@@ -233,18 +247,6 @@ caf::behavior joined_behavior(node_actor* self) {
       if (!add_peer(self, who, peer))
         return caf::make_error(errc::name_taken,
                                "a node named " + who.name + " is a member");
-      // Every other member meets the newcomer, so that joins racing each
-      // other through different seeds still form a full mesh.
-      auto& shared = *self->state.shared;
-      std::vector<caf::actor> others;
-      {
-        std::lock_guard<std::mutex> guard{shared.mtx};
-        for (auto& [name, p] : shared.peers)
-          if (name != who.name)
-            others.push_back(p.second);
-      }
-      for (auto& p : others)
-        self->send(p, meet_atom_v, who);
       return members_with_self(self);
     },
     [=](meet_atom, const member& m) {

@@ -214,7 +214,12 @@ TEST_CASE_METHOD(cluster_fixture, "nodes form a full mesh from a chain of seeds"
   node_process d{"d", {c.address()}};
   auto t = start({d.address()});
   // t knows only d, d only c, c only b: every node still meets every other.
-  REQUIRE(t.await_members(3, 10s));
+  bool meshed = t.await_members(3, 10s);
+  for (auto& m : t.members())
+    UNSCOPED_INFO("t has " << m.name);
+  for (auto* p : {&b, &c, &d})
+    UNSCOPED_INFO(p->name() << " has " << p->ask("members").value_or("?"));
+  REQUIRE(meshed);
   for (auto* p : {&b, &c, &d})
     CHECK(p->ask("await 3 10000") == "ok");
   CHECK(has_member(t, "b"));
