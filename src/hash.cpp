@@ -11,4 +11,9 @@ std::uint64_t hash_bytes(const void* data, std::size_t size) noexcept {
   return XXH3_64bits(data, size);
 }
 
+std::uint64_t hash_bytes(const void* data, std::size_t size,
+                         std::uint64_t seed) noexcept {
+  return XXH3_64bits_withSeed(data, size, seed);
+}
+
 } // namespace cachet::detail

@@ -3,6 +3,7 @@
 // other by name; membership events. main checks what the guide says.
 #include <cachet/cachet.hpp>
 #include <cachet/dist/node.hpp>
+#include <cachet/dist/partitioned_cache.hpp>
 #include <cachet/dist/remote.hpp>
 
 #include <caf/actor_system.hpp>
@@ -27,7 +28,7 @@ struct node_config : caf::actor_system_config {
   node_config() {
     cachet::dist::configure(*this); // the middleman, 200 ms / 1 s heartbeats
     cachet::dist::add_table_types<std::string, double>(*this);
-    cachet::dist::add_table_types<std::string, std::string>(*this);
+    cachet::dist::add_partition_types<std::string, std::string>(*this);
   }
 };
 // [config]
@@ -79,6 +80,30 @@ int main() {
           "a table of another type under the name is wrong_type");
     check(!unknown && unknown.error() == cachet::errc::type_not_registered,
           "a type this node did not register is type_not_registered");
+
+    {
+      // [partition]
+      // Every node starts its shard of "links", with the loader for the keys
+      // it is home of; a client (one per thread) routes each key to its home.
+      cachet::dist::partition_options<std::string, std::string> popts;
+      popts.shard.name = "links";
+      popts.shard.max_entries = 100000;
+      popts.loader = [](const std::string& code) { return "https://" + code; };
+      auto shard_a = cachet::dist::partition<std::string, std::string>::start(
+        *a, popts);
+      auto shard_b = cachet::dist::partition<std::string, std::string>::start(
+        *b, popts);
+      cachet::dist::partitioned_cache<std::string, std::string> links{*shard_a};
+      auto url = links.fetch("abc"); // loaded once, at the key's home
+      links.put("x", "https://x.example");
+      auto homes = links.home("abc") + "," + links.home("x"); // "a" or "b"
+      // [partition]
+      check(url && *url == "https://abc", "fetch loads at the key's home");
+      auto x = links.get("x");
+      check(x && *x == std::optional<std::string>{"https://x.example"},
+            "get reads a put from the key's home");
+      check(homes.size() == 3, "every key has one home among the members");
+    }
 
     // [monitor]
     caf::scoped_actor watcher{sys_a};

@@ -47,6 +47,8 @@ struct node::state {
   mutable std::mutex mtx;
   mutable std::condition_variable changed;
   std::map<std::string, std::pair<member, caf::actor>> peers; // guarded by mtx
+  /// Actors peers find by name (whereis), with their signatures.
+  std::map<std::string, std::pair<std::string, caf::actor>> services; // mtx
 };
 
 namespace {
@@ -259,6 +261,18 @@ caf::behavior joined_behavior(node_actor* self) {
     },
     [=](whereis_atom, const std::string& name, const std::string& expected)
       -> caf::result<caf::strong_actor_ptr> {
+      {
+        auto& shared = *self->state.shared;
+        std::lock_guard<std::mutex> guard{shared.mtx};
+        auto i = shared.services.find(name);
+        if (i != shared.services.end()) {
+          if (i->second.first != expected)
+            return caf::make_error(errc::wrong_type,
+                                   name + " holds " + i->second.first
+                                     + ", not " + expected);
+          return caf::actor_cast<caf::strong_actor_ptr>(i->second.second);
+        }
+      }
       auto found = detail::find_owner(self->system(), name, expected);
       if (!found)
         return std::move(found.error());
@@ -342,6 +356,17 @@ caf::actor node::peer(const std::string& name) const {
   std::lock_guard<std::mutex> guard{st_->mtx};
   auto i = st_->peers.find(name);
   return i != st_->peers.end() ? i->second.second : caf::actor{};
+}
+
+void detail::add_service(const node& n, const std::string& name,
+                         const std::string& signature, caf::actor whom) {
+  std::lock_guard<std::mutex> guard{n.st_->mtx};
+  n.st_->services[name] = {signature, std::move(whom)};
+}
+
+void detail::remove_service(const node& n, const std::string& name) {
+  std::lock_guard<std::mutex> guard{n.st_->mtx};
+  n.st_->services.erase(name);
 }
 
 void node::monitor(const caf::actor& subscriber) const {

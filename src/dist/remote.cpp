@@ -35,14 +35,6 @@ caf::error check_registered(caf::actor_system& sys, const expected_type& t) {
   return caf::none;
 }
 
-caf::expected<std::string> signature_of(caf::actor_system& sys,
-                                        const expected_type& t) {
-  if (auto err = check_registered(sys, t))
-    return err;
-  return signature(t.kind, system_type_name(sys, t.key),
-                   system_type_name(sys, t.value));
-}
-
 caf::expected<caf::strong_actor_ptr> ask(caf::actor_system& sys,
                                          const caf::actor& peer,
                                          const std::string& name,
@@ -54,6 +46,14 @@ caf::expected<caf::strong_actor_ptr> ask(caf::actor_system& sys,
 }
 
 } // namespace
+
+caf::expected<std::string> signature_of(caf::actor_system& sys,
+                                        const expected_type& t) {
+  if (auto err = check_registered(sys, t))
+    return err;
+  return signature(t.kind, system_type_name(sys, t.key),
+                   system_type_name(sys, t.value));
+}
 
 std::string config_type_name(const caf::actor_system_config& cfg,
                              type_ref t) {

@@ -94,10 +94,21 @@ public:
   std::optional<std::string>
   ask(const std::string& cmd,
       std::chrono::milliseconds timeout = std::chrono::seconds{10}) {
-    auto msg = cmd + "\n";
-    if (pid_ <= 0 || write(to_, msg.data(), msg.size())
-                       != static_cast<ssize_t>(msg.size()))
+    if (!send(cmd))
       return std::nullopt;
+    return read_line(timeout);
+  }
+
+  /// Sends a command without waiting; `read` takes its answer later.
+  bool send(const std::string& cmd) {
+    auto msg = cmd + "\n";
+    return pid_ > 0
+           && ::write(to_, msg.data(), msg.size())
+                == static_cast<ssize_t>(msg.size());
+  }
+
+  std::optional<std::string>
+  read(std::chrono::milliseconds timeout = std::chrono::seconds{10}) {
     return read_line(timeout);
   }
 
@@ -129,7 +140,7 @@ private:
       if (poll(&p, 1, static_cast<int>(left.count())) <= 0)
         continue;
       char chunk[256];
-      auto n = read(from_, chunk, sizeof chunk);
+      auto n = ::read(from_, chunk, sizeof chunk);
       if (n <= 0)
         return std::nullopt;
       buf_.append(chunk, static_cast<std::size_t>(n));

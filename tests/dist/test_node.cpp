@@ -7,6 +7,14 @@
 //   members        the number of live peers
 //   await N MS     "ok" once N peers are live, "timeout" after MS ms
 //   get KEY        the value of KEY in kv, or "none"
+// and a partitioned cache "links" (std::string -> std::string) whose loader
+// answers "loaded:KEY" after 200 ms and counts its loads:
+//   pget KEY       get through the partitioned cache: the value or "none"
+//   pfetch KEY     fetch through it: the value, or "error: ..."
+//   pput KEY VAL   put through it: "ok" or "error: ..."
+//   home KEY       the key's home as this node sees it
+//   loads          the loads this node's loader ran
+//   local          the entries in this node's shard
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -20,7 +28,11 @@
 
 #include "cachet/cachet.hpp"
 #include "cachet/dist/node.hpp"
+#include "cachet/dist/partitioned_cache.hpp"
 #include "cachet/dist/remote.hpp"
+
+#include <atomic>
+#include <thread>
 
 int main(int argc, char** argv) {
   if (argc < 2) {
@@ -31,6 +43,7 @@ int main(int argc, char** argv) {
   cachet::dist::configure(cfg);
   cachet::dist::add_table_types<std::string, std::string>(cfg);
   cachet::dist::add_table_types<std::string, std::uint64_t>(cfg);
+  cachet::dist::add_partition_types<std::string, std::string>(cfg);
   caf::actor_system sys{cfg};
   cachet::table_options kv_opts{"kv"};
   kv_opts.mode = cachet::access_mode::public_;
@@ -52,6 +65,26 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "node: %s\n", sys.render(n.error()).c_str());
     return 1;
   }
+  std::atomic<int> loads{0};
+  cachet::dist::partition_options<std::string, std::string> popts;
+  popts.shard.name = "links";
+  popts.loader = [&loads](const std::string& key) {
+    ++loads;
+    std::this_thread::sleep_for(std::chrono::milliseconds{200});
+    return "loaded:" + key;
+  };
+  popts.timeout = std::chrono::seconds{5};
+  auto part = cachet::dist::partition<std::string, std::string>::start(*n,
+                                                                      popts);
+  if (!part) {
+    std::fprintf(stderr, "partition: %s\n", sys.render(part.error()).c_str());
+    return 1;
+  }
+  cachet::dist::partitioned_cache<std::string, std::string> links{*part};
+  auto shard = cachet::whereis_cache<std::string, std::string>(sys, "links");
+  auto show = [&](const auto& r) {
+    return r ? std::string{"ok"} : "error: " + sys.render(r.error());
+  };
   std::printf("port %u\n", static_cast<unsigned>(n->port()));
   std::fflush(stdout);
   auto tab = cachet::whereis<std::string, std::string>(sys, "kv");
@@ -73,6 +106,30 @@ int main(int argc, char** argv) {
       in >> key;
       auto v = tab->lookup(key);
       std::printf("%s\n", v && *v ? (*v)->c_str() : "none");
+    } else if (cmd == "pget") {
+      std::string key;
+      in >> key;
+      auto v = links.get(key);
+      std::printf("%s\n", !v ? show(v).c_str() : *v ? (*v)->c_str() : "none");
+    } else if (cmd == "pfetch") {
+      std::string key;
+      in >> key;
+      auto v = links.fetch(key);
+      std::printf("%s\n", v ? v->c_str() : show(v).c_str());
+    } else if (cmd == "pput") {
+      std::string key;
+      std::string val;
+      in >> key >> val;
+      std::printf("%s\n", show(links.put(key, val)).c_str());
+    } else if (cmd == "home") {
+      std::string key;
+      in >> key;
+      std::printf("%s\n", links.home(key).c_str());
+    } else if (cmd == "loads") {
+      std::printf("%d\n", loads.load());
+    } else if (cmd == "local") {
+      auto size = shard->size();
+      std::printf("%zu\n", size ? *size : std::size_t{0});
     } else {
       std::printf("unknown command\n");
     }

@@ -100,6 +100,17 @@ struct node_options {
   std::size_t max_handshakes = 256;
 };
 
+class node;
+
+namespace detail {
+
+/// Lets peers find `whom` by `name` (whereis), if they expect `signature`.
+void add_service(const node& n, const std::string& name,
+                 const std::string& signature, caf::actor whom);
+void remove_service(const node& n, const std::string& name);
+
+} // namespace detail
+
 /// A running node. Destroying it leaves the cluster: its actor quits, which
 /// every peer sees as nodedown.
 class node {
@@ -141,6 +152,10 @@ public:
   struct state;
 
 private:
+  friend void detail::add_service(const node&, const std::string&,
+                                  const std::string&, caf::actor);
+  friend void detail::remove_service(const node&, const std::string&);
+
   explicit node(std::shared_ptr<state> st);
   std::shared_ptr<state> st_;
 };

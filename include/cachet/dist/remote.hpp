@@ -82,6 +82,11 @@ expected_type table_type() {
   return t;
 }
 
+/// `t` as peers compare it: "kind<key,value>" by CAF's names. Errors:
+/// type_not_registered for any type of `t.wire` CAF cannot send.
+caf::expected<std::string> signature_of(caf::actor_system& sys,
+                                        const expected_type& t);
+
 /// Asks node `node_name` (this node if it is n's own name) for the owner of
 /// `name`, checked against `t`.
 caf::expected<caf::strong_actor_ptr>

@@ -1,0 +1,391 @@
+// A cache partitioned over the nodes of a cluster (Nebulex's partitioned
+// adapter): every node holds a shard, and each key has one home among the
+// live members, chosen by rendezvous hashing.
+//
+// `partition::start(node, opts)` starts this node's shard: a cachet cache
+// (its owner spawned here, its name `opts.shard.name` on every node) and the
+// actor peers call. `partitioned_cache` is a client of the whole cache, for
+// one thread at a time (it holds a blocking_caller); make one per thread.
+//
+// Placement: a key's home is the live member (this node included) with the
+// highest XXH3 of the key's hash seeded with the member's name: the same on
+// every node that sees the same members, and when a node joins or leaves
+// only the keys it gains or held move (about 1/N), never a rehash mod N.
+// The key's hash must be the same in every process: default_hash is (XXH3
+// of strings, the integer itself for integers).
+//
+// Operations: a key homed here is read and written directly on the local
+// shard; another key goes to its home over the network, with
+// `opts.timeout` on every call. `fetch` runs at the home, through the home
+// shard's single-flight, with the loader the home registered: one load per
+// key however many nodes miss it at once (as long as they agree on the
+// members; during a membership change two views may briefly pick two
+// homes). When a node dies its keys re-home to the survivors, which load
+// them on demand; until this node sees it down, a call to it fails with
+// caf::sec::request_receiver_down or call_timeout, never hangs.
+// `get_many` and `put_many` split a batch by home, one call per home:
+// each key's read or write is atomic, a batch is not isolated as a whole.
+//
+// Types: add_partition_types<K, V>(cfg, ...) on every node's config.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/expected.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/send.hpp>
+#include <caf/typed_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "cachet/blocking_caller.hpp"
+#include "cachet/cache.hpp"
+#include "cachet/cache_owner.hpp"
+#include "cachet/detail/hash.hpp"
+#include "cachet/detail/respond.hpp"
+#include "cachet/dist/node.hpp"
+#include "cachet/dist/remote.hpp"
+#include "cachet/errc.hpp"
+
+namespace cachet::dist {
+
+/// The member among `members` that is home of a key hashed to `key_hash`;
+/// empty if there are none.
+inline std::string home_of(std::uint64_t key_hash,
+                           const std::vector<std::string>& members) {
+  std::string best;
+  std::uint64_t best_score = 0;
+  for (auto& m : members) {
+    auto seed = cachet::detail::hash_bytes(m.data(), m.size());
+    auto score = cachet::detail::hash_bytes(&key_hash, sizeof key_hash, seed);
+    if (best.empty() || score > best_score
+        || (score == best_score && m < best)) {
+      best = m;
+      best_score = score;
+    }
+  }
+  return best;
+}
+
+/// What a shard answers its peers.
+template <class K, class V>
+using shard_actor = caf::typed_actor<
+  typename caf::replies_to<lookup_atom, K>::template with<std::optional<V>>,
+  typename caf::replies_to<fetch_atom, K>::template with<V>,
+  typename caf::replies_to<insert_atom, K, V>::template with<void>,
+  typename caf::replies_to<erase_atom, K>::template with<bool>,
+  typename caf::replies_to<lookup_atom, std::vector<K>>::template with<
+    std::vector<std::optional<V>>>,
+  typename caf::replies_to<insert_atom, std::vector<std::pair<K, V>>>::
+    template with<void>>;
+
+/// Registers what a partitioned cache of K -> V sends (see add_table_types).
+template <class K, class V>
+void add_partition_types(caf::actor_system_config& cfg,
+                         const std::string& key_name = {},
+                         const std::string& value_name = {}) {
+  add_table_types<K, V>(cfg, key_name, value_name);
+  auto k = detail::config_type_name(cfg, detail::type_ref_of<K>());
+  auto v = detail::config_type_name(cfg, detail::type_ref_of<V>());
+  detail::add_type<std::vector<K>>(cfg, "std::vector<" + k + ">");
+  detail::add_type<std::vector<std::optional<V>>>(
+    cfg, "std::vector<std::optional<" + v + ">>");
+}
+
+template <class K, class V>
+struct partition_options {
+  /// This node's shard; `shard.name` names the cache on every node. The
+  /// shard is public: peers' calls write it through this node's actor.
+  cache_options<K, V> shard;
+  /// Loads a key this node is home of (fetch).
+  std::function<V(const K&)> loader;
+  /// The bound of every call to another node.
+  caf::timespan timeout = std::chrono::seconds{1};
+};
+
+namespace detail {
+
+template <class K, class V>
+expected_type partition_type() {
+  auto t = table_type<K, V, set<>>();
+  t.kind = "partition";
+  t.wire.push_back(type_ref_of<std::vector<K>>());
+  t.wire.push_back(type_ref_of<std::vector<std::optional<V>>>());
+  return t;
+}
+
+template <class K, class V>
+typename shard_actor<K, V>::behavior_type
+shard_front(typename shard_actor<K, V>::pointer self, cache<K, V> local,
+            cache_actor<K, V> owner, cache_loader<K, V> loader) {
+  using cachet::detail::respond;
+  return {
+    [=](lookup_atom, const K& k) { return respond(local.get(k)); },
+    [=](fetch_atom, const K& k) {
+      // The owner loads off its thread, once per key, and answers.
+      return self->delegate(owner, fetch_atom_v, k, loader);
+    },
+    [=](insert_atom, K& k, V& v) mutable {
+      return respond(local.put(std::move(k), std::move(v)));
+    },
+    [=](erase_atom, const K& k) mutable { return respond(local.invalidate(k)); },
+    [=](lookup_atom, const std::vector<K>& ks)
+      -> caf::result<std::vector<std::optional<V>>> {
+      std::vector<std::optional<V>> out;
+      out.reserve(ks.size());
+      for (auto& k : ks) {
+        auto v = local.get(k);
+        if (!v)
+          return std::move(v.error());
+        out.push_back(std::move(*v));
+      }
+      return out;
+    },
+    [=](insert_atom, std::vector<std::pair<K, V>>& xs) mutable
+      -> caf::result<void> {
+      for (auto& [k, v] : xs)
+        if (auto r = local.put(std::move(k), std::move(v)); !r)
+          return std::move(r.error());
+      return caf::unit;
+    },
+  };
+}
+
+} // namespace detail
+
+/// This node's shard of a partitioned cache; stops it when destroyed.
+template <class K, class V>
+class partition {
+public:
+  /// Starts the shard on `n` (which must outlive it). Errors: those of
+  /// spawn_cache (name_taken...), type_not_registered.
+  static caf::expected<partition> start(const node& n,
+                                        partition_options<K, V> opts) {
+    auto& sys = n.actor().home_system();
+    auto sig = detail::signature_of(sys, detail::partition_type<K, V>());
+    if (!sig)
+      return std::move(sig.error());
+    opts.shard.mode = access_mode::public_;
+    auto owner = spawn_cache<K, V>(sys, opts.shard);
+    if (!owner)
+      return std::move(owner.error());
+    auto local = whereis_cache<K, V>(sys, opts.shard.name);
+    if (!local) {
+      caf::anon_send_exit(*owner, caf::exit_reason::user_shutdown);
+      return std::move(local.error());
+    }
+    auto front = sys.spawn(detail::shard_front<K, V>, *local, *owner,
+                           cache_loader<K, V>{opts.loader});
+    detail::add_service(n, opts.shard.name, *sig, caf::actor_cast<caf::actor>(front));
+    return partition{n, std::move(opts), *owner, front};
+  }
+
+  partition(partition&& other) noexcept
+    : node_(other.node_), opts_(std::move(other.opts_)),
+      owner_(std::move(other.owner_)), front_(std::move(other.front_)) {
+    other.node_ = nullptr;
+  }
+
+  partition& operator=(partition&&) = delete;
+
+  ~partition() {
+    if (node_ == nullptr)
+      return;
+    detail::remove_service(*node_, opts_.shard.name);
+    caf::anon_send_exit(front_, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(owner_, caf::exit_reason::user_shutdown);
+  }
+
+  const node& home_node() const noexcept {
+    return *node_;
+  }
+
+  const partition_options<K, V>& options() const noexcept {
+    return opts_;
+  }
+
+private:
+  partition(const node& n, partition_options<K, V> opts,
+            cache_actor<K, V> owner, shard_actor<K, V> front)
+    : node_(&n), opts_(std::move(opts)), owner_(std::move(owner)),
+      front_(std::move(front)) {
+    // nop
+  }
+
+  const node* node_;
+  partition_options<K, V> opts_;
+  cache_actor<K, V> owner_;
+  shard_actor<K, V> front_;
+};
+
+/// A client of a partitioned cache, for one thread at a time.
+template <class K, class V>
+class partitioned_cache {
+public:
+  /// A client of the cache whose local shard is `p` (which must outlive it).
+  explicit partitioned_cache(const partition<K, V>& p)
+    : node_(&p.home_node()), opts_(&p.options()),
+      local_(*whereis_cache<K, V>(node_->actor().home_system(),
+                                  opts_->shard.name)),
+      caller_(node_->actor().home_system()) {
+    // nop
+  }
+
+  /// The member that is home of `key` now: this node's name or a peer's.
+  std::string home(const K& key) const {
+    auto names = member_names();
+    return home_of(key_hash(key), names);
+  }
+
+  caf::expected<std::optional<V>> get(const K& key) {
+    auto where = home(key);
+    if (where == node_->name())
+      return local_.get(key);
+    return remote<std::optional<V>>(where, lookup_atom_v, key);
+  }
+
+  /// The value of `key`, loaded at its home if missing there.
+  caf::expected<V> fetch(const K& key) {
+    auto where = home(key);
+    if (where == node_->name())
+      return local_.fetch(key, opts_->loader);
+    return remote<V>(where, fetch_atom_v, key);
+  }
+
+  caf::expected<void> put(K key, V value) {
+    auto where = home(key);
+    if (where == node_->name())
+      return local_.put(std::move(key), std::move(value));
+    return remote<void>(where, insert_atom_v, std::move(key),
+                        std::move(value));
+  }
+
+  caf::expected<bool> invalidate(const K& key) {
+    auto where = home(key);
+    if (where == node_->name())
+      return local_.invalidate(key);
+    return remote<bool>(where, erase_atom_v, key);
+  }
+
+  /// The values of `keys`, in order: one call per home node.
+  caf::expected<std::vector<std::optional<V>>>
+  get_many(const std::vector<K>& keys) {
+    std::vector<std::optional<V>> out(keys.size());
+    for (auto& [where, idx] : split(keys, [](const K& k) { return &k; })) {
+      std::vector<K> ks;
+      for (auto i : idx)
+        ks.push_back(keys[i]);
+      std::vector<std::optional<V>> vs;
+      if (where == node_->name()) {
+        for (auto& k : ks) {
+          auto v = local_.get(k);
+          if (!v)
+            return std::move(v.error());
+          vs.push_back(std::move(*v));
+        }
+      } else {
+        auto r = remote<std::vector<std::optional<V>>>(where, lookup_atom_v,
+                                                       std::move(ks));
+        if (!r)
+          return std::move(r.error());
+        vs = std::move(*r);
+      }
+      if (vs.size() != idx.size())
+        return caf::make_error(caf::sec::unexpected_response);
+      for (std::size_t j = 0; j < idx.size(); ++j)
+        out[idx[j]] = std::move(vs[j]);
+    }
+    return out;
+  }
+
+  /// Writes every pair, one call per home node. On an error, the homes
+  /// already written keep their writes.
+  caf::expected<void> put_many(std::vector<std::pair<K, V>> xs) {
+    for (auto& [where, idx] :
+         split(xs, [](const std::pair<K, V>& x) { return &x.first; })) {
+      std::vector<std::pair<K, V>> batch;
+      for (auto i : idx)
+        batch.push_back(std::move(xs[i]));
+      if (where == node_->name()) {
+        for (auto& [k, v] : batch)
+          if (auto r = local_.put(std::move(k), std::move(v)); !r)
+            return r;
+      } else if (auto r = remote<void>(where, insert_atom_v, std::move(batch));
+                 !r) {
+        return r;
+      }
+    }
+    return caf::unit;
+  }
+
+private:
+  static std::uint64_t key_hash(const K& key) {
+    return static_cast<std::uint64_t>(default_hash{}(key));
+  }
+
+  std::vector<std::string> member_names() const {
+    std::vector<std::string> names{node_->name()};
+    for (auto& m : node_->members())
+      names.push_back(m.name);
+    return names;
+  }
+
+  /// Indexes of `xs` by home, with the members seen once for the batch.
+  template <class Xs, class KeyOf>
+  std::map<std::string, std::vector<std::size_t>> split(const Xs& xs,
+                                                        KeyOf key_of) const {
+    auto names = member_names();
+    std::map<std::string, std::vector<std::size_t>> by_home;
+    for (std::size_t i = 0; i < xs.size(); ++i)
+      by_home[home_of(key_hash(*key_of(xs[i])), names)].push_back(i);
+    return by_home;
+  }
+
+  /// The shard actor of member `where`, looked up once and remembered.
+  caf::expected<shard_actor<K, V>> front(const std::string& where) {
+    if (auto i = fronts_.find(where); i != fronts_.end())
+      return i->second;
+    auto ptr = detail::whereis_owner(*node_, where, opts_->shard.name,
+                                     detail::partition_type<K, V>(),
+                                     opts_->timeout);
+    if (!ptr)
+      return std::move(ptr.error());
+    auto handle = caf::actor_cast<shard_actor<K, V>>(std::move(*ptr));
+    fronts_.emplace(where, handle);
+    return handle;
+  }
+
+  template <class R, class... Ts>
+  caf::expected<R> remote(const std::string& where, Ts&&... xs) {
+    auto dest = front(where);
+    if (!dest)
+      return std::move(dest.error());
+    auto r = caller_.call(*dest, opts_->timeout, std::forward<Ts>(xs)...);
+    if (!r) {
+      // A node that restarts gets a new shard actor: look it up again.
+      fronts_.erase(where);
+      return std::move(r.error());
+    }
+    if constexpr (std::is_void_v<R>)
+      return caf::unit;
+    else
+      return std::move(*r);
+  }
+
+  const node* node_;
+  const partition_options<K, V>* opts_;
+  cache<K, V> local_;
+  blocking_caller caller_;
+  std::map<std::string, shard_actor<K, V>> fronts_;
+};
+
+} // namespace cachet::dist
