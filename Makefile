@@ -53,6 +53,8 @@ run: build bench-deps
 	@echo
 	./build/examples/supervision/supervision
 	@echo
+	./build/examples/cluster/cluster
+	@echo
 	./build/bench/cachet-call-bench
 	@echo
 	./build/bench/cachet-bench --quick --plot=build/bench.png --json=build/bench.json
