@@ -136,6 +136,19 @@ std::vector<std::shared_ptr<resource_core>> registry::all() const {
   return out;
 }
 
+void registry::add_field(std::type_index type, const std::string& name,
+                         std::shared_ptr<const void> fn) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  fields_[{type, name}] = std::move(fn);
+}
+
+std::shared_ptr<const void> registry::field(std::type_index type,
+                                            const std::string& name) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto i = fields_.find({type, name});
+  return i != fields_.end() ? i->second : nullptr;
+}
+
 std::shared_ptr<registry> registry_of(caf::actor_system& sys) {
   return module_of(sys).names;
 }

@@ -93,6 +93,11 @@ std::string resource_core::name() const {
   return name_;
 }
 
+std::shared_ptr<registry> resource_core::listed_in() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return registry_;
+}
+
 caf::error resource_core::register_name(caf::actor_system& sys) {
   // Only a name needs a configured system; anonymous resources of one
   // that is not stay unlisted.

@@ -227,7 +227,7 @@ TEST_CASE_METHOD(cache_fixture, "max_entries holds, with either policy") {
   }
 }
 
-TEST_CASE_METHOD(cache_fixture, "max_weight holds with a weigher; an entry "
+TEST_CASE_METHOD(cache_fixture, "max_weight holds with a weigher, and an entry "
                                 "heavier than the bound is not kept") {
   removal_log log;
   str_options opts;

@@ -318,7 +318,7 @@ TEST_CASE_METHOD(fixture<hashed>, "a throwing match or predicate stops the "
   CHECK(unwrap(t.select_delete([](int, int) { return true; })) == 62);
 }
 
-TEST_CASE_METHOD(fixture<hashed>, "first and next walk a set; next needs a "
+TEST_CASE_METHOD(fixture<hashed>, "first and next walk a set, and next needs a "
                                   "present key",
                  "[select]") {
   auto t = numbers(500);

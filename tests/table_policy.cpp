@@ -104,7 +104,7 @@ TEST_CASE_METHOD(fixture, "heir: no live heir, no inheritance") {
   CHECK(tab.lookup("k").error() == errc::table_gone);
 }
 
-TEST_CASE_METHOD(fixture, "give_away passes ownership; the old capability loses it") {
+TEST_CASE_METHOD(fixture, "give_away passes ownership and the old capability loses it") {
   caf::scoped_actor b{sys};
   std::optional<cachet::table<std::string, std::int64_t>> shared;
   {

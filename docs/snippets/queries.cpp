@@ -200,6 +200,22 @@ void messages(caf::actor_system& sys) {
   // [messages]
   check(rows && rows->size() == 1 && n && *n == 1, "select over messages");
   check(page && page->items.size() == 1, "a page over messages");
+  // [specs]
+  // A declarative select is data: it works over messages from this node or
+  // another one (distribution.md). A field is a function of the value,
+  // registered under a name on the node that evaluates.
+  using cachet::spec::field;
+  using cachet::spec::key;
+  using cachet::spec::value;
+  auto picked = caller.call(owner, 1s, cachet::select_atom_v,
+                            cachet::match_spec{value() > 2}); // {b, 5}
+  auto purged = caller.call(owner, 1s, cachet::select_delete_atom_v,
+                            cachet::match_spec{key().starts_with("a")}
+                              .or_where({value() >= 100})); // 1: "a"
+  // [specs]
+  check(picked && picked->size() == 1 && picked->front().first == "b",
+        "a spec selects over messages");
+  check(purged && *purged == 1, "a spec deletes over messages");
   caf::anon_send_exit(owner, caf::exit_reason::user_shutdown);
 }
 

@@ -17,6 +17,7 @@
 #include "cachet/exit_reason.hpp"
 #include "cachet/fwd.hpp"
 #include "cachet/kind.hpp"
+#include "cachet/match_spec.hpp"
 #include "cachet/named_table.hpp"
 #include "cachet/owner.hpp"
 #include "cachet/ownership_options.hpp"

@@ -16,7 +16,9 @@
 // table operations, (dump_atom, path) writes the table to a dump file
 // (tab2file, dump.hpp). Queries travel as callable types, local messages
 // only: (select_atom, match<K, V>) answers the matching objects, with a
-// limit a page whose continuation is sent back for the next one. A bag's
+// limit a page whose continuation is sent back for the next one; a
+// match_spec (match_spec.hpp) is the declarative form of select,
+// select_count and select_delete, which crosses the network. A bag's
 // owner answers lookup and take with all of a key's objects.
 //
 // Under a supervisor, `owner_child` (table_policy.hpp) starts a generic owner
@@ -61,6 +63,7 @@
 #include "cachet/detail/owner_start.hpp"
 #include "cachet/detail/respond.hpp"
 #include "cachet/dump.hpp"
+#include "cachet/match_spec.hpp"
 #include "cachet/exit_reason.hpp"
 #include "cachet/table.hpp"
 
@@ -126,6 +129,12 @@ using common_signatures = caf::detail::type_list<
   typename caf::replies_to<select_count_atom, match<K, V>>::template with<
     std::uint64_t>,
   typename caf::replies_to<select_delete_atom, match<K, V>>::template with<
+    std::uint64_t>,
+  typename caf::replies_to<select_atom, match_spec>::template with<
+    std::vector<std::pair<K, V>>>,
+  typename caf::replies_to<select_count_atom, match_spec>::template with<
+    std::uint64_t>,
+  typename caf::replies_to<select_delete_atom, match_spec>::template with<
     std::uint64_t>>;
 
 /// One object per key: set and ordered_set.
@@ -257,6 +266,27 @@ typename Handle::behavior_type serve(owned_table<K, V, Kind>& tab,
     },
     [t](select_delete_atom, const match<K, V>& m) {
       return respond_count(t->select_delete(m.fn));
+    },
+    [t, entries_of](select_atom,
+                    const match_spec& s) -> caf::result<entries> {
+      auto pred = detail::compile<K, V>(core_of(*t)->listed_in(), s);
+      if (!pred)
+        return std::move(pred.error());
+      return respond(t->select(entries_of(match<K, V>{std::move(*pred)})));
+    },
+    [t](select_count_atom,
+        const match_spec& s) -> caf::result<std::uint64_t> {
+      auto pred = detail::compile<K, V>(core_of(*t)->listed_in(), s);
+      if (!pred)
+        return std::move(pred.error());
+      return respond_count(t->select_count(*pred));
+    },
+    [t](select_delete_atom,
+        const match_spec& s) -> caf::result<std::uint64_t> {
+      auto pred = detail::compile<K, V>(core_of(*t)->listed_in(), s);
+      if (!pred)
+        return std::move(pred.error());
+      return respond_count(t->select_delete(*pred));
     });
   auto make = [&](auto&&... handlers) {
     return typename Handle::behavior_type{std::move(handlers)...,

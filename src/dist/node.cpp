@@ -21,6 +21,7 @@
 #include "cachet/configure.hpp"
 #include "cachet/counter.hpp"
 #include "cachet/errc.hpp"
+#include "cachet/match_spec.hpp"
 #include "cachet/dist/remote.hpp"
 #include "guard.hpp"
 
@@ -35,6 +36,7 @@ void configure(caf::actor_system_config& cfg, net_timing timing) {
   cfg.add_message_type<member>("cachet::dist::member");
   cfg.add_message_type<std::vector<member>>("std::vector<cachet::dist::member>");
   cfg.add_message_type<counter_op>("cachet::counter_op");
+  cfg.add_message_type<match_spec>("cachet::match_spec");
 }
 
 /// What the handle and the actor share: the live peers, for threads to read.

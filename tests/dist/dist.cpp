@@ -123,6 +123,17 @@ std::vector<unsigned char> basp_header(unsigned char op, std::uint32_t len,
   return h;
 }
 
+/// An actor that answers (lookup_atom, key) by asking `owner`.
+caf::behavior lookup_client(caf::event_based_actor* self, kv_owner owner) {
+  return {[=](cachet::lookup_atom, const std::string& key) {
+    auto rp = self->make_response_promise<std::optional<std::string>>();
+    self->request(owner, 5s, cachet::lookup_atom_v, key)
+      .then([=](std::optional<std::string>& x) mutable { rp.deliver(x); },
+            [=](caf::error& err) mutable { rp.deliver(err); });
+    return rp;
+  }};
+}
+
 } // namespace
 
 TEST_CASE_METHOD(cluster_fixture, "hostile connections are dropped and the "
@@ -246,15 +257,7 @@ TEST_CASE_METHOD(cluster_fixture, "a remote owner is called from a thread and "
   CHECK(b.ask("get k1") == "v1");
   // From an actor: a request, answered through the actor's mailbox.
   caf::scoped_actor self{sys};
-  auto client = sys.spawn([owner = *owner](caf::event_based_actor* me) {
-    return caf::behavior{[=](cachet::lookup_atom, const std::string& key) {
-      auto rp = me->make_response_promise<std::optional<std::string>>();
-      me->request(owner, 5s, cachet::lookup_atom_v, key)
-        .then([=](std::optional<std::string>& x) mutable { rp.deliver(x); },
-              [=](caf::error& err) mutable { rp.deliver(err); });
-      return rp;
-    }};
-  });
+  auto client = sys.spawn(lookup_client, *owner);
   std::optional<std::string> got;
   std::string err = "none";
   self->request(client, 10s, cachet::lookup_atom_v, std::string{"k1"})
@@ -301,8 +304,8 @@ TEST_CASE_METHOD(cluster_fixture, "remote lookups check names and types",
         == "no_such_table");
 }
 
-TEST_CASE_METHOD(cluster_fixture, "a node killed with SIGKILL is seen down; "
-                                  "survivors keep every acknowledged write",
+TEST_CASE_METHOD(cluster_fixture, "a node killed with SIGKILL is seen down "
+                                  "and survivors keep every acknowledged write",
                  "[dist]") {
   node_process b{"b", {}};
   node_process c{"c", {b.address()}};
@@ -405,4 +408,38 @@ TEST_CASE_METHOD(cluster_fixture, "a second node under a taken name is "
   CHECK(impostor.ask("await 1 1500") == "timeout");
   CHECK(t.members().size() == 1);
   CHECK(b.ask("members") == "1");
+}
+
+TEST_CASE_METHOD(cluster_fixture, "a declarative select crosses the network",
+                 "[dist]") {
+  node_process b{"b", {}};
+  auto t = start({b.address()});
+  REQUIRE(t.await_members(1, 10s));
+  auto counts = cachet::dist::whereis_owner<std::string, std::uint64_t>(
+    t, "b", "counts", 5s);
+  REQUIRE(outcome(counts) == "ok");
+  cachet::blocking_caller caller{sys};
+  std::vector<std::pair<std::string, std::uint64_t>> batch;
+  for (std::uint64_t i = 0; i < 100; ++i)
+    batch.emplace_back("n" + std::to_string(i), i);
+  REQUIRE(outcome(caller.call(*counts, 5s, cachet::insert_atom_v, batch))
+          == "ok");
+  using cachet::spec::key;
+  using cachet::spec::value;
+  // b evaluates the spec on its table; only the matches come back.
+  auto low = caller.call(*counts, 5s, cachet::select_count_atom_v,
+                         cachet::match_spec{value() < 10});
+  REQUIRE(outcome(low) == "ok");
+  CHECK(*low == 10);
+  auto fives = caller.call(*counts, 5s, cachet::select_atom_v,
+                           cachet::match_spec{key().starts_with("n5")});
+  REQUIRE(outcome(fives) == "ok");
+  CHECK(fives->size() == 11); // n5, n50..n59
+  for (auto& [k, v] : *fives)
+    CHECK(k == "n" + std::to_string(v));
+  auto purged = caller.call(*counts, 5s, cachet::select_delete_atom_v,
+                            cachet::match_spec{value() >= 90});
+  REQUIRE(outcome(purged) == "ok");
+  CHECK(*purged == 10);
+  CHECK(*caller.call(*counts, 5s, cachet::size_atom_v) == 90);
 }

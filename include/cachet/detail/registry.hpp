@@ -8,9 +8,11 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <typeindex>
 #include <unordered_map>
 #include <vector>
 
@@ -50,10 +52,21 @@ public:
   /// Every live resource listed.
   std::vector<std::shared_ptr<resource_core>> all() const;
 
+  /// Registers `fn` as the field `name` of values of type `type` (match
+  /// specs, match_spec.hpp); replaces an earlier one.
+  void add_field(std::type_index type, const std::string& name,
+                 std::shared_ptr<const void> fn);
+
+  /// The field `name` of `type`, or null.
+  std::shared_ptr<const void> field(std::type_index type,
+                                    const std::string& name) const;
+
 private:
   mutable std::mutex mtx_;
   std::unordered_map<std::string, std::weak_ptr<resource_core>> names_;
   std::unordered_map<const resource_core*, std::weak_ptr<resource_core>> all_;
+  std::map<std::pair<std::type_index, std::string>, std::shared_ptr<const void>>
+    fields_;
 };
 
 /// The registry of `sys`, or null if the system was not configured.

@@ -112,6 +112,10 @@ public:
   /// False once retired.
   virtual bool alive() const noexcept = 0;
 
+  /// The registry the resource is listed in; null if its system was not
+  /// configured, or once retired.
+  std::shared_ptr<registry> listed_in() const;
+
   /// What the resource holds, for a peer node to check against the type it
   /// expects: ETS's kind ("set", ...), "cache" or "snapshot", and the key
   /// and value types (the key is void for a snapshot).
