@@ -91,6 +91,7 @@ test-normal: build
 test-asan: deps build-asan/build.ninja
 	cmake --build build-asan -j $(JOBS) --target tests-core tests-concurrency
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1 \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j $(JOBS) -L "core|concurrency|package" \
 	  -E "add_subdirectory"

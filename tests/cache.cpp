@@ -127,7 +127,7 @@ TEST_CASE_METHOD(cache_fixture, "a throwing loader fails with load_failed "
 }
 
 TEST_CASE_METHOD(cache_fixture, "a loader past the timeout fails its callers "
-                                "with load_timeout; its late value is "
+                                "with load_timeout, and its late value is "
                                 "dropped") {
   str_options opts;
   opts.load_timeout = 20ms;

@@ -154,7 +154,7 @@ TEST_CASE_METHOD(system_fixture, "N callers fetching one missing key over "
 }
 
 TEST_CASE_METHOD(system_fixture, "a hung load blocks neither other keys nor "
-                                 "the owner; its callers time out") {
+                                 "the owner, and its callers time out") {
   str_options opts;
   opts.load_timeout = 50ms;
   auto owner = unwrap(cachet::spawn_cache(sys, opts));

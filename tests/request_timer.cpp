@@ -167,7 +167,7 @@ TEST_CASE_METHOD(fixture, "responses settle their requests, no timeout "
 }
 
 TEST_CASE_METHOD(fixture, "a passed deadline delivers sec::request_timeout "
-                          "once; the late response is dropped") {
+                          "once, and the late response is dropped") {
   auto srv = sys.spawn(server, -1);
   caf::scoped_actor self{sys};
   auto to = caf::actor{self};

@@ -505,7 +505,7 @@ TEST_CASE_METHOD(fixture, "cache policy fresh: a restarted owner starts "
 }
 
 TEST_CASE_METHOD(fixture, "cache heir: an heir that exits while holding the "
-                          "cache ends it; a make_cache owner adopts it") {
+                          "cache ends it, and a make_cache owner adopts it") {
   auto opts = user_cache_options("held");
   std::optional<cachet::cache<std::string, std::string>> users;
   {
