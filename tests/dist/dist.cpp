@@ -123,6 +123,20 @@ std::vector<unsigned char> basp_header(unsigned char op, std::uint32_t len,
   return h;
 }
 
+/// Whether a write from node `t` to `peer`'s table "kv" is acknowledged and
+/// then read there directly.
+bool writes_through(caf::actor_system& sys, const cachet::dist::node& t,
+                    node_process& peer, const std::string& key,
+                    const std::string& value) {
+  auto owner = cachet::dist::whereis_owner<std::string, std::string>(
+    t, peer.name(), "kv", 5s);
+  if (!owner)
+    return false;
+  cachet::blocking_caller caller{sys};
+  auto put = caller.call(*owner, 5s, cachet::insert_atom_v, key, value);
+  return put && peer.ask("get " + key) == value;
+}
+
 /// An actor that answers (lookup_atom, key) by asking `owner`.
 caf::behavior lookup_client(caf::event_based_actor* self, kv_owner owner) {
   return {[=](cachet::lookup_atom, const std::string& key) {
@@ -208,14 +222,7 @@ TEST_CASE_METHOD(cluster_fixture, "hostile connections are dropped and the "
   node_process b{"b", {"127.0.0.1:" + std::to_string(port)}};
   REQUIRE(t.await_members(1, 10s));
   CHECK(b.ask("await 1 5000") == "ok");
-  auto owner = cachet::dist::whereis_owner<std::string, std::string>(t, "b",
-                                                                     "kv", 5s);
-  REQUIRE(outcome(owner) == "ok");
-  cachet::blocking_caller caller{sys};
-  CHECK(outcome(caller.call(*owner, 5s, cachet::insert_atom_v,
-                            std::string{"k"}, std::string{"v"}))
-        == "ok");
-  CHECK(b.ask("get k") == "v");
+  CHECK(writes_through(sys, t, b, "k", "v"));
 }
 
 TEST_CASE_METHOD(cluster_fixture, "nodes form a full mesh from a chain of seeds",
@@ -388,14 +395,7 @@ TEST_CASE_METHOD(cluster_fixture, "a frozen node (SIGSTOP) is declared down "
   next_event();
   CHECK(event == "up b");
   CHECK(b.ask("await 1 5000") == "ok");
-  auto owner = cachet::dist::whereis_owner<std::string, std::string>(t, "b",
-                                                                     "kv", 5s);
-  REQUIRE(outcome(owner) == "ok");
-  cachet::blocking_caller caller{sys};
-  CHECK(outcome(caller.call(*owner, 5s, cachet::insert_atom_v,
-                            std::string{"after"}, std::string{"thaw"}))
-        == "ok");
-  CHECK(b.ask("get after") == "thaw");
+  CHECK(writes_through(sys, t, b, "after", "thaw"));
 }
 
 TEST_CASE_METHOD(cluster_fixture, "a second node under a taken name is "
