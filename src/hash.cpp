@@ -16,4 +16,8 @@ std::uint64_t hash_bytes(const void* data, std::size_t size,
   return XXH3_64bits_withSeed(data, size, seed);
 }
 
+std::uint64_t hash_u64(std::uint64_t x, std::uint64_t seed) noexcept {
+  return XXH3_64bits_withSeed(&x, sizeof x, seed);
+}
+
 } // namespace cachet::detail

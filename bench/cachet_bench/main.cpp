@@ -5,7 +5,8 @@
 // Usage: cachet-bench [--quick] [--threads=1,2] [--keys=1000,1000000]
 //          [--mix=100,95,50] [--dist=uniform,zipf] [--seconds=1]
 //          [--json=FILE] [--plot=FILE.png] [--beam | --no-beam]
-//          [--no-query | --query-only] [--help]
+//          [--no-query | --query-only] [--no-remote | --remote-only]
+//          [--help]
 #include <sys/utsname.h>
 
 #include <algorithm>
@@ -19,6 +20,8 @@
 #include <fmt/core.h>
 
 #include <cachet/cachet.hpp>
+#include <cachet/dist/node.hpp>
+#include <cachet/dist/partitioned_cache.hpp>
 
 #include <caf/all.hpp>
 
@@ -387,6 +390,10 @@ std::string check(const bench_config& cfg) {
     return "--query-entries: 100 to 2^31 - 1";
   if (cfg.no_query && cfg.query_only)
     return "--no-query and --query-only contradict each other";
+  if (cfg.no_remote && cfg.remote_only)
+    return "--no-remote and --remote-only contradict each other";
+  if (cfg.query_only && cfg.remote_only)
+    return "--query-only and --remote-only contradict each other";
   if (cfg.beam && cfg.no_beam)
     return "--beam and --no-beam contradict each other";
   if (cfg.no_timeout && cfg.caf_timeout)
@@ -396,7 +403,9 @@ std::string check(const bench_config& cfg) {
 
 int run(int argc, char** argv) {
   bench_config cfg;
-  cachet::configure(cfg);
+  // A node for the remote rows: the middleman, and the table's types.
+  cachet::dist::configure(cfg);
+  cachet::dist::add_partition_types<std::uint64_t, std::uint64_t>(cfg);
   if (auto err = cfg.parse(argc, argv)) {
     fmt::print(stderr, "cachet-bench: {} (try --help)\n", caf::to_string(err));
     return 2;
@@ -404,6 +413,7 @@ int run(int argc, char** argv) {
   if (cfg.cli_helptext_printed)
     return 0;
   cfg.apply_quick(argc, argv);
+  cfg.keep_caf_args(argc, argv);
   if (auto what = check(cfg); !what.empty()) {
     fmt::print(stderr, "cachet-bench: {}\n", what);
     return 2;
@@ -411,6 +421,8 @@ int run(int argc, char** argv) {
   caf::actor_system sys{cfg};
   if (!cfg.memory_probe.empty())
     return memory_probe(sys, cfg.memory_probe, cfg.memory_entries);
+  if (!cfg.remote_node.empty())
+    return remote_node(sys, cfg.remote_node, cfg.remote_seed);
   if (cfg.beam && find_elixir().empty()) {
     fmt::print(stderr, "cachet-bench: --beam needs elixir (Debian package "
                        "elixir; make bench-deps)\n");
@@ -446,8 +458,11 @@ int run(int argc, char** argv) {
                   {"restart_crashes", cfg.crashes},
                   {"query_entries", cfg.query_entries},
                   {"sweep_cell", run.sweep_cell()}};
-  // --query-only: the query rows alone, each other part said to be skipped.
-  const char* skipped = cfg.query_only ? "skipped (--query-only)" : nullptr;
+  // --query-only, --remote-only: those rows alone, each other part said to
+  // be skipped.
+  const char* skipped = cfg.query_only    ? "skipped (--query-only)"
+                        : cfg.remote_only ? "skipped (--remote-only)"
+                                          : nullptr;
   if (!skipped) {
     run.run_matrix();
     run.run_beam_side();
@@ -475,16 +490,28 @@ int run(int argc, char** argv) {
                   {{"reload_entries_per_sec", nullptr}}};
   if (!cfg.no_cache && !skipped)
     rep.cache = run_cache_bench(sys, cfg);
-  if (!cfg.no_query)
+  if (!cfg.no_query && !cfg.remote_only)
     rep.query = run_query_bench(sys, cfg, run.times(), rep.missing,
                                 rep.machine);
   else
-    rep.query = {{"status", "not_measured"}, {"reason", "skipped (--no-query)"}};
+    rep.query = {{"status", "not_measured"},
+                 {"reason", cfg.remote_only ? "skipped (--remote-only)"
+                                            : "skipped (--no-query)"}};
+  if (!cfg.no_remote && !cfg.query_only)
+    rep.remote = run_remote_bench(sys, cfg, run.times(), rep.missing,
+                                  rep.machine);
+  else
+    rep.remote = {{"status", "not_measured"},
+                  {"reason", cfg.query_only ? "skipped (--query-only)"
+                                            : "skipped (--no-remote)"}};
   if (!skipped) {
     evaluate_targets(rep);
     add_cache_targets(rep);
   }
-  add_query_targets(rep);
+  if (!cfg.remote_only)
+    add_query_targets(rep);
+  if (!cfg.query_only)
+    add_remote_targets(rep);
   rep.runtime_seconds
     = std::chrono::duration<double>(clock_type::now() - start).count();
   print_report(rep);

@@ -37,8 +37,15 @@ public:
   bool no_cache = false;
   bool no_query = false;
   bool query_only = false;
+  bool no_remote = false;
+  bool remote_only = false;
   std::string beam_script;
   std::string memory_probe;
+  std::string remote_node;
+  std::string remote_seed;
+  /// CAF's own options given on the command line (--scheduler.*,
+  /// --middleman.*), passed on to the child nodes of the remote rows.
+  std::vector<std::string> caf_args;
 
   bench_config() {
     opt_group{custom_options_, "global"}
@@ -83,10 +90,28 @@ public:
            "skip the query rows (select family, bag lookups)")
       .add(query_only, "query-only",
            "run only the query rows, cachet's and the BEAM's")
+      .add(no_remote, "no-remote",
+           "skip the remote rows (calls between nodes, partitioned cache, "
+           "BEAM distribution)")
+      .add(remote_only, "remote-only",
+           "run only the remote rows, cachet's and the BEAM's")
       .add(beam_script, "beam-script",
            "path of bench.exs, query.exs beside it (default: source tree)")
       .add(memory_probe, "memory-probe",
-           "internal: measure one structure's memory in this process");
+           "internal: measure one structure's memory in this process")
+      .add(remote_node, "remote-node",
+           "internal: serve the remote rows as this node")
+      .add(remote_seed, "remote-seed",
+           "internal: the node --remote-node joins (host:port)");
+  }
+
+  /// Keeps CAF's scheduler and middleman options for the child nodes.
+  void keep_caf_args(int argc, char** argv) {
+    for (int i = 1; i < argc; ++i)
+      if (std::strncmp(argv[i], "--scheduler.", 12) == 0
+          || std::strncmp(argv[i], "--middleman.", 12) == 0
+          || std::strncmp(argv[i], "--work-stealing.", 16) == 0)
+        caf_args.emplace_back(argv[i]);
   }
 
   /// Applies --quick's settings to every option not given explicitly.

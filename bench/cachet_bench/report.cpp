@@ -501,6 +501,7 @@ void print_report(const report& r) {
     fmt::print("reload from a dump: {}\n", r.reload.reason);
   }
   print_query(r.query);
+  print_remote(r.remote);
   fmt::print("\ntargets (each a ratio within this run; worst cell shown)\n");
   for (auto& t : r.targets) {
     auto pass = t.pass();
@@ -602,6 +603,7 @@ nlohmann::json to_json(const report& r) {
   out["reload"] = ph(r.reload);
   out["cache"] = r.cache;
   out["query"] = r.query;
+  out["remote"] = r.remote;
   auto& ts = out["targets"] = json::array();
   for (auto& t : r.targets) {
     json j{{"name", t.name},

@@ -106,10 +106,15 @@ struct report {
   nlohmann::json cache = nlohmann::json::object();
   /// The query rows (query.cpp): select family, bag lookups, ratios.
   nlohmann::json query = nlohmann::json::object();
+  /// The remote rows (remote.cpp): calls between nodes, partitioned cache.
+  nlohmann::json remote = nlohmann::json::object();
 };
 
 /// Fills `r.targets` from the rows and memory figures.
 void evaluate_targets(report& r);
+
+/// The remote rows' table, on stdout (remote.cpp; print_report calls it).
+void print_remote(const nlohmann::json& remote);
 
 /// The readable tables, on stdout.
 void print_report(const report& r);

@@ -1,6 +1,7 @@
 // The parts of a run that live outside the throughput matrix: memory probes
 // (each in a fresh child process), the BEAM workloads (an elixir child) and
-// the query rows (select family and bag lookups, cachet beside the BEAM).
+// the query rows (select family and bag lookups, cachet beside the BEAM) and
+// the remote rows (calls between nodes, cachet beside the BEAM).
 #pragma once
 
 #include <string>
@@ -95,5 +96,23 @@ nlohmann::json run_query_bench(caf::actor_system& sys, const bench_config& cfg,
 
 /// Appends the select family's target computed from `r.query`.
 void add_query_targets(report& r);
+
+/// Child side of the remote rows: node `name` joining `seed`, with the
+/// table and the shard the bench calls; prints "port N", serves until
+/// stdin closes. Returns the exit code.
+int remote_node(caf::actor_system& sys, const std::string& name,
+                const std::string& seed);
+
+/// The remote rows (remote.cpp): calls to an owner on another node beside
+/// the local message path and direct reads, the partitioned cache over
+/// three nodes, and the BEAM's distribution unless --no-beam. Returns them
+/// as JSON (report::remote).
+nlohmann::json run_remote_bench(caf::actor_system& sys, const bench_config& cfg,
+                                const timing& times,
+                                std::vector<std::string>& missing,
+                                nlohmann::json& machine);
+
+/// Appends the remote targets computed from `r.remote`.
+void add_remote_targets(report& r);
 
 } // namespace cachet_bench

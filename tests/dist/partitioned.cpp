@@ -139,6 +139,31 @@ TEST_CASE_METHOD(partition_fixture, "a partitioned cache over three "
   CHECK(homes["t"] + homes["b"] + homes["c"] == n);
   CHECK(b.ask("pget k7") == "v7");
   CHECK(c.ask("pget k123") == "v123");
+  // This node's shard owner crashes: its supervisor restarts it with the
+  // shard it held as heir, so nothing written here is lost, and peers'
+  // reads and fetches of keys homed here keep being served.
+  auto crashed = local->owner();
+  caf::anon_send_exit(crashed, caf::exit_reason::kill);
+  auto restarted = [&] {
+    auto o = local->owner();
+    return o && o != crashed && o != part.supervisor().address();
+  };
+  for (int i = 0; i < 500 && !restarted(); ++i)
+    std::this_thread::sleep_for(10ms);
+  REQUIRE(restarted());
+  CHECK(static_cast<int>(*local->size()) == homes["t"]);
+  std::string mine_key;
+  for (int i = 0; mine_key.empty(); ++i)
+    if (links.home("k" + std::to_string(i)) == "t")
+      mine_key = "k" + std::to_string(i);
+  CHECK(b.ask("pget " + mine_key) == "v" + mine_key.substr(1));
+  std::string fresh_here;
+  for (int i = 0; fresh_here.empty(); ++i)
+    if (links.home("after" + std::to_string(i)) == "t")
+      fresh_here = "after" + std::to_string(i);
+  CHECK(c.ask("pfetch " + fresh_here) == "loaded:" + fresh_here);
+  CHECK(loads == 1);
+  loads = 0;
   auto v = links.get("k299");
   REQUIRE(outcome(v) == "ok");
   CHECK(*v == std::optional<std::string>{"v299"});

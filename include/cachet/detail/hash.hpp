@@ -14,4 +14,8 @@ std::uint64_t hash_bytes(const void* data, std::size_t size) noexcept;
 std::uint64_t hash_bytes(const void* data, std::size_t size,
                          std::uint64_t seed) noexcept;
 
+/// hash_bytes(&x, 8, seed), with XXH3's path for 8 bytes chosen at compile
+/// time (rendezvous hashing scores every member per key with it).
+std::uint64_t hash_u64(std::uint64_t x, std::uint64_t seed) noexcept;
+
 } // namespace cachet::detail

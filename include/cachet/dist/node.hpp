@@ -136,6 +136,9 @@ public:
   /// The live peers, this node excluded (Erlang's nodes()), by name.
   std::vector<member> members() const;
 
+  /// Changes whenever members() does: a cheap check for a cached view.
+  std::uint64_t membership_version() const noexcept;
+
   /// Waits until at least `n` peers are live; false after `timeout`.
   bool await_members(std::size_t n, caf::timespan timeout) const;
 

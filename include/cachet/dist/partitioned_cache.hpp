@@ -3,8 +3,9 @@
 // live members, chosen by rendezvous hashing.
 //
 // `partition::start(node, opts)` starts this node's shard: a cachet cache
-// (its owner spawned here, its name `opts.shard.name` on every node) and the
-// actor peers call. `partitioned_cache` is a client of the whole cache, for
+// (its owner spawned here under a supervisor of its own with the heir
+// policy, its name `opts.shard.name` on every node) and the actor peers
+// call. `partitioned_cache` is a client of the whole cache, for
 // one thread at a time (it holds a blocking_caller); make one per thread.
 //
 // Placement: a key's home is the live member (this node included) with the
@@ -55,25 +56,48 @@
 #include "cachet/dist/node.hpp"
 #include "cachet/dist/remote.hpp"
 #include "cachet/errc.hpp"
+#include "cachet/supervisor.hpp"
+#include "cachet/table_policy.hpp"
 
 namespace cachet::dist {
+
+namespace detail {
+
+/// A member's seed for rendezvous hashing: XXH3 of its name.
+inline std::uint64_t member_seed(const std::string& name) {
+  return cachet::detail::hash_bytes(name.data(), name.size());
+}
+
+/// The index of the home of a key hashed to `key_hash` among `names` (with
+/// their seeds): the highest XXH3 of the key's hash seeded with the
+/// member's seed, ties to the smaller name. names.size() if empty.
+inline std::size_t home_index(std::uint64_t key_hash,
+                              const std::vector<std::string>& names,
+                              const std::vector<std::uint64_t>& seeds) {
+  auto best = names.size();
+  std::uint64_t best_score = 0;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    auto score = cachet::detail::hash_u64(key_hash, seeds[i]);
+    if (best == names.size() || score > best_score
+        || (score == best_score && names[i] < names[best])) {
+      best = i;
+      best_score = score;
+    }
+  }
+  return best;
+}
+
+} // namespace detail
 
 /// The member among `members` that is home of a key hashed to `key_hash`;
 /// empty if there are none.
 inline std::string home_of(std::uint64_t key_hash,
                            const std::vector<std::string>& members) {
-  std::string best;
-  std::uint64_t best_score = 0;
-  for (auto& m : members) {
-    auto seed = cachet::detail::hash_bytes(m.data(), m.size());
-    auto score = cachet::detail::hash_bytes(&key_hash, sizeof key_hash, seed);
-    if (best.empty() || score > best_score
-        || (score == best_score && m < best)) {
-      best = m;
-      best_score = score;
-    }
-  }
-  return best;
+  std::vector<std::uint64_t> seeds;
+  for (auto& m : members)
+    seeds.push_back(detail::member_seed(m));
+  auto i = detail::home_index(key_hash, members, seeds);
+  return i < members.size() ? members[i] : std::string{};
 }
 
 /// What a shard answers its peers.
@@ -126,13 +150,19 @@ expected_type partition_type() {
 template <class K, class V>
 typename shard_actor<K, V>::behavior_type
 shard_front(typename shard_actor<K, V>::pointer self, cache<K, V> local,
-            cache_actor<K, V> owner, cache_loader<K, V> loader) {
+            caf::actor_addr supervisor, cache_loader<K, V> loader) {
   using cachet::detail::respond;
   return {
     [=](lookup_atom, const K& k) { return respond(local.get(k)); },
-    [=](fetch_atom, const K& k) {
+    [=](fetch_atom, const K& k) -> caf::result<V> {
+      // Whoever owns the shard now: while the supervisor holds it as heir
+      // (its owner crashed and is restarting), there is none to load.
+      auto owner = local.owner();
+      if (!owner || owner == supervisor)
+        return caf::make_error(errc::table_gone, "shard restarting");
       // The owner loads off its thread, once per key, and answers.
-      return self->delegate(owner, fetch_atom_v, k, loader);
+      return self->delegate(caf::actor_cast<cache_actor<K, V>>(owner),
+                            fetch_atom_v, k, loader);
     },
     [=](insert_atom, K& k, V& v) mutable {
       return respond(local.put(std::move(k), std::move(v)));
@@ -162,36 +192,46 @@ shard_front(typename shard_actor<K, V>::pointer self, cache<K, V> local,
 
 } // namespace detail
 
-/// This node's shard of a partitioned cache; stops it when destroyed.
+/// This node's shard of a partitioned cache, under a supervisor of its own
+/// (one_for_one, `supervision`) with the heir policy: when the shard's
+/// owner crashes, the supervisor holds the cache and hands it, entries and
+/// all, to the restarted owner, so no acknowledged write to the shard is
+/// lost and local reads see no gap (a fetch meanwhile answers table_gone).
+/// Stops the shard when destroyed.
 template <class K, class V>
 class partition {
 public:
   /// Starts the shard on `n` (which must outlive it). Errors: those of
-  /// spawn_cache (name_taken...), type_not_registered.
-  static caf::expected<partition> start(const node& n,
-                                        partition_options<K, V> opts) {
+  /// start_supervisor and spawn_cache (start_failed, name_taken...),
+  /// type_not_registered.
+  static caf::expected<partition>
+  start(const node& n, partition_options<K, V> opts,
+        supervisor_flags supervision = default_supervision()) {
     auto& sys = n.actor().home_system();
     auto sig = detail::signature_of(sys, detail::partition_type<K, V>());
     if (!sig)
       return std::move(sig.error());
     opts.shard.mode = access_mode::public_;
-    auto owner = spawn_cache<K, V>(sys, opts.shard);
-    if (!owner)
-      return std::move(owner.error());
+    auto sup = start_supervisor(sys, supervision,
+                                {cache_child<K, V>(opts.shard.name, opts.shard,
+                                                   table_policy::heir)});
+    if (!sup)
+      return std::move(sup.error());
     auto local = whereis_cache<K, V>(sys, opts.shard.name);
     if (!local) {
-      caf::anon_send_exit(*owner, caf::exit_reason::user_shutdown);
+      caf::anon_send_exit(*sup, caf::exit_reason::user_shutdown);
       return std::move(local.error());
     }
-    auto front = sys.spawn(detail::shard_front<K, V>, *local, *owner,
+    auto front = sys.spawn(detail::shard_front<K, V>, *local, sup->address(),
                            cache_loader<K, V>{opts.loader});
-    detail::add_service(n, opts.shard.name, *sig, caf::actor_cast<caf::actor>(front));
-    return partition{n, std::move(opts), *owner, front};
+    detail::add_service(n, opts.shard.name, *sig,
+                        caf::actor_cast<caf::actor>(front));
+    return partition{n, std::move(opts), *sup, front};
   }
 
   partition(partition&& other) noexcept
     : node_(other.node_), opts_(std::move(other.opts_)),
-      owner_(std::move(other.owner_)), front_(std::move(other.front_)) {
+      sup_(std::move(other.sup_)), front_(std::move(other.front_)) {
     other.node_ = nullptr;
   }
 
@@ -202,11 +242,23 @@ public:
       return;
     detail::remove_service(*node_, opts_.shard.name);
     caf::anon_send_exit(front_, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(owner_, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(sup_, caf::exit_reason::user_shutdown);
   }
 
   const node& home_node() const noexcept {
     return *node_;
+  }
+
+  /// one_for_one, at most 3 restarts in 5 s (Elixir's Supervisor default).
+  static supervisor_flags default_supervision() {
+    supervisor_flags f;
+    f.intensity = 3;
+    return f;
+  }
+
+  /// The shard's supervisor (which_children names its owner).
+  const supervisor_actor& supervisor() const noexcept {
+    return sup_;
   }
 
   const partition_options<K, V>& options() const noexcept {
@@ -214,16 +266,16 @@ public:
   }
 
 private:
-  partition(const node& n, partition_options<K, V> opts,
-            cache_actor<K, V> owner, shard_actor<K, V> front)
-    : node_(&n), opts_(std::move(opts)), owner_(std::move(owner)),
+  partition(const node& n, partition_options<K, V> opts, supervisor_actor sup,
+            shard_actor<K, V> front)
+    : node_(&n), opts_(std::move(opts)), sup_(std::move(sup)),
       front_(std::move(front)) {
     // nop
   }
 
   const node* node_;
   partition_options<K, V> opts_;
-  cache_actor<K, V> owner_;
+  supervisor_actor sup_;
   shard_actor<K, V> front_;
 };
 
@@ -242,38 +294,42 @@ public:
 
   /// The member that is home of `key` now: this node's name or a peer's.
   std::string home(const K& key) const {
-    auto names = member_names();
-    return home_of(key_hash(key), names);
+    auto& v = view();
+    return v.names[home_index(key, v)];
   }
 
   caf::expected<std::optional<V>> get(const K& key) {
-    auto where = home(key);
-    if (where == node_->name())
+    auto& v = view();
+    auto i = home_index(key, v);
+    if (i == 0)
       return local_.get(key);
-    return remote<std::optional<V>>(where, lookup_atom_v, key);
+    return remote<std::optional<V>>(v.names[i], lookup_atom_v, key);
   }
 
   /// The value of `key`, loaded at its home if missing there.
   caf::expected<V> fetch(const K& key) {
-    auto where = home(key);
-    if (where == node_->name())
+    auto& v = view();
+    auto i = home_index(key, v);
+    if (i == 0)
       return local_.fetch(key, opts_->loader);
-    return remote<V>(where, fetch_atom_v, key);
+    return remote<V>(v.names[i], fetch_atom_v, key);
   }
 
   caf::expected<void> put(K key, V value) {
-    auto where = home(key);
-    if (where == node_->name())
+    auto& v = view();
+    auto i = home_index(key, v);
+    if (i == 0)
       return local_.put(std::move(key), std::move(value));
-    return remote<void>(where, insert_atom_v, std::move(key),
+    return remote<void>(v.names[i], insert_atom_v, std::move(key),
                         std::move(value));
   }
 
   caf::expected<bool> invalidate(const K& key) {
-    auto where = home(key);
-    if (where == node_->name())
+    auto& v = view();
+    auto i = home_index(key, v);
+    if (i == 0)
       return local_.invalidate(key);
-    return remote<bool>(where, erase_atom_v, key);
+    return remote<bool>(v.names[i], erase_atom_v, key);
   }
 
   /// The values of `keys`, in order: one call per home node.
@@ -328,25 +384,44 @@ public:
   }
 
 private:
-  static std::uint64_t key_hash(const K& key) {
-    return static_cast<std::uint64_t>(default_hash{}(key));
+  /// The live members as this client last saw them: this node first.
+  struct member_view {
+    std::uint64_t version = 0;
+    std::vector<std::string> names;
+    std::vector<std::uint64_t> seeds;
+  };
+
+  /// The view, refreshed when the node's membership has changed since
+  /// (one atomic load otherwise: a local key costs no lock).
+  const member_view& view() const {
+    auto version = node_->membership_version();
+    if (view_.names.empty() || version != view_.version) {
+      // The version is read first: a change racing the copy is seen again
+      // on the next call.
+      view_.version = version;
+      view_.names = {node_->name()};
+      for (auto& m : node_->members())
+        view_.names.push_back(m.name);
+      view_.seeds.clear();
+      for (auto& name : view_.names)
+        view_.seeds.push_back(detail::member_seed(name));
+    }
+    return view_;
   }
 
-  std::vector<std::string> member_names() const {
-    std::vector<std::string> names{node_->name()};
-    for (auto& m : node_->members())
-      names.push_back(m.name);
-    return names;
+  static std::size_t home_index(const K& key, const member_view& v) {
+    auto h = static_cast<std::uint64_t>(default_hash{}(key));
+    return detail::home_index(h, v.names, v.seeds);
   }
 
   /// Indexes of `xs` by home, with the members seen once for the batch.
   template <class Xs, class KeyOf>
   std::map<std::string, std::vector<std::size_t>> split(const Xs& xs,
                                                         KeyOf key_of) const {
-    auto names = member_names();
+    auto& v = view();
     std::map<std::string, std::vector<std::size_t>> by_home;
     for (std::size_t i = 0; i < xs.size(); ++i)
-      by_home[home_of(key_hash(*key_of(xs[i])), names)].push_back(i);
+      by_home[v.names[home_index(*key_of(xs[i]), v)]].push_back(i);
     return by_home;
   }
 
@@ -386,6 +461,7 @@ private:
   cache<K, V> local_;
   blocking_caller caller_;
   std::map<std::string, shard_actor<K, V>> fronts_;
+  mutable member_view view_;
 };
 
 } // namespace cachet::dist
