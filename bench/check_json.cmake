@@ -150,4 +150,34 @@ foreach(path query_select query_select_count query_select_delete
     message(FATAL_ERROR "JSON: no query row for ${path}")
   endif()
 endforeach()
+
+# The remote rows: three nodes in three processes; every cachet row has its
+# rate, the message rows their latencies, and no call failed.
+get(v remote status)
+if(NOT v STREQUAL "measured")
+  message(FATAL_ERROR "JSON: remote rows not measured")
+endif()
+string(JSON n LENGTH "${doc}" remote results)
+math(EXPR last "${n} - 1")
+set(seen "")
+foreach(i RANGE ${last})
+  get(path remote results ${i} path)
+  list(APPEND seen ${path})
+  expect_type("NUMBER" remote results ${i} calls_per_sec)
+  get(errors remote results ${i} errors)
+  if(NOT errors EQUAL 0)
+    message(FATAL_ERROR "JSON: remote row ${path}: ${errors} errors")
+  endif()
+  if(path MATCHES "_call$|_get_remote$")
+    expect_type("NUMBER" remote results ${i} p99_us)
+  endif()
+endforeach()
+foreach(path direct_read local_call remote_call local_pipelined
+             remote_pipelined shard_get_direct partitioned_get_local
+             partitioned_get_remote partitioned_get_many
+             partitioned_get_sequential)
+  if(NOT path IN_LIST seen)
+    message(FATAL_ERROR "JSON: no remote row for ${path}")
+  endif()
+endforeach()
 message(STATUS "cachet-bench JSON ok: ${OUT}")
