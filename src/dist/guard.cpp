@@ -20,6 +20,7 @@
 #include <caf/io/basp/header.hpp>
 #include <caf/io/basp_broker.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/io/middleman_actor_impl.hpp>
 #include <caf/io/network/default_multiplexer.hpp>
 #include <caf/io/network/scribe_impl.hpp>
 #include <caf/send.hpp>
@@ -71,11 +72,47 @@ private:
   std::size_t max_;
 };
 
+class capped_connector final : public caf::io::middleman_actor_impl {
+public:
+  capped_connector(caf::actor_config& cfg, caf::actor broker, std::size_t max)
+    : middleman_actor_impl(cfg, std::move(broker)), max_(max) {
+    // nop
+  }
+
+  const char* name() const override {
+    return "cachet.connector";
+  }
+
+protected:
+  caf::expected<caf::io::scribe_ptr> connect(const std::string& host,
+                                             std::uint16_t port) override {
+    auto fd = caf::io::network::new_tcp_connection(host, port);
+    if (!fd)
+      return std::move(fd.error());
+    caf::io::network::tcp_nodelay(*fd, true);
+    caf::io::network::nonblocking(*fd, true);
+    auto& mpx = static_cast<caf::io::network::default_multiplexer&>(
+      system().middleman().backend());
+    return caf::io::scribe_ptr{new capped_scribe(mpx, *fd, max_), false};
+  }
+
+private:
+  std::size_t max_;
+};
+
 caf::error listen_error(const std::string& what) {
   return caf::make_error(errc::io_error, what + ": " + std::strerror(errno));
 }
 
 } // namespace
+
+caf::io::middleman_actor spawn_connector(caf::actor_system& sys,
+                                         std::size_t max_message_bytes) {
+  auto basp = sys.middleman().named_broker<caf::io::basp_broker>(
+    caf::atom("BASP"));
+  return sys.spawn<capped_connector, caf::detached + caf::hidden>(
+    std::move(basp), max_message_bytes);
+}
 
 caf::expected<std::unique_ptr<guard>>
 guard::start(caf::actor_system& sys, const std::string& host,

@@ -10,7 +10,8 @@
 // doorman had accepted it (publish_atom with a scribe, the broker's
 // documented entry for a scribe made elsewhere). The scribe it hands over
 // refuses any later read longer than `max_message_bytes` by closing the
-// connection, so no peer makes the node allocate more than that.
+// connection, so no peer makes the node allocate more than that
+// (spawn_connector does the same for connections the node opens).
 //
 // One thread, polling every 100 ms at most; connections still in their
 // handshake are capped (more are closed at once).
@@ -27,8 +28,18 @@
 #include <caf/actor_control_block.hpp>
 #include <caf/expected.hpp>
 #include <caf/fwd.hpp>
+#include <caf/io/middleman_actor.hpp>
 
 namespace cachet::dist::detail {
+
+/// A middleman actor for the connections a node opens itself: CAF's own
+/// (middleman_actor_impl, on a thread of its own as CAF's is), except that
+/// the scribe of each connection refuses any read longer than
+/// `max_message_bytes` by closing it, as the guard's scribes do, so a peer
+/// this node dials cannot make it allocate more than that either. Hidden:
+/// quit it when done.
+caf::io::middleman_actor spawn_connector(caf::actor_system& sys,
+                                         std::size_t max_message_bytes);
 
 class guard {
 public:

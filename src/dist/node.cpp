@@ -208,9 +208,14 @@ void connect(node_actor* self, const std::string& host, std::uint16_t port) {
 
 caf::behavior joined_behavior(node_actor* self);
 
-caf::behavior node_behavior(node_actor* self, std::shared_ptr<node::state> st) {
+caf::behavior node_behavior(node_actor* self, std::shared_ptr<node::state> st,
+                            std::size_t max_message_bytes) {
   self->state.shared = std::move(st);
-  self->state.mm = self->system().middleman().actor_handle();
+  // Connections this node opens, capped as the ones it accepts.
+  auto mm = detail::spawn_connector(self->system(), max_message_bytes);
+  self->state.mm = mm;
+  self->attach_functor(
+    [mm] { caf::anon_send_exit(mm, caf::exit_reason::user_shutdown); });
   self->set_down_handler([=](const caf::down_msg& dm) {
     auto& shared = *self->state.shared;
     auto& subs = self->state.subscribers;
@@ -307,7 +312,7 @@ caf::expected<node> node::start(caf::actor_system& sys, node_options opts) {
   st->sys = &sys;
   st->self = member{opts.name, opts.host, opts.port};
   st->retry = opts.retry_interval;
-  st->actor = sys.spawn(node_behavior, st);
+  st->actor = sys.spawn(node_behavior, st, opts.max_message_bytes);
   auto listener = detail::guard::start(
     sys, opts.host, opts.port, caf::actor_cast<caf::strong_actor_ptr>(st->actor),
     {opts.max_message_bytes, opts.handshake_timeout, opts.max_handshakes});

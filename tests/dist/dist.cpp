@@ -6,6 +6,7 @@
 #include <csignal>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <arpa/inet.h>
@@ -222,6 +223,73 @@ TEST_CASE_METHOD(cluster_fixture, "hostile connections are dropped and the "
   node_process b{"b", {"127.0.0.1:" + std::to_string(port)}};
   REQUIRE(t.await_members(1, 10s));
   CHECK(b.ask("await 1 5000") == "ok");
+  CHECK(writes_through(sys, t, b, "k", "v"));
+}
+
+TEST_CASE_METHOD(cluster_fixture, "a peer this node dials that sends a 4 GB "
+                                  "message is dropped and the node carries on",
+                 "[dist]") {
+  // A relay in front of node c: it passes the handshakes both ways (so the
+  // dialing node "t" takes it for c), then sends t a message header
+  // announcing 4 GB. Uncapped, t allocates it and waits for the bytes.
+  node_process c{"c", {}};
+  int ls = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  REQUIRE(::bind(ls, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::listen(ls, 4) == 0);
+  REQUIRE(::getsockname(ls, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  auto relay_port = ntohs(addr.sin_port);
+  std::atomic<int> dropped{-1};
+  std::thread relay{[&] {
+    pollfd p{ls, POLLIN, 0};
+    if (::poll(&p, 1, 10000) <= 0)
+      return;
+    int from_t = ::accept4(ls, nullptr, nullptr, SOCK_CLOEXEC);
+    int to_c = connect_raw(c.port());
+    // t's client handshake, whole, to c; c's server handshake, whole, to t.
+    auto pass = [](int from, int to) {
+      std::vector<unsigned char> buf(32);
+      auto read_all = [&](unsigned char* at, std::size_t n) {
+        for (std::size_t got = 0; got < n;) {
+          pollfd q{from, POLLIN, 0};
+          if (::poll(&q, 1, 5000) <= 0)
+            return false;
+          auto r = ::recv(from, at + got, n - got, 0);
+          if (r <= 0)
+            return false;
+          got += static_cast<std::size_t>(r);
+        }
+        return true;
+      };
+      if (!read_all(buf.data(), 32))
+        return false;
+      std::size_t payload = (std::size_t{buf[4]} << 24)
+                            | (std::size_t{buf[5]} << 16)
+                            | (std::size_t{buf[6]} << 8) | buf[7];
+      buf.resize(32 + payload);
+      if (!read_all(buf.data() + 32, payload))
+        return false;
+      send_raw(to, buf.data(), buf.size());
+      return true;
+    };
+    if (pass(from_t, to_c) && pass(to_c, from_t)) {
+      auto big = basp_header(2, 0xFFFFFFFF, 1); // a direct message
+      send_raw(from_t, big.data(), big.size());
+      dropped = closed_within(from_t, 5s) ? 1 : 0;
+    }
+    ::close(from_t);
+    ::close(to_c);
+  }};
+  auto t = start({"127.0.0.1:" + std::to_string(relay_port)});
+  relay.join();
+  ::close(ls);
+  CHECK(dropped == 1);
+  // The node still joins a real one and calls work.
+  node_process b{"b", {t.self().host + ":" + std::to_string(t.port())}};
+  REQUIRE(eventually([&] { return has_member(t, "b"); }, 10s));
   CHECK(writes_through(sys, t, b, "k", "v"));
 }
 

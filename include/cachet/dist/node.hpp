@@ -91,8 +91,9 @@ struct node_options {
   std::vector<std::string> seeds;
   /// How often lost peers and unreached seeds are tried again.
   caf::timespan retry_interval = std::chrono::milliseconds{250};
-  /// The largest message a peer may send; a longer one closes its
-  /// connection (the node never allocates more for one message).
+  /// The largest message a peer may send, on connections it opened and on
+  /// those this node opened; a longer one closes its connection (the node
+  /// never allocates more for one message).
   std::size_t max_message_bytes = 16 * 1024 * 1024;
   /// A connection has this long to complete its handshake.
   std::chrono::milliseconds handshake_timeout{3000};
