@@ -293,7 +293,8 @@ bool run_beam_remote(const bench_config& cfg, const timing& t,
                      std::vector<nlohmann::json>& rows,
                      nlohmann::json& machine, std::string& why) {
   auto elixir = find_elixir();
-  std::string script = std::string{CACHET_BENCH_SOURCE_DIR} + "/beam/remote.exs";
+  std::string script
+    = std::string{CACHET_BENCH_SOURCE_DIR} + "/beam/remote.exs";
   if (!cfg.beam_script.empty()) {
     auto slash = cfg.beam_script.rfind('/');
     script = (slash == std::string::npos ? std::string{}
@@ -357,8 +358,9 @@ bool run_beam_remote(const bench_config& cfg, const timing& t,
     + 30000)};
   auto deadline = clock_type::now() + budget;
   while (clock_type::now() < deadline) {
-    auto line = a.read_line(std::chrono::duration_cast<std::chrono::milliseconds>(
-      deadline - clock_type::now()));
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - clock_type::now());
+    auto line = a.read_line(left);
     if (!line)
       break;
     nlohmann::json j;

@@ -19,6 +19,7 @@
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "cachet/cache_stats.hpp"
 #include "cachet/configure.hpp"
 #include "cachet/counter.hpp"
 #include "cachet/errc.hpp"
@@ -44,6 +45,7 @@ void configure(caf::actor_system_config& cfg, net_timing timing) {
   cfg.add_message_type<std::vector<member>>("std::vector<cachet::dist::member>");
   cfg.add_message_type<counter_op>("cachet::counter_op");
   cfg.add_message_type<match_spec>("cachet::match_spec");
+  cfg.add_message_type<cache_stats>("cachet::cache_stats");
 }
 
 /// What the handle and the actor share: the live peers, for threads to read.

@@ -377,6 +377,35 @@ TEST_CASE_METHOD(cluster_fixture, "remote lookups check names and types",
   CHECK(outcome(cachet::dist::whereis_owner_anywhere<std::string, std::string>(
           t, "nope", 5s))
         == "no_such_table");
+  // A cache's owner: b's "sessions" is a cache of strings; its table "kv"
+  // is not a cache.
+  using cachet::dist::whereis_cache_owner;
+  CHECK(outcome(whereis_cache_owner<std::string, std::string>(t, "b", "kv", 5s))
+        == "wrong_type");
+  CHECK(outcome(whereis_cache_owner<std::string, std::uint64_t>(
+          t, "b", "sessions", 5s))
+        == "wrong_type");
+  auto sessions = whereis_cache_owner<std::string, std::string>(
+    t, "b", "sessions", 5s);
+  REQUIRE(outcome(sessions) == "ok");
+  cachet::blocking_caller caller{sys};
+  CHECK(outcome(caller.call(*sessions, 5s, cachet::insert_atom_v,
+                            std::string{"ck"}, std::string{"cv"}))
+        == "ok");
+  auto got = caller.call(*sessions, 5s, cachet::lookup_atom_v,
+                         std::string{"ck"});
+  REQUIRE(outcome(got) == "ok");
+  CHECK(*got == std::optional<std::string>{"cv"});
+  auto stats = caller.call(*sessions, 5s, cachet::stats_atom_v);
+  REQUIRE(outcome(stats) == "ok");
+  CHECK(stats->hits == 1);
+  CHECK(stats->entries == 1);
+  CHECK(outcome(caller.call(*sessions, 5s, cachet::erase_atom_v,
+                            std::string{"ck"}))
+        == "ok");
+  auto size = caller.call(*sessions, 5s, cachet::size_atom_v);
+  REQUIRE(outcome(size) == "ok");
+  CHECK(*size == 0);
 }
 
 TEST_CASE_METHOD(cluster_fixture, "a node killed with SIGKILL is seen down "

@@ -2,7 +2,8 @@
 //   cachet-test-node NAME [SEED...]
 // starts node NAME on 127.0.0.1, port 0, joining the seeds (host:port), with
 // a public table "kv" (std::string -> std::string) and "counts"
-// (std::string -> std::uint64_t), prints "port N" and serves until its stdin
+// (std::string -> std::uint64_t), a cache "sessions" (std::string ->
+// std::string), prints "port N" and serves until its stdin
 // closes. Each line on stdin is a command, answered by one line:
 //   members        the number of live peers
 //   await N MS     "ok" once N peers are live, "timeout" after MS ms
@@ -52,7 +53,11 @@ int main(int argc, char** argv) {
   counts_opts.mode = cachet::access_mode::public_;
   auto counts
     = cachet::spawn_owner<std::string, std::uint64_t>(sys, counts_opts);
-  if (!kv || !counts) {
+  cachet::cache_options<std::string, std::string> sessions_opts;
+  sessions_opts.name = "sessions";
+  auto sessions = cachet::spawn_cache<std::string, std::string>(sys,
+                                                                sessions_opts);
+  if (!kv || !counts || !sessions) {
     std::fprintf(stderr, "cannot start the owners\n");
     return 1;
   }
@@ -137,5 +142,6 @@ int main(int argc, char** argv) {
   }
   caf::anon_send_exit(*kv, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(*counts, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(*sessions, caf::exit_reason::user_shutdown);
   return 0;
 }

@@ -39,6 +39,7 @@
 
 #include "cachet/detail/inspect_std.hpp"
 #include "cachet/detail/resource_core.hpp"
+#include "cachet/cache_owner.hpp"
 #include "cachet/dist/node.hpp"
 #include "cachet/kind.hpp"
 #include "cachet/owner.hpp"
@@ -153,6 +154,35 @@ whereis_owner_anywhere(const node& n, const std::string& name,
   if (!ptr)
     return std::move(ptr.error());
   return caf::actor_cast<owner_actor<K, V, Kind>>(std::move(*ptr));
+}
+
+namespace detail {
+
+template <class K, class V>
+expected_type cache_type() {
+  return {"cache", type_ref_of<K>(), type_ref_of<V>(),
+          {type_ref_of<K>(), type_ref_of<V>(),
+           type_ref_of<std::optional<V>>()}};
+}
+
+} // namespace detail
+
+/// The owner of cache `name` (spawn_cache) on node `node_name`, from a
+/// thread: get (lookup_atom), put (insert_atom, with or without a TTL),
+/// invalidate (erase_atom), lookup_by, size, clear, stats and sweep work
+/// over it as over a local owner. fetch and fetch_by take the loader as a
+/// function, which does not travel (CAF cannot send it, and the call ends
+/// in call_timeout): a partitioned cache's fetch runs the loader its home
+/// registered instead. Errors as whereis_owner.
+template <class K, class V>
+caf::expected<cache_actor<K, V>>
+whereis_cache_owner(const node& n, const std::string& node_name,
+                    const std::string& name, caf::timespan timeout) {
+  auto ptr = detail::whereis_owner(n, node_name, name,
+                                   detail::cache_type<K, V>(), timeout);
+  if (!ptr)
+    return std::move(ptr.error());
+  return caf::actor_cast<cache_actor<K, V>>(std::move(*ptr));
 }
 
 } // namespace cachet::dist
