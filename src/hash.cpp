@@ -20,4 +20,10 @@ std::uint64_t hash_u64(std::uint64_t x, std::uint64_t seed) noexcept {
   return XXH3_64bits_withSeed(&x, sizeof x, seed);
 }
 
+void hash_u64_seeded(std::uint64_t x, const std::uint64_t* seeds,
+                     std::uint64_t* out, std::size_t n) noexcept {
+  for (std::size_t i = 0; i < n; ++i)
+    out[i] = XXH3_64bits_withSeed(&x, sizeof x, seeds[i]);
+}
+
 } // namespace cachet::detail

@@ -30,6 +30,7 @@
 // Types: add_partition_types<K, V>(cfg, ...) on every node's config.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -70,18 +71,31 @@ inline std::uint64_t member_seed(const std::string& name) {
 
 /// The index of the home of a key hashed to `key_hash` among `names` (with
 /// their seeds): the highest XXH3 of the key's hash seeded with the
-/// member's seed, ties to the smaller name. names.size() if empty.
+/// member's seed; equal scores (never seen in practice) go to the smaller
+/// seed, then the smaller name. names.size() if empty.
 inline std::size_t home_index(std::uint64_t key_hash,
                               const std::vector<std::string>& names,
                               const std::vector<std::uint64_t>& seeds) {
-  auto best = names.size();
+  // The scores of a chunk of members come from one call, and the maximum
+  // is taken without branching on the scores: each comparison is a coin
+  // flip no branch predictor gets right, which cost more than the hashes.
+  constexpr std::size_t chunk = 16;
+  std::uint64_t scores[chunk];
+  const auto n = names.size();
+  auto best = n;
   std::uint64_t best_score = 0;
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    auto score = cachet::detail::hash_u64(key_hash, seeds[i]);
-    if (best == names.size() || score > best_score
-        || (score == best_score && names[i] < names[best])) {
-      best = i;
-      best_score = score;
+  for (std::size_t base = 0; base < n; base += chunk) {
+    auto m = std::min(chunk, n - base);
+    cachet::detail::hash_u64_seeded(key_hash, seeds.data() + base, scores, m);
+    for (std::size_t j = 0; j < m; ++j) {
+      auto i = base + j;
+      auto score = scores[j];
+      bool better = best == n || score > best_score;
+      if (__builtin_expect(best != n && score == best_score, 0))
+        better = seeds[i] < seeds[best]
+                 || (seeds[i] == seeds[best] && names[i] < names[best]);
+      best = better ? i : best;
+      best_score = better ? score : best_score;
     }
   }
   return best;
