@@ -59,7 +59,11 @@ struct net_timing {
 };
 
 /// cachet::configure, plus the middleman with `timing`, plus the types a
-/// node's own messages carry. Call once per config, before the system.
+/// node's own messages carry, plus CAF's work stealing without its moderate
+/// polling phase (`work-stealing.moderate-poll-attempts` = 0: an idle
+/// worker sleeps where an enqueue wakes it, not in 50 us naps, which a
+/// remote call's every hop waited out). Call once per config, before the
+/// system; settings made after it (or on the command line) win.
 void configure(caf::actor_system_config& cfg, net_timing timing = {});
 
 /// One node of a cluster, as its peers know it.

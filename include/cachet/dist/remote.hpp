@@ -37,9 +37,9 @@
 #include <caf/timespan.hpp>
 #include <caf/type_nr.hpp>
 
+#include "cachet/cache_owner.hpp"
 #include "cachet/detail/inspect_std.hpp"
 #include "cachet/detail/resource_core.hpp"
-#include "cachet/cache_owner.hpp"
 #include "cachet/dist/node.hpp"
 #include "cachet/kind.hpp"
 #include "cachet/owner.hpp"
