@@ -12,18 +12,15 @@
 // thread. CAF hands it to its scheduler, whose idle workers sleep between
 // polls (up to milliseconds), and a plain thread's enqueue wakes none of
 // them: that sleep, not the messaging, was 95% of a call. A caller that opts
-// into thread lending lends its own thread instead, as a worker does for an actor that one of
-// its own actors wakes: the send goes through an execution unit whose
-// exec_later resumes the woken actor right here, for a bounded number of
-// messages, and hands it to the scheduler if more remain. CAF's mailbox
-// protocol still lets only one thread run the actor at a time (only the
-// enqueue that unblocks its mailbox schedules it), so the actor's messages
-// stay serialized. If the actor is already running on a worker, the
-// request just queues, and the caller spins briefly (that worker is awake)
-// before sleeping on a condition variable.
+// into thread lending lends its own thread instead (detail/lending.hpp):
+// the woken actor runs right here, for a bounded number of messages, and
+// goes to the scheduler if more remain. If the actor is already running on
+// a worker, the request just queues, and the caller spins briefly (that
+// worker is awake) before sleeping on a condition variable; a call to
+// another node sleeps at once.
 #include "cachet/blocking_caller.hpp"
 
-#include "cachet/detail/registry.hpp"
+#include "cachet/detail/lending.hpp"
 
 #include <condition_variable>
 #include <memory>
@@ -51,42 +48,6 @@ constexpr auto spin_time = std::chrono::microseconds{50};
 // before the rest goes to the scheduler: the caller's own request is first,
 // the others are requests that queued up meanwhile.
 constexpr std::size_t lent_throughput = 64;
-
-// Set only while this thread enqueues its own request: the one exec_later
-// that enqueue can make is for the receiver it woke up.
-thread_local bool lending = false;
-
-/// An execution unit that runs the actor a blocking call wakes on the
-/// calling thread; every other actor woken from there (by the lent actor's
-/// own sends) goes to the scheduler as usual.
-class lent_thread final : public caf::execution_unit {
-public:
-  explicit lent_thread(caf::actor_system* sys) : caf::execution_unit(sys) {
-    // nop
-  }
-
-  void exec_later(caf::resumable* job) override {
-    // The scheduler owns a reference to `job` from here (taken by enqueue).
-    if (!lending || job->subtype() != caf::resumable::scheduled_actor) {
-      system().scheduler().enqueue(job);
-      return;
-    }
-    lending = false;
-    if (job->resume(this, lent_throughput) == caf::resumable::resume_later)
-      system().scheduler().enqueue(job); // more messages: keep the reference
-    else
-      caf::intrusive_ptr_release(job);
-  }
-
-  /// The unit of `sys`, which lives as long as the system's cachet module:
-  /// an actor keeps a pointer to the unit that last ran it until a worker
-  /// runs it again.
-  static caf::execution_unit* of(caf::actor_system& sys) {
-    return &detail::lent_unit_of(sys, [&sys] {
-      return std::make_unique<lent_thread>(&sys);
-    });
-  }
-};
 
 /// Fails a call to another node's actor as soon as that actor is known
 /// dead: CAF drops a message to a proxy whose node is gone without a word,
@@ -139,7 +100,7 @@ struct blocking_caller::state {
 
 blocking_caller::blocking_caller(caf::actor_system& sys,
                                  thread_lending lending)
-  : unit_(lending == thread_lending::on ? lent_thread::of(sys) : nullptr),
+  : unit_(lending == thread_lending::on ? detail::lent_unit(sys) : nullptr),
     state_(std::make_shared<state>()),
     companion_(sys.spawn<caf::actor_companion, caf::hidden>()) {
   auto* self = caf::actor_cast<caf::actor_companion*>(companion_);
@@ -183,14 +144,20 @@ blocking_caller::roundtrip(caf::strong_actor_ptr dest, caf::message msg,
         caf::attachable::token{caf::attachable::token::anonymous, watch});
   };
   auto sender = caf::actor_cast<caf::strong_actor_ptr>(companion_);
-  lending = unit_ != nullptr;
-  dest->enqueue(caf::make_mailbox_element(std::move(sender), mid, {},
-                                          std::move(msg)),
-                unit_);
-  lending = false;
+  {
+    detail::lend_scope lend{unit_ != nullptr ? lent_throughput : 0};
+    dest->enqueue(caf::make_mailbox_element(std::move(sender), mid, {},
+                                            std::move(msg)),
+                  unit_);
+  }
   auto start = std::chrono::steady_clock::now();
   auto deadline = start + timeout;
-  auto spin_until = start + std::min<caf::timespan>(spin_time, timeout);
+  // A call to another node takes longer than any spin: spinning would
+  // only take a core from the threads that carry the call (2 callers on 2
+  // cores: 12.5-13.7 K calls/s spinning, 18 K not, cachet-bench
+  // --remote-only).
+  auto spin = watch != nullptr ? caf::timespan{0} : spin_time;
+  auto spin_until = start + std::min<caf::timespan>(spin, timeout);
   for (unsigned i = 1; !state_->ready.load(std::memory_order_acquire); ++i) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();

@@ -11,6 +11,7 @@
 // alive, and a name whose resource died is free again at once.
 #include "cachet/detail/registry.hpp"
 
+#include <atomic>
 #include <stdexcept>
 
 #include <caf/actor_system.hpp>
@@ -20,6 +21,7 @@
 #include <caf/message.hpp>
 
 #include "cachet/configure.hpp"
+#include "cachet/detail/lending.hpp"
 #include "cachet/detail/resource_core.hpp"
 #include "cachet/errc.hpp"
 
@@ -57,7 +59,9 @@ public:
   const std::shared_ptr<registry> names = std::make_shared<registry>();
 
   std::mutex unit_mtx;
-  std::unique_ptr<caf::execution_unit> unit; // guarded by unit_mtx
+  std::unique_ptr<caf::execution_unit> units[2]; // guarded by unit_mtx
+
+  std::atomic<caf::execution_unit*> network_unit{nullptr};
 };
 
 system_module& module_of(caf::actor_system& sys) {
@@ -160,13 +164,18 @@ std::shared_ptr<registry> registry_if(caf::actor_system& sys) {
 }
 
 caf::execution_unit&
-lent_unit_of(caf::actor_system& sys,
+lent_unit_of(caf::actor_system& sys, unit_slot slot,
              const std::function<std::unique_ptr<caf::execution_unit>()>& make) {
   auto& mod = module_of(sys);
   std::lock_guard<std::mutex> guard{mod.unit_mtx};
-  if (!mod.unit)
-    mod.unit = make();
-  return *mod.unit;
+  auto& unit = mod.units[static_cast<std::size_t>(slot)];
+  if (!unit)
+    unit = make();
+  return *unit;
+}
+
+std::atomic<caf::execution_unit*>& network_unit_of(caf::actor_system& sys) {
+  return module_of(sys).network_unit;
 }
 
 } // namespace cachet::detail

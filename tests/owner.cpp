@@ -264,3 +264,35 @@ TEST_CASE_METHOD(fixture, "dropping the owned_table retires the table") {
   CHECK(cachet::whereis<int, int>(sys, "dropped").error()
         == errc::no_such_table);
 }
+
+TEST_CASE("only single-key operations may run on the network's thread") {
+  // What an owner lets the middleman's thread run when a message from
+  // another node wakes it (owner_start.hpp): constant-time calls on one
+  // key, never a walk, a batch or a dump, which would hold up every
+  // connection of the node (heartbeats included) while they run.
+  using cachet::detail::single_key_message;
+  using s = std::string;
+  auto quick = [](const caf::message& m) {
+    return single_key_message<s>(m.content());
+  };
+  CHECK(quick(caf::make_message(cachet::lookup_atom_v, s{"k"})));
+  CHECK(quick(caf::make_message(cachet::insert_atom_v, s{"k"}, s{"v"})));
+  CHECK(quick(caf::make_message(cachet::erase_atom_v, s{"k"})));
+  CHECK(quick(caf::make_message(cachet::update_counter_atom_v, s{"k"},
+                                cachet::counter_op{1})));
+  CHECK(quick(caf::make_message(cachet::fetch_atom_v, s{"k"})));
+  // Batches, walks, files, clears and the table's size are not.
+  CHECK_FALSE(quick(caf::make_message(cachet::lookup_atom_v,
+                                      std::vector<s>{"a", "b"})));
+  CHECK_FALSE(quick(caf::make_message(cachet::dump_atom_v, s{"/tmp/x"})));
+  CHECK_FALSE(quick(caf::make_message(cachet::range_atom_v, s{"a"}, s{"z"})));
+  CHECK_FALSE(quick(caf::make_message(cachet::clear_atom_v)));
+  CHECK_FALSE(quick(caf::make_message(cachet::size_atom_v)));
+  CHECK_FALSE(quick(caf::make_message(cachet::select_count_atom_v,
+                                      cachet::match_spec{})));
+  // A key of another type, and a snapshot's owner (no key type): never.
+  CHECK_FALSE(single_key_message<std::uint64_t>(
+    caf::make_message(cachet::lookup_atom_v, s{"k"}).content()));
+  CHECK_FALSE(single_key_message<void>(
+    caf::make_message(cachet::lookup_atom_v, s{"k"}).content()));
+}

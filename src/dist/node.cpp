@@ -22,6 +22,7 @@
 #include "cachet/cache_stats.hpp"
 #include "cachet/configure.hpp"
 #include "cachet/counter.hpp"
+#include "cachet/detail/lending.hpp"
 #include "cachet/errc.hpp"
 #include "cachet/match_spec.hpp"
 #include "cachet/dist/remote.hpp"
@@ -42,6 +43,11 @@ void configure(caf::actor_system_config& cfg, net_timing timing) {
   // remote calls from 1.9 K to 5.0 K/s (cachet-bench --remote-only, 2
   // cores). The config's own setting, given after this, still wins.
   cfg.set("work-stealing.moderate-poll-attempts", std::size_t{0});
+  // CAF deserializes a message from another node on a BASP worker, a
+  // scheduler job: one more thread hand-off per message. On the
+  // multiplexer's own thread it is delivered at once, and an owner it wakes
+  // runs right there (owner_impl).
+  cfg.set("middleman.workers", std::size_t{0});
   cfg.add_message_type<member>("cachet::dist::member");
   cfg.add_message_type<std::vector<member>>("std::vector<cachet::dist::member>");
   cfg.add_message_type<counter_op>("cachet::counter_op");
@@ -311,6 +317,9 @@ caf::expected<node> node::start(caf::actor_system& sys, node_options opts) {
     if (!parse_address(s))
       return caf::make_error(errc::invalid_argument,
                              "seed '" + s + "' is not host:port");
+  // Owners run a request from another node on the multiplexer's thread
+  // (detail/owner_start.hpp's owner_impl).
+  cachet::detail::network_unit_of(sys).store(&sys.middleman().backend());
   auto st = std::make_shared<state>();
   st->sys = &sys;
   st->self = member{opts.name, opts.host, opts.port};
@@ -329,7 +338,8 @@ caf::expected<node> node::start(caf::actor_system& sys, node_options opts) {
   return node{std::move(st)};
 }
 
-node::node(std::shared_ptr<state> st) : st_(std::move(st)) {
+node::node(std::shared_ptr<state> st)
+  : st_(std::move(st)), version_(&st_->version) {
   // nop
 }
 
@@ -361,10 +371,6 @@ std::vector<member> node::members() const {
   for (auto& [name, peer] : st_->peers)
     out.push_back(peer.first);
   return out;
-}
-
-std::uint64_t node::membership_version() const noexcept {
-  return st_->version.load(std::memory_order_acquire);
 }
 
 bool node::await_members(std::size_t n, caf::timespan timeout) const {

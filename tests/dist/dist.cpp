@@ -347,6 +347,43 @@ TEST_CASE_METHOD(cluster_fixture, "a remote owner is called from a thread and "
   self->send_exit(client, caf::exit_reason::user_shutdown);
 }
 
+TEST_CASE_METHOD(cluster_fixture, "an owner serves calls from another node "
+                                  "and from its own node one at a time",
+                 "[dist]") {
+  // A call from another node runs on the thread that delivers it, a local
+  // one on the calling thread (thread lending): both take the owner only
+  // when its mailbox lets them, so every call counts once and (under TSan)
+  // no two threads ever run the owner at once.
+  node_process b{"b", {}};
+  auto t = start({b.address()});
+  REQUIRE(t.await_members(1, 10s));
+  using counts_owner = cachet::owner_actor<std::string, std::uint64_t>;
+  auto owner = cachet::dist::whereis_owner<std::string, std::uint64_t>(
+    t, "b", "counts", 5s);
+  REQUIRE(outcome(owner) == "ok");
+  constexpr int remote_threads = 2;
+  constexpr int remote_calls = 300;
+  std::atomic<int> failed{0};
+  std::vector<std::thread> callers;
+  for (int i = 0; i < remote_threads; ++i)
+    callers.emplace_back([&, dest = counts_owner{*owner}] {
+      cachet::blocking_caller caller{sys};
+      for (int j = 0; j < remote_calls; ++j)
+        if (!caller.call(dest, 5s, cachet::update_counter_atom_v,
+                         std::string{"hits"}, cachet::counter_op{1},
+                         std::uint64_t{0}))
+          ++failed;
+    });
+  // Meanwhile b's own threads call the same owner.
+  auto local_failed = b.ask("bump hits 300 2");
+  for (auto& c : callers)
+    c.join();
+  CHECK(failed == 0);
+  CHECK(local_failed == "0");
+  CHECK(b.ask("count hits") == std::to_string(remote_threads * remote_calls
+                                              + 2 * 300));
+}
+
 TEST_CASE_METHOD(cluster_fixture, "remote lookups check names and types",
                  "[dist]") {
   node_process b{"b", {}};

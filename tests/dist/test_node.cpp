@@ -8,6 +8,10 @@
 //   members        the number of live peers
 //   await N MS     "ok" once N peers are live, "timeout" after MS ms
 //   get KEY        the value of KEY in kv, or "none"
+//   bump KEY N T   T threads of this node each add 1 to KEY in counts N
+//                  times through its owner (messages, lending their
+//                  thread): the failed calls
+//   count KEY      the value of KEY in counts, or 0
 // and a partitioned cache "links" (std::string -> std::string) whose loader
 // answers "loaded:KEY" after 200 ms and counts its loads:
 //   pget KEY       get through the partitioned cache: the value or "none"
@@ -34,6 +38,7 @@
 
 #include <atomic>
 #include <thread>
+#include <vector>
 
 int main(int argc, char** argv) {
   if (argc < 2) {
@@ -93,6 +98,7 @@ int main(int argc, char** argv) {
   std::printf("port %u\n", static_cast<unsigned>(n->port()));
   std::fflush(stdout);
   auto tab = cachet::whereis<std::string, std::string>(sys, "kv");
+  auto count_tab = cachet::whereis<std::string, std::uint64_t>(sys, "counts");
   std::string line;
   while (std::getline(std::cin, line)) {
     std::istringstream in{line};
@@ -111,6 +117,31 @@ int main(int argc, char** argv) {
       in >> key;
       auto v = tab->lookup(key);
       std::printf("%s\n", v && *v ? (*v)->c_str() : "none");
+    } else if (cmd == "bump") {
+      std::string key;
+      int times = 0;
+      int threads = 0;
+      in >> key >> times >> threads;
+      std::atomic<int> failed{0};
+      std::vector<std::thread> ts;
+      for (int i = 0; i < threads; ++i)
+        ts.emplace_back([&] {
+          cachet::blocking_caller caller{sys, cachet::thread_lending::on};
+          for (int j = 0; j < times; ++j)
+            if (!caller.call(*counts, std::chrono::seconds{5},
+                             cachet::update_counter_atom_v, key,
+                             cachet::counter_op{1}, std::uint64_t{0}))
+              ++failed;
+        });
+      for (auto& t : ts)
+        t.join();
+      std::printf("%d\n", failed.load());
+    } else if (cmd == "count") {
+      std::string key;
+      in >> key;
+      auto v = count_tab->lookup(key);
+      std::printf("%llu\n", v && *v ? static_cast<unsigned long long>(**v)
+                                      : 0ull);
     } else if (cmd == "pget") {
       std::string key;
       in >> key;

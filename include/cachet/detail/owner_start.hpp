@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <typeinfo>
 #include <utility>
 
@@ -20,7 +21,11 @@
 #include <caf/expected.hpp>
 #include <caf/send.hpp>
 #include <caf/spawn_options.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/type_erased_tuple.hpp>
 
+#include "cachet/atoms.hpp"
+#include "cachet/detail/lending.hpp"
 #include "cachet/detail/registry.hpp"
 #include "cachet/detail/resource_core.hpp"
 #include "cachet/errc.hpp"
@@ -70,13 +75,88 @@ caf::expected<opening<Core>> open(caf::actor_system& sys,
   return opening<Core>{std::move(core), caf::actor_addr{}};
 }
 
+/// The key type of what an owner holds (void for a snapshot).
+template <class Owned, class = void>
+struct key_of {
+  using type = void;
+};
+
+template <class Owned>
+struct key_of<Owned, std::void_t<typename Owned::key_type>> {
+  using type = typename Owned::key_type;
+};
+
+/// Whether `msg` is an operation on one key of type K: constant time, so
+/// it may run on the thread that delivers messages from other nodes.
+/// Walks, batches, dumps and clears never do.
+template <class K>
+bool single_key_message(const caf::type_erased_tuple& msg) {
+  if constexpr (std::is_void_v<K>) {
+    return false;
+  } else {
+    if (msg.size() < 2 || !msg.match_element<caf::atom_value>(0)
+        || !msg.match_element<K>(1))
+      return false;
+    switch (static_cast<std::uint64_t>(msg.get_as<caf::atom_value>(0))) {
+      case lookup_atom::uint_value():
+      case member_atom::uint_value():
+      case insert_atom::uint_value():
+      case insert_new_atom::uint_value():
+      case erase_atom::uint_value():
+      case erase_object_atom::uint_value():
+      case take_atom::uint_value():
+      case update_counter_atom::uint_value():
+      case fetch_atom::uint_value():
+        return true;
+      default:
+        return false;
+    }
+  }
+}
+
+/// The actor class of cachet's owners: CAF's stateful actor, except where a
+/// message from another node wakes it. CAF delivers those on the
+/// middleman's multiplexer thread (dist::configure has it deserialize
+/// there) and hands the woken actor to a scheduler worker, a futex wake-up
+/// away; a single-key operation runs on the multiplexer's thread instead,
+/// right after the delivery (network_lender), which takes two thread
+/// hand-offs out of a remote call. Only the enqueue that unblocks a
+/// mailbox schedules an actor, so its messages stay serialized, and a busy
+/// actor (already scheduled) just gets the message queued. K is the key
+/// type of the operations that may run there (void: none).
+template <class State, class Base, class K>
+class owner_impl : public caf::stateful_actor<State, Base> {
+public:
+  using super = caf::stateful_actor<State, Base>;
+
+  template <class... Ts>
+  explicit owner_impl(caf::actor_config& cfg, Ts&&... xs)
+    : super(cfg, std::forward<Ts>(xs)...),
+      network_(&network_unit_of(this->home_system())),
+      lender_(network_lender(this->home_system())) {
+    // nop
+  }
+
+  void enqueue(caf::mailbox_element_ptr x, caf::execution_unit* eu) override {
+    if (eu != nullptr && eu == network_->load(std::memory_order_relaxed)
+        && single_key_message<K>(x->content()))
+      eu = lender_;
+    super::enqueue(std::move(x), eu);
+  }
+
+private:
+  const std::atomic<caf::execution_unit*>* network_;
+  caf::execution_unit* lender_;
+};
+
 /// Hands the owner capability from spawn_holding to the owner's init.
 template <class Owned>
 using owner_slot = std::shared_ptr<std::optional<Owned>>;
 
 template <class Handle, class State, class Owned, class Init>
 typename Handle::behavior_type
-run_owner(typename Handle::template stateful_pointer<State> self,
+run_owner(owner_impl<State, typename Handle::base,
+                     typename key_of<Owned>::type>* self,
           owner_slot<Owned> slot, Init init) {
   if (!*slot) {
     // spawn_holding gave up on this actor and killed it; the kill is this

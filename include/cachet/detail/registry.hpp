@@ -78,12 +78,15 @@ std::shared_ptr<registry> registry_if(caf::actor_system& sys);
 /// system's config (a programmer error).
 std::shared_ptr<registry> registry_of(caf::actor_system& sys);
 
-/// The execution unit of `sys` that blocking calls lend their thread
-/// through, made by `make` on first use; it lives as long as the system's
-/// module, because an actor keeps a pointer to the unit that last ran it.
-/// Throws std::logic_error as registry_of does.
+/// cachet's execution units of a system (detail/lending.hpp).
+enum class unit_slot { caller, network };
+
+/// The execution unit of `sys` in `slot` that threads are lent through,
+/// made by `make` on first use; it lives as long as the system's module,
+/// because an actor keeps a pointer to the unit that last ran it. Throws
+/// std::logic_error as registry_of does.
 caf::execution_unit&
-lent_unit_of(caf::actor_system& sys,
+lent_unit_of(caf::actor_system& sys, unit_slot slot,
              const std::function<std::unique_ptr<caf::execution_unit>()>& make);
 
 } // namespace cachet::detail

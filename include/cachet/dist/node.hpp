@@ -33,6 +33,7 @@
 //   n->await_members(3, 5s);
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -141,8 +142,11 @@ public:
   /// The live peers, this node excluded (Erlang's nodes()), by name.
   std::vector<member> members() const;
 
-  /// Changes whenever members() does: a cheap check for a cached view.
-  std::uint64_t membership_version() const noexcept;
+  /// Changes whenever members() does: a cheap check for a cached view (one
+  /// atomic load).
+  std::uint64_t membership_version() const noexcept {
+    return version_->load(std::memory_order_acquire);
+  }
 
   /// Waits until at least `n` peers are live; false after `timeout`.
   bool await_members(std::size_t n, caf::timespan timeout) const;
@@ -166,6 +170,7 @@ private:
 
   explicit node(std::shared_ptr<state> st);
   std::shared_ptr<state> st_;
+  const std::atomic<std::uint64_t>* version_; ///< in *st_
 };
 
 } // namespace cachet::dist

@@ -8,12 +8,15 @@
 // call. `partitioned_cache` is a client of the whole cache, for
 // one thread at a time (it holds a blocking_caller); make one per thread.
 //
-// Placement: a key's home is the live member (this node included) with the
-// highest XXH3 of the key's hash seeded with the member's name: the same on
-// every node that sees the same members, and when a node joins or leaves
-// only the keys it gains or held move (about 1/N), never a rehash mod N.
-// The key's hash must be the same in every process: default_hash is (XXH3
-// of strings, the integer itself for integers).
+// Placement: a key falls into one of 16384 slots by its hash (Redis
+// Cluster's count), and a slot's home is the live member (this node
+// included) with the highest XXH3 of the slot seeded with the member's
+// name, rendezvous hashing: the same on every node that sees the same
+// members, and when a node joins or leaves only the slots it gains or held
+// move (about 1/N of the keys), never a rehash mod N. A client computes
+// every slot's home once per membership change, so a key's home is a
+// multiply and a load. The key's hash must be the same in every process:
+// default_hash is (XXH3 of strings, the integer itself for integers).
 //
 // Operations: a key homed here is read and written directly on the local
 // shard; another key goes to its home over the network, with
@@ -53,6 +56,7 @@
 #include "cachet/cache.hpp"
 #include "cachet/cache_owner.hpp"
 #include "cachet/detail/hash.hpp"
+#include "cachet/detail/owner_start.hpp"
 #include "cachet/detail/respond.hpp"
 #include "cachet/dist/node.hpp"
 #include "cachet/dist/remote.hpp"
@@ -69,11 +73,25 @@ inline std::uint64_t member_seed(const std::string& name) {
   return cachet::detail::hash_bytes(name.data(), name.size());
 }
 
-/// The index of the home of a key hashed to `key_hash` among `names` (with
-/// their seeds): the highest XXH3 of the key's hash seeded with the
-/// member's seed; equal scores (never seen in practice) go to the smaller
-/// seed, then the smaller name. names.size() if empty.
-inline std::size_t home_index(std::uint64_t key_hash,
+/// Keys fall into 2^14 slots by their hash (Redis Cluster's 16384), and a
+/// slot's home is chosen by rendezvous hashing; a client computes every
+/// slot's home once per membership change, so that a key's home costs a
+/// multiply and a load instead of a hash per member.
+inline constexpr unsigned slot_bits = 14;
+inline constexpr std::size_t slot_count = std::size_t{1} << slot_bits;
+
+/// The slot of a key hashed to `key_hash`. default_hash leaves integers as
+/// they are, so the hash is mixed first: nearby keys spread over the slots.
+inline std::size_t slot_of(std::uint64_t key_hash) noexcept {
+  auto h = (key_hash ^ (key_hash >> 32)) * 0x9e3779b97f4a7c15ull;
+  return static_cast<std::size_t>(h >> (64 - slot_bits));
+}
+
+/// The index of the home of `slot` among `names` (with their seeds): the
+/// highest XXH3 of the slot seeded with the member's seed; equal scores
+/// (never seen in practice) go to the smaller seed, then the smaller name.
+/// names.size() if empty.
+inline std::size_t home_index(std::size_t slot,
                               const std::vector<std::string>& names,
                               const std::vector<std::uint64_t>& seeds) {
   // The scores of a chunk of members come from one call, and the maximum
@@ -86,7 +104,7 @@ inline std::size_t home_index(std::uint64_t key_hash,
   std::uint64_t best_score = 0;
   for (std::size_t base = 0; base < n; base += chunk) {
     auto m = std::min(chunk, n - base);
-    cachet::detail::hash_u64_seeded(key_hash, seeds.data() + base, scores, m);
+    cachet::detail::hash_u64_seeded(slot, seeds.data() + base, scores, m);
     for (std::size_t j = 0; j < m; ++j) {
       auto i = base + j;
       auto score = scores[j];
@@ -101,6 +119,26 @@ inline std::size_t home_index(std::uint64_t key_hash,
   return best;
 }
 
+/// Where every slot lives for one view of the members.
+struct placement {
+  std::uint64_t version = 0; ///< the node's membership_version it reflects
+  std::vector<std::string> names; ///< this node first
+  std::vector<std::uint16_t> homes; ///< slot -> index into names
+};
+
+/// The placement over `names` (this node first; at most 65535 members).
+inline placement place(std::uint64_t version, std::vector<std::string> names) {
+  std::vector<std::uint64_t> seeds;
+  for (auto& name : names)
+    seeds.push_back(member_seed(name));
+  placement p{version, std::move(names), {}};
+  p.homes.resize(slot_count);
+  for (std::size_t slot = 0; slot < slot_count; ++slot)
+    p.homes[slot]
+      = static_cast<std::uint16_t>(home_index(slot, p.names, seeds));
+  return p;
+}
+
 } // namespace detail
 
 /// The member among `members` that is home of a key hashed to `key_hash`;
@@ -110,7 +148,7 @@ inline std::string home_of(std::uint64_t key_hash,
   std::vector<std::uint64_t> seeds;
   for (auto& m : members)
     seeds.push_back(detail::member_seed(m));
-  auto i = detail::home_index(key_hash, members, seeds);
+  auto i = detail::home_index(detail::slot_of(key_hash), members, seeds);
   return i < members.size() ? members[i] : std::string{};
 }
 
@@ -161,9 +199,20 @@ expected_type partition_type() {
   return t;
 }
 
+struct shard_front_state {
+  static inline const char* name = "cachet.shard_front";
+};
+
+/// A shard's front runs a peer's single-key call on the thread that
+/// delivers it, as owners do (detail/owner_start.hpp).
+template <class K, class V>
+using shard_front_impl
+  = cachet::detail::owner_impl<shard_front_state,
+                               typename shard_actor<K, V>::base, K>;
+
 template <class K, class V>
 typename shard_actor<K, V>::behavior_type
-shard_front(typename shard_actor<K, V>::pointer self, cache<K, V> local,
+shard_front(shard_front_impl<K, V>* self, cache<K, V> local,
             caf::actor_addr supervisor, cache_loader<K, V> loader) {
   using cachet::detail::respond;
   return {
@@ -303,7 +352,7 @@ public:
       local_(*whereis_cache<K, V>(node_->actor().home_system(),
                                   opts_->shard.name)),
       caller_(node_->actor().home_system()) {
-    // nop
+    refresh();
   }
 
   /// The member that is home of `key` now: this node's name or a peer's.
@@ -398,34 +447,28 @@ public:
   }
 
 private:
-  /// The live members as this client last saw them: this node first.
-  struct member_view {
-    std::uint64_t version = 0;
-    std::vector<std::string> names;
-    std::vector<std::uint64_t> seeds;
-  };
-
-  /// The view, refreshed when the node's membership has changed since
-  /// (one atomic load otherwise: a local key costs no lock).
-  const member_view& view() const {
-    auto version = node_->membership_version();
-    if (view_.names.empty() || version != view_.version) {
-      // The version is read first: a change racing the copy is seen again
-      // on the next call.
-      view_.version = version;
-      view_.names = {node_->name()};
-      for (auto& m : node_->members())
-        view_.names.push_back(m.name);
-      view_.seeds.clear();
-      for (auto& name : view_.names)
-        view_.seeds.push_back(detail::member_seed(name));
-    }
+  /// Where the slots live as this client last saw the members, refreshed
+  /// when the node's membership has changed since (one atomic load
+  /// otherwise: a local key costs no lock).
+  const detail::placement& view() const {
+    if (__builtin_expect(node_->membership_version() != view_.version, 0))
+      refresh();
     return view_;
   }
 
-  static std::size_t home_index(const K& key, const member_view& v) {
+  /// The version is read first: a change racing the refresh is seen again
+  /// on the next call.
+  void refresh() const {
+    auto version = node_->membership_version();
+    std::vector<std::string> names{node_->name()};
+    for (auto& m : node_->members())
+      names.push_back(m.name);
+    view_ = detail::place(version, std::move(names));
+  }
+
+  static std::size_t home_index(const K& key, const detail::placement& v) {
     auto h = static_cast<std::uint64_t>(default_hash{}(key));
-    return detail::home_index(h, v.names, v.seeds);
+    return v.homes[detail::slot_of(h)];
   }
 
   /// Indexes of `xs` by home, with the members seen once for the batch.
@@ -453,8 +496,11 @@ private:
     return handle;
   }
 
+  /// Out of line, so that the callers' local paths stay small enough to
+  /// inline where they are called.
   template <class R, class... Ts>
-  caf::expected<R> remote(const std::string& where, Ts&&... xs) {
+  [[gnu::noinline]] caf::expected<R> remote(const std::string& where,
+                                           Ts&&... xs) {
     auto dest = front(where);
     if (!dest)
       return std::move(dest.error());
@@ -475,7 +521,7 @@ private:
   cache<K, V> local_;
   blocking_caller caller_;
   std::map<std::string, shard_actor<K, V>> fronts_;
-  mutable member_view view_;
+  mutable detail::placement view_;
 };
 
 } // namespace cachet::dist
