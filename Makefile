@@ -9,7 +9,8 @@
 
 PACKAGES := cmake ninja-build g++ clang-14 libclang-rt-14-dev libcaf-dev \
             libfmt-dev catch2 libsqlite3-dev libxxhash-dev \
-            nlohmann-json3-dev libtbb-dev libcuckoo-dev \
+            nlohmann-json3-dev libtbb-dev libcuckoo-dev libcds-dev \
+            libxenium-dev libboost1.81-dev libabsl-dev \
             redis-tools python3-redis redis-server libfuzzer-14-dev
 # Only for running the benchmark (make run, make bench): the plot and the
 # BEAM beside cachet. Kept out of `make test`: Erlang/Elixir is ~40 MB.

@@ -9,7 +9,7 @@ execute_process(
   COMMAND ${BENCH} --seconds=0.05 --keys=1000 --threads=1 --mix=100,95
           --dist=uniform,zipf --values=u64,str --callers=1,2 --repeats=1
           --memory-entries=10000 --crashes=20 --query-entries=10000 --no-beam
-          --json=${OUT}
+          --growth-entries=100000 --json=${OUT}
   RESULT_VARIABLE rc
   OUTPUT_VARIABLE out
   ERROR_VARIABLE err)
@@ -50,8 +50,10 @@ expect_type("NUMBER" machine cores)
 
 # results: every row has the issue's fields; message rows have latencies.
 set(paths message_actor message_thread direct_protected direct_public
-          peer_shared_mutex peer_tbb peer_libcuckoo ceiling_unsync
-          beam_genserver_call beam_ets_lookup)
+          peer_shared_mutex peer_tbb peer_libcuckoo peer_tbb_unordered
+          peer_cds_feldman peer_cds_splitlist peer_xenium_vyukov
+          peer_xenium_harris_michael ceiling_unsync ceiling_boost_flat
+          ceiling_absl_flat beam_genserver_call beam_ets_lookup)
 string(JSON n LENGTH "${doc}" results)
 if(n EQUAL 0)
   message(FATAL_ERROR "JSON: no results")
@@ -82,14 +84,33 @@ foreach(path message_actor message_thread direct_protected direct_public
     message(FATAL_ERROR "JSON: no row for ${path}")
   endif()
 endforeach()
+# A peer built without its package has no row, and `missing` says so.
+string(JSON n LENGTH "${doc}" missing)
+set(missing "")
+if(n GREATER 0)
+  math(EXPR last "${n} - 1")
+  foreach(i RANGE ${last})
+    get(m missing ${i})
+    list(APPEND missing "${m}")
+  endforeach()
+endif()
+foreach(path peer_tbb peer_libcuckoo peer_tbb_unordered peer_cds_feldman
+             peer_cds_splitlist peer_xenium_vyukov peer_xenium_harris_michael
+             ceiling_boost_flat ceiling_absl_flat)
+  if(NOT path IN_LIST seen AND NOT missing MATCHES "(^|;)${path}: ")
+    message(FATAL_ERROR "JSON: no row for ${path}, and not in missing")
+  endif()
+endforeach()
 
 # targets: each {name, measured, goal, pass}; unmeasured ones say why.
-set(names direct_vs_message_2_threads direct_vs_beam_ets_lookup_1_thread
+set(names direct_vs_beam_ets_lookup_1_thread
           direct_vs_beam_ets_lookup_2_threads direct_vs_best_cpp_peer_1K_keys
-          direct_vs_best_cpp_peer_1M_keys direct_vs_unsync_ceiling
+          direct_vs_best_cpp_peer_1M_keys direct_vs_best_flat_ceiling
+          direct_vs_unsync_ceiling direct_scaling_2_threads message_scaling
           message_actor_vs_beam_genserver_call
           message_thread_vs_beam_genserver_call bytes_per_entry
-          restart_p99_fresh restart_p99_heir select_family_vs_beam_ets_1_thread)
+          bytes_per_entry_u64 growth_read_p999_ratio restart_p99_fresh
+          restart_p99_heir select_family_vs_beam_ets_1_thread)
 string(JSON n LENGTH "${doc}" targets)
 math(EXPR last "${n} - 1")
 set(got "")
@@ -124,6 +145,37 @@ if(n EQUAL 0)
   message(FATAL_ERROR "JSON: no memory rows")
 endif()
 get(v memory 0 rss_bytes_per_entry)
+# Both fills of cachet: (16 B, 100 B) and u64 -> u64.
+math(EXPR last "${n} - 1")
+set(fills "")
+foreach(i RANGE ${last})
+  get(s memory ${i} structure)
+  get(vt memory ${i} value_type)
+  expect_type("NUMBER" memory ${i} rss_bytes_per_entry)
+  if(s STREQUAL "cachet")
+    list(APPEND fills ${vt})
+  endif()
+endforeach()
+foreach(vt str u64)
+  if(NOT vt IN_LIST fills)
+    message(FATAL_ERROR "JSON: no memory row for cachet, ${vt}")
+  endif()
+endforeach()
+
+# Growth: reads while the table grows and without, each with its tail.
+get(v growth status)
+if(NOT v STREQUAL "measured")
+  get(reason growth reason)
+  message(FATAL_ERROR "JSON: growth not measured: ${reason}")
+endif()
+foreach(which during_growth no_growth)
+  foreach(field reads p50_us p99_us p999_us max_us)
+    expect_type("NUMBER" growth ${which} ${field})
+  endforeach()
+endforeach()
+foreach(field entries growth_seconds p999_ratio)
+  expect_type("NUMBER" growth ${field})
+endforeach()
 
 # The query rows: cachet's four, each with its rate (--no-beam: no BEAM rows).
 get(v query status)

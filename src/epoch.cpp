@@ -135,6 +135,7 @@ struct domain {
   std::size_t free_shared() {
     std::lock_guard<std::mutex> guard{shared_mtx};
     free_safe(shared);
+    shared_waiting.store(shared.size(), std::memory_order_relaxed);
     return shared.size();
   }
 };
@@ -175,6 +176,7 @@ struct slot_releaser {
                         slot->bag.begin()
                           + static_cast<std::ptrdiff_t>(slot->freed),
                         slot->bag.end());
+      shared_waiting.store(dom.shared.size(), std::memory_order_relaxed);
     }
     slot->bag.clear();
     slot->freed = 0;
@@ -225,8 +227,9 @@ void retire(void* ptr, void (*deleter)(void*)) noexcept {
     free_after_grace_period(ptr, deleter, epoch);
     return;
   }
-  if (slot->depth != 0)
-    return; // pinned: the epoch cannot pass us; free on a later retire
+  // A pinned caller (a table write retires what it replaced while pinned)
+  // lets the epoch advance once past its pin, and frees what was retired
+  // two epochs ago, which it cannot hold: enough for its bag to drain.
   // Next advance only after another batch: a reader pinned for long must not
   // turn every retire into a membarrier call.
   auto& dom = the_domain();
@@ -248,12 +251,26 @@ void retire_shared(void* ptr, void (*deleter)(void*)) noexcept {
     std::lock_guard<std::mutex> guard{dom.shared_mtx};
     try {
       dom.shared.push_back(retired{ptr, deleter, epoch});
+      shared_waiting.store(dom.shared.size(), std::memory_order_relaxed);
       return;
     } catch (...) {
       // out of memory: fall through
     }
   }
   free_after_grace_period(ptr, deleter, epoch);
+}
+
+void poll_shared_slow() noexcept {
+  // Pinned, a writer still lets the epoch advance once past its own pin;
+  // its next polls, pinned in a later epoch, let it go further.
+  static thread_local unsigned countdown = 0;
+  if (countdown-- != 0)
+    return;
+  countdown = 63;
+  auto& dom = the_domain();
+  dom.try_advance();
+  dom.try_advance();
+  dom.free_shared();
 }
 
 std::size_t reclaim() {

@@ -112,26 +112,27 @@ TEMPLATE_TEST_CASE_METHOD(fixture, "select_delete racing writers deletes "
   auto t = this->template make<int, std::int64_t, TestType>(
     {"", access_mode::public_});
   auto shared = t.share();
-  std::atomic<bool> done{false};
+  std::atomic<int> writing{writers};
   std::atomic<long> violations{0};
   std::atomic<long> purged{0};
   std::atomic<long> expired_gone{0};
   std::atomic<int> failures{0};
   run_threads(writers + 1, [&](int id) {
     if (id == writers) {
-      for (int round = 0; round < 300 && !done.load(); ++round) {
+      // Purges for as long as the writers write (however the threads are
+      // scheduled), and once more after.
+      do {
         auto n = shared.select_delete(
           [](int, std::int64_t v) { return v % 2 != 0; });
         if (n)
           purged += static_cast<long>(*n);
         else
           ++failures;
-      }
-      done = true;
+      } while (writing.load() > 0);
       return;
     }
     std::vector<std::int64_t> last(keys_per_writer, -1);
-    for (std::int64_t n = 0; n < 200'000 && !done.load(); ++n) {
+    for (std::int64_t n = 0; n < 100'000; ++n) {
       int slot = static_cast<int>(n % keys_per_writer);
       int key = id * keys_per_writer + slot;
       auto v = 2 * n + (n % 3 == 0 ? 1 : 0); // a third of them expired
@@ -153,7 +154,7 @@ TEMPLATE_TEST_CASE_METHOD(fixture, "select_delete racing writers deletes "
         ++violations; // nobody else writes this key
       }
     }
-    done = true;
+    --writing;
   });
   CHECK(failures.load() == 0);
   CHECK(violations.load() == 0);

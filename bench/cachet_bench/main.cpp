@@ -6,7 +6,7 @@
 //          [--mix=100,95,50] [--dist=uniform,zipf] [--seconds=1]
 //          [--json=FILE] [--plot=FILE.png] [--beam | --no-beam]
 //          [--no-query | --query-only] [--no-remote | --remote-only]
-//          [--help]
+//          [--no-growth | --growth-only] [--help]
 #include <sys/utsname.h>
 
 #include <algorithm>
@@ -33,6 +33,15 @@
 
 #ifdef CACHET_BENCH_HAVE_TBB
 #  include <tbb/version.h>
+#endif
+#ifdef CACHET_BENCH_HAVE_LIBCDS
+#  include <cds/version.h>
+#endif
+#ifdef CACHET_BENCH_HAVE_BOOST_FLAT
+#  include <boost/version.hpp>
+#endif
+#ifdef CACHET_BENCH_HAVE_ABSL
+#  include <absl/base/config.h>
 #endif
 
 namespace cachet_bench {
@@ -79,6 +88,27 @@ nlohmann::json machine_info(caf::actor_system& sys) {
 #else
   m["libcuckoo"] = nullptr;
 #endif
+#ifdef CACHET_BENCH_HAVE_LIBCDS
+  m["libcds"] = CDS_VERSION_STRING;
+#else
+  m["libcds"] = nullptr;
+#endif
+#ifdef CACHET_BENCH_HAVE_XENIUM
+  m["xenium"] = "found";
+#else
+  m["xenium"] = nullptr;
+#endif
+#ifdef CACHET_BENCH_HAVE_BOOST_FLAT
+  m["boost"] = fmt::format("{}.{}.{}", BOOST_VERSION / 100000,
+                           BOOST_VERSION / 100 % 1000, BOOST_VERSION % 100);
+#else
+  m["boost"] = nullptr;
+#endif
+#ifdef CACHET_BENCH_HAVE_ABSL
+  m["abseil"] = ABSL_LTS_RELEASE_VERSION;
+#else
+  m["abseil"] = nullptr;
+#endif
   auto now = std::time(nullptr);
   char buf[64];
   std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
@@ -86,15 +116,31 @@ nlohmann::json machine_info(caf::actor_system& sys) {
   return m;
 }
 
-bool compiled_in(path_id p) {
+/// The Debian package a path was built without, or nullptr if it is in.
+const char* missing_package(path_id p) {
   switch (p) {
 #ifndef CACHET_BENCH_HAVE_TBB
-    case path_id::peer_tbb: return false;
+    case path_id::peer_tbb:
+    case path_id::peer_tbb_unordered: return "libtbb-dev (TBB)";
 #endif
 #ifndef CACHET_BENCH_HAVE_LIBCUCKOO
-    case path_id::peer_libcuckoo: return false;
+    case path_id::peer_libcuckoo: return "libcuckoo-dev";
 #endif
-    default: return true;
+#ifndef CACHET_BENCH_HAVE_LIBCDS
+    case path_id::peer_cds_feldman:
+    case path_id::peer_cds_splitlist: return "libcds-dev";
+#endif
+#ifndef CACHET_BENCH_HAVE_XENIUM
+    case path_id::peer_xenium_vyukov:
+    case path_id::peer_xenium_harris_michael: return "libxenium-dev";
+#endif
+#ifndef CACHET_BENCH_HAVE_BOOST_FLAT
+    case path_id::ceiling_boost_flat: return "libboost1.81-dev (Boost 1.81)";
+#endif
+#ifndef CACHET_BENCH_HAVE_ABSL
+    case path_id::ceiling_absl_flat: return "libabsl-dev (abseil)";
+#endif
+    default: return nullptr;
   }
 }
 
@@ -109,10 +155,9 @@ public:
     for (auto p : all_paths) {
       if (!only.empty() && only.count(std::string{to_string(p)}) == 0)
         continue;
-      if (!compiled_in(p)) {
-        rep_.missing.push_back(fmt::format(
-          "{}: {} not found at build time", to_string(p),
-          p == path_id::peer_tbb ? "libtbb-dev (TBB)" : "libcuckoo-dev"));
+      if (auto* pkg = missing_package(p)) {
+        rep_.missing.push_back(fmt::format("{}: {} not found at build time",
+                                           to_string(p), pkg));
         continue;
       }
       selected_.push_back(p);
@@ -392,8 +437,14 @@ std::string check(const bench_config& cfg) {
     return "--no-query and --query-only contradict each other";
   if (cfg.no_remote && cfg.remote_only)
     return "--no-remote and --remote-only contradict each other";
-  if (cfg.query_only && cfg.remote_only)
-    return "--query-only and --remote-only contradict each other";
+  if (cfg.query_only + cfg.remote_only + cfg.growth_only > 1)
+    return "--query-only, --remote-only and --growth-only contradict each "
+           "other";
+  if (cfg.no_growth && cfg.growth_only)
+    return "--no-growth and --growth-only contradict each other";
+  if (cfg.growth_entries <= 1000
+      || cfg.growth_entries >= (std::size_t{1} << 34))
+    return "--growth-entries: 1001 to 2^34 - 1";
   if (cfg.beam && cfg.no_beam)
     return "--beam and --no-beam contradict each other";
   if (cfg.no_timeout && cfg.caf_timeout)
@@ -418,6 +469,9 @@ int run(int argc, char** argv) {
     fmt::print(stderr, "cachet-bench: {}\n", what);
     return 2;
   }
+#ifdef CACHET_BENCH_HAVE_LIBCDS
+  cds_runtime cds_rt; // before the first libcds map, after the last
+#endif
   caf::actor_system sys{cfg};
   if (!cfg.memory_probe.empty())
     return memory_probe(sys, cfg.memory_probe, cfg.memory_entries);
@@ -429,6 +483,7 @@ int run(int argc, char** argv) {
     return 2;
   }
   auto start = clock_type::now();
+  std::uint64_t growth_sink = 0;
   report rep;
   rep.machine = machine_info(sys);
   runner run{cfg, sys, rep};
@@ -457,16 +512,32 @@ int run(int argc, char** argv) {
                   {"memory_entries", cfg.memory_entries},
                   {"restart_crashes", cfg.crashes},
                   {"query_entries", cfg.query_entries},
+                  {"growth_entries", cfg.growth_entries},
                   {"sweep_cell", run.sweep_cell()}};
-  // --query-only, --remote-only: those rows alone, each other part said to
-  // be skipped.
+  // --query-only, --remote-only, --growth-only: those rows alone, each
+  // other part said to be skipped.
   const char* skipped = cfg.query_only    ? "skipped (--query-only)"
                         : cfg.remote_only ? "skipped (--remote-only)"
+                        : cfg.growth_only ? "skipped (--growth-only)"
                                           : nullptr;
   if (!skipped) {
     run.run_matrix();
     run.run_beam_side();
     run.run_memory();
+  }
+  if (!cfg.no_growth && (!skipped || cfg.growth_only)) {
+    fmt::print(stderr, "growth: a u64 table from 1000 to {} entries, one "
+                       "writer, one reader\n",
+               cfg.growth_entries);
+    auto note = cfg.quick ? fmt::format("--quick grows to {} entries; the "
+                                        "default is 16000000",
+                                        cfg.growth_entries)
+                          : std::string{};
+    rep.growth = measure_growth(sys, cfg.growth_entries, run.times().pin,
+                                note, growth_sink);
+  } else {
+    rep.growth = {"growth", "not_measured",
+                  skipped ? skipped : "skipped (--no-growth)", {}};
   }
   for (auto* which : {"fresh", "heir"}) {
     if (cfg.crashes == 0 || skipped) {
@@ -490,27 +561,29 @@ int run(int argc, char** argv) {
                   {{"reload_entries_per_sec", nullptr}}};
   if (!cfg.no_cache && !skipped)
     rep.cache = run_cache_bench(sys, cfg);
-  if (!cfg.no_query && !cfg.remote_only)
+  if (!cfg.no_query && !cfg.remote_only && !cfg.growth_only)
     rep.query = run_query_bench(sys, cfg, run.times(), rep.missing,
                                 rep.machine);
   else
     rep.query = {{"status", "not_measured"},
-                 {"reason", cfg.remote_only ? "skipped (--remote-only)"
-                                            : "skipped (--no-query)"}};
-  if (!cfg.no_remote && !cfg.query_only)
+                 {"reason", cfg.no_query ? "skipped (--no-query)"
+                                         : std::string{skipped}}};
+  if (!cfg.no_remote && !cfg.query_only && !cfg.growth_only)
     rep.remote = run_remote_bench(sys, cfg, run.times(), rep.missing,
                                   rep.machine);
   else
     rep.remote = {{"status", "not_measured"},
-                  {"reason", cfg.query_only ? "skipped (--query-only)"
-                                            : "skipped (--no-remote)"}};
+                  {"reason", cfg.no_remote ? "skipped (--no-remote)"
+                                           : std::string{skipped}}};
   if (!skipped) {
     evaluate_targets(rep);
     add_cache_targets(rep);
+  } else if (cfg.growth_only) {
+    add_growth_target(rep);
   }
-  if (!cfg.remote_only)
+  if (!cfg.remote_only && !cfg.growth_only)
     add_query_targets(rep);
-  if (!cfg.query_only)
+  if (!cfg.query_only && !cfg.growth_only)
     add_remote_targets(rep);
   rep.runtime_seconds
     = std::chrono::duration<double>(clock_type::now() - start).count();
@@ -535,7 +608,7 @@ int run(int argc, char** argv) {
     }
   }
   // Every value read went into the sink; using it keeps the reads alive.
-  if (run.sink() == 42)
+  if (run.sink() + growth_sink == 42)
     fmt::print(stderr, "(sink)\n");
   return rc;
 }

@@ -25,6 +25,7 @@ public:
   std::size_t memory_entries = 1000000;
   std::size_t crashes = 1000;
   std::size_t query_entries = 1000000;
+  std::size_t growth_entries = 16000000;
   std::string json;
   std::string plot;
   bool quick = false;
@@ -39,6 +40,8 @@ public:
   bool query_only = false;
   bool no_remote = false;
   bool remote_only = false;
+  bool no_growth = false;
+  bool growth_only = false;
   std::string beam_script;
   std::string memory_probe;
   std::string remote_node;
@@ -68,8 +71,8 @@ public:
       .add(json, "json", "write the results as JSON to this file")
       .add(plot, "plot", "write a throughput plot (PNG, gnuplot) to this file")
       .add(quick, "quick",
-           "short settings, whole run under 90 s: 0.1 s x 3 runs, uniform, "
-           "100/95 % reads")
+           "short settings: 0.1 s x 3 runs, uniform, 100/95 % reads, "
+           "growth to 1M entries")
       .add(beam, "beam", "run the BEAM workloads (bench/beam/bench.exs); "
                          "default: when elixir is installed")
       .add(no_beam, "no-beam", "skip the BEAM workloads")
@@ -95,6 +98,12 @@ public:
            "BEAM distribution)")
       .add(remote_only, "remote-only",
            "run only the remote rows, cachet's and the BEAM's")
+      .add(growth_entries, "growth-entries",
+           "entries the growth measurement grows a u64 table to, from 1000 "
+           "(default 16000000; --quick 1000000)")
+      .add(no_growth, "no-growth",
+           "skip the growth measurement (reads while a table grows)")
+      .add(growth_only, "growth-only", "run only the growth measurement")
       .add(beam_script, "beam-script",
            "path of bench.exs, query.exs beside it (default: source tree)")
       .add(memory_probe, "memory-probe",
@@ -135,6 +144,8 @@ public:
       dist = {"uniform"};
     if (!given("crashes"))
       crashes = 300;
+    if (!given("growth-entries"))
+      growth_entries = 1000000;
   }
 };
 

@@ -36,9 +36,11 @@ struct result_row {
   std::optional<latency> lat; ///< message paths
 };
 
-/// Memory of one structure holding N (16 B key, 100 B value) entries.
+/// Memory of one structure holding N entries: (16 B key, 100 B value), or
+/// u64 -> u64.
 struct memory_row {
   std::string structure;
+  std::string value_type = "str"; ///< "str" or "u64"
   std::size_t entries = 0;
   double rss_bytes_per_entry = 0;
   std::optional<double> heap_bytes_per_entry; ///< malloc's in-use bytes
@@ -99,6 +101,8 @@ struct report {
   std::vector<memory_row> memory;
   std::vector<placeholder> restart;
   placeholder reload;
+  /// Reads while a table grows, and without growth (growth.cpp).
+  placeholder growth;
   std::vector<target> targets;
   double runtime_seconds = 0;
   std::size_t beam_keys = 0;
@@ -110,8 +114,11 @@ struct report {
   nlohmann::json remote = nlohmann::json::object();
 };
 
-/// Fills `r.targets` from the rows and memory figures.
+/// Fills `r.targets` from the rows, memory and growth figures.
 void evaluate_targets(report& r);
+
+/// Appends the growth target computed from `r.growth`.
+void add_growth_target(report& r);
 
 /// The remote rows' table, on stdout (remote.cpp; print_report calls it).
 void print_remote(const nlohmann::json& remote);

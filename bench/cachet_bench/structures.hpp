@@ -7,24 +7,16 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <shared_mutex>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include <cachet/cachet.hpp>
 
 #include <caf/all.hpp>
 
-#ifdef CACHET_BENCH_HAVE_TBB
-#  include <tbb/concurrent_hash_map.h>
-#endif
-#ifdef CACHET_BENCH_HAVE_LIBCUCKOO
-#  include <libcuckoo/cuckoohash_map.hh>
-#endif
-
 #include "measure.hpp"
 #include "paths.hpp"
+#include "peers.hpp"
 #include "workload.hpp"
 
 namespace cachet_bench {
@@ -33,15 +25,6 @@ using namespace std::chrono_literals;
 
 /// Timeout of every message-path call, as an application would pass one.
 constexpr auto call_timeout = 5s;
-
-/// Folds a read value into the sink; for strings, touches the heap buffer.
-inline std::uint64_t consume(std::uint64_t v) noexcept {
-  return v;
-}
-
-inline std::uint64_t consume(std::string_view v) noexcept {
-  return v.size() + static_cast<unsigned char>(v.back());
-}
 
 /// u64 -> u64.
 struct u64_types {
@@ -68,86 +51,6 @@ struct str_types {
     return value_string(k, version);
   }
 };
-
-// -- peers --------------------------------------------------------------------
-
-/// The ceiling: no synchronization at all (reads from many threads, or
-/// writes from one).
-template <class K, class V>
-struct unsync_map {
-  std::unordered_map<K, V> map;
-  void put(K k, V v) {
-    map.insert_or_assign(std::move(k), std::move(v));
-  }
-  std::uint64_t read(const K& k) const {
-    auto i = map.find(k);
-    return i != map.end() ? consume(i->second) : 0;
-  }
-  bool write(const K& k, const V& v) {
-    map[k] = v;
-    return true;
-  }
-};
-
-template <class K, class V>
-struct shared_mutex_map {
-  std::unordered_map<K, V> map;
-  mutable std::shared_mutex mtx;
-  void put(K k, V v) {
-    std::unique_lock<std::shared_mutex> guard{mtx};
-    map.insert_or_assign(std::move(k), std::move(v));
-  }
-  std::uint64_t read(const K& k) const {
-    std::shared_lock<std::shared_mutex> guard{mtx};
-    auto i = map.find(k);
-    return i != map.end() ? consume(i->second) : 0;
-  }
-  bool write(const K& k, const V& v) {
-    std::unique_lock<std::shared_mutex> guard{mtx};
-    map[k] = v;
-    return true;
-  }
-};
-
-#ifdef CACHET_BENCH_HAVE_TBB
-template <class K, class V>
-struct tbb_map {
-  using map_type = tbb::concurrent_hash_map<K, V>;
-  map_type map;
-  void put(K k, V v) {
-    map.insert(typename map_type::value_type{std::move(k), std::move(v)});
-  }
-  std::uint64_t read(const K& k) const {
-    typename map_type::const_accessor a;
-    return map.find(a, k) ? consume(a->second) : 0;
-  }
-  bool write(const K& k, const V& v) {
-    typename map_type::accessor a;
-    map.insert(a, k);
-    a->second = v;
-    return true;
-  }
-};
-#endif
-
-#ifdef CACHET_BENCH_HAVE_LIBCUCKOO
-template <class K, class V>
-struct cuckoo_map {
-  libcuckoo::cuckoohash_map<K, V> map;
-  void put(K k, V v) {
-    map.insert_or_assign(std::move(k), std::move(v));
-  }
-  std::uint64_t read(const K& k) const {
-    std::uint64_t r = 0;
-    map.find_fn(k, [&](const V& v) { r = consume(v); });
-    return r;
-  }
-  bool write(const K& k, const V& v) {
-    map.insert_or_assign(k, v);
-    return true;
-  }
-};
-#endif
 
 /// cachet's direct path through a non-owner handle.
 template <class K, class V>
@@ -226,8 +129,32 @@ public:
       fill_peer(want(path_id::peer_libcuckoo), cuckoo_, "libcuckoo",
                 progress);
 #endif
+#ifdef CACHET_BENCH_HAVE_TBB
+      fill_peer(want(path_id::peer_tbb_unordered), tbb_unordered_,
+                "tbb::concurrent_unordered_map", progress);
+#endif
+#ifdef CACHET_BENCH_HAVE_LIBCDS
+      fill_peer(want(path_id::peer_cds_feldman), cds_feldman_,
+                "libcds FeldmanHashMap", progress);
+      fill_peer(want(path_id::peer_cds_splitlist), cds_splitlist_,
+                "libcds SplitListMap", progress);
+#endif
+#ifdef CACHET_BENCH_HAVE_XENIUM
+      fill_peer(want(path_id::peer_xenium_vyukov), xenium_vyukov_,
+                "xenium::vyukov_hash_map", progress);
+      fill_peer(want(path_id::peer_xenium_harris_michael), xenium_hm_,
+                "xenium::harris_michael_hash_map", progress);
+#endif
       fill_peer(want(path_id::ceiling_unsync), unsync_, "unsynchronized map",
                 progress);
+#ifdef CACHET_BENCH_HAVE_BOOST_FLAT
+      fill_peer(want(path_id::ceiling_boost_flat), boost_flat_,
+                "boost::unordered_flat_map", progress);
+#endif
+#ifdef CACHET_BENCH_HAVE_ABSL
+      fill_peer(want(path_id::ceiling_absl_flat), absl_flat_,
+                "absl::flat_hash_map", progress);
+#endif
     } catch (...) {
       peer_failure = std::current_exception();
     }
@@ -261,7 +188,31 @@ public:
 #ifdef CACHET_BENCH_HAVE_LIBCUCKOO
       case path_id::peer_libcuckoo: return run_direct(*cuckoo_, streams, t);
 #endif
+#ifdef CACHET_BENCH_HAVE_TBB
+      case path_id::peer_tbb_unordered:
+        return run_direct(*tbb_unordered_, streams, t);
+#endif
+#ifdef CACHET_BENCH_HAVE_LIBCDS
+      case path_id::peer_cds_feldman:
+        return run_direct(*cds_feldman_, streams, t);
+      case path_id::peer_cds_splitlist:
+        return run_direct(*cds_splitlist_, streams, t);
+#endif
+#ifdef CACHET_BENCH_HAVE_XENIUM
+      case path_id::peer_xenium_vyukov:
+        return run_direct(*xenium_vyukov_, streams, t);
+      case path_id::peer_xenium_harris_michael:
+        return run_direct(*xenium_hm_, streams, t);
+#endif
       case path_id::ceiling_unsync: return run_direct(*unsync_, streams, t);
+#ifdef CACHET_BENCH_HAVE_BOOST_FLAT
+      case path_id::ceiling_boost_flat:
+        return run_direct(*boost_flat_, streams, t);
+#endif
+#ifdef CACHET_BENCH_HAVE_ABSL
+      case path_id::ceiling_absl_flat:
+        return run_direct(*absl_flat_, streams, t);
+#endif
       case path_id::message_thread: return run_callers(streams, t);
       case path_id::message_actor: return run_clients(streams, t);
       default: return {};
@@ -351,7 +302,7 @@ private:
     if (!wanted)
       return;
     progress(what);
-    m = std::make_unique<Map>();
+    m = make_peer<Map>(keys_.size());
     for (std::size_t i = 0; i < keys_.size(); ++i)
       m->put(keys_[i], Types::make_value(raw_keys_[i], 0));
   }
@@ -363,6 +314,9 @@ private:
     return run_threads(streams.size(), t,
                        [&](std::size_t i, const std::atomic<int>& phase,
                            worker_result& out) {
+                         // libcds: this thread attached while it runs.
+                         [[maybe_unused]] typename thread_scope_of<Map>::type
+                           scope;
                          std::uint64_t version = std::uint64_t{i} << 40;
                          std::uint64_t errors = 0;
                          direct_loop(phase, *streams[i], out,
@@ -531,7 +485,25 @@ private:
 #ifdef CACHET_BENCH_HAVE_LIBCUCKOO
   std::unique_ptr<cuckoo_map<key_type, value_type>> cuckoo_;
 #endif
+#ifdef CACHET_BENCH_HAVE_TBB
+  std::unique_ptr<tbb_unordered_map<key_type, value_type>> tbb_unordered_;
+#endif
+#ifdef CACHET_BENCH_HAVE_LIBCDS
+  std::unique_ptr<cds_feldman_peer<key_type, value_type>> cds_feldman_;
+  std::unique_ptr<cds_splitlist_peer<key_type, value_type>> cds_splitlist_;
+#endif
+#ifdef CACHET_BENCH_HAVE_XENIUM
+  std::unique_ptr<xenium_vyukov_peer<key_type, value_type>> xenium_vyukov_;
+  std::unique_ptr<xenium_harris_michael_peer<key_type, value_type>>
+    xenium_hm_;
+#endif
   std::unique_ptr<unsync_map<key_type, value_type>> unsync_;
+#ifdef CACHET_BENCH_HAVE_BOOST_FLAT
+  std::unique_ptr<boost_flat_map<key_type, value_type>> boost_flat_;
+#endif
+#ifdef CACHET_BENCH_HAVE_ABSL
+  std::unique_ptr<absl_flat_map<key_type, value_type>> absl_flat_;
+#endif
 };
 
 } // namespace cachet_bench

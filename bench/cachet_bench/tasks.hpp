@@ -1,7 +1,8 @@
 // The parts of a run that live outside the throughput matrix: memory probes
-// (each in a fresh child process), the BEAM workloads (an elixir child) and
-// the query rows (select family and bag lookups, cachet beside the BEAM) and
-// the remote rows (calls between nodes, cachet beside the BEAM).
+// (each in a fresh child process), reads while a table grows, the BEAM
+// workloads (an elixir child), the query rows (select family and bag
+// lookups, cachet beside the BEAM) and the remote rows (calls between
+// nodes, cachet beside the BEAM).
 #pragma once
 
 #include <string>
@@ -19,8 +20,9 @@ namespace cachet_bench {
 /// Structures the memory probe knows, in the order they are measured.
 std::vector<std::string> memory_structures();
 
-/// Child side: inserts `entries` (16 B key, 100 B value) into `structure`
-/// and prints one JSON line with the growth. Returns the exit code.
+/// Child side: inserts `entries` (16 B key, 100 B value) into `structure`,
+/// or u64 -> u64 entries if it reads "u64:NAME", and prints one JSON line
+/// with the growth. Returns the exit code.
 int memory_probe(caf::actor_system& sys, const std::string& structure,
                  std::size_t entries);
 
@@ -34,6 +36,17 @@ std::vector<memory_row> measure_memory(std::size_t entries,
 /// API (yet).
 placeholder measure_reload(caf::actor_system& sys, std::size_t entries,
                            std::size_t repeats, double seconds, double budget);
+
+/// Growth without pauses: a writer thread inserts u64 -> u64 entries into
+/// a public table from 1 K to `entries` while a reader thread looks up keys
+/// already in it, every read timed; then the same reader on a table
+/// pre-filled to `entries` by one batch insert, not growing, about as long.
+/// p50/p99/p99.9/max of both, the growth's time and their p99.9 ratio;
+/// `note` says why the size is what it is. Threads pinned (cores 0 and 1)
+/// if `pin`. Values read go to `sink`.
+placeholder measure_growth(caf::actor_system& sys, std::size_t entries,
+                           bool pin, const std::string& note,
+                           std::uint64_t& sink);
 
 /// Restart latency for one table policy ("fresh" or "heir"): `crashes`
 /// kills of a supervised owner, each timed until its named table is served

@@ -15,7 +15,7 @@
 //
 // NOTE: a thread that stays pinned (a long visit, a snapshot read guard)
 // delays reclamation of everything retired meanwhile, in every table; memory,
-// not correctness. Walks (for_each) pin one bucket at a time.
+// not correctness. Walks (for_each) pin one group at a time.
 #pragma once
 
 #include <atomic>
@@ -122,6 +122,21 @@ void retire(void* ptr, void (*deleter)(void*)) noexcept;
 /// reclaim frees from. For large, rare retirements (a table's storage) that
 /// must not wait for the retiring thread to retire again.
 void retire_shared(void* ptr, void (*deleter)(void*)) noexcept;
+
+/// Objects waiting on the shared list (a hint: read without its lock).
+inline std::atomic<std::size_t> shared_waiting{0};
+
+void poll_shared_slow() noexcept;
+
+/// Called by writers, pinned or not: while the shared list holds anything,
+/// every 64th call on a thread tries to advance the epoch and frees what is
+/// safe there. Without it, what a table retires there (its old arrays) would
+/// wait for the next retire() that happens to reach the shared list, and a
+/// table of inline entries, which retires nothing else, never makes one.
+inline void poll_shared() noexcept {
+  if (shared_waiting.load(std::memory_order_relaxed) != 0)
+    poll_shared_slow();
+}
 
 template <class T>
 void retire(T* ptr) {

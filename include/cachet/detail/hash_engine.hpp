@@ -1,39 +1,50 @@
-// The engine behind `set` tables: a chained hash table whose readers take no
-// lock and write no shared memory.
+// The engine behind hashed tables (set, bag keys, caches): a flat hash table
+// of cache-line groups whose readers take no lock and write no shared
+// memory, and whose growth never makes a reader wait.
 //
-// Nodes are immutable once published (only their `next` link changes), so a
-// reader that found a node may copy from it while writers replace it: a write
-// builds a new node, swings one atomic link and retires the old node through
-// epoch-based reclamation (epoch.hpp). Writers lock one of `stripe_count`
-// mutexes chosen by the key's hash; growing, clearing and retiring the table
-// lock all of them. Growing relinks every node into a bucket array twice the
-// size and publishes it with one store; nodes are not copied, so a growth
-// costs no memory beyond the new array. A reader walking a chain that is
-// being relinked may be led into another chain and miss its key: a miss is
-// trusted only if no growth ran meanwhile (a sequence that growth makes odd),
-// else the reader waits for the growth to end and looks again. Hits need no
-// check: a node found is a node that was in the table.
+// Layout. A key's 64-bit hash picks its home group by its top 32 bits (the
+// key's fragment), scaled to the number of groups (a multiply, not a mask,
+// so the table may have any number of groups). A group is one 64-byte
+// line: a sequence word, a count, and either the entries themselves (keys
+// and values of small trivially copyable types, stored as 64-bit words:
+// u64 -> u64 holds 3 per group) or 4 pointers to immutable nodes with their
+// keys' fragments. A full group chains overflow groups of the same shape.
+// A lookup of an inline entry is one cache line, a node's two.
 //
-// Walks (for_each, and scan's cursor) never hold growth off: they visit
-// grains of 64 adjacent buckets in reverse-binary order of the grain
-// (Redis's dictScan, a grain for a bucket), so a bucket array that doubles
-// between two visits maps the grains visited so far onto grains visited so
-// far, and the walk goes on from the same grain. A walk that stopped inside
-// a grain remembers the array's size: after a growth it visits the rest of
-// that grain's buckets as their entries now lie, every (old size)-th bucket
-// from each. Each grain's chains are collected under the growth sequence
-// and collected again if a growth relinked them meanwhile, so a walk sees
-// every entry present from its start to its end exactly once, and no growth
-// waits for a walk. A grain's heads are adjacent and its first nodes are
-// fetched together, so that a walk of a table larger than the caches
-// overlaps its cache misses.
+// Reads are optimistic: a reader loads the home group's sequence (even),
+// reads the chain, and checks the sequence again; a writer makes it odd
+// while it writes (it is the group's lock), so a reader that overlapped a
+// write reads again. Nodes are immutable once published; a write that
+// replaces or removes one retires it through epoch-based reclamation
+// (epoch.hpp), as it does overflow groups it unlinks and arrays it
+// replaces, so a reader that followed a stale pointer still reads valid
+// memory.
+//
+// Growth. Groups fill to `max_load` of their slots on average, then the
+// table allocates an array 1.5 times larger and migrates to it a few groups
+// at a time, each write helping with a step: a group is locked, its entries
+// are copied into the new array, and it is marked moved before it is
+// unlocked. Readers and writers that find a moved group go on in the new
+// array; the old one is retired once every group moved. No reader ever
+// waits for more than one group's migration, and no write copies the whole
+// table.
+//
+// Order. A group holds the fragments of one interval, and the intervals
+// ascend with the group's index whatever the array's size. Walks (for_each,
+// select's pages, scan's cursor) visit the groups in that order and
+// remember the fragment they stopped at: after a growth, the walk goes on
+// from the group holding that fragment and skips the entries below it. An
+// entry present for the whole walk is shown exactly once. first/next follow
+// the same order.
+//
+// Batches (insert of many keys) lock every group they write, in index
+// order, before they change any, and unlock them after: readers of those
+// groups wait, as ETS readers wait on a batch's write locks, and see all of
+// the batch or none of it.
 //
 // A node is one allocation: std::string keys and values keep their bytes
-// inline behind it (node::key/value show them as std::string_view).
-//
-// Batch writes (insert of many keys) are isolated from readers by a per-stripe
-// sequence that only batch writers bump: a reader of a key in a stripe being
-// written waits and re-reads, as ETS readers wait on the batch's write locks.
+// inline behind it, after their sizes as varints (16 B key, 100 B value: a
+// 128-byte malloc chunk).
 #pragma once
 
 #include <algorithm>
@@ -41,6 +52,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <mutex>
 #include <new>
@@ -53,22 +65,32 @@
 
 #include "cachet/detail/engine_common.hpp"
 #include "cachet/detail/epoch.hpp"
+#include "cachet/detail/pages.hpp"
 
 namespace cachet::detail {
 
 template <class K, class V, class Hash, class KeyEqual>
 class hash_engine {
-public:
-  /// Write locks; a power of two so that a key keeps its stripe when the
-  /// bucket array (never smaller) doubles.
-  static constexpr std::size_t stripe_count = 64;
-  // The smallest bucket array has stripe_count buckets: a whole grain, and
-  // every (size)-th bucket from one shares its stripe (edit_bucket).
-  static_assert(stripe_count == walk_grain);
+  /// Words of 8 bytes a trivially copyable T takes inline.
+  template <class T>
+  static constexpr std::size_t words_of = (sizeof(T) + 7) / 8;
 
-  hash_engine() : buckets_(make_array(stripe_count)) {
-    for (auto& s : seqs_)
-      s.store(0, std::memory_order_relaxed);
+  template <class T>
+  static constexpr bool inlinable = std::is_trivially_copyable_v<T>
+                                    && std::is_default_constructible_v<T>
+                                    && alignof(T) <= 8;
+
+public:
+  /// Entries small and trivially copyable enough live in the groups.
+  static constexpr bool inline_entries
+    = inlinable<K> && inlinable<V> && words_of<K> + words_of<V> <= 3;
+
+  /// Counters, one cache line each; an entry counts in the stripe of the low
+  /// bits of its hash, which no growth changes.
+  static constexpr std::size_t stripe_count = 64;
+
+  hash_engine() : arr_(make_array(min_groups)) {
+    // nop
   }
 
   explicit hash_engine(Hash hash, KeyEqual eq = KeyEqual{})
@@ -80,38 +102,51 @@ public:
   hash_engine(const hash_engine&) = delete;
   hash_engine& operator=(const hash_engine&) = delete;
 
-  /// Destroyed only when no handle, hence no reader, is left.
+  /// Destroyed only when no handle, hence no reader or writer, is left.
   ~hash_engine() {
-    if (auto* arr = buckets_.load(std::memory_order_relaxed))
-      free_array(arr);
+    if (auto* arr = arr_.load(std::memory_order_relaxed))
+      free_arrays(arr);
+    free_spares();
   }
 
-  // -- reads: any thread, lock-free --------------------------------------------
+  // -- reads: any thread, lock-free ------------------------------------------
 
   /// Calls `f(const value_ref*)` once, with the key's value or nullptr.
   /// `key` is a K or, for std::string keys, a std::string_view.
   template <class Q, class F>
   op_status find(const Q& key, F&& f) const {
     auto h = hash_of(key);
-    const auto& seq = seqs_[h & (stripe_count - 1)];
+    auto frag = frag_of(h);
     epoch_guard pin;
+    auto* arr = arr_.load(std::memory_order_acquire);
+    if (arr == nullptr)
+      return op_status::gone;
     for (;;) {
-      auto s = seq_begin(seq);
-      auto g = growth_.load(std::memory_order_acquire);
-      auto* arr = buckets_.load(std::memory_order_acquire);
-      if (arr == nullptr)
-        return op_status::gone;
-      auto* n = arr->heads[h & arr->mask].load(std::memory_order_acquire);
-      while (n != nullptr && !holds(n, h, key))
-        n = n->next.load(std::memory_order_acquire);
-      if (!seq_valid(seq, s))
-        continue;
-      if (n == nullptr && ((g & 1) != 0 || !seq_valid(growth_, g))) {
-        seq_begin(growth_); // relinked under our feet: wait, look again
+      const auto& g = arr->groups[index_of(frag, arr->n)];
+      auto s = read_begin(g);
+      if ((s & moved_bit) != 0) {
+        arr = arr->next.load(std::memory_order_acquire);
         continue;
       }
-      show_value(n, f);
-      return op_status::ok;
+      if constexpr (inline_entries) {
+        entry_copy e;
+        bool hit = search_inline(g, key, e);
+        if (!read_valid(g, s))
+          continue;
+        if (!hit) {
+          f(static_cast<const V*>(nullptr));
+          return op_status::ok;
+        }
+        const V& v = e.value();
+        f(&v);
+        return op_status::ok;
+      } else {
+        const node* n = search_nodes(g, frag, key);
+        if (!read_valid(g, s))
+          continue;
+        show_value(n, f);
+        return op_status::ok;
+      }
     }
   }
 
@@ -121,14 +156,14 @@ public:
   template <class F>
   op_status for_each(F&& f) const {
     position pos;
-    if (!visit_buckets(pos, f, [] { return true; }))
+    if (!visit_groups(pos, f, [] { return true; }))
       return op_status::gone;
     return op_status::ok;
   }
 
-  /// Redis SCAN over the buckets: calls `f(key, value)` for the entries of
-  /// the buckets from `cursor` on, stopping after a bucket once `count`
-  /// entries were shown or `10 * count` buckets visited, and stores the
+  /// Redis SCAN over the groups: calls `f(key, value)` for the entries of
+  /// the groups from `cursor` on, stopping after a group once `count`
+  /// entries were shown or `10 * count` groups visited, and stores the
   /// cursor to go on from in `next` (0: the walk is complete). A walk from
   /// cursor 0 to 0 shows every entry present for all of it at least once
   /// (exactly once unless clear() ran during it), and each call does
@@ -138,47 +173,41 @@ public:
                  std::uint64_t& next) const {
     count = std::max<std::size_t>(count, 1);
     std::size_t shown = 0;
-    std::size_t buckets = 0;
+    std::size_t groups = 0;
     auto counting = [&](const auto& k, const auto& v) {
       ++shown;
       f(k, v);
     };
     auto pos = position::of_cursor(cursor);
-    if (!visit_buckets(pos, counting, [&] {
-          return shown < count && ++buckets < 10 * count;
+    if (!visit_groups(pos, counting, [&] {
+          return shown < count && ++groups < 10 * count;
         }))
       return op_status::gone;
     next = pos.cursor();
     return op_status::ok;
   }
 
-  /// Where a resumable walk (select with a limit, scan) stands: the next
-  /// bucket in walk order and, if that is inside a grain, the mask of the
-  /// bucket array it was counted in (see visit_buckets).
+  /// Where a resumable walk (select with a limit, scan) stands: the first
+  /// fragment it has not shown yet.
   struct position {
-    std::uint64_t bucket = 0;
-    std::uint64_t mask = 0;
+    std::uint64_t at = 0;
     bool done = false;
 
-    /// Scan's cursor: the bucket, with log2 of the array's size in the top
-    /// bits when inside a grain (0 starts and ends a walk).
+    /// Scan's cursor: the fragment to go on from (0 starts and ends a walk).
     std::uint64_t cursor() const noexcept {
-      if (bucket % walk_grain == 0)
-        return bucket;
-      return bucket | std::uint64_t(__builtin_popcountll(mask)) << size_shift;
+      return done ? 0 : at;
     }
+
     static position of_cursor(std::uint64_t c) noexcept {
       position pos;
-      pos.bucket = c & ((std::uint64_t{1} << size_shift) - 1);
-      if (auto bits = c >> size_shift; bits < size_shift)
-        pos.mask = (std::uint64_t{1} << bits) - 1;
+      pos.at = std::min<std::uint64_t>(c, frag_end);
+      pos.done = pos.at == frag_end;
       return pos;
     }
-    static constexpr unsigned size_shift = 58;
   };
 
-  /// Shows `f(key, value) -> bool` the entries of whole buckets from `pos`
-  /// on, in for_each's order, and stops after a bucket in which `f` said
+  /// Shows `f(key, value) -> bool` the entries of whole groups from `pos`
+  /// on, in for_each's order, and stops after a group in which `f` said
   /// false (or at the end: pos.done). Across calls, an entry present for
   /// the whole walk is shown exactly once, as by for_each.
   template <class F>
@@ -190,9 +219,8 @@ public:
       if (!f(k, v))
         more = false;
     };
-    if (!visit_buckets(pos, wanting, [&] { return more; }))
+    if (!visit_groups(pos, wanting, [&] { return more; }))
       return op_status::gone;
-    pos.done = pos.bucket == 0;
     return op_status::ok;
   }
 
@@ -200,109 +228,82 @@ public:
   /// first on a set), or nullptr if the table is empty.
   template <class F>
   op_status first(F&& f) const {
-    epoch_guard pin;
-    for (;;) {
-      auto g = seq_begin(growth_);
-      auto* arr = buckets_.load(std::memory_order_acquire);
-      if (arr == nullptr)
-        return op_status::gone;
-      auto* n = first_from(arr, 0, true);
-      if (!seq_valid(growth_, g))
-        continue;
-      show_key(n, f);
-      return op_status::ok;
-    }
+    return successor(0, no_rank, f);
   }
 
   /// Calls `f(const key_view*)` with the key after `key` in walk order, or
   /// nullptr after the last one; no_key if `key` is not in the table (ETS's
   /// badarg). Stateless, as ETS's next without safe_fixtable: a walk by
-  /// first/next over a table that grows meanwhile may skip or repeat keys
+  /// first/next over a table that changes meanwhile may skip or repeat keys
   /// (walk, scan and for_each do not).
   template <class Q, class F>
   op_status next(const Q& key, F&& f) const {
     auto h = hash_of(key);
+    auto frag = frag_of(h);
     epoch_guard pin;
+    auto* arr = arr_.load(std::memory_order_acquire);
+    if (arr == nullptr)
+      return op_status::gone;
+    // The key's place in the order: its fragment, then its rank among the
+    // entries of its group with the same fragment.
     for (;;) {
-      auto g = seq_begin(growth_);
-      auto* arr = buckets_.load(std::memory_order_acquire);
-      if (arr == nullptr)
-        return op_status::gone;
-      std::uint64_t bucket = h & arr->mask;
-      const node* n = arr->heads[bucket].load(std::memory_order_acquire);
-      while (n != nullptr && !holds(n, h, key))
-        n = n->next.load(std::memory_order_acquire);
-      const node* succ = nullptr;
-      if (n != nullptr) {
-        succ = n->next.load(std::memory_order_acquire);
-        if (succ == nullptr)
-          succ = first_from(arr, next_bucket(bucket, arr->mask), false);
-      }
-      if (!seq_valid(growth_, g))
+      const auto& g = arr->groups[index_of(frag, arr->n)];
+      auto s = read_begin(g);
+      if ((s & moved_bit) != 0) {
+        arr = arr->next.load(std::memory_order_acquire);
         continue;
-      if (n == nullptr)
+      }
+      auto rank = no_rank;
+      std::size_t same = 0;
+      for_chain(g, [&](const group& x, std::size_t i) {
+        if (entry_frag(x, i) != frag)
+          return;
+        if (rank == no_rank && holds(x, i, key))
+          rank = same;
+        ++same;
+      });
+      if (!read_valid(g, s))
+        continue;
+      if (rank == no_rank)
         return op_status::no_key;
-      show_key(succ, f);
-      return op_status::ok;
+      return successor(frag, rank, f);
     }
   }
 
-  /// Under each bucket's write lock in turn, shows `g(key, const value_ref&,
+  /// Under each group's write lock in turn, shows `g(key, const value_ref&,
   /// std::optional<V>& out)` every entry and applies the write_action it
-  /// returns (`put` stores `out`, under the same key): the decision and
-  /// the write are atomic per entry. Covers every entry present for the
-  /// whole call exactly once, across growth (the buckets' walk order).
-  /// Writers of other buckets go on meanwhile. If `g` or a copy throws,
-  /// the entries done so far stay done and the exception propagates.
+  /// returns (`put` stores `out`, under the same key): the decision and the
+  /// write are atomic per entry. Covers every entry present for the whole
+  /// call exactly once, across growth (walk order). Writers of other
+  /// groups go on meanwhile. If `g` or a copy throws, the entries done so
+  /// far stay done and the exception propagates.
   template <class G>
   op_status edit_each(G&& g) {
-    std::uint64_t cursor = 0;
-    std::uint64_t last_mask = 0;
-    bool occupied[walk_grain];
-    std::vector<node*> garbage;
-    do {
-      // Most buckets are empty (two per entry): find a grain's occupied
-      // ones without locks, then lock those one at a time.
-      std::uint64_t mask;
-      {
-        epoch_guard pin;
-        for (;;) {
-          auto gen = seq_begin(growth_);
-          auto* arr = buckets_.load(std::memory_order_acquire);
-          if (arr == nullptr)
-            return op_status::gone;
-          mask = arr->mask;
-          if (mask < last_mask)
-            return op_status::ok; // cleared: nothing left from the start
-          const auto* heads = &arr->heads[cursor & mask];
-          for (std::size_t i = 0; i < walk_grain; ++i) {
-            auto* h = heads[i].load(std::memory_order_acquire);
-            occupied[i] = h != nullptr;
-            if (h != nullptr)
-              __builtin_prefetch(h);
-          }
-          if (seq_valid(growth_, gen))
-            break; // else an empty bucket's verdict may be stale
-        }
+    std::uint64_t at = 0;
+    std::vector<void*> garbage;
+    while (at < frag_end) {
+      epoch_guard pin;
+      auto* arr = arr_.load(std::memory_order_acquire);
+      if (arr == nullptr)
+        return op_status::gone;
+      auto [home, until] = lock_group(arr, static_cast<std::uint32_t>(at));
+      try {
+        edit_chain(arr, *home, at, until, g, garbage);
+      } catch (...) {
+        unlock(*home);
+        retire_all(garbage);
+        throw;
       }
-      for (std::size_t i = 0; i < walk_grain; ++i) {
-        if (!occupied[i])
-          continue;
-        auto st = edit_bucket((cursor & mask) + i, mask, g, garbage);
-        if (st == edit_status::gone)
-          return op_status::gone;
-        if (st == edit_status::cleared)
-          return op_status::ok;
-      }
-      last_mask = mask;
-      cursor = next_grain(cursor & mask, mask);
-    } while (cursor != 0);
+      unlock(*home);
+      retire_all(garbage);
+      at = until;
+    }
     return op_status::ok;
   }
 
   /// Number of entries; exact when no write is in flight.
   op_status size(std::size_t& out) const {
-    if (buckets_.load(std::memory_order_acquire) == nullptr)
+    if (arr_.load(std::memory_order_acquire) == nullptr)
       return op_status::gone;
     out = 0;
     for (auto& s : stripes_)
@@ -311,33 +312,38 @@ public:
   }
 
   bool alive() const noexcept {
-    return buckets_.load(std::memory_order_acquire) != nullptr;
+    return arr_.load(std::memory_order_acquire) != nullptr;
   }
 
   /// Bytes the table holds from the allocator: its entries (each node with
   /// its inline bytes, and the heap blocks of std::string and std::vector
-  /// keys and values) and its bucket array. Memory of entries replaced or
-  /// erased but not yet reclaimed is not counted. Exact when no write is in
-  /// flight.
+  /// keys and values), its group arrays (two while it migrates) and their
+  /// overflow groups. Memory of entries, groups and arrays retired but not
+  /// yet reclaimed is not counted. Exact when no write is in flight.
   op_status memory(std::size_t& out) const {
     epoch_guard pin;
-    auto* arr = buckets_.load(std::memory_order_acquire);
+    auto* arr = arr_.load(std::memory_order_acquire);
     if (arr == nullptr)
       return op_status::gone;
-    out = array_bytes(arr->mask + 1);
+    out = 0;
+    for (auto* a = arr; a != nullptr; a = a->next.load(std::memory_order_acquire))
+      out += array_bytes(a->n)
+             + a->overflows.load(std::memory_order_relaxed) * sizeof(group);
     for (auto& s : stripes_)
       out += s.bytes.load(std::memory_order_relaxed);
+    out += spare_count_.load(std::memory_order_relaxed) * sizeof(group);
     return op_status::ok;
   }
 
-  /// The size of the bucket array, 0 once retired (for tests and tools).
+  /// The slots of the current group array, 0 once retired (for tests and
+  /// tools: it grows with the table).
   std::size_t bucket_count() const noexcept {
     epoch_guard pin;
-    auto* arr = buckets_.load(std::memory_order_acquire);
-    return arr != nullptr ? arr->mask + 1 : 0;
+    auto* arr = arr_.load(std::memory_order_acquire);
+    return arr != nullptr ? arr->n * slots : 0;
   }
 
-  // -- writes: any thread, serialized per stripe -----------------------------------
+  // -- writes: any thread, serialized per group -------------------------------
 
   /// Shows `f(const value_ref* current, std::optional<V>& out)` the key's
   /// value (or nullptr) under the key's write lock and applies the
@@ -346,242 +352,1504 @@ public:
   template <class KK, class F>
   op_status modify(KK&& key, F&& f) {
     auto h = hash_of(key);
-    auto& st = stripes_[h & (stripe_count - 1)];
-    node* garbage = nullptr;
-    bool grow_now = false;
-    bucket_array* arr;
-    {
-      std::lock_guard<std::mutex> guard{st.mtx};
-      arr = buckets_.load(std::memory_order_relaxed);
-      if (arr == nullptr)
-        return op_status::gone;
+    auto frag = frag_of(h);
+    void* garbage = nullptr;
+    bool grew = false;
+    // Pinned throughout: after_write still reads the array.
+    epoch_guard pin;
+    auto* arr = arr_.load(std::memory_order_acquire);
+    if (arr == nullptr)
+      return op_status::gone;
+    auto [home, until] = lock_group(arr, frag);
+    (void) until;
+    try {
+      auto at = locate(*home, frag, key);
       std::optional<V> out;
-      auto [link, cur] = locate(arr, h, key);
-      auto action = show_value(cur, [&](const value_ref* v) {
-        return f(v, out);
-      });
-      if (action == write_action::put) {
-        auto* n = make_node(h, std::forward<KK>(key), std::move(*out));
-        garbage = link_node(st, link, cur, n);
-        grow_now = cur == nullptr && overloaded(arr, st);
-      } else if (action == write_action::erase) {
-        garbage = unlink_node(st, link, cur);
+      write_action action;
+      if constexpr (inline_entries) {
+        if (at.where != nullptr) {
+          auto e = copy_entry(*at.where, at.i);
+          const V& v = e.value();
+          action = f(&v, out);
+        } else {
+          action = f(static_cast<const V*>(nullptr), out);
+        }
+        if (action == write_action::put) {
+          write_scope ws{*home};
+          if (at.where != nullptr)
+            store_value(*at.where, at.i, *out);
+          else
+            append_inline(arr, *home, h, key, *out);
+        }
+      } else {
+        const node* cur = at.where != nullptr ? node_at(*at.where, at.i)
+                                              : nullptr;
+        action = show_value(cur, [&](const value_ref* v) {
+          return f(v, out);
+        });
+        if (action == write_action::put) {
+          auto* n = make_node(std::forward<KK>(key), std::move(*out));
+          write_scope ws{*home};
+          if (at.where != nullptr) {
+            replace_node(*at.where, at.i, h, n);
+            garbage = const_cast<node*>(cur);
+          } else {
+            try {
+              append_node(arr, *home, h, frag, n);
+            } catch (...) {
+              destroy(n);
+              throw;
+            }
+          }
+        }
       }
+      if (action == write_action::erase && at.where != nullptr) {
+        write_scope ws{*home};
+        garbage = erase_at(arr, *home, at, h);
+      }
+      grew = action == write_action::put && at.where == nullptr;
+    } catch (...) {
+      unlock(*home);
+      throw;
     }
-    return after_write(garbage, grow_now, arr);
+    unlock(*home);
+    after_write(garbage, grew ? h : no_growth, arr);
+    return op_status::ok;
   }
 
   /// Inserts or replaces the key's entry, built before taking the lock from
   /// `key` and `value` (each a K or V, or a reference to one).
   template <class KK, class VV>
   op_status put(KK&& key, VV&& value) {
-    auto h = hash_of(key);
-    auto& st = stripes_[h & (stripe_count - 1)];
-    auto* n = make_node(h, std::forward<KK>(key), std::forward<VV>(value));
-    node* garbage = nullptr;
-    bool grow_now = false;
-    bucket_array* arr;
-    {
-      std::lock_guard<std::mutex> guard{st.mtx};
-      arr = buckets_.load(std::memory_order_relaxed);
-      if (arr != nullptr) {
-        auto [link, cur] = locate(arr, h, n->key());
-        garbage = link_node(st, link, cur, n);
-        grow_now = cur == nullptr && overloaded(arr, st);
+    if constexpr (inline_entries) {
+      return modify(std::forward<KK>(key),
+                    [&](const V*, std::optional<V>& out) {
+                      out.emplace(std::forward<VV>(value));
+                      return write_action::put;
+                    });
+    } else {
+      auto h = hash_of(key);
+      auto frag = frag_of(h);
+      auto* n = make_node(std::forward<KK>(key), std::forward<VV>(value));
+      void* garbage = nullptr;
+      array* arr;
+      bool added;
+      epoch_guard pin; // throughout: after_write still reads the array
+      {
+        arr = arr_.load(std::memory_order_acquire);
+        if (arr == nullptr) {
+          destroy(n);
+          return op_status::gone;
+        }
+        auto [home, until] = lock_group(arr, frag);
+        (void) until;
+        auto at = locate(*home, frag, n->key());
+        added = at.where == nullptr;
+        try {
+          write_scope ws{*home};
+          if (!added) {
+            garbage = const_cast<node*>(node_at(*at.where, at.i));
+            replace_node(*at.where, at.i, h, n);
+          } else {
+            append_node(arr, *home, h, frag, n);
+          }
+        } catch (...) {
+          unlock(*home);
+          destroy(n);
+          throw;
+        }
+        unlock(*home);
       }
+      after_write(garbage, added ? h : no_growth, arr);
+      return op_status::ok;
     }
-    if (arr == nullptr) {
-      destroy(n);
-      return op_status::gone;
-    }
-    return after_write(garbage, grow_now, arr);
   }
 
   /// Inserts all `items` atomically and isolated from readers; duplicate keys
   /// in `items`: the last wins. With `only_new`, inserts nothing and returns
   /// `rejected` if any key is present.
   op_status insert_batch(std::vector<std::pair<K, V>> items, bool only_new) {
-    // Size the buckets for the batch first: it grows nothing while it holds
-    // its locks, and a large batch into a small table would make long chains.
-    std::size_t n = 0;
-    if (size(n) != op_status::ok)
-      return op_status::gone;
-    grow_to(n + items.size());
-    // The nodes are built before locking: an allocation that fails leaves
-    // the table untouched, and the locks are held for linking only.
-    std::vector<std::pair<std::size_t, node*>> fresh;
-    std::vector<node*> garbage;
-    fresh.reserve(items.size());
-    garbage.reserve(items.size()); // no allocation once linking began
-    std::uint64_t stripe_mask = 0;
-    try {
-      for (auto& [k, v] : items) {
-        auto h = hash_of(k);
-        fresh.emplace_back(h, make_node(h, std::move(k), std::move(v)));
-        stripe_mask |= std::uint64_t{1} << (h & (stripe_count - 1));
-      }
-    } catch (...) {
-      destroy_all(fresh);
-      throw;
-    }
-    bool grow_now = false;
-    bucket_array* arr;
-    {
-      multi_lock locks{*this, stripe_mask};
-      arr = buckets_.load(std::memory_order_relaxed);
-      if (arr != nullptr && only_new)
-        for (auto [h, n] : fresh)
-          if (locate(arr, h, n->key()).second != nullptr) {
-            destroy_all(fresh);
-            return op_status::rejected;
-          }
-      if (arr != nullptr) {
-        locks.begin_batch();
-        grow_now = link_all(arr, fresh, garbage);
-      }
-    }
-    if (arr == nullptr) {
-      destroy_all(fresh);
-      return op_status::gone;
-    }
-    for (auto* n : garbage)
-      retire(n);
-    if (grow_now)
-      grow(arr);
-    return op_status::ok;
+    return merge_batch(items, only_new,
+                       [](const value_ref*, V& x, std::optional<V>& out) {
+                         out.emplace(std::move(x));
+                         return true;
+                       });
   }
 
   /// A batch write whose new values depend on the current ones (bags add
   /// to a key's objects): for each item, `merge(const value_ref* cur, X&
-  /// item, std::optional<V>& out) -> bool` says whether to store `out`. The
-  /// keys of `items` must be distinct. Atomic and isolated as insert_batch:
-  /// the new nodes are all built under the locks before the first is
-  /// linked, so a failed allocation (or a throwing merge) changes nothing.
-  /// With `only_new`, writes nothing and returns `rejected` if any key is
-  /// present.
+  /// item, std::optional<V>& out) -> bool` says whether to store `out`.
+  /// Items with equal keys are merged in order, each seeing the previous
+  /// one's result. Atomic and isolated: every group the batch writes is
+  /// locked before the first entry changes, the new entries and any
+  /// overflow groups they need are built first, so a failed allocation (or
+  /// a throwing merge) changes nothing. With `only_new`, writes nothing and
+  /// returns `rejected` if any key is present.
   template <class X, class Merge>
   op_status merge_batch(std::vector<std::pair<K, X>>& items, bool only_new,
                         Merge&& merge) {
-    std::size_t n = 0;
-    if (size(n) != op_status::ok)
+    std::lock_guard<std::mutex> resizing{resize_};
+    auto* arr = arr_.load(std::memory_order_acquire);
+    if (arr == nullptr)
       return op_status::gone;
-    grow_to(n + items.size());
-    std::vector<std::size_t> hashes;
+    // Size the table for the batch and finish any migration first: then
+    // every key's group is in one array, and nothing grows while the batch
+    // holds its groups.
+    std::size_t n = 0;
+    size(n);
+    arr = grow_to_locked(n + items.size());
+    std::vector<std::uint64_t> hashes;
+    std::vector<std::size_t> order;
     hashes.reserve(items.size());
-    std::uint64_t stripe_mask = 0;
-    for (auto& item : items) {
-      hashes.push_back(hash_of(item.first));
-      stripe_mask |= std::uint64_t{1} << (hashes.back() & (stripe_count - 1));
+    order.reserve(items.size());
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      hashes.push_back(hash_of(items[i].first));
+      order.push_back(i);
     }
-    std::vector<std::pair<std::size_t, node*>> fresh;
-    std::vector<node*> garbage;
-    fresh.reserve(items.size());
+    auto group_of = [&](std::size_t i) {
+      return index_of(frag_of(hashes[i]), arr->n);
+    };
+    // Items by group, then in their order: groups lock in ascending order,
+    // and equal keys meet in the order they came, in one run.
+    std::stable_sort(order.begin(), order.end(), [&](auto a, auto b) {
+      return group_of(a) < group_of(b);
+    });
+    // Everything the batch needs besides nodes and overflow groups is
+    // allocated before the first lock: a lock is never left held.
+    constexpr auto npos = ~std::size_t{0};
+    std::vector<std::size_t> earlier(items.size(), npos);
+    std::vector<std::optional<V>> outs; // inline entries: new values
+    std::vector<node*> fresh;           // nodes: new nodes
+    if constexpr (inline_entries)
+      outs.resize(items.size());
+    else
+      fresh.resize(items.size(), nullptr);
+    std::vector<void*> garbage;
     garbage.reserve(items.size());
-    bool grow_now = false;
-    bucket_array* arr;
-    {
-      multi_lock locks{*this, stripe_mask};
-      arr = buckets_.load(std::memory_order_relaxed);
-      if (arr == nullptr)
-        return op_status::gone;
-      if (only_new)
-        for (std::size_t i = 0; i < items.size(); ++i)
-          if (locate(arr, hashes[i], items[i].first).second != nullptr)
-            return op_status::rejected;
-      try {
-        for (std::size_t i = 0; i < items.size(); ++i) {
-          auto* cur = locate(arr, hashes[i], items[i].first).second;
+    std::vector<std::pair<group*, std::uint32_t>> held; // and sequences
+    held.reserve(items.size());
+    epoch_guard pin;
+    for (auto i : order) {
+      auto* g = &arr->groups[group_of(i)];
+      if (held.empty() || held.back().first != g) {
+        lock(*g);
+        held.emplace_back(g, 0);
+      }
+    }
+    auto unlock_all = [&] {
+      for (auto& [g, s] : held)
+        unlock(*g);
+    };
+    auto present = [&](std::size_t i) {
+      return locate(home_of(arr, hashes[i]), frag_of(hashes[i]),
+                    items[i].first)
+               .where
+             != nullptr;
+    };
+    if (only_new)
+      for (auto i : order)
+        if (present(i)) {
+          unlock_all();
+          return op_status::rejected;
+        }
+    // The latest earlier item of `i`'s run with the same key that stores
+    // something (npos: none), and whether an item stores.
+    auto stores = [&](std::size_t j) {
+      if constexpr (inline_entries)
+        return outs[j].has_value();
+      else
+        return fresh[j] != nullptr;
+    };
+    try {
+      // Decide every item first: merges and allocations may throw, and
+      // nothing has changed yet.
+      std::size_t run = 0;
+      for (std::size_t k = 0; k < order.size(); ++k) {
+        auto i = order[k];
+        if (k > 0 && group_of(order[k - 1]) != group_of(i))
+          run = k;
+        for (auto m = k; m-- > run;) {
+          auto j = order[m];
+          if (stores(j) && eq_(items[j].first, items[i].first)) {
+            earlier[i] = j;
+            break;
+          }
+        }
+        if constexpr (inline_entries) {
+          std::optional<V> found;
+          const V* cur = nullptr;
+          if (earlier[i] != npos) {
+            cur = &*outs[earlier[i]];
+          } else {
+            auto at = locate(home_of(arr, hashes[i]), frag_of(hashes[i]),
+                             items[i].first);
+            if (at.where != nullptr) {
+              found = copy_entry(*at.where, at.i).value();
+              cur = &*found;
+            }
+          }
+          if (!merge(cur, items[i].second, outs[i]))
+            outs[i].reset();
+        } else {
+          const node* cur = nullptr;
+          if (earlier[i] != npos) {
+            cur = fresh[earlier[i]];
+          } else {
+            auto at = locate(home_of(arr, hashes[i]), frag_of(hashes[i]),
+                             items[i].first);
+            if (at.where != nullptr)
+              cur = node_at(*at.where, at.i);
+          }
           std::optional<V> out;
           bool store = show_value(cur, [&](const value_ref* v) {
             return merge(v, items[i].second, out);
           });
           if (store)
-            fresh.emplace_back(hashes[i], make_node(hashes[i], items[i].first,
-                                                    std::move(*out)));
+            fresh[i] = make_node(items[i].first, std::move(*out));
         }
-      } catch (...) {
-        destroy_all(fresh);
-        throw;
       }
-      locks.begin_batch();
-      grow_now = link_all(arr, fresh, garbage);
+      // Overflow groups for the keys new to their chains, taken before the
+      // first change.
+      std::size_t need = 0;
+      for (std::size_t k = 0; k < order.size();) {
+        auto gi = group_of(order[k]);
+        std::size_t appends = 0;
+        for (; k < order.size() && group_of(order[k]) == gi; ++k) {
+          auto i = order[k];
+          if (stores(i) && earlier[i] == npos && !present(i))
+            ++appends;
+        }
+        need += overflows_for(arr->groups[gi], appends);
+      }
+      if (!stock_spares(need))
+        throw std::bad_alloc{};
+    } catch (...) {
+      for (auto* x : fresh)
+        if (x != nullptr)
+          destroy(x);
+      unlock_all();
+      throw;
     }
-    for (auto* x : garbage)
-      retire(x);
-    if (grow_now)
-      grow(arr);
+    // Apply, in order: nothing below allocates. Readers of the batch's
+    // groups wait from the first change to the last.
+    for (auto& [g, s] : held)
+      s = begin_write(*g);
+    for (auto i : order) {
+      if (!stores(i))
+        continue;
+      auto& home = home_of(arr, hashes[i]);
+      auto frag = frag_of(hashes[i]);
+      auto at = locate(home, frag, items[i].first);
+      if constexpr (inline_entries) {
+        if (at.where != nullptr)
+          store_value(*at.where, at.i, *outs[i]);
+        else
+          append_inline(arr, home, hashes[i], items[i].first, *outs[i],
+                        true);
+      } else {
+        if (at.where != nullptr) {
+          garbage.push_back(const_cast<node*>(node_at(*at.where, at.i)));
+          replace_node(*at.where, at.i, hashes[i], fresh[i]);
+        } else {
+          append_node(arr, home, hashes[i], frag, fresh[i], true);
+        }
+      }
+    }
+    for (auto& [g, s] : held)
+      end_write(*g, s);
+    unlock_all();
+    retire_all(garbage);
+    free_spares();
+    detail::poll_shared();
     return op_status::ok;
   }
 
-  /// Removes every entry atomically (ETS delete_all_objects).
+  /// Removes every entry atomically (ETS delete_all_objects): every group
+  /// is locked, then forwarded to a new, small array at once.
   op_status clear() {
-    bucket_array* old;
-    {
-      multi_lock locks{*this, ~std::uint64_t{0}};
-      old = buckets_.load(std::memory_order_relaxed);
-      if (old == nullptr)
-        return op_status::gone;
-      auto* fresh = make_array(stripe_count);
-      buckets_.store(fresh, std::memory_order_release);
-      for (auto& s : stripes_) {
-        s.count.store(0, std::memory_order_relaxed);
-        s.bytes.store(0, std::memory_order_relaxed);
+    std::lock_guard<std::mutex> resizing{resize_};
+    auto* arr = arr_.load(std::memory_order_relaxed);
+    if (arr == nullptr)
+      return op_status::gone;
+    auto* fresh = make_array(min_groups);
+    epoch_guard pin;
+    // The array and, while it migrates, its successor: their groups, moved
+    // ones aside (they forward to the successor), locked in order.
+    std::vector<std::pair<group*, std::uint32_t>> held;
+    std::size_t total = 0;
+    for (auto* a = arr; a != nullptr;
+         a = a->next.load(std::memory_order_relaxed))
+      total += a->n;
+    held.reserve(total); // before the first lock: none is left held
+    for (auto* a = arr; a != nullptr;
+         a = a->next.load(std::memory_order_relaxed))
+      for (std::size_t i = 0; i < a->n; ++i) {
+        lock(a->groups[i]);
+        held.emplace_back(&a->groups[i], 0);
       }
+    for (auto& [g, s] : held)
+      s = begin_write(*g);
+    auto* last = arr;
+    while (auto* nx = last->next.load(std::memory_order_relaxed))
+      last = nx;
+    last->next.store(fresh, std::memory_order_release);
+    for (auto& [g, s] : held)
+      if (g->moved.load(std::memory_order_relaxed) == 0)
+        g->moved.store(cleared, std::memory_order_relaxed);
+    arr_.store(fresh, std::memory_order_release);
+    for (auto& s : stripes_) {
+      s.count.store(0, std::memory_order_relaxed);
+      s.bytes.store(0, std::memory_order_relaxed);
     }
-    retire_array(old);
+    migrated_ = 0;
+    for (auto& [g, s] : held) {
+      end_write(*g, s, true);
+      unlock(*g);
+    }
+    retire_arrays(arr, fresh);
+    free_spares();
+    detail::poll_shared();
     return op_status::ok;
   }
 
   /// Turns the table into a tombstone: every later operation returns `gone`;
-  /// the entries are freed once no reader is inside.
+  /// the entries are freed once no reader or writer is inside.
   void retire_storage() noexcept {
-    bucket_array* old;
-    {
-      multi_lock locks{*this, ~std::uint64_t{0}};
-      old = buckets_.exchange(nullptr, std::memory_order_acq_rel);
-      for (auto& s : stripes_) {
-        s.count.store(0, std::memory_order_relaxed);
-        s.bytes.store(0, std::memory_order_relaxed);
-      }
+    std::lock_guard<std::mutex> resizing{resize_};
+    auto* arr = arr_.exchange(nullptr, std::memory_order_acq_rel);
+    for (auto& s : stripes_) {
+      s.count.store(0, std::memory_order_relaxed);
+      s.bytes.store(0, std::memory_order_relaxed);
     }
-    if (old != nullptr)
-      retire_array(old);
+    if (arr != nullptr)
+      retire_arrays(arr, nullptr);
+    free_spares();
   }
 
 private:
-  /// Nodes keep their key's hash when comparing keys may cost more than
-  /// comparing hashes (a string's bytes can be one more cache miss). An
-  /// integer key compares as fast as its hash: its node stays 8 bytes
-  /// smaller (u64 -> u64: a 32-byte malloc chunk instead of 48).
-  static constexpr bool stores_hash = !std::is_arithmetic_v<K>
-                                      && !std::is_enum_v<K>;
+  // -- layout -----------------------------------------------------------------
 
-  struct stored_hash {
-    explicit stored_hash(std::size_t h) : hash(h) {
-      // nop
-    }
-    const std::size_t hash;
+  static constexpr std::uint64_t frag_end = std::uint64_t{1} << 32;
+
+  /// Entries per group: 48 bytes of slots after the sequence, the count and
+  /// the overflow link.
+  static constexpr std::size_t slots
+    = inline_entries ? 48 / (8 * (words_of<K> + words_of<V>)) : 4;
+
+  /// Groups grow once their entries average this share of their slots: a
+  /// lookup then rarely needs an overflow group.
+  static constexpr double max_load = 0.8;
+
+  static constexpr std::size_t min_groups = 8;
+
+  /// The words of an inline entry: the key's, then the value's.
+  static constexpr std::size_t entry_words
+    = inline_entries ? words_of<K> + words_of<V> : 1;
+
+  struct node;
+
+  struct inline_area {
+    std::atomic<std::uint64_t> words[slots * entry_words];
   };
 
-  struct no_stored_hash {
-    explicit no_stored_hash(std::size_t) {
+  struct node_area {
+    std::atomic<std::uint32_t> frags[slots];
+    std::atomic<const node*> nodes[slots];
+  };
+
+  using slot_area = std::conditional_t<inline_entries, inline_area, node_area>;
+
+  /// One cache line: a home group, or an overflow group of its chain (whose
+  /// sequence and flags are unused: the home group's cover the chain).
+  struct alignas(64) group {
+    /// Odd while a writer changes the group; each change adds 2; moved_bit
+    /// once the group moved.
+    std::atomic<std::uint32_t> seq;
+    /// Entries in this group's own slots; those of a chain fill its groups
+    /// in order, all but the last full.
+    std::atomic<std::uint8_t> count;
+    /// `migrated`: the entries live on in the array's successor; `cleared`:
+    /// they are gone (clear); the successor holds what came after.
+    std::atomic<std::uint8_t> moved;
+    /// The writers' lock: 1 while a writer holds the group (readers never
+    /// look at it; they wait only while `seq` is odd).
+    std::atomic<std::uint8_t> writer;
+    std::atomic<group*> overflow;
+    slot_area area;
+  };
+
+  static_assert(sizeof(group) == 64, "a group is one cache line");
+
+  static constexpr std::uint8_t migrated = 1;
+  static constexpr std::uint8_t cleared = 2;
+
+  /// Set in a moved group's sequence (with `moved`), so that readers learn
+  /// it from the one word they load anyway.
+  static constexpr std::uint32_t moved_bit = std::uint32_t{1} << 31;
+
+  struct array {
+    std::size_t n;
+    /// Entries in one counter stripe beyond which the table grows.
+    std::size_t stripe_limit;
+    /// The array that takes over while this one migrates or after it was
+    /// cleared; null otherwise.
+    std::atomic<array*> next;
+    /// Overflow groups allocated for this array's chains (memory()).
+    std::atomic<std::size_t> overflows;
+    group* groups;
+  };
+
+  struct alignas(64) stripe {
+    std::atomic<std::size_t> count{0};
+    /// Footprints of the stripe's nodes (see memory()).
+    std::atomic<std::size_t> bytes{0};
+  };
+
+  static std::size_t array_bytes(std::size_t n) noexcept {
+    return sizeof(array) + n * sizeof(group);
+  }
+
+  /// A zeroed array of `n` groups.
+  static array* make_array(std::size_t n) {
+    auto* arr = new array;
+    arr->n = n;
+    arr->stripe_limit = static_cast<std::size_t>(
+      static_cast<double>(n * slots) * max_load / stripe_count);
+    arr->next.store(nullptr, std::memory_order_relaxed);
+    arr->overflows.store(0, std::memory_order_relaxed);
+    try {
+      arr->groups = static_cast<group*>(allocate_groups(n));
+    } catch (...) {
+      delete arr;
+      throw;
+    }
+    for (std::size_t i = 0; i < n; ++i)
+      init_group(arr->groups[i]);
+    return arr;
+  }
+
+  static void init_group(group& g) noexcept {
+    // Atomics with trivial constructors: zero them explicitly.
+    new (&g) group;
+    g.seq.store(0, std::memory_order_relaxed);
+    g.count.store(0, std::memory_order_relaxed);
+    g.moved.store(0, std::memory_order_relaxed);
+    g.writer.store(0, std::memory_order_relaxed);
+    g.overflow.store(nullptr, std::memory_order_relaxed);
+  }
+
+  /// Arrays this large are mapped from the OS, in huge pages where the
+  /// kernel gives them: a lookup in a table of a million entries then
+  /// misses the TLB rarely, and a replaced array goes back to the OS at
+  /// once (malloc would keep it in the heap, where the next growth cannot
+  /// reuse it).
+  static constexpr std::size_t mapped_bytes = std::size_t{2} << 20;
+
+  static void* allocate_groups(std::size_t n) {
+    auto bytes = n * sizeof(group);
+    if (bytes < mapped_bytes)
+      return ::operator new(bytes, std::align_val_t{alignof(group)});
+    return map_pages(bytes);
+  }
+
+  static void free_groups(void* p, std::size_t n) noexcept {
+    auto bytes = n * sizeof(group);
+    if (bytes < mapped_bytes)
+      ::operator delete(p, std::align_val_t{alignof(group)});
+    else
+      unmap_pages(p, bytes);
+  }
+
+  static group* make_overflow() {
+    auto* g = static_cast<group*>(
+      ::operator new(sizeof(group), std::align_val_t{alignof(group)}));
+    init_group(*g);
+    return g;
+  }
+
+  static void free_overflow(void* p) noexcept {
+    ::operator delete(p, std::align_val_t{alignof(group)});
+  }
+
+  // -- hashing and order --------------------------------------------------------
+
+  template <class Q>
+  std::uint64_t hash_of(const Q& key) const {
+    return mix_hash(hash_(key));
+  }
+
+  static std::uint32_t frag_of(std::uint64_t h) noexcept {
+    return static_cast<std::uint32_t>(h >> 32);
+  }
+
+  /// The group of fragment `f` among `n`: the fragments' intervals ascend
+  /// with the index.
+  static std::size_t index_of(std::uint32_t f, std::size_t n) noexcept {
+    return static_cast<std::size_t>((std::uint64_t{f} * n) >> 32);
+  }
+
+  /// The first fragment of group `i` among `n`.
+  static std::uint64_t group_begin(std::size_t i, std::size_t n) noexcept {
+    return ((std::uint64_t{i} << 32) + n - 1) / n;
+  }
+
+  /// The first fragment after group `i` among `n` (frag_end after the last).
+  static std::uint64_t group_end(std::size_t i, std::size_t n) noexcept {
+    return group_begin(i + 1, n);
+  }
+
+  group& home_of(array* arr, std::uint64_t h) const noexcept {
+    return arr->groups[index_of(frag_of(h), arr->n)];
+  }
+
+  // -- the sequence lock ------------------------------------------------------------
+
+  /// Waits out a writer; the even sequence to validate against.
+  static std::uint32_t read_begin(const group& g) noexcept {
+    unsigned spins = 0;
+    for (;;) {
+      auto s = g.seq.load(std::memory_order_acquire);
+      if ((s & 1) == 0)
+        return s;
+      seq_pause(spins);
+    }
+  }
+
+  /// True if no writer held `g` since read_begin returned `s`.
+  static bool read_valid(const group& g, std::uint32_t s) noexcept {
+    std::atomic_thread_fence(std::memory_order_acquire);
+    return g.seq.load(std::memory_order_relaxed) == s;
+  }
+
+  /// Takes `g`'s writer lock. Holding it, a writer reads the group and
+  /// decides (user functions run here), and makes its changes inside a
+  /// write_scope, the only time readers wait.
+  static void lock(group& g) noexcept {
+    unsigned spins = 0;
+    for (;;) {
+      std::uint8_t free = 0;
+      if (g.writer.load(std::memory_order_relaxed) == 0
+          && g.writer.compare_exchange_weak(free, 1,
+                                            std::memory_order_acquire,
+                                            std::memory_order_relaxed))
+        return;
+      seq_pause(spins);
+    }
+  }
+
+  static void unlock(group& g) noexcept {
+    g.writer.store(0, std::memory_order_release);
+  }
+
+  /// Makes the sequence of `g` (whose lock is held) odd; the value to pass
+  /// to end_write.
+  static std::uint32_t begin_write(group& g) noexcept {
+    auto s = g.seq.load(std::memory_order_relaxed);
+    g.seq.store(s + 1, std::memory_order_relaxed);
+    // The odd sequence is visible before any of the changes it covers.
+    std::atomic_thread_fence(std::memory_order_release);
+    return s;
+  }
+
+  /// Ends a write; `moving` marks the group moved, for good (no writer
+  /// changes it after that). The count wraps below moved_bit.
+  static void end_write(group& g, std::uint32_t s,
+                        bool moving = false) noexcept {
+    auto next = (s + 2) & ~moved_bit;
+    g.seq.store(moving ? next | moved_bit : next, std::memory_order_release);
+  }
+
+  /// The changes of one write to a locked group.
+  class write_scope {
+  public:
+    explicit write_scope(group& g) noexcept : g_(g), s_(begin_write(g)) {
       // nop
     }
+    ~write_scope() {
+      end_write(g_, s_, moving_);
+    }
+    /// The group moves (migrated or cleared) as this write ends.
+    void move() noexcept {
+      moving_ = true;
+    }
+    write_scope(const write_scope&) = delete;
+    write_scope& operator=(const write_scope&) = delete;
+
+  private:
+    group& g_;
+    std::uint32_t s_;
+    bool moving_ = false;
   };
+
+  struct locked_group {
+    group* home;
+    /// The end of the interval this group holds for fragment `f` (walks):
+    /// a group reached through a moved one may also hold fragments of the
+    /// old group after that one, which need not have moved yet.
+    std::uint64_t until;
+  };
+
+  /// Locks the group that holds fragment `f` now, following moved groups
+  /// into the successor array.
+  static locked_group lock_group(array* arr, std::uint32_t f) noexcept {
+    auto until = frag_end;
+    for (;;) {
+      auto i = index_of(f, arr->n);
+      auto& g = arr->groups[i];
+      lock(g);
+      until = std::min(until, group_end(i, arr->n));
+      if (g.moved.load(std::memory_order_relaxed) == 0)
+        return {&g, until};
+      unlock(g);
+      arr = arr->next.load(std::memory_order_acquire);
+    }
+  }
+
+  /// The group that holds fragment `f` now for a reader, with its sequence
+  /// and, as lock_group's, the end of the interval it holds for `f`.
+  struct read_group {
+    const group* g;
+    std::size_t index;
+    const array* arr;
+    std::uint32_t seq;
+    std::uint64_t until;
+  };
+
+  static read_group find_group(const array* arr, std::uint32_t f) noexcept {
+    auto until = frag_end;
+    for (;;) {
+      auto i = index_of(f, arr->n);
+      const auto& g = arr->groups[i];
+      auto s = read_begin(g);
+      until = std::min(until, group_end(i, arr->n));
+      if ((s & moved_bit) == 0)
+        return {&g, i, arr, s, until};
+      arr = arr->next.load(std::memory_order_acquire);
+    }
+  }
+
+  // -- entries ------------------------------------------------------------------------
+
+  /// Inline keys of one word under the standard equality compare as
+  /// stored words (to_words zeroes the rest of a shorter key's word).
+  static constexpr bool raw_keys
+    = inline_entries && words_of<K> == 1
+      && std::has_unique_object_representations_v<K>
+      && (std::is_same_v<KeyEqual, std::equal_to<K>>
+          || std::is_same_v<KeyEqual, std::equal_to<>>);
+
+  /// The slots of `x` whose key word is `kw`, as bits (unrolled).
+  template <std::size_t... I>
+  static unsigned raw_hits(const group& x, std::uint64_t kw,
+                           std::index_sequence<I...>) noexcept {
+    return ((static_cast<unsigned>(
+               x.area.words[I * entry_words].load(std::memory_order_relaxed)
+               == kw)
+             << I)
+            | ...);
+  }
+
+  /// The node slots of `x` whose fragment is `frag`, as bits (unrolled).
+  template <std::size_t... I>
+  static unsigned frag_hits(const group& x, std::uint32_t frag,
+                            std::index_sequence<I...>) noexcept {
+    return ((static_cast<unsigned>(
+               x.area.frags[I].load(std::memory_order_relaxed) == frag)
+             << I)
+            | ...);
+  }
+
+  /// An inline entry copied out of its words.
+  struct entry_copy {
+    alignas(8) std::uint64_t words[entry_words > 0 ? entry_words : 1];
+
+    const K& key() const noexcept {
+      return *std::launder(reinterpret_cast<const K*>(&words[0]));
+    }
+    const V& value() const noexcept {
+      return *std::launder(
+        reinterpret_cast<const V*>(&words[words_of<K>]));
+    }
+  };
+
+  static entry_copy copy_entry(const group& g, std::size_t i) noexcept {
+    entry_copy e;
+    for (std::size_t w = 0; w < entry_words; ++w)
+      e.words[w] = g.area.words[i * entry_words + w].load(
+        std::memory_order_relaxed);
+    return e;
+  }
+
+
+  template <class T>
+  static void to_words(const T& x, std::uint64_t* out) noexcept {
+    std::uint64_t w[words_of<T>] = {};
+    std::memcpy(w, &x, sizeof(T));
+    for (std::size_t i = 0; i < words_of<T>; ++i)
+      out[i] = w[i];
+  }
+
+  static void store_entry_words(group& g, std::size_t i,
+                                const std::uint64_t* w) noexcept {
+    for (std::size_t k = 0; k < entry_words; ++k)
+      g.area.words[i * entry_words + k].store(w[k],
+                                              std::memory_order_relaxed);
+  }
+
+  static void store_value(group& g, std::size_t i, const V& v) noexcept {
+    std::uint64_t w[words_of<V>];
+    to_words(v, w);
+    for (std::size_t k = 0; k < words_of<V>; ++k)
+      g.area.words[i * entry_words + words_of<K> + k].store(
+        w[k], std::memory_order_relaxed);
+  }
+
+  /// The key of inline entry `i` of `g`, as stored.
+  static K key_at(const group& g, std::size_t i) noexcept {
+    std::uint64_t w[words_of<K>];
+    for (std::size_t k = 0; k < words_of<K>; ++k)
+      w[k] = g.area.words[i * entry_words + k].load(std::memory_order_relaxed);
+    K out;
+    std::memcpy(&out, w, sizeof(K));
+    return out;
+  }
+
+  static std::size_t count_of(const group& g) noexcept {
+    return std::min<std::size_t>(g.count.load(std::memory_order_relaxed),
+                                 slots);
+  }
+
+  /// Calls `f(group&, i)` for every entry of the chain at `g`.
+  template <class G, class F>
+  static void for_chain(G& g, F&& f) {
+    for (auto* x = &g; x != nullptr;
+         x = x->overflow.load(std::memory_order_acquire)) {
+      auto c = count_of(*x);
+      for (std::size_t i = 0; i < c; ++i)
+        f(*x, i);
+    }
+  }
+
+  /// The fragment of entry `i` of `g`.
+  std::uint32_t entry_frag(const group& g, std::size_t i) const noexcept {
+    if constexpr (inline_entries)
+      return frag_of(hash_of(key_at(g, i)));
+    else
+      return g.area.frags[i].load(std::memory_order_relaxed);
+  }
+
+  static const node* node_at(const group& g, std::size_t i) noexcept {
+    return g.area.nodes[i].load(std::memory_order_acquire);
+  }
+
+  /// Whether entry `i` of `g` holds `key`.
+  template <class Q>
+  bool holds(const group& g, std::size_t i, const Q& key) const {
+    if constexpr (inline_entries) {
+      return eq_(key_at(g, i), key);
+    } else {
+      auto* n = node_at(g, i);
+      return n != nullptr && node_holds(n, key);
+    }
+  }
+
+  template <class Q>
+  bool search_inline(const group& g, const Q& key, entry_copy& out) const {
+    if constexpr (raw_keys && std::is_same_v<Q, K>) {
+      // One word per key, compared as stored: no K is rebuilt per slot.
+      std::uint64_t kw[1];
+      to_words(key, kw);
+      for (auto* x = &g; x != nullptr;
+           x = x->overflow.load(std::memory_order_acquire)) {
+        // Every slot is compared, without a branch per slot: where in its
+        // group a key sits is a coin flip no predictor gets right.
+        auto hits = raw_hits(*x, kw[0], std::make_index_sequence<slots>{});
+        // A count is never above `slots`, torn read or not: no clamp.
+        hits &= (1u << x->count.load(std::memory_order_relaxed)) - 1;
+        if (hits != 0) {
+          out = copy_entry(*x, static_cast<std::size_t>(__builtin_ctz(hits)));
+          return true;
+        }
+      }
+      return false;
+    } else {
+      for (auto* x = &g; x != nullptr;
+           x = x->overflow.load(std::memory_order_acquire)) {
+        auto c = count_of(*x);
+        unsigned hits = 0;
+        for (std::size_t i = 0; i < slots; ++i)
+          hits |= static_cast<unsigned>(eq_(key_at(*x, i), key)) << i;
+        hits &= (1u << c) - 1;
+        if (hits != 0) {
+          out = copy_entry(*x, static_cast<std::size_t>(__builtin_ctz(hits)));
+          return true;
+        }
+      }
+      return false;
+    }
+  }
+
+  template <class Q>
+  const node* search_nodes(const group& g, std::uint32_t frag,
+                           const Q& key) const {
+    for (auto* x = &g; x != nullptr;
+         x = x->overflow.load(std::memory_order_acquire)) {
+      // The slots whose fragment matches, found without a branch per slot
+      // (a key's slot is a coin flip no predictor gets right); nearly
+      // always one at most.
+      auto hits = frag_hits(*x, frag, std::make_index_sequence<slots>{});
+      hits &= (1u << x->count.load(std::memory_order_relaxed)) - 1;
+      for (; hits != 0; hits &= hits - 1) {
+        auto i = static_cast<std::size_t>(__builtin_ctz(hits));
+        if (auto* n = node_at(*x, i); n != nullptr && node_holds(n, key))
+          return n;
+      }
+    }
+    return nullptr;
+  }
+
+  /// Where a key is in its chain (the home group's lock held).
+  struct place {
+    group* where = nullptr;
+    std::size_t i = 0;
+  };
+
+  template <class Q>
+  place locate(group& home, std::uint32_t frag, const Q& key) const {
+    for (auto* x = &home; x != nullptr;
+         x = x->overflow.load(std::memory_order_relaxed)) {
+      if constexpr (inline_entries) {
+        (void) frag;
+        auto c = count_of(*x);
+        for (std::size_t i = 0; i < c; ++i)
+          if (eq_(key_at(*x, i), key))
+            return {x, i};
+      } else {
+        auto hits = frag_hits(*x, frag, std::make_index_sequence<slots>{});
+        hits &= (1u << count_of(*x)) - 1;
+        for (; hits != 0; hits &= hits - 1) {
+          auto i = static_cast<std::size_t>(__builtin_ctz(hits));
+          if (node_holds(node_at(*x, i), key))
+            return {x, i};
+        }
+      }
+    }
+    return {};
+  }
+
+  /// The last group of the chain at `home` and, if full, a new overflow
+  /// group linked after it: a spare (stocked before; resize_ held) or a new
+  /// one, which may throw.
+  group& tail_with_room(array* arr, group& home, bool spare) {
+    auto* x = &home;
+    while (auto* nx = x->overflow.load(std::memory_order_relaxed))
+      x = nx;
+    if (count_of(*x) < slots)
+      return *x;
+    auto* fresh = spare && !spares_.empty() ? take_spare() : make_overflow();
+    arr->overflows.fetch_add(1, std::memory_order_relaxed);
+    x->overflow.store(fresh, std::memory_order_release);
+    return *fresh;
+  }
+
+  /// Overflow groups `appends` more entries need in the chain at `home`.
+  static std::size_t overflows_for(const group& home,
+                                   std::size_t appends) noexcept {
+    auto* x = &home;
+    while (auto* nx = x->overflow.load(std::memory_order_relaxed))
+      x = nx;
+    auto room = slots - count_of(*x);
+    return appends <= room ? 0 : (appends - room + slots - 1) / slots;
+  }
+
+  /// Makes sure `n` spare overflow groups wait (resize_ held); false if out
+  /// of memory.
+  bool stock_spares(std::size_t n) noexcept {
+    bool ok = true;
+    try {
+      spares_.reserve(n);
+      while (spares_.size() < n)
+        spares_.push_back(make_overflow());
+    } catch (...) {
+      ok = false;
+    }
+    spare_count_.store(spares_.size(), std::memory_order_relaxed);
+    return ok;
+  }
+
+  group* take_spare() noexcept {
+    auto* g = spares_.back();
+    spares_.pop_back();
+    spare_count_.store(spares_.size(), std::memory_order_relaxed);
+    return g;
+  }
+
+  void free_spares() noexcept {
+    for (auto* g : spares_)
+      free_overflow(g);
+    spares_.clear();
+    spare_count_.store(0, std::memory_order_relaxed);
+  }
+
+  template <class KK>
+  void append_inline(array* arr, group& home, std::uint64_t h, const KK& key,
+                     const V& value, bool spare = false) {
+    auto& x = tail_with_room(arr, home, spare);
+    std::uint64_t w[entry_words];
+    to_words(static_cast<const K&>(key), w);
+    to_words(value, w + words_of<K>);
+    auto c = count_of(x);
+    store_entry_words(x, c, w);
+    x.count.store(static_cast<std::uint8_t>(c + 1), std::memory_order_relaxed);
+    auto& st = stripes_[h & (stripe_count - 1)];
+    st.count.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  void append_node(array* arr, group& home, std::uint64_t h,
+                   std::uint32_t frag, node* n, bool spare = false) {
+    auto& x = tail_with_room(arr, home, spare);
+    auto c = count_of(x);
+    x.area.frags[c].store(frag, std::memory_order_relaxed);
+    x.area.nodes[c].store(n, std::memory_order_release);
+    x.count.store(static_cast<std::uint8_t>(c + 1), std::memory_order_relaxed);
+    auto& st = stripes_[h & (stripe_count - 1)];
+    st.count.fetch_add(1, std::memory_order_relaxed);
+    st.bytes.fetch_add(footprint(n), std::memory_order_relaxed);
+  }
+
+  void replace_node(group& g, std::size_t i, std::uint64_t h, node* n) {
+    auto* old = node_at(g, i);
+    g.area.nodes[i].store(n, std::memory_order_release);
+    // Unsigned wrap-around adds the difference either way.
+    stripes_[h & (stripe_count - 1)].bytes.fetch_add(
+      footprint(n) - footprint(old), std::memory_order_relaxed);
+  }
+
+  /// Removes the entry at `at` from the chain at `home` (its lock held): the
+  /// chain's last entry takes its slot, and an overflow group left empty is
+  /// unlinked. Returns the node to retire, if any; overflow groups are
+  /// retired here.
+  void* erase_at(array* arr, group& home, place at, std::uint64_t h) {
+    void* garbage = nullptr;
+    auto& st = stripes_[h & (stripe_count - 1)];
+    if constexpr (!inline_entries) {
+      auto* n = node_at(*at.where, at.i);
+      garbage = const_cast<node*>(n);
+      st.bytes.fetch_sub(footprint(n), std::memory_order_relaxed);
+    }
+    st.count.fetch_sub(1, std::memory_order_relaxed);
+    group* prev = nullptr;
+    group* last = &home;
+    while (auto* nx = last->overflow.load(std::memory_order_relaxed)) {
+      prev = last;
+      last = nx;
+    }
+    auto lc = count_of(*last);
+    if (last != at.where || lc - 1 != at.i)
+      move_entry(*last, lc - 1, *at.where, at.i);
+    last->count.store(static_cast<std::uint8_t>(lc - 1),
+                      std::memory_order_relaxed);
+    if (lc == 1 && prev != nullptr) {
+      prev->overflow.store(nullptr, std::memory_order_release);
+      arr->overflows.fetch_sub(1, std::memory_order_relaxed);
+      detail::retire(last, &free_overflow);
+    }
+    return garbage;
+  }
+
+  static void move_entry(const group& from, std::size_t i, group& to,
+                         std::size_t j) noexcept {
+    if constexpr (inline_entries) {
+      for (std::size_t k = 0; k < entry_words; ++k)
+        to.area.words[j * entry_words + k].store(
+          from.area.words[i * entry_words + k].load(std::memory_order_relaxed),
+          std::memory_order_relaxed);
+    } else {
+      to.area.frags[j].store(from.area.frags[i].load(std::memory_order_relaxed),
+                             std::memory_order_relaxed);
+      to.area.nodes[j].store(from.area.nodes[i].load(std::memory_order_relaxed),
+                             std::memory_order_release);
+    }
+  }
+
+  /// Applies edit_each's `g` to the chain at `home` (locked): its entries
+  /// with fragments in [from, until). An erase pulls the chain's last entry
+  /// into the slot, which is then looked at in turn.
+  template <class G>
+  void edit_chain(array* arr, group& home, std::uint64_t from,
+                  std::uint64_t until, G& g, std::vector<void*>& garbage) {
+    group* x = &home;
+    std::size_t i = 0;
+    while (x != nullptr) {
+      if (i >= count_of(*x)) {
+        x = x->overflow.load(std::memory_order_relaxed);
+        i = 0;
+        continue;
+      }
+      if (auto ef = entry_frag(*x, i); ef < from || ef >= until) {
+        ++i;
+        continue;
+      }
+      std::optional<V> out;
+      write_action action;
+      std::uint64_t h;
+      // `g` decides with the writer lock held; readers wait only for the
+      // change itself.
+      if constexpr (inline_entries) {
+        auto e = copy_entry(*x, i);
+        h = hash_of(e.key());
+        action = g(e.key(), e.value(), out);
+        if (action == write_action::put) {
+          write_scope ws{home};
+          store_value(*x, i, *out);
+        }
+      } else {
+        const node* cur = node_at(*x, i);
+        h = hash_of(cur->key());
+        action = show_value(cur, [&](const value_ref* v) {
+          return g(cur->key(), *v, out);
+        });
+        if (action != write_action::keep)
+          garbage.reserve(garbage.size() + 1); // nothing changed yet
+        if (action == write_action::put) {
+          auto* n = make_node(cur->key(), std::move(*out));
+          write_scope ws{home};
+          replace_node(*x, i, h, n);
+          garbage.push_back(const_cast<node*>(cur));
+        }
+      }
+      if (action == write_action::erase) {
+        {
+          write_scope ws{home};
+          if (auto* old = erase_at(arr, home, {x, i}, h))
+            garbage.push_back(old);
+        }
+        // The chain may have lost its last group: start the group over.
+        if (i >= count_of(*x) && !reachable(home, x))
+          x = nullptr;
+        continue;
+      }
+      ++i;
+    }
+  }
+
+  static bool reachable(const group& home, const group* x) noexcept {
+    for (auto* y = &home; y != nullptr;
+         y = y->overflow.load(std::memory_order_relaxed))
+      if (y == x)
+        return true;
+    return false;
+  }
+
+  // -- walks ------------------------------------------------------------------------
+
+  /// What a walk collects of one group, under its sequence, to show once
+  /// the sequence held.
+  struct collected {
+    std::vector<entry_copy> copies;
+    std::vector<const node*> nodes;
+    void clear() {
+      copies.clear();
+      nodes.clear();
+    }
+  };
+
+  /// Collects the entries of `at`'s chain with fragments in [from,
+  /// at.until); false if a writer interfered (collect again).
+  bool collect(const read_group& at, std::uint64_t from,
+               collected& out) const {
+    out.clear();
+    // Only a group reached after a growth, or through a moved one, holds
+    // entries outside the range: the rest need no fragment.
+    bool all = from <= group_begin(at.index, at.arr->n)
+               && at.until >= group_end(at.index, at.arr->n);
+    for_chain(*at.g, [&](const group& x, std::size_t i) {
+      if constexpr (inline_entries) {
+        auto e = copy_entry(x, i);
+        if (all || in_range(frag_of(hash_of(e.key())), from, at.until))
+          out.copies.push_back(e);
+      } else {
+        if (all
+            || in_range(x.area.frags[i].load(std::memory_order_relaxed), from,
+                        at.until))
+          if (auto* n = node_at(x, i))
+            out.nodes.push_back(n);
+      }
+    });
+    return read_valid(*at.g, at.seq);
+  }
+
+  static bool in_range(std::uint64_t f, std::uint64_t from,
+                       std::uint64_t until) noexcept {
+    return f >= from && f < until;
+  }
+
+  /// Shows `f(key, value)` the entries of the groups from `pos` on, in
+  /// walk order, advancing `pos` past each group shown (to the end: done),
+  /// until `more()` says false after a group. A group is collected under
+  /// its sequence and shown while still pinned. False if the table is
+  /// retired.
+  template <class F, class More>
+  bool visit_groups(position& pos, F& f, More&& more) const {
+    collected got;
+    while (!pos.done) {
+      epoch_guard pin;
+      auto* arr = arr_.load(std::memory_order_acquire);
+      if (arr == nullptr)
+        return false;
+      read_group at;
+      for (;;) {
+        at = find_group(arr, static_cast<std::uint32_t>(pos.at));
+        if (at.index + 1 < at.arr->n)
+          __builtin_prefetch(&at.arr->groups[at.index + 1]);
+        if (collect(at, pos.at, got))
+          break;
+      }
+      if constexpr (inline_entries) {
+        for (auto& e : got.copies)
+          f(e.key(), e.value());
+      } else {
+        for (auto* n : got.nodes)
+          __builtin_prefetch(n);
+        for (auto* n : got.nodes)
+          f(n->key(), n->value());
+      }
+      pos.at = at.until;
+      pos.done = pos.at >= frag_end;
+      if (!more())
+        return true;
+    }
+    return true;
+  }
+
+  static constexpr std::size_t no_rank = ~std::size_t{0};
+
+  /// Shows `f(const key_view*)` the first entry after (`frag`, `rank`) in
+  /// walk order (after nothing if `rank` is no_rank), or nullptr.
+  template <class F>
+  op_status successor(std::uint32_t frag, std::size_t rank, F& f) const {
+    std::uint64_t at = frag;
+    epoch_guard pin;
+    auto* arr = arr_.load(std::memory_order_acquire);
+    if (arr == nullptr)
+      return op_status::gone;
+    std::vector<std::pair<std::uint32_t, std::size_t>> seen;
+    while (at < frag_end) {
+      auto rg = find_group(arr, static_cast<std::uint32_t>(at));
+      // The smallest (fragment, rank among equal fragments) past the start.
+      const group* best_g = nullptr;
+      std::size_t best_i = 0;
+      std::uint32_t best_f = 0;
+      std::size_t best_r = 0;
+      seen.clear();
+      for_chain(*rg.g, [&](const group& x, std::size_t i) {
+        auto ef = entry_frag(x, i);
+        if (!in_range(ef, at, rg.until))
+          return;
+        std::size_t r = 0;
+        for (auto& [f2, c] : seen)
+          if (f2 == ef)
+            r = ++c;
+        if (r == 0)
+          seen.emplace_back(ef, 0);
+        if (rank != no_rank && ef == frag && r <= rank)
+          return;
+        if (best_g == nullptr || ef < best_f || (ef == best_f && r < best_r)) {
+          best_g = &x;
+          best_i = i;
+          best_f = ef;
+          best_r = r;
+        }
+      });
+      if (best_g != nullptr) {
+        if constexpr (inline_entries) {
+          auto e = copy_entry(*best_g, best_i);
+          if (!read_valid(*rg.g, rg.seq))
+            continue;
+          const K& k = e.key();
+          f(&k);
+        } else {
+          auto* n = node_at(*best_g, best_i);
+          if (!read_valid(*rg.g, rg.seq) || n == nullptr)
+            continue;
+          decltype(auto) k = n->key();
+          f(&k);
+        }
+        return op_status::ok;
+      }
+      if (!read_valid(*rg.g, rg.seq))
+        continue;
+      at = rg.until;
+      rank = no_rank;
+    }
+    f(static_cast<const key_view*>(nullptr));
+    return op_status::ok;
+  }
+
+  // -- growth ---------------------------------------------------------------------
+
+  static constexpr std::uint64_t no_growth = ~std::uint64_t{0};
+
+  /// Retires what a single-key write unlinked; an insert (`h` its hash)
+  /// that overfilled its stripe, or any write during a migration, takes a
+  /// step of the growth.
+  void after_write(void* garbage, std::uint64_t h, array* arr) {
+    if (garbage != nullptr)
+      retire(static_cast<node*>(garbage));
+    detail::poll_shared();
+    bool migrating = arr->next.load(std::memory_order_relaxed) != nullptr;
+    if (migrating
+        || (h != no_growth
+            && stripes_[h & (stripe_count - 1)].count.load(
+                 std::memory_order_relaxed)
+                 > arr->stripe_limit))
+      help_grow();
+  }
+
+  /// Groups one write migrates: a 1.5x growth is done long before the
+  /// table fills the new array.
+  static constexpr std::size_t migration_step = 16;
+
+  /// Starts a growth if the table is overloaded, and migrates a step of the
+  /// one in progress; skipped if another thread is at it.
+  void help_grow() noexcept {
+    std::unique_lock<std::mutex> resizing{resize_, std::try_to_lock};
+    if (!resizing.owns_lock())
+      return;
+    auto* arr = arr_.load(std::memory_order_relaxed);
+    if (arr == nullptr)
+      return;
+    auto* next = arr->next.load(std::memory_order_relaxed);
+    if (next == nullptr) {
+      std::size_t n = 0;
+      size(n);
+      if (static_cast<double>(n)
+          <= static_cast<double>(arr->n * slots) * max_load)
+        return;
+      try {
+        next = make_array(arr->n + arr->n / 2);
+      } catch (...) {
+        return; // out of memory: stay at this size, still correct
+      }
+      migrated_ = 0;
+      arr->next.store(next, std::memory_order_release);
+    }
+    migrate(arr, migration_step);
+  }
+
+  /// Migrates up to `steps` groups of `arr` to its successor, and makes the
+  /// successor current once all moved. The resize mutex is held. False if
+  /// an allocation failed (the migration goes on at a later step).
+  bool migrate(array* arr, std::size_t steps) noexcept {
+    auto* next = arr->next.load(std::memory_order_relaxed);
+    epoch_guard pin;
+    for (std::size_t k = 0; k < steps && migrated_ < arr->n; ++k) {
+      if (!migrate_group(arr->groups[migrated_], next))
+        return false;
+      ++migrated_;
+    }
+    if (migrated_ == arr->n) {
+      arr_.store(next, std::memory_order_release);
+      migrated_ = 0;
+      retire_arrays(arr, next);
+      free_spares();
+    }
+    return true;
+  }
+
+  /// Copies the entries of `g` into `to` and marks it migrated, under its
+  /// lock; the destination groups, at most three adjacent ones, are locked
+  /// one at a time. False if an allocation failed: nothing changed then.
+  bool migrate_group(group& g, array* to) noexcept {
+    lock(g);
+    if (g.moved.load(std::memory_order_relaxed) != 0) {
+      unlock(g);
+      return true;
+    }
+    struct item {
+      std::size_t dest;
+      const group* x;
+      std::size_t i;
+    };
+    // Chains are short: their entries fit on the stack, but for a pile of
+    // colliding keys.
+    constexpr std::size_t on_stack = 32;
+    item buf[on_stack];
+    std::vector<item> heap;
+    std::size_t total = 0;
+    for_chain(g, [&](const group&, std::size_t) { ++total; });
+    // A group's interval spans at most three of a 1.5x larger array.
+    if (!stock_spares(total / slots + 3)) {
+      unlock(g);
+      return false;
+    }
+    item* items = buf;
+    if (total > on_stack) {
+      try {
+        heap.resize(total);
+      } catch (...) {
+        unlock(g);
+        return false;
+      }
+      items = heap.data();
+    }
+    std::size_t k = 0;
+    for_chain(g, [&](const group& x, std::size_t i) {
+      items[k++] = {index_of(entry_frag(x, i), to->n), &x, i};
+    });
+    std::sort(items, items + total,
+              [](const item& a, const item& b) { return a.dest < b.dest; });
+    for (std::size_t b = 0; b < total;) {
+      auto& d = to->groups[items[b].dest];
+      lock(d);
+      {
+        write_scope ws{d};
+        for (; b < total && &to->groups[items[b].dest] == &d; ++b) {
+          auto& x = tail_with_room(to, d, true);
+          auto c = count_of(x);
+          move_entry(*items[b].x, items[b].i, x, c);
+          x.count.store(static_cast<std::uint8_t>(c + 1),
+                        std::memory_order_relaxed);
+        }
+      }
+      unlock(d);
+    }
+    // Readers of `g` read its entries until here: they did not change.
+    {
+      write_scope ws{g};
+      g.moved.store(migrated, std::memory_order_relaxed);
+      ws.move();
+    }
+    unlock(g);
+    return true;
+  }
+
+  /// Grows to hold `entries` and finishes any migration, synchronously (the
+  /// resize mutex held); returns the current array. Out of memory: stays.
+  array* grow_to_locked(std::size_t entries) noexcept {
+    for (;;) {
+      auto* arr = arr_.load(std::memory_order_relaxed);
+      auto* next = arr->next.load(std::memory_order_relaxed);
+      if (next != nullptr) {
+        if (!migrate(arr, arr->n))
+          return arr;
+        continue;
+      }
+      auto cap = static_cast<double>(arr->n * slots) * max_load;
+      if (static_cast<double>(entries) <= cap)
+        return arr;
+      auto n = arr->n;
+      while (static_cast<double>(n * slots) * max_load
+             < static_cast<double>(entries))
+        n += n / 2;
+      try {
+        next = make_array(n);
+      } catch (...) {
+        return arr;
+      }
+      migrated_ = 0;
+      arr->next.store(next, std::memory_order_release);
+    }
+  }
+
+  // -- reclamation ------------------------------------------------------------------
+
+  /// Retires `arr` and its successors up to (not including) `keep`: their
+  /// overflow groups, and the nodes of groups not migrated, go with them.
+  /// Their links stay: a reader still in one follows its moved groups.
+  static void retire_arrays(array* arr, array* keep) noexcept {
+    for (auto* a = arr; a != nullptr && a != keep;) {
+      auto* next = a->next.load(std::memory_order_relaxed);
+      detail::retire_shared(a, [](void* p) {
+        free_array(static_cast<array*>(p), false);
+      });
+      a = next;
+    }
+  }
+
+  /// Frees `arr` (and, if `chain`, its successors) with its overflow groups
+  /// and the nodes of its groups that were not migrated.
+  static void free_array(array* arr, bool chain) noexcept {
+    auto* next = arr->next.load(std::memory_order_relaxed);
+    for (std::size_t i = 0; i < arr->n; ++i) {
+      auto& g = arr->groups[i];
+      bool owns = g.moved.load(std::memory_order_relaxed) != migrated;
+      for (auto* x = &g; x != nullptr;) {
+        auto* nx = x->overflow.load(std::memory_order_relaxed);
+        if constexpr (!inline_entries)
+          if (owns)
+            for (std::size_t k = 0; k < count_of(*x); ++k)
+              destroy(const_cast<node*>(node_at(*x, k)));
+        if (x != &g)
+          free_overflow(x);
+        x = nx;
+      }
+    }
+    free_groups(arr->groups, arr->n);
+    delete arr;
+    if (chain && next != nullptr)
+      free_array(next, true);
+  }
+
+  static void free_arrays(array* arr) noexcept {
+    free_array(arr, true);
+  }
+
+  void retire_all(std::vector<void*>& xs) {
+    for (auto* x : xs)
+      retire(static_cast<node*>(x));
+    xs.clear();
+  }
+
+  // -- nodes ---------------------------------------------------------------------
 
   /// A std::string key (under the standard equality) or value is stored
-  /// inline: its size in the node, its bytes right behind it, key first. An
-  /// entry is then one allocation, and a read one chain of adjacent cache
-  /// lines instead of a node plus two heap blocks (16 B key, 100 B value:
-  /// one 160 B chunk instead of 96 + 32 + 112).
+  /// inline in its node: its size as a varint, its bytes right behind, key
+  /// first. An entry is then one allocation, and a read one run of adjacent
+  /// cache lines instead of a node plus two heap blocks.
   static constexpr bool inline_key
     = std::is_same_v<K, std::string>
       && (std::is_same_v<KeyEqual, std::equal_to<std::string>>
           || std::is_same_v<KeyEqual, std::equal_to<>>);
   static constexpr bool inline_value = std::is_same_v<V, std::string>;
 
+public:
   /// What modify and find point their functions at: V, or a view of it.
   using value_ref = std::conditional_t<inline_value, std::string_view, V>;
+  /// What first and next point their functions at: K, or a view of it.
+  using key_view = std::conditional_t<inline_key && !inline_entries,
+                                      std::string_view, K>;
+
+private:
+  static std::size_t varint_size(std::size_t x) noexcept {
+    std::size_t n = 1;
+    while (x >= 0x80) {
+      x >>= 7;
+      ++n;
+    }
+    return n;
+  }
+
+  static char* put_varint(char* out, std::size_t x) noexcept {
+    while (x >= 0x80) {
+      *out++ = static_cast<char>((x & 0x7f) | 0x80);
+      x >>= 7;
+    }
+    *out++ = static_cast<char>(x);
+    return out;
+  }
+
+  static const char* get_varint(const char* in, std::size_t& x) noexcept {
+    x = 0;
+    unsigned shift = 0;
+    for (;;) {
+      auto b = static_cast<unsigned char>(*in++);
+      x |= std::size_t{b & 0x7fu} << shift;
+      if (b < 0x80)
+        return in;
+      shift += 7;
+    }
+  }
 
   template <class T, bool Inline>
   struct field {
@@ -595,24 +1863,21 @@ private:
   template <class T>
   struct field<T, true> {
     template <class U>
-    explicit field(const U& x) : size(x.size()) {
-      // nop
+    explicit field(const U&) {
+      // nop: the bytes follow the node
     }
-    const std::size_t size;
   };
 
-  struct node
-    : std::conditional_t<stores_hash, stored_hash, no_stored_hash> {
-    using base = std::conditional_t<stores_hash, stored_hash, no_stored_hash>;
-
+  struct node {
     /// Call through make_node, which allocates room for the inline bytes.
     template <class KK, class VV>
-    node(std::size_t h, KK&& k, VV&& v)
-      : base(h),
-        next(nullptr),
-        k_(std::forward<KK>(k)),
-        v_(std::forward<VV>(v)) {
+    node(KK&& k, VV&& v)
+      : k_(std::forward<KK>(k)), v_(std::forward<VV>(v)) {
       auto* out = reinterpret_cast<char*>(this + 1);
+      if constexpr (inline_key)
+        out = put_varint(out, k.size());
+      if constexpr (inline_value)
+        out = put_varint(out, v.size());
       if constexpr (inline_key)
         out = std::copy(k.data(), k.data() + k.size(), out);
       if constexpr (inline_value)
@@ -621,47 +1886,59 @@ private:
 
     /// `const K&`, or a std::string_view of the inline bytes.
     decltype(auto) key() const noexcept {
-      if constexpr (inline_key)
-        return std::string_view{bytes(), k_.size};
-      else
+      if constexpr (inline_key) {
+        std::size_t ks;
+        auto* p = get_varint(bytes(), ks);
+        if constexpr (inline_value) {
+          std::size_t vs;
+          p = get_varint(p, vs);
+        }
+        return std::string_view{p, ks};
+      } else {
         return (k_.obj);
+      }
     }
 
     /// `const V&`, or a std::string_view of the inline bytes.
     decltype(auto) value() const noexcept {
-      if constexpr (inline_value)
-        return std::string_view{bytes() + key_bytes(), v_.size};
-      else
+      if constexpr (inline_value) {
+        std::size_t ks = 0;
+        auto* p = bytes();
+        if constexpr (inline_key)
+          p = get_varint(p, ks);
+        std::size_t vs;
+        p = get_varint(p, vs);
+        return std::string_view{p + ks, vs};
+      } else {
         return (v_.obj);
+      }
     }
-
-    std::atomic<node*> next;
 
   private:
     const char* bytes() const noexcept {
       return reinterpret_cast<const char*>(this + 1);
     }
-    std::size_t key_bytes() const noexcept {
-      if constexpr (inline_key)
-        return k_.size;
-      else
-        return 0;
-    }
-    field<K, inline_key> k_;
-    field<V, inline_value> v_;
+    [[no_unique_address]] field<K, inline_key> k_;
+    [[no_unique_address]] field<V, inline_value> v_;
   };
+
+  template <class KK, class VV>
+  static std::size_t extra_bytes(const KK& key, const VV& value) noexcept {
+    std::size_t extra = 0;
+    if constexpr (inline_key)
+      extra += varint_size(key.size()) + key.size();
+    if constexpr (inline_value)
+      extra += varint_size(value.size()) + value.size();
+    return extra;
+  }
 
   /// A node not linked anywhere yet.
   template <class KK, class VV>
-  static node* make_node(std::size_t h, KK&& key, VV&& value) {
-    std::size_t extra = 0;
-    if constexpr (inline_key)
-      extra += key.size();
-    if constexpr (inline_value)
-      extra += value.size();
-    void* mem = ::operator new(sizeof(node) + extra);
+  static node* make_node(KK&& key, VV&& value) {
+    auto size = sizeof(node) + extra_bytes(key, value);
+    void* mem = ::operator new(size);
     try {
-      return new (mem) node(h, std::forward<KK>(key), std::forward<VV>(value));
+      return new (mem) node(std::forward<KK>(key), std::forward<VV>(value));
     } catch (...) {
       ::operator delete(mem);
       throw;
@@ -670,14 +1947,10 @@ private:
 
   /// What `n` holds from the allocator (see memory()).
   static std::size_t footprint(const node* n) noexcept {
-    auto bytes = sizeof(node);
-    if constexpr (inline_key)
-      bytes += n->key().size();
-    else
+    auto bytes = sizeof(node) + extra_bytes(n->key(), n->value());
+    if constexpr (!inline_key)
       bytes += heap_bytes(n->key());
-    if constexpr (inline_value)
-      bytes += n->value().size();
-    else
+    if constexpr (!inline_value)
       bytes += heap_bytes(n->value());
     return bytes;
   }
@@ -687,27 +1960,26 @@ private:
     ::operator delete(n);
   }
 
-  static void destroy_all(std::vector<std::pair<std::size_t, node*>>& xs) {
-    for (auto& x : xs)
-      destroy(x.second);
-    xs.clear();
-  }
-
   static void retire(node* n) {
     detail::retire(n, [](void* p) { destroy(static_cast<node*>(p)); });
   }
 
+  /// How a node compares its key with `key` (a K or a view of one).
+  template <class Q>
+  bool node_holds(const node* n, const Q& key) const {
+    if constexpr (inline_key)
+      return n->key() == std::string_view{key};
+    else
+      return eq_(n->key(), key);
+  }
 
-  /// Calls `f(const key_view*)` with n's key, or with nullptr.
-  template <class F>
-  static void show_key(const node* n, F& f) {
-    if (n == nullptr) {
-      f(static_cast<const std::remove_reference_t<decltype(n->key())>*>(
-        nullptr));
-      return;
-    }
-    decltype(auto) k = n->key();
-    f(&k);
+  /// `key` as a node shows its key.
+  template <class Q>
+  static decltype(auto) view_key(const Q& key) {
+    if constexpr (inline_key)
+      return std::string_view{key};
+    else
+      return (key);
   }
 
   /// Calls `f(const value_ref*)` with n's value, or with nullptr.
@@ -723,417 +1995,21 @@ private:
     }
   }
 
-  /// Whether node `n` holds `key` (a K or a view of one), whose hash is `h`.
-  template <class Q>
-  bool holds(const node* n, std::size_t h, const Q& key) const {
-    if constexpr (stores_hash)
-      if (n->hash != h)
-        return false;
-    if constexpr (inline_key)
-      return n->key() == std::string_view{key};
-    else
-      return eq_(n->key(), key);
-  }
-
-  std::size_t node_hash(const node* n) const {
-    if constexpr (stores_hash)
-      return n->hash;
-    else
-      return hash_of(n->key());
-  }
-
-  /// Bucket heads allocated inline after the header: one load less per read.
-  struct bucket_array {
-    std::size_t mask;
-    std::atomic<node*> heads[1];
-  };
-
-  /// The first node of the first non-empty bucket from `cursor` on, or
-  /// null if the walk ends first; `at_start` tells that cursor 0 is the
-  /// start rather than the end.
-  static const node* first_from(const bucket_array* arr,
-                                std::uint64_t cursor, bool at_start) {
-    if (cursor == 0 && !at_start)
-      return nullptr;
-    do {
-      if (auto* n = arr->heads[cursor & arr->mask].load(
-            std::memory_order_acquire))
-        return n;
-      cursor = next_bucket(cursor, arr->mask);
-    } while (cursor != 0);
-    return nullptr;
-  }
-
-  struct alignas(64) stripe {
-    std::mutex mtx;
-    std::atomic<std::size_t> count{0};
-    /// Footprints of the stripe's nodes (see memory()).
-    std::atomic<std::size_t> bytes{0};
-  };
-
-  /// Locks the stripes in `mask` in ascending order; `begin_batch` makes
-  /// readers of those stripes wait until the lock is released.
-  class multi_lock {
-  public:
-    multi_lock(hash_engine& e, std::uint64_t mask) : e_(e), mask_(mask) {
-      for (std::size_t i = 0; i < stripe_count; ++i)
-        if (mask_ & (std::uint64_t{1} << i))
-          e_.stripes_[i].mtx.lock();
-    }
-    void begin_batch() {
-      bump();
-      batch_ = true;
-    }
-    ~multi_lock() {
-      if (batch_)
-        bump();
-      for (std::size_t i = 0; i < stripe_count; ++i)
-        if (mask_ & (std::uint64_t{1} << i))
-          e_.stripes_[i].mtx.unlock();
-    }
-
-  private:
-    void bump() {
-      for (std::size_t i = 0; i < stripe_count; ++i)
-        if (mask_ & (std::uint64_t{1} << i))
-          e_.seqs_[i].fetch_add(1, std::memory_order_release);
-      std::atomic_thread_fence(std::memory_order_seq_cst);
-    }
-    hash_engine& e_;
-    std::uint64_t mask_;
-    bool batch_ = false;
-  };
-
-  template <class Q>
-  std::size_t hash_of(const Q& key) const {
-    return mix_hash(hash_(key));
-  }
-
-  enum class edit_status { done, cleared, gone };
-
-  /// edit_each's step: under its stripe's lock, edits the entries of
-  /// `bucket` as counted in an array of `mask + 1` buckets: that bucket's
-  /// and, if the array grew since, those of every (mask + 1)-th bucket
-  /// after it, where its entries now lie. These all share the stripe of the
-  /// bucket's low bits, and growth takes every stripe's lock: the array
-  /// holds still. `cleared` if the array is smaller than counted.
-  template <class G>
-  edit_status edit_bucket(std::uint64_t bucket, std::uint64_t mask, G& g,
-                          std::vector<node*>& garbage) {
-    auto& st = stripes_[bucket & (stripe_count - 1)];
-    {
-      std::lock_guard<std::mutex> guard{st.mtx};
-      auto* arr = buckets_.load(std::memory_order_relaxed);
-      if (arr == nullptr)
-        return edit_status::gone;
-      if (arr->mask < mask)
-        return edit_status::cleared;
-      try {
-        for (auto b = bucket; b <= arr->mask; b += mask + 1)
-          edit_chain(st, &arr->heads[b], g, garbage);
-      } catch (...) {
-        for (auto* x : garbage)
-          retire(x);
-        garbage.clear();
-        throw;
-      }
-    }
-    for (auto* x : garbage)
-      retire(x);
-    garbage.clear();
-    return edit_status::done;
-  }
-
-  /// Applies `g` to each entry of the chain at `link`; the stripe's lock is
-  /// held. The nodes replaced or unlinked go to `garbage`.
-  template <class G>
-  void edit_chain(stripe& st, std::atomic<node*>* link, G& g,
-                  std::vector<node*>& garbage) {
-    auto* cur = link->load(std::memory_order_relaxed);
-    while (cur != nullptr) {
-      std::optional<V> out;
-      auto action = show_value(cur, [&](const value_ref* v) {
-        return g(cur->key(), *v, out);
-      });
-      if (action != write_action::keep)
-        garbage.reserve(garbage.size() + 1); // nothing changed yet
-      if (action == write_action::put) {
-        auto* n = make_node(node_hash(cur), cur->key(), std::move(*out));
-        link_node(st, link, cur, n);
-        garbage.push_back(cur);
-        link = &n->next;
-      } else if (action == write_action::erase) {
-        unlink_node(st, link, cur);
-        garbage.push_back(cur);
-      } else {
-        link = &cur->next;
-      }
-      cur = link->load(std::memory_order_relaxed);
-    }
-  }
-
-  /// Shows `f(key, value)` the entries of the buckets from `pos` on, in
-  /// walk order, advancing `pos` past each bucket shown (to bucket 0 after
-  /// the last), until `more()` says false after a bucket. The rest of a
-  /// grain is collected at once under the growth sequence, and collected
-  /// again if a growth relinked it meanwhile; it is shown while still
-  /// pinned. False if the table is retired.
-  template <class F, class More>
-  bool visit_buckets(position& pos, F& f, More&& more) const {
-    std::size_t ends[walk_grain];
-    std::vector<const node*> nodes;
-    nodes.reserve(walk_grain);
-    for (;;) {
-      epoch_guard pin;
-      std::uint64_t first;
-      std::uint64_t mask;
-      std::size_t n;
-      for (;;) {
-        auto g = seq_begin(growth_);
-        auto* arr = buckets_.load(std::memory_order_acquire);
-        if (arr == nullptr)
-          return false;
-        // Inside a grain of an array that grew since, its buckets are
-        // counted in the array they were counted in.
-        mask = arr->mask;
-        if (pos.bucket % walk_grain != 0 && pos.mask >= walk_grain - 1 &&
-            pos.mask < mask)
-          mask = pos.mask;
-        first = pos.bucket & mask;
-        n = walk_grain - first % walk_grain;
-        collect(arr, first, n, mask, nodes, ends);
-        if (seq_valid(growth_, g))
-          break; // else relinked under our feet: collect them again
-      }
-      std::size_t k = 0;
-      for (std::size_t i = 0; i < n; ++i) {
-        for (; k < ends[i]; ++k)
-          f(nodes[k]->key(), nodes[k]->value());
-        pos.bucket = next_bucket(first + i, mask);
-        pos.mask = mask;
-        if (pos.bucket == 0 || !more())
-          return true;
-      }
-    }
-  }
-
-  /// The chains of the `n` buckets from `first` on (inside one grain) of
-  /// an array of `mask + 1` buckets, in `nodes`, with each bucket's end in
-  /// `ends`. If `arr` has grown past `mask`, a bucket's chains are those of
-  /// every (mask + 1)-th bucket from it. Heads are read first and their
-  /// nodes prefetched, so that the grain's cache misses overlap.
-  static void collect(const bucket_array* arr, std::uint64_t first,
-                      std::size_t n, std::uint64_t mask,
-                      std::vector<const node*>& nodes,
-                      std::size_t (&ends)[walk_grain]) {
-    nodes.clear();
-    if (mask == arr->mask) {
-      const node* heads[walk_grain];
-      for (std::size_t i = 0; i < n; ++i) {
-        heads[i] = arr->heads[first + i].load(std::memory_order_acquire);
-        if (heads[i] != nullptr)
-          __builtin_prefetch(heads[i]);
-      }
-      for (std::size_t i = 0; i < n; ++i) {
-        for (auto* x = heads[i]; x != nullptr;
-             x = x->next.load(std::memory_order_acquire))
-          nodes.push_back(x);
-        ends[i] = nodes.size();
-      }
-      return;
-    }
-    for (std::size_t i = 0; i < n; ++i) {
-      for (auto b = first + i; b <= arr->mask; b += mask + 1)
-        for (auto* x = arr->heads[b].load(std::memory_order_acquire);
-             x != nullptr; x = x->next.load(std::memory_order_acquire))
-          nodes.push_back(x);
-      ends[i] = nodes.size();
-    }
-  }
-
-  static std::size_t array_bytes(std::size_t n) noexcept {
-    return sizeof(bucket_array) + (n - 1) * sizeof(std::atomic<node*>);
-  }
-
-  static bucket_array* make_array(std::size_t n) {
-    auto* arr = static_cast<bucket_array*>(::operator new(array_bytes(n)));
-    arr->mask = n - 1;
-    for (std::size_t i = 0; i < n; ++i)
-      new (&arr->heads[i]) std::atomic<node*>(nullptr);
-    return arr;
-  }
-
-  /// Frees an array and every node in its chains.
-  static void free_array(bucket_array* arr) {
-    free_nodes(arr);
-    ::operator delete(arr);
-  }
-
-  static void free_nodes(bucket_array* arr) {
-    for (std::size_t i = 0; i <= arr->mask; ++i)
-      for (auto* n = arr->heads[i].load(std::memory_order_relaxed);
-           n != nullptr;) {
-        auto* next = n->next.load(std::memory_order_relaxed);
-        destroy(n);
-        n = next;
-      }
-  }
-
-  static void retire_array(bucket_array* arr) {
-    detail::retire_shared(arr, [](void* p) {
-      free_array(static_cast<bucket_array*>(p));
-    });
-  }
-
-  /// The link pointing at the key's node (or at the chain's end) and the node.
-  template <class Q>
-  std::pair<std::atomic<node*>*, node*>
-  locate(bucket_array* arr, std::size_t h, const Q& key) const {
-    auto* link = &arr->heads[h & arr->mask];
-    auto* cur = link->load(std::memory_order_relaxed);
-    while (cur != nullptr && !holds(cur, h, key)) {
-      link = &cur->next;
-      cur = link->load(std::memory_order_relaxed);
-    }
-    return {link, cur};
-  }
-
-  /// Publishes `n` at `link`: in place of `cur`, or at the end of the chain
-  /// if `cur` is null. Returns the node to retire, if any. Caller holds the
-  /// stripe's lock.
-  static node* link_node(stripe& st, std::atomic<node*>* link, node* cur,
-                         node* n) {
-    n->next.store(cur != nullptr ? cur->next.load(std::memory_order_relaxed)
-                                 : nullptr,
-                  std::memory_order_relaxed);
-    link->store(n, std::memory_order_release);
-    if (cur == nullptr)
-      st.count.fetch_add(1, std::memory_order_relaxed);
-    // Unsigned wrap-around adds the difference either way.
-    st.bytes.fetch_add(footprint(n) - (cur != nullptr ? footprint(cur) : 0),
-                       std::memory_order_relaxed);
-    return cur;
-  }
-
-  /// Links a batch's nodes (their stripes locked), each in place of its
-  /// key's node if any, which goes to `garbage` (reserved: no allocation
-  /// once linking began). True if a stripe is overloaded: grow after.
-  bool link_all(bucket_array* arr,
-                const std::vector<std::pair<std::size_t, node*>>& fresh,
-                std::vector<node*>& garbage) {
-    bool grow_now = false;
-    for (auto [h, n] : fresh) {
-      auto& st = stripes_[h & (stripe_count - 1)];
-      auto [link, cur] = locate(arr, h, n->key());
-      if (auto* old = link_node(st, link, cur, n))
-        garbage.push_back(old);
-      grow_now = grow_now || overloaded(arr, st);
-    }
-    return grow_now;
-  }
-
-  /// Unlinks `cur` (the node at `link`), if any; returns it for retiring.
-  /// Caller holds the stripe's lock.
-  static node* unlink_node(stripe& st, std::atomic<node*>* link, node* cur) {
-    if (cur == nullptr)
-      return nullptr;
-    link->store(cur->next.load(std::memory_order_relaxed),
-                std::memory_order_release);
-    st.count.fetch_sub(1, std::memory_order_relaxed);
-    st.bytes.fetch_sub(footprint(cur), std::memory_order_relaxed);
-    return cur;
-  }
-
-  /// Retires what a single-key write unlinked and grows if it asked to.
-  op_status after_write(node* garbage, bool grow_now, bucket_array* arr) {
-    if (garbage != nullptr)
-      retire(garbage);
-    if (grow_now)
-      grow(arr);
-    return op_status::ok;
-  }
-
-  /// Load factor at most 1/2: a hit in a table larger than the caches then
-  /// follows 1.25 nodes on average instead of 1.5, each a cache miss (reads
-  /// of 1M string keys: 10-20% faster), for 8 more bytes per entry.
-  static constexpr std::size_t buckets_per_entry = 2;
-
-  /// True once the stripe holds more entries than its share of buckets.
-  static bool overloaded(const bucket_array* arr, const stripe& st) {
-    return st.count.load(std::memory_order_relaxed) * buckets_per_entry
-           > (arr->mask + 1) / stripe_count;
-  }
-
-  /// Doubles the bucket array if it is still `seen`.
-  void grow(bucket_array* seen) noexcept {
-    resize([&](const bucket_array* arr) {
-      return arr == seen ? (arr->mask + 1) * 2 : 0;
-    });
-  }
-
-  /// Grows the bucket array to hold `entries` at the load factor above.
-  void grow_to(std::size_t entries) noexcept {
-    resize([&](const bucket_array* arr) -> std::size_t {
-      auto n = arr->mask + 1;
-      if (n >= entries * buckets_per_entry)
-        return 0;
-      while (n < entries * buckets_per_entry)
-        n *= 2;
-      return n;
-    });
-  }
-
-  /// Rehashes into a bucket array of `new_size(current)` buckets, unless
-  /// that is 0. All writers wait; readers and walks go on, and their misses
-  /// and chain collections wait for the end (see the top of this file).
-  template <class F>
-  void resize(F new_size) noexcept {
-    bucket_array* old;
-    {
-      multi_lock locks{*this, ~std::uint64_t{0}};
-      old = buckets_.load(std::memory_order_relaxed);
-      if (old == nullptr)
-        return;
-      auto n = new_size(old);
-      if (n == 0)
-        return; // grown, cleared or retired meanwhile
-      bucket_array* fresh = nullptr;
-      try {
-        fresh = make_array(n);
-      } catch (...) {
-        return; // out of memory: stay at this size, still correct
-      }
-      growth_.fetch_add(1, std::memory_order_relaxed);
-      std::atomic_thread_fence(std::memory_order_seq_cst);
-      for (std::size_t i = 0; i <= old->mask; ++i) {
-        auto* x = old->heads[i].load(std::memory_order_relaxed);
-        while (x != nullptr) {
-          auto* next = x->next.load(std::memory_order_relaxed);
-          auto& head = fresh->heads[node_hash(x) & (n - 1)];
-          x->next.store(head.load(std::memory_order_relaxed),
-                        std::memory_order_release);
-          head.store(x, std::memory_order_relaxed);
-          x = next;
-        }
-      }
-      buckets_.store(fresh, std::memory_order_release);
-      growth_.fetch_add(1, std::memory_order_release);
-    }
-    // The nodes live on in `fresh`; only the old heads go. Growing inserts
-    // retire nothing else, so free the previous growth's heads now rather
-    // than at some later write's reclaim.
-    detail::retire_shared(old, [](void* p) { ::operator delete(p); });
-    detail::reclaim();
-  }
+  // -- state ----------------------------------------------------------------------
 
   Hash hash_;
   KeyEqual eq_;
-  std::atomic<bucket_array*> buckets_;
-  /// Odd while a growth relinks nodes; read-mostly, next to buckets_.
-  std::atomic<std::uint32_t> growth_{0};
+  std::atomic<array*> arr_;
+  /// Growth starts, migration steps, batches, clear and retirement; never
+  /// waited for by readers, nor by single-key writers (they skip a step).
+  std::mutex resize_;
+  /// The next group of the current array to migrate (resize_ held).
+  std::size_t migrated_ = 0;
+  /// Overflow groups that migrations and batches take before they change
+  /// anything (resize_ held), and their number for memory().
+  std::vector<group*> spares_;
+  std::atomic<std::size_t> spare_count_{0};
   std::array<stripe, stripe_count> stripes_;
-  /// Batch sequences, apart from the mutexes: readers only load them.
-  alignas(64) std::array<std::atomic<std::uint32_t>, stripe_count> seqs_;
 };
 
 } // namespace cachet::detail

@@ -10,8 +10,7 @@
 // unlinked still follows links that were valid when the unlink began, and no
 // other write can happen before that unlink ends.
 //
-// Batch writes bump one sequence that readers validate against, as in the
-// hash engine.
+// Batch writes bump one sequence that readers validate against.
 #pragma once
 
 #include <algorithm>

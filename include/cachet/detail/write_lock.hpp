@@ -1,10 +1,10 @@
 // A cache's write lock: a binary semaphore whose pthread mutex is held only
 // while taking or releasing it, never across the section.
 //
-// A table write inside a section may grow the table, which takes all 64 of
-// the table's stripe locks; ThreadSanitizer's deadlock detector tracks at most
-// 64 mutexes held by one thread, so a plain mutex around them would trip it
-// (and a spin lock livelocks TSan's runtime under contention).
+// A section holds no mutex, so ThreadSanitizer's deadlock detector, which
+// tracks at most 64 mutexes held by one thread, never counts it beside the
+// locks the table writes inside the section take (and a spin lock livelocks
+// TSan's runtime under contention).
 #pragma once
 
 #include <condition_variable>
