@@ -370,6 +370,30 @@ TEST_CASE_METHOD(fixture, "a table's memory is what it holds from the "
       },
       steps);
   }
+  SECTION("set, u64 -> u64, while it grows and migrates") {
+    // No warm-up: steps start growths and take migration steps, and a
+    // write that follows a moved group into the new array must count its
+    // overflow groups there.
+    using tab = cachet::owned_table<std::uint64_t, std::uint64_t>;
+    auto t = unwrap(cachet::make_table<std::uint64_t, std::uint64_t>(
+      owner.ptr()));
+    step_list<tab> steps;
+    for (std::uint64_t i = 0; i < 3 * n; ++i)
+      steps.push_back([i](tab& x) { REQUIRE(x.insert(i, i)); });
+    for (std::uint64_t i = 0; i < 3 * n; i += 2)
+      steps.push_back([i](tab& x) { REQUIRE(unwrap(x.erase(i))); });
+    check_memory(
+      t,
+      [&](tab&) {
+        // Another table through the same growths: the epoch's lists reach
+        // the capacity the steps' retired arrays need.
+        auto other = unwrap(cachet::make_table<std::uint64_t, std::uint64_t>(
+          owner.ptr()));
+        for (std::uint64_t i = 0; i < 3 * n; ++i)
+          REQUIRE(other.insert(i, i));
+      },
+      steps);
+  }
   SECTION("set, inline strings") {
     using tab = cachet::owned_table<std::string, std::string>;
     auto t = unwrap(cachet::make_table<std::string, std::string>(

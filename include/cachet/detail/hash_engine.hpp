@@ -286,9 +286,10 @@ public:
       auto* arr = arr_.load(std::memory_order_acquire);
       if (arr == nullptr)
         return op_status::gone;
-      auto [home, until] = lock_group(arr, static_cast<std::uint32_t>(at));
+      auto [home, until, owner] = lock_group(arr,
+                                             static_cast<std::uint32_t>(at));
       try {
-        edit_chain(arr, *home, at, until, g, garbage);
+        edit_chain(owner, *home, at, until, g, garbage);
       } catch (...) {
         unlock(*home);
         retire_all(garbage);
@@ -331,7 +332,8 @@ public:
              + a->overflows.load(std::memory_order_relaxed) * sizeof(group);
     for (auto& s : stripes_)
       out += s.bytes.load(std::memory_order_relaxed);
-    out += spare_count_.load(std::memory_order_relaxed) * sizeof(group);
+    out += spare_count_.load(std::memory_order_relaxed) * sizeof(group)
+           + spare_capacity_.load(std::memory_order_relaxed) * sizeof(group*);
     return op_status::ok;
   }
 
@@ -360,7 +362,7 @@ public:
     auto* arr = arr_.load(std::memory_order_acquire);
     if (arr == nullptr)
       return op_status::gone;
-    auto [home, until] = lock_group(arr, frag);
+    auto [home, until, owner] = lock_group(arr, frag);
     (void) until;
     try {
       auto at = locate(*home, frag, key);
@@ -379,7 +381,7 @@ public:
           if (at.where != nullptr)
             store_value(*at.where, at.i, *out);
           else
-            append_inline(arr, *home, h, key, *out);
+            append_inline(owner, *home, h, key, *out);
         }
       } else {
         const node* cur = at.where != nullptr ? node_at(*at.where, at.i)
@@ -395,7 +397,7 @@ public:
             garbage = const_cast<node*>(cur);
           } else {
             try {
-              append_node(arr, *home, h, frag, n);
+              append_node(owner, *home, h, frag, n);
             } catch (...) {
               destroy(n);
               throw;
@@ -405,7 +407,7 @@ public:
       }
       if (action == write_action::erase && at.where != nullptr) {
         write_scope ws{*home};
-        garbage = erase_at(arr, *home, at, h);
+        garbage = erase_at(owner, *home, at, h);
       }
       grew = action == write_action::put && at.where == nullptr;
     } catch (...) {
@@ -441,7 +443,7 @@ public:
           destroy(n);
           return op_status::gone;
         }
-        auto [home, until] = lock_group(arr, frag);
+        auto [home, until, owner] = lock_group(arr, frag);
         (void) until;
         auto at = locate(*home, frag, n->key());
         added = at.where == nullptr;
@@ -451,7 +453,7 @@ public:
             garbage = const_cast<node*>(node_at(*at.where, at.i));
             replace_node(*at.where, at.i, h, n);
           } else {
-            append_node(arr, *home, h, frag, n);
+            append_node(owner, *home, h, frag, n);
           }
         } catch (...) {
           unlock(*home);
@@ -774,6 +776,9 @@ private:
     /// The writers' lock: 1 while a writer holds the group (readers never
     /// look at it; they wait only while `seq` is odd).
     std::atomic<std::uint8_t> writer;
+    /// An overflow group taken from its array's pool: it goes with the
+    /// array, never on its own. Set before the group is linked.
+    std::uint8_t pooled;
     std::atomic<group*> overflow;
     slot_area area;
   };
@@ -797,6 +802,11 @@ private:
     /// Overflow groups allocated for this array's chains (memory()).
     std::atomic<std::size_t> overflows;
     group* groups;
+    /// Overflow groups mapped behind the groups of a mapped array (the
+    /// pages are committed only as they are taken), and how many were.
+    group* pool;
+    std::size_t pool_n;
+    std::atomic<std::size_t> pool_taken;
   };
 
   struct alignas(64) stripe {
@@ -817,12 +827,15 @@ private:
       static_cast<double>(n * slots) * max_load / stripe_count);
     arr->next.store(nullptr, std::memory_order_relaxed);
     arr->overflows.store(0, std::memory_order_relaxed);
+    arr->pool_n = pool_for(n);
+    arr->pool_taken.store(0, std::memory_order_relaxed);
     try {
-      arr->groups = static_cast<group*>(allocate_groups(n));
+      arr->groups = static_cast<group*>(allocate_groups(n + arr->pool_n));
     } catch (...) {
       delete arr;
       throw;
     }
+    arr->pool = arr->pool_n > 0 ? arr->groups + n : nullptr;
     for (std::size_t i = 0; i < n; ++i)
       init_group(arr->groups[i]);
     return arr;
@@ -835,6 +848,7 @@ private:
     g.count.store(0, std::memory_order_relaxed);
     g.moved.store(0, std::memory_order_relaxed);
     g.writer.store(0, std::memory_order_relaxed);
+    g.pooled = 0;
     g.overflow.store(nullptr, std::memory_order_relaxed);
   }
 
@@ -843,21 +857,44 @@ private:
   /// misses the TLB rarely, and a replaced array goes back to the OS at
   /// once (malloc would keep it in the heap, where the next growth cannot
   /// reuse it).
-  static constexpr std::size_t mapped_bytes = std::size_t{2} << 20;
+  static constexpr std::size_t map_threshold = std::size_t{2} << 20;
+
+  /// The overflow pool of an array of `n` groups: a quarter as many, about
+  /// what chains need at the maximum load (with 3 or 4 slots a group and
+  /// 0.8 of them used on average, about 22% of groups overflow). Only a
+  /// mapped array has one: there, pages not taken cost nothing, and the
+  /// overflow groups leave with the array instead of staying in malloc's
+  /// heap after a migration freed them.
+  static std::size_t pool_for(std::size_t n) noexcept {
+    return (n + n / 4) * sizeof(group) >= map_threshold ? n / 4 : 0;
+  }
 
   static void* allocate_groups(std::size_t n) {
     auto bytes = n * sizeof(group);
-    if (bytes < mapped_bytes)
+    if (bytes < map_threshold)
       return ::operator new(bytes, std::align_val_t{alignof(group)});
     return map_pages(bytes);
   }
 
   static void free_groups(void* p, std::size_t n) noexcept {
     auto bytes = n * sizeof(group);
-    if (bytes < mapped_bytes)
+    if (bytes < map_threshold)
       ::operator delete(p, std::align_val_t{alignof(group)});
     else
       unmap_pages(p, bytes);
+  }
+
+  /// An overflow group from `arr`'s pool, or null once it is used up.
+  static group* pool_overflow(array* arr) noexcept {
+    if (arr->pool == nullptr)
+      return nullptr;
+    auto i = arr->pool_taken.fetch_add(1, std::memory_order_relaxed);
+    if (i >= arr->pool_n)
+      return nullptr;
+    auto* g = &arr->pool[i];
+    init_group(*g);
+    g->pooled = 1;
+    return g;
   }
 
   static group* make_overflow() {
@@ -987,6 +1024,9 @@ private:
     /// a group reached through a moved one may also hold fragments of the
     /// old group after that one, which need not have moved yet.
     std::uint64_t until;
+    /// The array `home` belongs to: what its chain's overflow groups and
+    /// counts are taken from.
+    array* owner;
   };
 
   /// Locks the group that holds fragment `f` now, following moved groups
@@ -999,7 +1039,7 @@ private:
       lock(g);
       until = std::min(until, group_end(i, arr->n));
       if (g.moved.load(std::memory_order_relaxed) == 0)
-        return {&g, until};
+        return {&g, until, arr};
       unlock(g);
       arr = arr->next.load(std::memory_order_acquire);
     }
@@ -1246,7 +1286,9 @@ private:
       x = nx;
     if (count_of(*x) < slots)
       return *x;
-    auto* fresh = spare && !spares_.empty() ? take_spare() : make_overflow();
+    auto* fresh = pool_overflow(arr);
+    if (fresh == nullptr)
+      fresh = spare && !spares_.empty() ? take_spare() : make_overflow();
     arr->overflows.fetch_add(1, std::memory_order_relaxed);
     x->overflow.store(fresh, std::memory_order_release);
     return *fresh;
@@ -1274,6 +1316,7 @@ private:
       ok = false;
     }
     spare_count_.store(spares_.size(), std::memory_order_relaxed);
+    spare_capacity_.store(spares_.capacity(), std::memory_order_relaxed);
     return ok;
   }
 
@@ -1287,8 +1330,9 @@ private:
   void free_spares() noexcept {
     for (auto* g : spares_)
       free_overflow(g);
-    spares_.clear();
+    std::vector<group*>().swap(spares_); // its buffer too
     spare_count_.store(0, std::memory_order_relaxed);
+    spare_capacity_.store(0, std::memory_order_relaxed);
   }
 
   template <class KK>
@@ -1351,8 +1395,12 @@ private:
                       std::memory_order_relaxed);
     if (lc == 1 && prev != nullptr) {
       prev->overflow.store(nullptr, std::memory_order_release);
-      arr->overflows.fetch_sub(1, std::memory_order_relaxed);
-      detail::retire(last, &free_overflow);
+      // A pooled group stays in the pool, unused and counted, until the
+      // array goes.
+      if (last->pooled == 0) {
+        arr->overflows.fetch_sub(1, std::memory_order_relaxed);
+        detail::retire(last, &free_overflow);
+      }
     }
     return garbage;
   }
@@ -1780,12 +1828,12 @@ private:
           if (owns)
             for (std::size_t k = 0; k < count_of(*x); ++k)
               destroy(const_cast<node*>(node_at(*x, k)));
-        if (x != &g)
+        if (x != &g && x->pooled == 0) // pooled: goes with the array
           free_overflow(x);
         x = nx;
       }
     }
-    free_groups(arr->groups, arr->n);
+    free_groups(arr->groups, arr->n + arr->pool_n);
     delete arr;
     if (chain && next != nullptr)
       free_array(next, true);
@@ -2009,6 +2057,8 @@ private:
   /// anything (resize_ held), and their number for memory().
   std::vector<group*> spares_;
   std::atomic<std::size_t> spare_count_{0};
+  /// The capacity of spares_ itself (memory()).
+  std::atomic<std::size_t> spare_capacity_{0};
   std::array<stripe, stripe_count> stripes_;
 };
 
