@@ -51,30 +51,6 @@ struct settings {
   std::string only;
 };
 
-struct u64_kv {
-  using key_type = std::uint64_t;
-  using value_type = std::uint64_t;
-  static constexpr const char* name = "u64";
-  static key_type key(std::uint64_t k) {
-    return k;
-  }
-  static value_type value(std::uint64_t k, std::uint64_t version) {
-    return k ^ version;
-  }
-};
-
-struct str_kv {
-  using key_type = std::string;
-  using value_type = std::string;
-  static constexpr const char* name = "str";
-  static key_type key(std::uint64_t k) {
-    return key_string(k);
-  }
-  static value_type value(std::uint64_t k, std::uint64_t version) {
-    return value_string(k, version);
-  }
-};
-
 /// Medians by map, scheme and cell.
 using results = std::map<std::string,
                          std::map<std::string, std::map<std::string, double>>>;
@@ -91,7 +67,7 @@ template <class KV, class Map>
 double run_once(Map& m, const std::vector<typename KV::key_type>& keys,
                 const std::vector<const std::vector<op_code>*>& streams,
                 const settings& cfg) {
-  typename KV::value_type writes[2] = {KV::value(1, 1), KV::value(2, 2)};
+  typename KV::value_type writes[2] = {KV::make_value(1, 1), KV::make_value(2, 2)};
   timing t{std::clamp(cfg.seconds / 4, 0.02, 0.5), cfg.seconds, true};
   auto res = run_threads(
     streams.size(), t,
@@ -124,7 +100,7 @@ void run_block(std::size_t n, const settings& cfg, stream_cache& streams,
   std::vector<K> keys;
   keys.reserve(n);
   for (auto k : raw)
-    keys.push_back(KV::key(k));
+    keys.push_back(KV::make_key(k));
   std::vector<candidate> cands;
   auto add = [&](const char* map, const char* scheme, auto tag) {
     using Map = std::remove_pointer_t<decltype(tag)>;
@@ -132,7 +108,7 @@ void run_block(std::size_t n, const settings& cfg, stream_cache& streams,
       return;
     std::shared_ptr<Map> m = make_peer<Map>(n);
     for (std::size_t i = 0; i < n; ++i)
-      m->put(keys[i], KV::value(raw[i], 0));
+      m->put(keys[i], KV::make_value(raw[i], 0));
     auto run = [m, &keys, &streams, n, &cfg](int mix, std::size_t th) {
       std::vector<const std::vector<op_code>*> st;
       for (std::size_t t = 0; t < th; ++t)
@@ -294,8 +270,8 @@ int main(int argc, char** argv) {
       for (auto mix : cfg.mixes)
         for (std::size_t t = 0; t < 2; ++t)
           streams.get(n, "uniform", mix, t);
-      run_block<u64_kv>(n, cfg, streams, res);
-      run_block<str_kv>(n, cfg, streams, res);
+      run_block<u64_types>(n, cfg, streams, res);
+      run_block<str_types>(n, cfg, streams, res);
     }
     summarize(res);
     cds::threading::Manager::detachThread();

@@ -37,12 +37,10 @@ namespace {
 
 using u64_table = cachet::table<std::uint64_t, std::uint64_t>;
 
-/// Key number i: distinct for distinct i (every step is invertible).
+/// Key number i: distinct for distinct i (splitmix64's steps are all
+/// invertible).
 std::uint64_t growth_key(std::uint64_t i) noexcept {
-  auto z = i + 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
+  return rng{i}.next();
 }
 
 struct reader_result {

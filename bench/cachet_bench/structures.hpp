@@ -26,32 +26,6 @@ using namespace std::chrono_literals;
 /// Timeout of every message-path call, as an application would pass one.
 constexpr auto call_timeout = 5s;
 
-/// u64 -> u64.
-struct u64_types {
-  using key_type = std::uint64_t;
-  using value_type = std::uint64_t;
-  static constexpr const char* name = "u64";
-  static key_type make_key(std::uint64_t k) {
-    return k;
-  }
-  static value_type make_value(std::uint64_t k, std::uint64_t version) {
-    return k ^ version;
-  }
-};
-
-/// 16-byte string -> 100-byte string.
-struct str_types {
-  using key_type = std::string;
-  using value_type = std::string;
-  static constexpr const char* name = "str";
-  static key_type make_key(std::uint64_t k) {
-    return key_string(k);
-  }
-  static value_type make_value(std::uint64_t k, std::uint64_t version) {
-    return value_string(k, version);
-  }
-};
-
 /// cachet's direct path through a non-owner handle.
 template <class K, class V>
 struct cachet_direct {

@@ -100,6 +100,32 @@ inline std::string value_string(std::uint64_t k, std::uint64_t version = 0) {
   return s;
 }
 
+/// u64 -> u64.
+struct u64_types {
+  using key_type = std::uint64_t;
+  using value_type = std::uint64_t;
+  static constexpr const char* name = "u64";
+  static key_type make_key(std::uint64_t k) {
+    return k;
+  }
+  static value_type make_value(std::uint64_t k, std::uint64_t version) {
+    return k ^ version;
+  }
+};
+
+/// 16-byte string -> 100-byte string.
+struct str_types {
+  using key_type = std::string;
+  using value_type = std::string;
+  static constexpr const char* name = "str";
+  static key_type make_key(std::uint64_t k) {
+    return key_string(k);
+  }
+  static value_type make_value(std::uint64_t k, std::uint64_t version) {
+    return value_string(k, version);
+  }
+};
+
 /// The same N keys for every path: random, distinct, below 2^59 so that the
 /// BEAM stores them as small integers too.
 inline std::vector<std::uint64_t> make_keys(std::size_t n) {
