@@ -260,6 +260,17 @@ void retire_shared(void* ptr, void (*deleter)(void*)) noexcept {
   free_after_grace_period(ptr, deleter, epoch);
 }
 
+std::uint64_t unlink_epoch() noexcept {
+  std::atomic_thread_fence(std::memory_order_seq_cst); // as in retire
+  return global_epoch.load(std::memory_order_seq_cst);
+}
+
+void advance_epoch() noexcept {
+  auto& dom = the_domain();
+  dom.try_advance();
+  dom.try_advance();
+}
+
 void poll_shared_slow() noexcept {
   // Pinned, a writer still lets the epoch advance once past its own pin;
   // its next polls, pinned in a later epoch, let it go further.

@@ -112,6 +112,28 @@ inline void pin_to_core(std::size_t i) {
   pthread_setaffinity_np(pthread_self(), sizeof(one), &one);
 }
 
+/// Pins the calling thread to core `i` (as pin_to_core) for its lifetime,
+/// then gives it back the cores it had. Threads and processes it starts
+/// meanwhile inherit the pin.
+class core_pin {
+public:
+  explicit core_pin(std::size_t i) {
+    saved_ = pthread_getaffinity_np(pthread_self(), sizeof(before_), &before_)
+             == 0;
+    pin_to_core(i);
+  }
+  ~core_pin() {
+    if (saved_)
+      pthread_setaffinity_np(pthread_self(), sizeof(before_), &before_);
+  }
+  core_pin(const core_pin&) = delete;
+  core_pin& operator=(const core_pin&) = delete;
+
+private:
+  cpu_set_t before_;
+  bool saved_;
+};
+
 inline void sleep_seconds(double s) {
   std::this_thread::sleep_for(std::chrono::duration<double>(s));
 }

@@ -382,8 +382,10 @@ public:
   /// is tested and removed under its key's write lock, so one that a
   /// writer changed after the walk saw it is removed only if the predicate
   /// holds for what it is now. An object present for the whole call is
-  /// tested exactly once; writers of other keys go on meanwhile. `pred`
-  /// runs under a write lock: it must not touch the same table.
+  /// decided exactly once; writers of other keys go on meanwhile. `pred`
+  /// runs under a write lock: it must not touch the same table. It must be
+  /// pure, as a match spec is: the hashed kinds also run it on a lock-free
+  /// read first, to lock only where it matches.
   template <class Pred>
   caf::expected<std::size_t> select_delete(Pred&& pred) {
     return delete_where(nullptr, pred);
@@ -619,7 +621,7 @@ private:
                                     r != nullptr && r->hi ? &*r->hi : nullptr,
                                     g);
         else
-          st = c.engine().edit_each(g);
+          st = c.engine().edit_each(g, test);
       }
       if (st != op_status::ok)
         return caf::make_error(errc::table_gone);

@@ -217,14 +217,19 @@ public:
   op_status erase_where(Pred&& pred, std::size_t& removed) {
     removed = 0;
     std::size_t n = 0;
-    auto st = keys_.edit_each([&](const auto& k, const objects& xs,
-                                  std::optional<objects>& out) {
+    auto edit = [&](const auto& k, const objects& xs,
+                    std::optional<objects>& out) {
       std::size_t gone = 0;
       auto action = filter(&xs, [&](const V& x) { return pred(k, x); }, out,
                            gone);
       n += gone;
       return action;
-    });
+    };
+    auto wanted = [&](const auto& k, const objects& xs) {
+      return std::any_of(xs.begin(), xs.end(),
+                         [&](const V& x) { return pred(k, x); });
+    };
+    auto st = keys_.edit_each(edit, wanted);
     removed = n;
     count(op_status::ok, -static_cast<std::int64_t>(n));
     return st;

@@ -15,7 +15,7 @@
 //
 // NOTE: a thread that stays pinned (a long visit, a snapshot read guard)
 // delays reclamation of everything retired meanwhile, in every table; memory,
-// not correctness. Walks (for_each) pin one group at a time.
+// not correctness. Walks (for_each) pin one run of 64 groups at a time.
 #pragma once
 
 #include <atomic>
@@ -137,6 +137,20 @@ inline void poll_shared() noexcept {
   if (shared_waiting.load(std::memory_order_relaxed) != 0)
     poll_shared_slow();
 }
+
+/// For memory a structure reuses itself rather than retiring (it outlives
+/// the objects in it): the epoch to tag an object unlinked just now with.
+std::uint64_t unlink_epoch() noexcept;
+
+/// Whether an object tagged `epoch` by unlink_epoch is out of every
+/// reader's reach, so that its memory may be reused.
+inline bool reusable(std::uint64_t epoch) noexcept {
+  return global_epoch.load(std::memory_order_acquire) >= epoch + 2;
+}
+
+/// Lets the epoch advance as far as readers allow, for a structure that
+/// waits to reuse memory; costs a membarrier where readers rely on one.
+void advance_epoch() noexcept;
 
 template <class T>
 void retire(T* ptr) {

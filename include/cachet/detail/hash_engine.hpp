@@ -18,7 +18,9 @@
 // replaces or removes one retires it through epoch-based reclamation
 // (epoch.hpp), as it does overflow groups it unlinks and arrays it
 // replaces, so a reader that followed a stale pointer still reads valid
-// memory.
+// memory. (A mapped array's own pool of overflow groups lives as long as
+// the array: one unlinked waits in the array for the same grace period,
+// then serves another chain.)
 //
 // Growth. Groups fill to `max_load` of their slots on average, then the
 // table allocates an array 1.5 times larger and migrates to it a few groups
@@ -68,6 +70,22 @@
 #include "cachet/detail/pages.hpp"
 
 namespace cachet::detail {
+
+/// ceil(x / n) for 0 < n and x <= 2^63, given recip = UINT64_MAX / n: a
+/// multiplication instead of a division, which costs tens of cycles.
+/// x * recip / 2^64 falls short of x / n by less than one, so the quotient
+/// it gives is floor(x / n) or one less.
+constexpr std::uint64_t ceil_div(std::uint64_t x, std::uint64_t n,
+                                 std::uint64_t recip) noexcept {
+  auto q = static_cast<std::uint64_t>(
+    (static_cast<unsigned __int128>(x) * recip) >> 64);
+  auto r = x - q * n;
+  if (r >= n) {
+    ++q;
+    r -= n;
+  }
+  return q + (r != 0 ? 1 : 0);
+}
 
 template <class K, class V, class Hash, class KeyEqual>
 class hash_engine {
@@ -279,25 +297,51 @@ public:
   /// far stay done and the exception propagates.
   template <class G>
   op_status edit_each(G&& g) {
+    return edit_each(g, every_entry{});
+  }
+
+  /// edit_each for a `g` that changes only the entries for which
+  /// `wanted(key, value) -> bool` holds, a pure test: a group is first
+  /// read without its lock, and locked only if `wanted` holds for one of
+  /// its entries as read (g decides then). A purge that removes a few
+  /// entries writes only to the groups that hold them.
+  template <class G, class W>
+  op_status edit_each(G&& g, W&& wanted) {
+    constexpr bool tested = !std::is_same_v<std::decay_t<W>, every_entry>;
+    constexpr std::size_t groups_per_pin = 64;
     std::uint64_t at = 0;
     std::vector<void*> garbage;
+    collected got;
     while (at < frag_end) {
       epoch_guard pin;
       auto* arr = arr_.load(std::memory_order_acquire);
       if (arr == nullptr)
         return op_status::gone;
-      auto [home, until, owner] = lock_group(arr,
-                                             static_cast<std::uint32_t>(at));
-      try {
-        edit_chain(owner, *home, at, until, g, garbage);
-      } catch (...) {
+      for (std::size_t k = 0; k < groups_per_pin && at < frag_end; ++k) {
+        if constexpr (tested) {
+          auto rg = find_group(arr, static_cast<std::uint32_t>(at));
+          prefetch_ahead(*rg.arr, rg.index);
+          if (collect(rg, at, got) && !any_of(got, wanted)) {
+            at = rg.until;
+            continue;
+          }
+        }
+        auto [home, until, owner] = lock_group(arr,
+                                               static_cast<std::uint32_t>(at));
+        if constexpr (!tested)
+          prefetch_ahead(*owner,
+                         static_cast<std::size_t>(home - owner->groups));
+        try {
+          edit_chain(owner, *home, at, until, g, garbage);
+        } catch (...) {
+          unlock(*home);
+          retire_all(garbage);
+          throw;
+        }
         unlock(*home);
         retire_all(garbage);
-        throw;
+        at = until;
       }
-      unlock(*home);
-      retire_all(garbage);
-      at = until;
     }
     return op_status::ok;
   }
@@ -329,7 +373,9 @@ public:
     out = 0;
     for (auto* a = arr; a != nullptr; a = a->next.load(std::memory_order_acquire))
       out += array_bytes(a->n)
-             + a->overflows.load(std::memory_order_relaxed) * sizeof(group);
+             + a->overflows.load(std::memory_order_relaxed) * sizeof(group)
+             + a->limbo_capacity.load(std::memory_order_relaxed)
+                 * sizeof(std::pair<group*, std::uint64_t>);
     for (auto& s : stripes_)
       out += s.bytes.load(std::memory_order_relaxed);
     out += spare_count_.load(std::memory_order_relaxed) * sizeof(group)
@@ -794,6 +840,8 @@ private:
 
   struct array {
     std::size_t n;
+    /// UINT64_MAX / n, for group_end.
+    std::uint64_t recip;
     /// Entries in one counter stripe beyond which the table grows.
     std::size_t stripe_limit;
     /// The array that takes over while this one migrates or after it was
@@ -807,6 +855,19 @@ private:
     group* pool;
     std::size_t pool_n;
     std::atomic<std::size_t> pool_taken;
+    /// Pooled groups unlinked from their chains, oldest first, each with
+    /// the epoch it left in: taken again once no reader can be in it.
+    /// They stay counted in `overflows` meanwhile.
+    std::mutex limbo_mtx;
+    std::vector<std::pair<group*, std::uint64_t>> limbo;
+    std::size_t limbo_head = 0;
+    /// limbo.capacity(), for memory().
+    std::atomic<std::size_t> limbo_capacity{0};
+    /// Overflow groups taken elsewhere while the limbo's head was not yet
+    /// reusable, since the last try to move the epoch, and how many such
+    /// make the next try.
+    std::size_t limbo_misses = 0;
+    std::size_t limbo_backoff = 1;
   };
 
   struct alignas(64) stripe {
@@ -823,6 +884,7 @@ private:
   static array* make_array(std::size_t n) {
     auto* arr = new array;
     arr->n = n;
+    arr->recip = ~std::uint64_t{0} / n;
     arr->stripe_limit = static_cast<std::size_t>(
       static_cast<double>(n * slots) * max_load / stripe_count);
     arr->next.store(nullptr, std::memory_order_relaxed);
@@ -925,14 +987,23 @@ private:
     return static_cast<std::size_t>((std::uint64_t{f} * n) >> 32);
   }
 
-  /// The first fragment of group `i` among `n`.
-  static std::uint64_t group_begin(std::size_t i, std::size_t n) noexcept {
-    return ((std::uint64_t{i} << 32) + n - 1) / n;
+  /// Whether fragment `f`, in group `i` among `n`, is its first.
+  static bool starts_group(std::uint64_t f, std::size_t i,
+                           std::size_t n) noexcept {
+    return f == 0 || index_of(static_cast<std::uint32_t>(f - 1), n) != i;
   }
 
-  /// The first fragment after group `i` among `n` (frag_end after the last).
-  static std::uint64_t group_end(std::size_t i, std::size_t n) noexcept {
-    return group_begin(i + 1, n);
+  /// Whether `f`, past fragments of group `i` among `n`, is at or beyond
+  /// the group's end.
+  static bool ends_group(std::uint64_t f, std::size_t i,
+                         std::size_t n) noexcept {
+    return f >= frag_end || index_of(static_cast<std::uint32_t>(f), n) != i;
+  }
+
+  /// The first fragment after group `i` of `arr` (frag_end after the
+  /// last): ceil((i + 1) 2^32 / n). A walk's next group depends on it.
+  static std::uint64_t group_end(std::size_t i, const array& arr) noexcept {
+    return ceil_div(std::uint64_t{i + 1} << 32, arr.n, arr.recip);
   }
 
   group& home_of(array* arr, std::uint64_t h) const noexcept {
@@ -1037,7 +1108,7 @@ private:
       auto i = index_of(f, arr->n);
       auto& g = arr->groups[i];
       lock(g);
-      until = std::min(until, group_end(i, arr->n));
+      until = std::min(until, group_end(i, *arr));
       if (g.moved.load(std::memory_order_relaxed) == 0)
         return {&g, until, arr};
       unlock(g);
@@ -1061,7 +1132,7 @@ private:
       auto i = index_of(f, arr->n);
       const auto& g = arr->groups[i];
       auto s = read_begin(g);
-      until = std::min(until, group_end(i, arr->n));
+      until = std::min(until, group_end(i, *arr));
       if ((s & moved_bit) == 0)
         return {&g, i, arr, s, until};
       arr = arr->next.load(std::memory_order_acquire);
@@ -1112,14 +1183,27 @@ private:
     }
   };
 
-  static entry_copy copy_entry(const group& g, std::size_t i) noexcept {
-    entry_copy e;
-    for (std::size_t w = 0; w < entry_words; ++w)
-      e.words[w] = g.area.words[i * entry_words + w].load(
-        std::memory_order_relaxed);
-    return e;
+  /// Copies entry `i` of `g` into `out`, a word at a time and in place:
+  /// copied through a temporary, its words would be read back wider than
+  /// they were stored, which stalls store forwarding on every entry.
+  static void copy_entry(const group& g, std::size_t i,
+                         entry_copy& out) noexcept {
+    copy_words(g, i, out, std::make_index_sequence<entry_words>{});
   }
 
+  template <std::size_t... W>
+  static void copy_words(const group& g, std::size_t i, entry_copy& out,
+                         std::index_sequence<W...>) noexcept {
+    ((out.words[W] = g.area.words[i * entry_words + W].load(
+        std::memory_order_relaxed)),
+     ...);
+  }
+
+  static entry_copy copy_entry(const group& g, std::size_t i) noexcept {
+    entry_copy e;
+    copy_entry(g, i, e);
+    return e;
+  }
 
   template <class T>
   static void to_words(const T& x, std::uint64_t* out) noexcept {
@@ -1207,7 +1291,7 @@ private:
         // A count is never above `slots`, torn read or not: no clamp.
         hits &= (1u << x->count.load(std::memory_order_relaxed)) - 1;
         if (hits != 0) {
-          out = copy_entry(*x, static_cast<std::size_t>(__builtin_ctz(hits)));
+          copy_entry(*x, static_cast<std::size_t>(__builtin_ctz(hits)), out);
           return true;
         }
       }
@@ -1221,7 +1305,7 @@ private:
           hits |= static_cast<unsigned>(eq_(key_at(*x, i), key)) << i;
         hits &= (1u << c) - 1;
         if (hits != 0) {
-          out = copy_entry(*x, static_cast<std::size_t>(__builtin_ctz(hits)));
+          copy_entry(*x, static_cast<std::size_t>(__builtin_ctz(hits)), out);
           return true;
         }
       }
@@ -1286,12 +1370,65 @@ private:
       x = nx;
     if (count_of(*x) < slots)
       return *x;
-    auto* fresh = pool_overflow(arr);
-    if (fresh == nullptr)
-      fresh = spare && !spares_.empty() ? take_spare() : make_overflow();
-    arr->overflows.fetch_add(1, std::memory_order_relaxed);
+    auto* fresh = reuse_pooled(arr);
+    if (fresh == nullptr) {
+      fresh = pool_overflow(arr);
+      if (fresh == nullptr)
+        fresh = spare && !spares_.empty() ? take_spare() : make_overflow();
+      arr->overflows.fetch_add(1, std::memory_order_relaxed);
+    }
     x->overflow.store(fresh, std::memory_order_release);
     return *fresh;
+  }
+
+  /// Parks pooled group `g`, just unlinked, in its array's limbo. Out of
+  /// memory for the record, it stays unused in the pool (still counted).
+  static void park_pooled(array* arr, group* g) noexcept {
+    auto epoch = detail::unlink_epoch();
+    std::lock_guard<std::mutex> guard{arr->limbo_mtx};
+    auto& xs = arr->limbo;
+    // Drop the reused prefix once it is most of the vector: amortized O(1),
+    // and the vector holds at most twice the groups waiting.
+    if (arr->limbo_head * 2 >= xs.size()) {
+      xs.erase(xs.begin(),
+               xs.begin() + static_cast<std::ptrdiff_t>(arr->limbo_head));
+      arr->limbo_head = 0;
+    }
+    try {
+      xs.emplace_back(g, epoch);
+    } catch (...) {
+      return;
+    }
+    arr->limbo_capacity.store(xs.capacity(), std::memory_order_relaxed);
+  }
+
+  /// The oldest group in `arr`'s limbo if no reader can be in it any more,
+  /// ready for a chain; else null. A table that churns through its
+  /// overflow groups and retires nothing else would not move the epoch:
+  /// this moves it.
+  static group* reuse_pooled(array* arr) noexcept {
+    std::lock_guard<std::mutex> guard{arr->limbo_mtx};
+    auto& xs = arr->limbo;
+    if (arr->limbo_head == xs.size())
+      return nullptr;
+    if (!detail::reusable(xs[arr->limbo_head].second)) {
+      // The epoch moves with a membarrier: try at once, but back off while
+      // a reader pinned long holds it.
+      if (++arr->limbo_misses < arr->limbo_backoff)
+        return nullptr;
+      arr->limbo_misses = 0;
+      detail::advance_epoch();
+      if (!detail::reusable(xs[arr->limbo_head].second)) {
+        arr->limbo_backoff = std::min<std::size_t>(2 * arr->limbo_backoff,
+                                                   1024);
+        return nullptr;
+      }
+      arr->limbo_backoff = 1;
+    }
+    auto* g = xs[arr->limbo_head++].first;
+    init_group(*g);
+    g->pooled = 1;
+    return g;
   }
 
   /// Overflow groups `appends` more entries need in the chain at `home`.
@@ -1395,11 +1532,13 @@ private:
                       std::memory_order_relaxed);
     if (lc == 1 && prev != nullptr) {
       prev->overflow.store(nullptr, std::memory_order_release);
-      // A pooled group stays in the pool, unused and counted, until the
-      // array goes.
+      // A pooled group goes back to its pool, still counted, for the
+      // array's chains to take again.
       if (last->pooled == 0) {
         arr->overflows.fetch_sub(1, std::memory_order_relaxed);
         detail::retire(last, &free_overflow);
+      } else {
+        park_pooled(arr, last);
       }
     }
     return garbage;
@@ -1434,31 +1573,38 @@ private:
         i = 0;
         continue;
       }
-      if (auto ef = entry_frag(*x, i); ef < from || ef >= until) {
-        ++i;
-        continue;
-      }
       std::optional<V> out;
       write_action action;
-      std::uint64_t h;
+      std::uint64_t h = 0;
       // `g` decides with the writer lock held; readers wait only for the
       // change itself.
       if constexpr (inline_entries) {
-        auto e = copy_entry(*x, i);
+        entry_copy e;
+        copy_entry(*x, i, e);
         h = hash_of(e.key());
+        if (!in_range(frag_of(h), from, until)) {
+          ++i;
+          continue;
+        }
         action = g(e.key(), e.value(), out);
         if (action == write_action::put) {
           write_scope ws{home};
           store_value(*x, i, *out);
         }
       } else {
+        if (!in_range(x->area.frags[i].load(std::memory_order_relaxed), from,
+                      until)) {
+          ++i;
+          continue;
+        }
         const node* cur = node_at(*x, i);
-        h = hash_of(cur->key());
         action = show_value(cur, [&](const value_ref* v) {
           return g(cur->key(), *v, out);
         });
-        if (action != write_action::keep)
+        if (action != write_action::keep) {
+          h = hash_of(cur->key());
           garbage.reserve(garbage.size() + 1); // nothing changed yet
+        }
         if (action == write_action::put) {
           auto* n = make_node(cur->key(), std::move(*out));
           write_scope ws{home};
@@ -1492,14 +1638,49 @@ private:
   // -- walks ------------------------------------------------------------------------
 
   /// What a walk collects of one group, under its sequence, to show once
-  /// the sequence held.
-  struct collected {
-    std::vector<entry_copy> copies;
-    std::vector<const node*> nodes;
-    void clear() {
-      copies.clear();
-      nodes.clear();
+  /// the sequence held: copies of inline entries, or nodes. Chains are
+  /// short: they fit in place, but for a pile of colliding keys.
+  class collected {
+  public:
+    using item = std::conditional_t<inline_entries, entry_copy, const node*>;
+
+    void clear() noexcept {
+      n_ = 0;
+      spill_.clear();
     }
+    item& push() {
+      if (n_ < local)
+        return local_[n_++];
+      ++n_;
+      return spill_.emplace_back();
+    }
+    void pop() noexcept {
+      if (--n_ >= local)
+        spill_.pop_back();
+    }
+    template <class F>
+    bool any(F&& f) const {
+      for (std::size_t i = 0; i < std::min(n_, local); ++i)
+        if (f(local_[i]))
+          return true;
+      for (auto& x : spill_)
+        if (f(x))
+          return true;
+      return false;
+    }
+    template <class F>
+    void each(F&& f) const {
+      any([&](const item& x) {
+        f(x);
+        return false;
+      });
+    }
+
+  private:
+    static constexpr std::size_t local = 4 * slots;
+    std::size_t n_ = 0;
+    item local_[local];
+    std::vector<item> spill_;
   };
 
   /// Collects the entries of `at`'s chain with fragments in [from,
@@ -1509,22 +1690,50 @@ private:
     out.clear();
     // Only a group reached after a growth, or through a moved one, holds
     // entries outside the range: the rest need no fragment.
-    bool all = from <= group_begin(at.index, at.arr->n)
-               && at.until >= group_end(at.index, at.arr->n);
+    bool all = starts_group(from, at.index, at.arr->n)
+               && ends_group(at.until, at.index, at.arr->n);
     for_chain(*at.g, [&](const group& x, std::size_t i) {
       if constexpr (inline_entries) {
-        auto e = copy_entry(x, i);
-        if (all || in_range(frag_of(hash_of(e.key())), from, at.until))
-          out.copies.push_back(e);
+        auto& e = out.push();
+        copy_entry(x, i, e);
+        if (!all && !in_range(frag_of(hash_of(e.key())), from, at.until))
+          out.pop();
       } else {
         if (all
             || in_range(x.area.frags[i].load(std::memory_order_relaxed), from,
                         at.until))
           if (auto* n = node_at(x, i))
-            out.nodes.push_back(n);
+            out.push() = n;
       }
     });
     return read_valid(*at.g, at.seq);
+  }
+
+  /// A walk at group `i` asks for the groups it reaches a few steps on,
+  /// and for their overflow groups, which lie anywhere: a walk is bound by
+  /// memory latency, not bandwidth, without it.
+  static void prefetch_ahead(const array& arr, std::size_t i) noexcept {
+    constexpr std::size_t ahead = 64;
+    if (i + ahead < arr.n)
+      __builtin_prefetch(&arr.groups[i + ahead]);
+    if (i + ahead / 2 < arr.n)
+      if (auto* o = arr.groups[i + ahead / 2].overflow.load(
+            std::memory_order_relaxed))
+        __builtin_prefetch(o);
+  }
+
+  /// edit_each without a test: every group is locked.
+  struct every_entry {};
+
+  /// Whether `wanted(key, value)` holds for one of `got`'s entries.
+  template <class W>
+  static bool any_of(const collected& got, W& wanted) {
+    return got.any([&](const typename collected::item& x) -> bool {
+      if constexpr (inline_entries)
+        return wanted(x.key(), x.value());
+      else
+        return wanted(x->key(), x->value());
+    });
   }
 
   static bool in_range(std::uint64_t f, std::uint64_t from,
@@ -1535,37 +1744,36 @@ private:
   /// Shows `f(key, value)` the entries of the groups from `pos` on, in
   /// walk order, advancing `pos` past each group shown (to the end: done),
   /// until `more()` says false after a group. A group is collected under
-  /// its sequence and shown while still pinned. False if the table is
-  /// retired.
+  /// its sequence and shown while still pinned; a pin covers a run of
+  /// groups. False if the table is retired.
   template <class F, class More>
   bool visit_groups(position& pos, F& f, More&& more) const {
+    constexpr std::size_t groups_per_pin = 64;
     collected got;
     while (!pos.done) {
       epoch_guard pin;
       auto* arr = arr_.load(std::memory_order_acquire);
       if (arr == nullptr)
         return false;
-      read_group at;
-      for (;;) {
-        at = find_group(arr, static_cast<std::uint32_t>(pos.at));
-        if (at.index + 1 < at.arr->n)
-          __builtin_prefetch(&at.arr->groups[at.index + 1]);
-        if (collect(at, pos.at, got))
-          break;
+      for (std::size_t k = 0; k < groups_per_pin && !pos.done; ++k) {
+        read_group at;
+        for (;;) {
+          at = find_group(arr, static_cast<std::uint32_t>(pos.at));
+          prefetch_ahead(*at.arr, at.index);
+          if (collect(at, pos.at, got))
+            break;
+        }
+        if constexpr (inline_entries) {
+          got.each([&](const entry_copy& e) { f(e.key(), e.value()); });
+        } else {
+          got.each([](const node* n) { __builtin_prefetch(n); });
+          got.each([&](const node* n) { f(n->key(), n->value()); });
+        }
+        pos.at = at.until;
+        pos.done = pos.at >= frag_end;
+        if (!more())
+          return true;
       }
-      if constexpr (inline_entries) {
-        for (auto& e : got.copies)
-          f(e.key(), e.value());
-      } else {
-        for (auto* n : got.nodes)
-          __builtin_prefetch(n);
-        for (auto* n : got.nodes)
-          f(n->key(), n->value());
-      }
-      pos.at = at.until;
-      pos.done = pos.at >= frag_end;
-      if (!more())
-        return true;
     }
     return true;
   }
