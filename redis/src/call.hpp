@@ -60,8 +60,12 @@ struct command_info {
   int arity;
 };
 
-/// Every command, sorted by name (COMMAND lists them).
+/// Every command, sorted by name.
 const std::vector<command_info>& command_list();
+
+/// The name a client calls the command `name` by (rename-command; empty:
+/// disabled).
+std::string_view client_name(const server_env& env, std::string_view name);
 
 /// The commandstats slot of `name`, a command or a "command|subcommand"
 /// that redis counts apart; no_slot if it has none.
@@ -73,8 +77,9 @@ const std::vector<std::string_view>& slot_names();
 /// One command's invocation: its arguments, where its reply goes, and how
 /// it ended (for commandstats).
 struct call {
-  store_table& tab;
+  store_table* table;
   server_env& env;
+  session& sess;
   const args_t& argv;
   std::string& out;
   /// The lower-case name, for error texts (a subcommand may set
@@ -88,6 +93,11 @@ struct call {
   bool rejected = false;
   /// Replied with an error: a failed call in commandstats.
   bool failed = false;
+
+  /// The store (every command but the connection's own has one).
+  store_table& tab() const {
+    return *table;
+  }
 
   /// Replies with the error `text`, counted in errorstats.
   void error(std::string_view text) {
@@ -148,7 +158,7 @@ struct call {
   /// Removes `key` if it is expired at `now`, atomically: a write of the
   /// key landing meanwhile keeps it. True if it removed the key.
   bool erase_expired(std::string_view key, std::int64_t now) {
-    auto erased = tab.erase_if(key,
+    auto erased = tab().erase_if(key,
                                [now](const value& v) { return expired(v, now); });
     return erased && *erased;
   }
@@ -164,7 +174,7 @@ struct call {
   caf::expected<bool> read(std::string_view key, F&& f) {
     auto now = now_ms();
     bool live = false;
-    auto found = tab.visit(key, [&](const value& v) {
+    auto found = tab().visit(key, [&](const value& v) {
       if (!expired(v, now)) {
         live = true;
         f(v);
@@ -187,7 +197,7 @@ struct call {
   bool upsert(std::string_view key, F&& f) {
     for (;;) {
       auto now = now_ms();
-      auto updated = tab.update(key, [&](value& v) { f(v, !expired(v, now)); });
+      auto updated = tab().update(key, [&](value& v) { f(v, !expired(v, now)); });
       if (!ok(updated))
         return false;
       if (*updated)
@@ -195,7 +205,7 @@ struct call {
       value fresh;
       if (!f(fresh, false))
         return true;
-      auto inserted = tab.insert_new(key, std::move(fresh));
+      auto inserted = tab().insert_new(key, std::move(fresh));
       if (inserted)
         return true;
       if (inserted.error() != cachet::errc::key_exists)
@@ -208,6 +218,7 @@ struct call {
 // -- the commands, by file (each `cmd_x` runs X) ------------------------------
 
 // server_commands.cpp: connection and server commands.
+void cmd_auth(call& c);
 void cmd_ping(call& c);
 void cmd_echo(call& c);
 void cmd_quit(call& c);

@@ -24,12 +24,16 @@ struct command_def {
   std::string_view name;
   void (*run)(call&);
   int arity; // redis's: n exactly, -n at least n (the name included)
+  /// The connection's own command: runs without AUTH and without a table
+  /// (redis's CMD_NO_AUTH).
+  bool own = false;
 };
 
 // Sorted by name, as COMMAND lists them; a command's index is its
 // commandstats slot.
 constexpr command_def command_table[] = {
   {"append", cmd_append, 3},
+  {"auth", cmd_auth, -2, true},
   {"command", cmd_command, -1},
   {"config", cmd_config, -2},
   {"dbsize", cmd_dbsize, 1},
@@ -62,7 +66,7 @@ constexpr command_def command_table[] = {
   {"ping", cmd_ping, -1},
   {"psetex", cmd_psetex, 4},
   {"pttl", cmd_pttl, 2},
-  {"quit", cmd_quit, -1},
+  {"quit", cmd_quit, -1, true},
   {"rename", cmd_rename, 3},
   {"scan", cmd_scan, -2},
   {"select", cmd_select, 2},
@@ -93,6 +97,7 @@ const std::string_view subcommand_names[] = {
   "command|docs",
   "command|list",
   "config|get",
+  "config|set",
 };
 
 static_assert(command_count + std::size(subcommand_names) <= command_slots,
@@ -155,7 +160,29 @@ void record(thread_counters& t, const call& c, std::int64_t ticks) {
     thread_counters::add(s.failed);
 }
 
+/// The command a client's (lower-case) `name` calls, through
+/// rename-command: no_slot for an unknown name, and for a command's own
+/// name once it was renamed or disabled.
+std::size_t resolve(const server_env& env, std::string_view name) {
+  for (auto& [from, to] : env.config.renames) {
+    if (iequals(to, name) && !to.empty())
+      return commands_by_name().at(from);
+    if (from == name)
+      return no_slot;
+  }
+  auto& commands = commands_by_name();
+  auto i = commands.find(name);
+  return i != commands.end() ? i->second : no_slot;
+}
+
 } // namespace
+
+std::string_view client_name(const server_env& env, std::string_view name) {
+  for (auto& [from, to] : env.config.renames)
+    if (from == name)
+      return to;
+  return name;
+}
 
 const std::vector<command_info>& command_list() {
   static const auto list = [] {
@@ -185,8 +212,8 @@ std::size_t command_slot(std::string_view name) {
   return i != map.end() ? i->second : no_slot;
 }
 
-exec_result execute(store_table& tab, server_env& env, const args_t& argv,
-                    std::string& out) {
+exec_result execute(store_table* tab, server_env& env, session& sess,
+                    const args_t& argv, std::string& out) {
   auto& counters = env.stats.local();
   char lower[32];
   auto name = argv[0];
@@ -195,10 +222,7 @@ exec_result execute(store_table& tab, server_env& env, const args_t& argv,
     for (std::size_t i = 0; i < name.size(); ++i)
       lower[i] = static_cast<char>(
         std::tolower(static_cast<unsigned char>(name[i])));
-    auto& commands = commands_by_name();
-    auto i = commands.find(std::string_view{lower, name.size()});
-    if (i != commands.end())
-      slot = i->second;
+    slot = resolve(env, std::string_view{lower, name.size()});
   }
   if (slot == no_slot) {
     auto text = unknown_command_text(argv);
@@ -207,12 +231,16 @@ exec_result execute(store_table& tab, server_env& env, const args_t& argv,
     return {};
   }
   auto& def = command_table[slot];
-  call c{tab, env, argv, out, def.name, slot};
+  call c{tab, env, sess, argv, out, def.name, slot};
   auto argc = static_cast<int>(std::min<std::size_t>(argv.size(), INT_MAX));
   std::int64_t ticks = 0;
   if ((def.arity > 0 && def.arity != argc)
       || (def.arity < 0 && argc < -def.arity)) {
     c.reject(c.arity_text());
+  } else if (!sess.authenticated && !def.own) {
+    c.reject("NOAUTH Authentication required.");
+  } else if (tab == nullptr && !def.own) {
+    return {false, false, true}; // counted where it runs
   } else {
     auto start = cycle_now();
     def.run(c);

@@ -21,17 +21,30 @@
 
 namespace cachet::redis {
 
+/// What a connection carries from one command to the next.
+struct session {
+  /// AUTH succeeded, or no password was set when the connection came.
+  bool authenticated = true;
+};
+
 /// What `execute` reports besides the reply.
 struct exec_result {
   /// QUIT: close the connection once the reply is sent.
   bool close = false;
   /// The table answered table_gone: the caller should resolve it again.
   bool store_gone = false;
+  /// Admitted but not run, for want of a table: send it to the owner.
+  bool forward = false;
 };
 
-/// Runs `args` (name first; not empty) against `tab` and appends the RESP2
-/// reply to `out`; counts it in this thread's INFO figures.
-exec_result execute(store_table& tab, server_env& env,
+/// Runs `args` (name first; not empty) against `tab` for the connection
+/// `sess` and appends the RESP2 reply to `out`; counts it in this thread's
+/// INFO figures. A command is looked up (through rename-command), its
+/// arity checked, and refused with NOAUTH while `sess` is not
+/// authenticated, in redis's order. Without a table (`tab` null: message
+/// mode's connection threads) only the connection's own commands (AUTH,
+/// QUIT) run; the others, once admitted, come back as `forward`.
+exec_result execute(store_table* tab, server_env& env, session& sess,
                     const std::vector<std::string_view>& args,
                     std::string& out);
 

@@ -49,7 +49,7 @@ void cmd_select(call& c) {
 }
 
 void cmd_dbsize(call& c) {
-  auto n = c.tab.size();
+  auto n = c.tab().size();
   if (c.ok(n))
     reply::integer(c.out, static_cast<std::int64_t>(*n));
 }
@@ -59,8 +59,8 @@ void cmd_flush(call& c) {
       || (c.argv.size() == 2 && !iequals(c.argv[1], "sync")
           && !iequals(c.argv[1], "async")))
     return c.error(syntax_error);
-  auto n = c.tab.size();
-  if (!c.ok(n) || !c.ok(c.tab.clear()))
+  auto n = c.tab().size();
+  if (!c.ok(n) || !c.ok(c.tab().clear()))
     return;
   c.dirty(static_cast<std::int64_t>(*n));
   reply::ok(c.out);
@@ -70,7 +70,7 @@ void cmd_del(call& c) {
   std::int64_t n = 0;
   auto now = now_ms();
   for (std::size_t i = 1; i < c.argv.size(); ++i) {
-    auto taken = c.tab.take(c.argv[i]);
+    auto taken = c.tab().take(c.argv[i]);
     if (!c.ok(taken))
       return;
     if (!*taken)
@@ -112,7 +112,7 @@ void cmd_rename(call& c) {
       return c.error("ERR no such key");
     return reply::ok(c.out);
   }
-  auto taken = c.tab.take(src);
+  auto taken = c.tab().take(src);
   if (!c.ok(taken))
     return;
   if (!*taken)
@@ -121,7 +121,7 @@ void cmd_rename(call& c) {
     c.count_expired();
     return c.error("ERR no such key");
   }
-  if (!c.ok(c.tab.insert(dst, std::move(**taken))))
+  if (!c.ok(c.tab().insert(dst, std::move(**taken))))
     return;
   c.dirty();
   reply::ok(c.out);
@@ -132,7 +132,7 @@ void cmd_keys(call& c) {
   bool all = pattern == "*";
   auto now = now_ms();
   std::vector<std::string> keys;
-  auto walked = c.tab.for_each([&](std::string_view k, const value& v) {
+  auto walked = c.tab().for_each([&](std::string_view k, const value& v) {
     if (!expired(v, now) && (all || glob_match(pattern, k)))
       keys.emplace_back(k);
   });
@@ -179,7 +179,7 @@ void cmd_scan(call& c) {
   auto now = now_ms();
   std::vector<std::string> keys;
   std::vector<std::string> stale;
-  auto next = c.tab.scan(
+  auto next = c.tab().scan(
     cursor, static_cast<std::size_t>(std::min(count, max_scan_count)),
     [&](std::string_view k, const value& v) {
       if (expired(v, now))

@@ -69,7 +69,7 @@ void expire_generic(call& c, std::int64_t base, bool seconds) {
   bool set = false;
   std::string key{c.argv[1]};
   auto now = now_ms();
-  auto updated = c.tab.update(key, [&](value& v) {
+  auto updated = c.tab().update(key, [&](value& v) {
     set = false;
     if (expired(v, now))
       return;
@@ -183,7 +183,7 @@ void cmd_pttl(call& c) {
 void cmd_persist(call& c) {
   bool cleared = false;
   auto now = now_ms();
-  auto updated = c.tab.update(c.argv[1], [&](value& v) {
+  auto updated = c.tab().update(c.argv[1], [&](value& v) {
     cleared = !expired(v, now) && v.expire_at != 0;
     if (cleared)
       v.expire_at = 0;

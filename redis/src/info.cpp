@@ -289,7 +289,7 @@ void keyspace_section(info_writer& w, call& c) {
   // (redis estimates it by sampling).
   std::int64_t keys = 0, expires = 0, live_ttls = 0, ttl_sum = 0;
   auto now = now_ms();
-  auto walked = c.tab.for_each([&](std::string_view, const value& v) {
+  auto walked = c.tab().for_each([&](std::string_view, const value& v) {
     ++keys;
     if (v.expire_at == 0)
       return;

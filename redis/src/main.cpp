@@ -3,6 +3,8 @@
 // the event loops, then waits for SIGINT or SIGTERM to shut down cleanly:
 // loops stop and close their connections, then the supervisor stops the
 // owner, then the actor system ends.
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -19,6 +21,7 @@
 
 #include <cachet/errc.hpp>
 
+#include "call.hpp"
 #include "owner.hpp"
 #include "resp_parser.hpp"
 #include "server.hpp"
@@ -36,6 +39,12 @@ const char* usage = R"(usage: cachet-redis [options]
                            (default 268435456; 0: no limit)
   --threads=N              event loops (default: one per core)
   --enable-debug-command   allow DEBUG CRASH-STORE (crashes the owner)
+  --requirepass=PASSWORD   clients must AUTH with it (CONFIG SET requirepass
+                           changes it; empty: none)
+  --protected-mode=yes|no  yes (default): while no password is set, refuse
+                           clients from anywhere but 127.0.0.1 and ::1
+  --rename-command NAME NEW  the command NAME answers to NEW only; NEW ""
+                           disables it (repeatable)
   --help                   this text
 )";
 
@@ -82,6 +91,28 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     std::string_view val;
+    if (arg == "--rename-command") {
+      // Two values, as redis.conf's rename-command.
+      if (i + 2 >= argc)
+        return fail("--rename-command takes a command and its new name");
+      std::string from{argv[i + 1]};
+      std::string to{argv[i + 2]};
+      i += 2;
+      for (auto* s : {&from, &to})
+        for (auto& ch : *s)
+          ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      auto& known = cachet::redis::command_list();
+      auto is_command = [&](const std::string& name) {
+        return std::any_of(known.begin(), known.end(),
+                           [&](auto& cmd) { return cmd.name == name; });
+      };
+      if (!is_command(from))
+        return fail("--rename-command: no such command: " + from);
+      if (is_command(to) && to != from)
+        return fail("--rename-command: " + to + " is a command already");
+      cfg.renames.emplace_back(std::move(from), std::move(to));
+      continue;
+    }
     auto eq = arg.find('=');
     if (eq != std::string_view::npos) {
       val = arg.substr(eq + 1);
@@ -112,10 +143,16 @@ int main(int argc, char** argv) {
     } else if (arg == "--threads" && parse_size(val, n) && n >= 1
                && n <= 1024) {
       cfg.threads = static_cast<int>(n);
+    } else if (arg == "--requirepass") {
+      cfg.requirepass = std::string{val};
+    } else if (arg == "--protected-mode" && (val == "yes" || val == "no")) {
+      cfg.protected_mode = val == "yes";
     } else {
       return fail("bad option: " + std::string{argv[i]});
     }
   }
+  env.pass.set(cfg.requirepass);
+  env.protected_mode.store(cfg.protected_mode);
   // SIGINT/SIGTERM write to a pipe that main waits on. A handler (not
   // sigwait) because threads we did not start (a sanitizer's, say) do not
   // block the signals and may be the ones to receive them.

@@ -54,8 +54,10 @@ caf::behavior store_owner(caf::stateful_actor<owner_state>* self,
     [=](exec_atom, const std::vector<std::string>& args) -> std::string {
       std::vector<std::string_view> views(args.begin(), args.end());
       std::string out;
+      // The connection thread admitted the command (AUTH included).
+      session admitted;
       if (!views.empty())
-        execute(*self->state.shared, *env, views, out);
+        execute(&*self->state.shared, *env, admitted, views, out);
       return out;
     },
     [=](sweep_atom) {

@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <string_view>
 #include <unordered_set>
 
 #include <arpa/inet.h>
@@ -40,6 +41,40 @@ namespace {
 // Replies are sent early once this much is pending in a batch.
 constexpr std::size_t early_flush = 64 * 1024;
 
+/// Whether a client is local as redis's protected mode sees it: its
+/// address is 127.0.0.1 or ::1 exactly (127.0.0.2 is not).
+bool is_local(const sockaddr_storage& peer) {
+  if (peer.ss_family == AF_INET) {
+    auto& in = reinterpret_cast<const sockaddr_in&>(peer);
+    return ntohl(in.sin_addr.s_addr) == INADDR_LOOPBACK;
+  }
+  if (peer.ss_family == AF_INET6) {
+    auto& in6 = reinterpret_cast<const sockaddr_in6&>(peer);
+    return IN6_IS_ADDR_LOOPBACK(&in6.sin6_addr);
+  }
+  return false;
+}
+
+/// What redis-server 7.0 sends a client that protected mode refuses, word
+/// for word, before it closes the connection.
+constexpr std::string_view denied_text
+  = "-DENIED Redis is running in protected mode because protected mode is "
+    "enabled and no password is set for the default user. In this mode "
+    "connections are only accepted from the loopback interface. If you want "
+    "to connect from external computers to Redis you may adopt one of the "
+    "following solutions: 1) Just disable protected mode sending the command "
+    "'CONFIG SET protected-mode no' from the loopback interface by "
+    "connecting to Redis from the same host the server is running, however "
+    "MAKE SURE Redis is not publicly accessible from internet if you do so. "
+    "Use CONFIG REWRITE to make this change permanent. 2) Alternatively you "
+    "can just disable the protected mode by editing the Redis configuration "
+    "file, and setting the protected mode option to 'no', and then "
+    "restarting the server. 3) If you started the server manually just for "
+    "testing, restart it with the '--protected-mode no' option. 4) Setup a "
+    "an authentication password for the default user. NOTE: You only need "
+    "to do one of the above things in order for the server to start "
+    "accepting connections from the outside.\r\n";
+
 struct connection {
   int fd;
   resp_parser parser;
@@ -47,6 +82,7 @@ struct connection {
   std::size_t out_off = 0;
   bool close_after = false; // QUIT or a protocol error: close once sent
   bool watching_out = false;
+  session sess;
 
   connection(int fd, parser_limits limits) : fd(fd), parser(limits) {
     // nop
@@ -108,8 +144,10 @@ public:
 private:
   void accept_all() {
     for (int i = 0; i < 64; ++i) {
-      int fd = ::accept4(listener_, nullptr, nullptr,
-                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+      sockaddr_storage peer{};
+      socklen_t peer_len = sizeof(peer);
+      int fd = ::accept4(listener_, reinterpret_cast<sockaddr*>(&peer),
+                         &peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0)
         return; // EAGAIN: another loop took it, or nothing left
       auto& st = env_.stats;
@@ -123,9 +161,21 @@ private:
         continue;
       }
       st.total_connections.fetch_add(1, std::memory_order_relaxed);
+      if (env_.protected_mode.load(std::memory_order_relaxed)
+          && !env_.pass.required() && !is_local(peer)) {
+        st.connected_clients.fetch_sub(1);
+        st.rejected_connections.fetch_add(1, std::memory_order_relaxed);
+        [[maybe_unused]] auto w = ::send(fd, denied_text.data(),
+                                         denied_text.size(), MSG_NOSIGNAL);
+        ::close(fd);
+        continue;
+      }
       int one = 1;
       ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
       auto* c = new connection(fd, limits_);
+      // Authenticated from the start while no password is set (redis's
+      // default user with nopass); a password set later does not undo it.
+      c->sess.authenticated = !env_.pass.required();
       conns_.insert(c);
       epoll_event ev{};
       ev.events = EPOLLIN;
@@ -207,19 +257,19 @@ private:
         error_reply(c, "ERR store unavailable");
         return;
       }
-      auto res = execute(*tab_, env_, args_, c->out);
+      auto res = execute(&*tab_, env_, c->sess, args_, c->out);
       if (res.store_gone)
         tab_.reset();
       c->close_after |= res.close;
       return;
     }
-    // Message mode: everything but QUIT (which closes this connection) is
-    // executed by the owner, one command per call through its mailbox.
-    if (args_[0].size() == 4 && ::strncasecmp(args_[0].data(), "quit", 4) == 0) {
-      reply::ok(c->out);
-      c->close_after = true;
+    // Message mode: this thread admits each command (lookup, arity, AUTH)
+    // and runs the connection's own (AUTH, QUIT); the owner executes the
+    // rest, one command per call through its mailbox.
+    auto res = execute(nullptr, env_, c->sess, args_, c->out);
+    c->close_after |= res.close;
+    if (!res.forward)
       return;
-    }
     std::vector<std::string> owned(args_.begin(), args_.end());
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{5};
     for (;;) {

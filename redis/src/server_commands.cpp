@@ -1,6 +1,7 @@
-// Connection and server commands (redis-server 7.0's server.c, config.c
-// and debug.c as seen by clients): PING, ECHO, QUIT, COMMAND, CONFIG GET
-// and DEBUG CRASH-STORE. INFO has a file of its own (info.cpp).
+// Connection and server commands (redis-server 7.0's server.c, acl.c,
+// config.c and debug.c as seen by clients): AUTH, PING, ECHO, QUIT,
+// COMMAND, CONFIG GET and SET, and DEBUG CRASH-STORE. INFO has a file of
+// its own (info.cpp).
 //
 // Subcommands that redis counts apart in commandstats (config|get,
 // command|count, ...) charge their own slot; an unknown subcommand is
@@ -8,6 +9,10 @@
 #include "call.hpp"
 
 #include "glob.hpp"
+
+#include <algorithm>
+#include <iterator>
+#include <optional>
 
 namespace cachet::redis {
 
@@ -24,6 +29,28 @@ void unknown_subcommand(call& c, std::string_view help) {
 }
 
 } // namespace
+
+// AUTH [username] password: the default user is the only one, with
+// requirepass as its password. A connection stays authenticated when the
+// password changes, as in redis.
+void cmd_auth(call& c) {
+  if (c.argv.size() > 3)
+    return c.error(syntax_error);
+  auto user = c.argv.size() == 3 ? c.argv[1] : std::string_view{"default"};
+  auto guess = c.argv.back();
+  if (c.argv.size() == 2 && !c.env.pass.required())
+    return c.error("ERR AUTH <password> called without any password "
+                   "configured for the default user. Are you sure your "
+                   "configuration is correct?");
+  // With no password, the default user takes any (redis's nopass).
+  bool ok = user == "default"
+            && (!c.env.pass.required() || c.env.pass.matches(guess));
+  if (!ok)
+    return c.error("WRONGPASS invalid username-password pair or user is "
+                   "disabled.");
+  c.sess.authenticated = true;
+  reply::ok(c.out);
+}
 
 void cmd_ping(call& c) {
   if (c.argv.size() > 2)
@@ -44,15 +71,19 @@ void cmd_quit(call& c) {
 }
 
 void cmd_command(call& c) {
-  auto& list = command_list();
+  // What clients call the commands: rename-command renames, or hides.
+  std::vector<std::pair<std::string_view, int>> list;
+  for (auto& cmd : command_list())
+    if (auto name = client_name(c.env, cmd.name); !name.empty())
+      list.emplace_back(name, cmd.arity);
   if (c.argv.size() == 1) {
     // COMMAND: [name, arity, flags, first key, last key, step] per command;
     // clients read no more than that.
     reply::array(c.out, static_cast<std::int64_t>(list.size()));
-    for (auto& cmd : list) {
+    for (auto& [name, arity] : list) {
       reply::array(c.out, 6);
-      reply::bulk(c.out, cmd.name);
-      reply::integer(c.out, cmd.arity);
+      reply::bulk(c.out, name);
+      reply::integer(c.out, arity);
       reply::array(c.out, 0);
       reply::integer(c.out, 0);
       reply::integer(c.out, 0);
@@ -70,14 +101,62 @@ void cmd_command(call& c) {
   } else if (iequals(sub, "list") && c.argv.size() == 2) {
     c.slot = command_slot("command|list");
     reply::array(c.out, static_cast<std::int64_t>(list.size()));
-    for (auto& cmd : list)
-      reply::bulk(c.out, cmd.name);
+    for (auto& entry : list)
+      reply::bulk(c.out, entry.first);
   } else {
     unknown_subcommand(c, "COMMAND");
   }
 }
 
+/// CONFIG SET param value [param value ...]: requirepass and
+/// protected-mode, at run time; all or nothing, as in redis.
+void config_set(call& c) {
+  c.name = "config|set";
+  c.slot = command_slot(c.name);
+  if (c.argv.size() < 4)
+    return c.reject(c.arity_text());
+  if (c.argv.size() % 2 != 0)
+    return c.error(syntax_error);
+  auto failed = [&](std::string_view param, std::string_view why) {
+    c.error("ERR CONFIG SET failed (possibly related to argument '"
+            + std::string{param.substr(0, 128)} + "') - " + std::string{why});
+  };
+  const std::string_view known[] = {"requirepass", "protected-mode"};
+  bool seen[std::size(known)] = {};
+  for (std::size_t i = 2; i < c.argv.size(); i += 2) {
+    auto* at = std::find_if(std::begin(known), std::end(known),
+                            [&](auto name) { return iequals(name, c.argv[i]); });
+    if (at == std::end(known))
+      return c.error("ERR Unknown option or number of arguments for CONFIG "
+                     "SET - '"
+                     + std::string{c.argv[i].substr(0, 128)} + "'");
+    auto k = static_cast<std::size_t>(at - std::begin(known));
+    if (seen[k])
+      return failed(c.argv[i], "duplicate parameter");
+    seen[k] = true;
+  }
+  std::optional<std::string> pass;
+  std::optional<bool> protect;
+  for (std::size_t i = 2; i < c.argv.size(); i += 2) {
+    auto val = c.argv[i + 1];
+    if (iequals(c.argv[i], "requirepass")) {
+      pass.emplace(val);
+    } else if (iequals(val, "yes") || iequals(val, "no")) {
+      protect = iequals(val, "yes");
+    } else {
+      return failed(c.argv[i], "argument must be 'yes' or 'no'");
+    }
+  }
+  if (pass)
+    c.env.pass.set(std::move(*pass));
+  if (protect)
+    c.env.protected_mode.store(*protect, std::memory_order_relaxed);
+  reply::ok(c.out);
+}
+
 void cmd_config(call& c) {
+  if (iequals(c.argv[1], "set"))
+    return config_set(c);
   if (!iequals(c.argv[1], "get"))
     return unknown_subcommand(c, "CONFIG");
   c.name = "config|get";
@@ -91,7 +170,10 @@ void cmd_config(call& c) {
     {"databases", "1"},
     {"maxclients", ll_text(cfg.maxclients)},
     {"port", ll_text(cfg.port)},
+    {"protected-mode",
+     c.env.protected_mode.load(std::memory_order_relaxed) ? "yes" : "no"},
     {"proto-max-bulk-len", ll_text(cfg.proto_max_bulk_len)},
+    {"requirepass", c.env.pass.get()},
     {"save", ""},
     {"client-output-buffer-limit",
      "normal " + ll_text(cfg.output_buffer_limit) + " "

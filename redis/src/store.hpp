@@ -7,9 +7,14 @@
 // even before it is removed (redis's lazy + active expiry, expire.cpp).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include <caf/actor_system.hpp>
 
@@ -47,6 +52,49 @@ struct server_config {
   std::int64_t output_buffer_limit = 256 * 1024 * 1024;
   int threads = 0; // 0: one event loop per core
   bool enable_debug_command = false;
+  /// The default user's password at start (empty: none; CONFIG SET
+  /// requirepass changes it at run time, in server_env::password).
+  std::string requirepass;
+  /// redis's protected-mode: while no password is set, refuse clients
+  /// from anywhere but 127.0.0.1 (CONFIG SET protected-mode changes it).
+  bool protected_mode = true;
+  /// redis's rename-command, as (lower-case name, new name): the command
+  /// answers to the new name only; an empty one disables it.
+  std::vector<std::pair<std::string, std::string>> renames;
+};
+
+/// The default user's password (redis's requirepass), read and changed
+/// by any thread.
+class password {
+public:
+  void set(std::string text) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    text_ = std::move(text);
+  }
+  std::string get() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return text_;
+  }
+  /// Whether connections must AUTH (a password is set).
+  bool required() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return !text_.empty();
+  }
+  /// Whether `guess` is the password, in a time that does not depend on
+  /// where they differ (redis's time_independent_strcmp).
+  bool matches(std::string_view guess) const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    unsigned diff = guess.size() != text_.size() ? 1 : 0;
+    for (std::size_t i = 0; i < guess.size(); ++i)
+      diff |= static_cast<unsigned char>(guess[i])
+              ^ static_cast<unsigned char>(
+                i < text_.size() ? text_[i] : 0);
+    return diff == 0 && !text_.empty();
+  }
+
+private:
+  mutable std::mutex mtx_;
+  std::string text_;
 };
 
 /// What a command needs besides the table; shared by every thread.
@@ -58,6 +106,10 @@ struct server_env {
   std::function<void()> crash_store;
   /// The event loops that run (for INFO).
   int loops = 0;
+  /// requirepass now.
+  password pass;
+  /// protected-mode now.
+  std::atomic<bool> protected_mode{true};
 };
 
 } // namespace cachet::redis

@@ -168,7 +168,7 @@ bool set_value(call& c, std::string_view key, std::string_view val,
   failed = false;
   if ((flags & (f_nx | f_xx | f_get | f_keepttl)) == 0) {
     // The plain SET: one insert, key and value copied once into the table.
-    if (!c.ok(c.tab.insert(key, value{std::string{val}, at}))) {
+    if (!c.ok(c.tab().insert(key, value{std::string{val}, at}))) {
       failed = true;
       return false;
     }
@@ -322,7 +322,7 @@ void cmd_getset(call& c) {
 }
 
 void cmd_getdel(call& c) {
-  auto taken = c.tab.take(c.argv[1]);
+  auto taken = c.tab().take(c.argv[1]);
   if (!c.ok(taken))
     return;
   if (!*taken)
@@ -349,7 +349,7 @@ void cmd_getex(call& c) {
   }
   std::optional<std::string> got;
   auto now = now_ms();
-  auto updated = c.tab.update(key, [&](value& v) {
+  auto updated = c.tab().update(key, [&](value& v) {
     got.reset();
     if (expired(v, now))
       return;
@@ -388,7 +388,7 @@ bool store_pairs(call& c) {
     entries.emplace_back(std::string{c.argv[i]},
                          value{std::string{c.argv[i + 1]}, 0});
   auto n = static_cast<std::int64_t>(entries.size());
-  if (!c.ok(c.tab.insert(std::move(entries))))
+  if (!c.ok(c.tab().insert(std::move(entries))))
     return false;
   c.dirty(n);
   return true;

@@ -1062,6 +1062,147 @@ def suite_info():
             s.stop()
 
 
+# -- suite: security ----------------------------------------------------------
+
+def suite_security():
+    """requirepass, AUTH, NOAUTH, CONFIG SET requirepass and rename-command,
+    reply for reply against redis-server started with the same options."""
+    import redis as pyredis
+    opts = ["--requirepass", "sekret", "--protected-mode", "yes",
+            "--rename-command", "FLUSHALL", "myflush",
+            "--rename-command", "KEYS", ""]
+    servers = [redis(*opts), cachet("direct", *opts),
+               cachet("message", *opts)]
+    try:
+        # Each step: (connection index, command); connections open as the
+        # steps first use them, so a password change meets new ones.
+        steps = [
+            (0, ("SET", "k", "v")), (0, ("PING",)), (0, ("GET", "k")),
+            (0, ("SET", "k")), (0, ("NOSUCH", "x")), (0, ("KEYS", "*")),
+            (0, ("AUTH",)), (0, ("AUTH", "a", "b", "c")),
+            (0, ("AUTH", "wrong")), (0, ("AUTH", "default", "wrong")),
+            (0, ("AUTH", "bob", "sekret")), (0, ("GET", "k")),
+            (0, ("AUTH", "sekret")), (0, ("SET", "k", "v")),
+            (0, ("GET", "k")), (0, ("KEYS", "*")), (0, ("FLUSHALL",)),
+            (0, ("CONFIG", "GET", "requirepass")),
+            (1, ("AUTH", "default", "sekret")), (1, ("GET", "k")),
+            (0, ("CONFIG", "SET", "requirepass")),
+            (0, ("CONFIG", "SET", "requirepass", "a", "b")),
+            (0, ("CONFIG", "SET", "nosuch", "1")),
+            (0, ("CONFIG", "SET", "protected-mode", "maybe")),
+            (0, ("CONFIG", "SET", "requirepass", "a", "REQUIREPASS", "b")),
+            (0, ("CONFIG", "SET", "protected-mode", "no", "nosuch", "1")),
+            (0, ("CONFIG", "GET", "protected-mode")),
+            (0, ("CONFIG", "SET", "protected-mode", "No")),
+            (0, ("CONFIG", "GET", "protected-mode")),
+            (0, ("CONFIG", "SET", "protected-mode", "yes")),
+            (0, ("CONFIG", "SET", "requirepass", "n3w")),
+            (0, ("GET", "k")), (1, ("GET", "k")),
+            (2, ("GET", "k")), (2, ("AUTH", "sekret")), (2, ("AUTH", "n3w")),
+            (2, ("GET", "k")), (2, ("MYFLUSH",)), (2, ("DBSIZE",)),
+            (0, ("CONFIG", "SET", "requirepass", "")),
+            (3, ("SET", "k", "v")), (3, ("AUTH", "x")),
+            (3, ("AUTH", "default", "anything")), (3, ("GET", "k")),
+            (3, ("QUIT",)),
+        ]
+        conns = [[None] * 4 for _ in servers]
+        for who, cmd in steps:
+            wire = encode(*cmd)
+            replies = []
+            for i, srv in enumerate(servers):
+                if conns[i][who] is None:
+                    conns[i][who] = Conn(srv.port)
+                conns[i][who].send(wire)
+                replies.append(conns[i][who].read_raw())
+            for name, got in zip(("direct", "message"), replies[1:]):
+                check(got == replies[0],
+                      "security %s: %r -> %r, redis-server %r"
+                      % (name, cmd, got, replies[0]))
+        # COMMAND lists the new name, not the old, and not KEYS.
+        for srv in servers[1:]:
+            c = Conn(srv.port)
+            c.call("AUTH", "x")
+            names = c.call("COMMAND", "LIST")
+            check(b"myflush" in names and b"flushall" not in names
+                  and b"keys" not in names,
+                  "security: COMMAND LIST under rename-command: %r" % names)
+            c.close()
+        # COMMAND LIST and the client library below do not need these.
+        for row in conns:
+            for c in row:
+                if c is not None:
+                    c.close()
+        # Protected mode: with no password, a client from 127.0.0.2 gets
+        # redis's DENIED text and the connection closes; 127.0.0.1 is
+        # served; CONFIG SET protected-mode no lets 127.0.0.2 in.
+        guarded = [redis("--protected-mode", "yes"), cachet("direct"),
+                   cachet("message")]
+        try:
+            def from_addr(srv, src):
+                s = socket.socket()
+                s.settimeout(10)
+                s.bind((src, 0))
+                s.connect(("127.0.0.1", srv.port))
+                c = Conn.__new__(Conn)
+                c.sock, c.buf = s, b""
+                return c
+            denied = []
+            for srv in guarded:
+                c = from_addr(srv, "127.0.0.2")
+                c.send(encode("PING"))
+                denied.append(c.read_until_eof())
+                c.close()
+            check(denied[0].startswith(b"-DENIED Redis is running in "
+                                       b"protected mode"),
+                  "security: redis-server denies 127.0.0.2: %r"
+                  % denied[0][:80])
+            for name, got in zip(("direct", "message"), denied[1:]):
+                check(got == denied[0], "security %s: 127.0.0.2 got %r"
+                      % (name, got[:200]))
+            for srv in guarded:
+                local = Conn(srv.port)
+                check(local.call("PING") == b"+PONG",
+                      "security: %s serves 127.0.0.1" % srv.name)
+                check(local.call("CONFIG", "SET", "protected-mode", "no")
+                      == b"+OK", "security: %s turns protected mode off"
+                      % srv.name)
+                c = from_addr(srv, "127.0.0.2")
+                check(c.call("PING") == b"+PONG",
+                      "security: %s serves 127.0.0.2 with protected-mode no"
+                      % srv.name)
+                stats = info_dict(local.call("INFO", "stats"))
+                check(stats.get(b"rejected_connections") == b"1",
+                      "security: %s rejected_connections %r"
+                      % (srv.name, stats.get(b"rejected_connections")))
+                c.close()
+                local.close()
+        finally:
+            for srv in guarded:
+                check(srv.stop() == 0, "security: %s exits cleanly" % srv.name)
+        # A client library: redis-py with a password, and without one.
+        srv = cachet("direct", "--requirepass=pw")
+        try:
+            good = pyredis.Redis(port=srv.port, password="pw")
+            check(good.set("a", "1") and good.get("a") == b"1",
+                  "security: redis-py with the password")
+            try:
+                pyredis.Redis(port=srv.port).get("a")
+                check(False, "security: redis-py without a password read")
+            except pyredis.exceptions.AuthenticationError:
+                pass
+            try:
+                pyredis.Redis(port=srv.port, password="no").get("a")
+                check(False, "security: redis-py with a wrong password read")
+            except pyredis.exceptions.ResponseError as e:
+                check(str(e).startswith("WRONGPASS"),
+                      "security: redis-py with a wrong password: %s" % e)
+        finally:
+            check(srv.stop() == 0, "security: clean exit")
+    finally:
+        for s in servers:
+            check(s.stop() == 0, "security: %s exits cleanly" % s.name)
+
+
 def main():
     global CACHET
     CACHET = sys.argv[1]
