@@ -99,6 +99,11 @@ struct call {
     return *table;
   }
 
+  /// A write to `key`: connections that WATCH it fail their EXEC.
+  void touch(std::string_view key) {
+    env.watches.touch(key);
+  }
+
   /// Replies with the error `text`, counted in errorstats.
   void error(std::string_view text) {
     reply::error(out, text);
@@ -153,6 +158,12 @@ struct call {
   /// Counts `n` writes (rdb_changes_since_last_save).
   void dirty(std::int64_t n = 1) {
     thread_counters::add(env.stats.local().dirty, n);
+  }
+
+  /// A write to `key`: counted, and seen by the connections that WATCH it.
+  void wrote(std::string_view key) {
+    dirty();
+    touch(key);
   }
 
   /// Removes `key` if it is expired at `now`, atomically: a write of the
@@ -216,6 +227,13 @@ struct call {
 };
 
 // -- the commands, by file (each `cmd_x` runs X) ------------------------------
+
+// multi.cpp: transactions.
+void cmd_multi(call& c);
+void cmd_exec(call& c);
+void cmd_discard(call& c);
+void cmd_watch(call& c);
+void cmd_unwatch(call& c);
 
 // server_commands.cpp: connection and server commands.
 void cmd_auth(call& c);

@@ -24,16 +24,20 @@ struct command_def {
   std::string_view name;
   void (*run)(call&);
   int arity; // redis's: n exactly, -n at least n (the name included)
-  /// The connection's own command: runs without AUTH and without a table
-  /// (redis's CMD_NO_AUTH).
-  bool own = false;
+  /// Needs no AUTH (redis's CMD_NO_AUTH).
+  bool no_auth = false;
+  /// Works on the connection (its session, the watch registry): runs on
+  /// the connection's thread in message mode too.
+  bool conn = false;
+  /// Runs at once inside MULTI instead of being queued.
+  bool immediate = false;
 };
 
 // Sorted by name, as COMMAND lists them; a command's index is its
 // commandstats slot.
 constexpr command_def command_table[] = {
   {"append", cmd_append, 3},
-  {"auth", cmd_auth, -2, true},
+  {"auth", cmd_auth, -2, true, true},
   {"command", cmd_command, -1},
   {"config", cmd_config, -2},
   {"dbsize", cmd_dbsize, 1},
@@ -41,7 +45,9 @@ constexpr command_def command_table[] = {
   {"decr", cmd_decr, 2},
   {"decrby", cmd_decrby, 3},
   {"del", cmd_del, -2},
+  {"discard", cmd_discard, 1, false, true, true},
   {"echo", cmd_echo, 2},
+  {"exec", cmd_exec, 1, false, true, true},
   {"exists", cmd_exists, -2},
   {"expire", cmd_expire, -3},
   {"expireat", cmd_expireat, -3},
@@ -60,13 +66,14 @@ constexpr command_def command_table[] = {
   {"mget", cmd_mget, -2},
   {"mset", cmd_mset, -3},
   {"msetnx", cmd_msetnx, -3},
+  {"multi", cmd_multi, 1, false, true, true},
   {"persist", cmd_persist, 2},
   {"pexpire", cmd_pexpire, -3},
   {"pexpireat", cmd_pexpireat, -3},
   {"ping", cmd_ping, -1},
   {"psetex", cmd_psetex, 4},
   {"pttl", cmd_pttl, 2},
-  {"quit", cmd_quit, -1, true},
+  {"quit", cmd_quit, -1, true, true, true},
   {"rename", cmd_rename, 3},
   {"scan", cmd_scan, -2},
   {"select", cmd_select, 2},
@@ -78,6 +85,8 @@ constexpr command_def command_table[] = {
   {"ttl", cmd_ttl, 2},
   {"type", cmd_type, 2},
   {"unlink", cmd_del, -2},
+  {"unwatch", cmd_unwatch, 1, false, true},
+  {"watch", cmd_watch, -2, false, true, true},
 };
 
 constexpr std::size_t command_count = std::size(command_table);
@@ -228,6 +237,7 @@ exec_result execute(store_table* tab, server_env& env, session& sess,
     auto text = unknown_command_text(argv);
     reply::error(out, text);
     counters.count_error(text);
+    sess.multi_refused |= sess.in_multi;
     return {};
   }
   auto& def = command_table[slot];
@@ -237,9 +247,15 @@ exec_result execute(store_table* tab, server_env& env, session& sess,
   if ((def.arity > 0 && def.arity != argc)
       || (def.arity < 0 && argc < -def.arity)) {
     c.reject(c.arity_text());
-  } else if (!sess.authenticated && !def.own) {
+    sess.multi_refused |= sess.in_multi;
+  } else if (!sess.authenticated && !def.no_auth) {
     c.reject("NOAUTH Authentication required.");
-  } else if (tab == nullptr && !def.own) {
+  } else if (sess.in_multi && !def.immediate) {
+    // Counted when EXEC runs it.
+    sess.queued.emplace_back(argv.begin(), argv.end());
+    reply::simple(out, "QUEUED");
+    return {};
+  } else if (tab == nullptr && !def.conn) {
     return {false, false, true}; // counted where it runs
   } else {
     auto start = cycle_now();

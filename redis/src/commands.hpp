@@ -7,8 +7,8 @@
 // table (message mode): the table is public, so a shared handle has every
 // right. Thread safety: any number of threads may execute commands at once,
 // each with its own output buffer; every command is atomic per key, as the
-// table's operations are (multi-key commands such as MSETNX and RENAME are
-// not isolated as a whole).
+// table's operations are, and EXEC, MSETNX and RENAME are isolated as a
+// whole (transactions.hpp).
 #pragma once
 
 #include <chrono>
@@ -25,6 +25,13 @@ namespace cachet::redis {
 struct session {
   /// AUTH succeeded, or no password was set when the connection came.
   bool authenticated = true;
+  /// After MULTI: the commands queued for EXEC, and whether one was
+  /// refused while queuing (EXEC then aborts).
+  bool in_multi = false;
+  bool multi_refused = false;
+  std::vector<std::vector<std::string>> queued;
+  /// This connection's id among the watchers (0: it never watched).
+  std::uint64_t watch_id = 0;
 };
 
 /// What `execute` reports besides the reply.
@@ -35,6 +42,12 @@ struct exec_result {
   bool store_gone = false;
   /// Admitted but not run, for want of a table: send it to the owner.
   bool forward = false;
+  /// EXEC without a table: send the session's queue to the owner
+  /// (run_transaction), then end the transaction (end_transaction).
+  bool forward_exec = false;
+  /// WATCH without a table: send the keys and the session's watch id to
+  /// the owner (watch_keys), which replies.
+  bool forward_watch = false;
 };
 
 /// Runs `args` (name first; not empty) against `tab` for the connection
@@ -47,6 +60,20 @@ struct exec_result {
 exec_result execute(store_table* tab, server_env& env, session& sess,
                     const std::vector<std::string_view>& args,
                     std::string& out);
+
+/// EXEC's work: unless a key `watch_id` watches was written (a null array
+/// then), runs `queued` in order and returns their replies as one array.
+/// The caller isolates it (exec_gate, or the owner's mailbox).
+std::string run_transaction(store_table& tab, server_env& env,
+                            std::uint64_t watch_id,
+                            const std::vector<std::vector<std::string>>& queued);
+
+/// WATCH's work: `id` watches `keys`, each with its expiry now.
+void watch_keys(store_table& tab, server_env& env, std::uint64_t id,
+                const std::vector<std::string_view>& keys);
+
+/// Leaves MULTI (EXEC, DISCARD, an aborted EXEC) and unwatches every key.
+void end_transaction(server_env& env, session& sess);
 
 /// How often active expiry runs when few keys are found expired (redis's
 /// hz 10).

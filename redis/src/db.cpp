@@ -63,6 +63,7 @@ void cmd_flush(call& c) {
   if (!c.ok(n) || !c.ok(c.tab().clear()))
     return;
   c.dirty(static_cast<std::int64_t>(*n));
+  c.env.watches.touch_all();
   reply::ok(c.out);
 }
 
@@ -75,10 +76,12 @@ void cmd_del(call& c) {
       return;
     if (!*taken)
       continue;
-    if (expired(**taken, now))
+    if (expired(**taken, now)) {
       c.count_expired(); // redis expires it on lookup, then deletes nothing
-    else
+    } else {
       ++n;
+      c.touch(c.argv[i]);
+    }
   }
   c.dirty(n);
   reply::integer(c.out, n);
@@ -101,7 +104,9 @@ void cmd_type(call& c) {
     reply::simple(c.out, *found ? "string" : "none");
 }
 
-void cmd_rename(call& c) {
+namespace {
+
+void rename_now(call& c) {
   std::string src{c.argv[1]};
   std::string dst{c.argv[2]};
   if (src == dst) {
@@ -124,7 +129,17 @@ void cmd_rename(call& c) {
   if (!c.ok(c.tab().insert(dst, std::move(**taken))))
     return;
   c.dirty();
+  c.touch(src);
+  c.touch(dst);
   reply::ok(c.out);
+}
+
+} // namespace
+
+void cmd_rename(call& c) {
+  // The source goes and the destination comes as one: no other command
+  // sees the key in neither place, or in both.
+  c.env.gate.isolated(gate_slot, [&] { rename_now(c); });
 }
 
 void cmd_keys(call& c) {

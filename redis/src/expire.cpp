@@ -89,7 +89,7 @@ void expire_generic(call& c, std::int64_t base, bool seconds) {
   if (!c.ok(updated))
     return;
   if (set) {
-    c.dirty();
+    c.wrote(key);
     // redis deletes the key at once (a deletion, not an expiry).
     auto later = now_ms();
     if (when <= later)
@@ -191,7 +191,7 @@ void cmd_persist(call& c) {
   if (!c.ok(updated))
     return;
   if (cleared)
-    c.dirty();
+    c.wrote(c.argv[1]);
   reply::integer(c.out, cleared ? 1 : 0);
 }
 

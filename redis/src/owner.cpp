@@ -60,9 +60,33 @@ caf::behavior store_owner(caf::stateful_actor<owner_state>* self,
         execute(&*self->state.shared, *env, admitted, views, out);
       return out;
     },
+    [=](transaction_atom, std::uint64_t watch_id,
+        const std::vector<std::string>& flat) -> std::string {
+      std::vector<std::vector<std::string>> queued;
+      for (std::size_t i = 0; i < flat.size();) {
+        auto argc = std::stoul(flat[i++]);
+        auto end = std::min(flat.size(), i + argc);
+        queued.emplace_back(flat.begin() + static_cast<std::ptrdiff_t>(i),
+                            flat.begin() + static_cast<std::ptrdiff_t>(end));
+        i = end;
+      }
+      // One message: no other command runs until it is done.
+      return run_transaction(*self->state.shared, *env, watch_id, queued);
+    },
+    [=](watch_atom, std::uint64_t id,
+        const std::vector<std::string>& keys) -> std::string {
+      watch_keys(*self->state.shared, *env, id,
+                 {keys.begin(), keys.end()});
+      return "+OK\r\n";
+    },
     [=](sweep_atom) {
       auto& st = self->state;
-      if (active_expire_cycle(*st.shared, *env, st.expiry))
+      // In direct mode the loops run commands meanwhile: an EXEC must not
+      // see keys vanish halfway.
+      env->gate.enter(*env->expiry_slot);
+      bool again = active_expire_cycle(*st.shared, *env, st.expiry);
+      env->gate.leave(*env->expiry_slot);
+      if (again)
         self->send(self, sweep_atom::value); // after what the mailbox holds
       else
         self->delayed_send(self, expire_period, sweep_atom::value);

@@ -22,6 +22,11 @@
 namespace cachet::redis {
 
 using exec_atom = caf::atom_constant<caf::atom("exec")>;
+/// EXEC in message mode: (transaction_atom, watch id, each queued command
+/// as its argc then its arguments).
+using transaction_atom = caf::atom_constant<caf::atom("multi")>;
+/// WATCH in message mode: (watch_atom, watch id, the keys).
+using watch_atom = caf::atom_constant<caf::atom("watch")>;
 using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
 using crash_atom = caf::atom_constant<caf::atom("crash")>;
 

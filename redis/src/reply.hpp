@@ -54,6 +54,11 @@ inline void null(std::string& out) {
   out.append("$-1\r\n", 5);
 }
 
+/// "*-1\r\n": RESP2's null array (EXEC after a watched key changed).
+inline void null_array(std::string& out) {
+  out.append("*-1\r\n", 5);
+}
+
 /// "*n\r\n", followed by n replies.
 inline void array(std::string& out, std::int64_t n) {
   out += '*';

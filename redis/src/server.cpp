@@ -103,6 +103,7 @@ public:
 
   ~loop() {
     for (auto* c : conns_) {
+      env_.watches.unwatch(c->sess.watch_id);
       ::close(c->fd);
       env_.stats.connected_clients.fetch_sub(1, std::memory_order_relaxed);
       delete c;
@@ -124,6 +125,8 @@ public:
       // A connection thread holds no lock across a call: lending is safe.
       caller_ = std::make_unique<blocking_caller>(*env_.system,
                                                   thread_lending::on);
+    if (!env_.config.message_mode)
+      gate_slot = &env_.gate.join();
     epoll_event events[128];
     while (!stopping.load()) {
       int n = ::epoll_wait(epfd_, events, 128, -1);
@@ -185,6 +188,7 @@ private:
   }
 
   void close_conn(connection* c) {
+    env_.watches.unwatch(c->sess.watch_id);
     ::epoll_ctl(epfd_, EPOLL_CTL_DEL, c->fd, nullptr);
     ::close(c->fd);
     conns_.erase(c);
@@ -257,7 +261,9 @@ private:
         error_reply(c, "ERR store unavailable");
         return;
       }
+      env_.gate.enter(*gate_slot);
       auto res = execute(&*tab_, env_, c->sess, args_, c->out);
+      env_.gate.leave(*gate_slot);
       if (res.store_gone)
         tab_.reset();
       c->close_after |= res.close;
@@ -268,16 +274,36 @@ private:
     // rest, one command per call through its mailbox.
     auto res = execute(nullptr, env_, c->sess, args_, c->out);
     c->close_after |= res.close;
-    if (!res.forward)
-      return;
-    std::vector<std::string> owned(args_.begin(), args_.end());
+    if (res.forward) {
+      call_owner(c, exec_atom::value,
+                 std::vector<std::string>(args_.begin(), args_.end()));
+    } else if (res.forward_exec) {
+      // The queue as one message: argc, then the arguments, per command.
+      std::vector<std::string> flat;
+      for (auto& cmd : c->sess.queued) {
+        flat.push_back(std::to_string(cmd.size()));
+        flat.insert(flat.end(), cmd.begin(), cmd.end());
+      }
+      call_owner(c, transaction_atom::value, c->sess.watch_id,
+                 std::move(flat));
+      end_transaction(env_, c->sess);
+    } else if (res.forward_watch) {
+      call_owner(c, watch_atom::value, c->sess.watch_id,
+                 std::vector<std::string>(args_.begin() + 1, args_.end()));
+    }
+  }
+
+  /// Sends `xs` to the owner and appends its reply, looking the owner up
+  /// again while it restarts (at most 5 s).
+  template <class... Ts>
+  void call_owner(connection* c, const Ts&... xs) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{5};
     for (;;) {
       if (!owner_)
         owner_ = slot_.get();
       if (owner_) {
         auto res = caller_->call<std::string>(owner_, std::chrono::seconds{5},
-                                              exec_atom::value, owned);
+                                              xs...);
         if (res) {
           c->out += *res;
           return;

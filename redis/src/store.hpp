@@ -21,6 +21,7 @@
 #include <cachet/table.hpp>
 
 #include "stats.hpp"
+#include "transactions.hpp"
 
 namespace cachet::redis {
 
@@ -110,6 +111,11 @@ struct server_env {
   password pass;
   /// protected-mode now.
   std::atomic<bool> protected_mode{true};
+  /// EXEC's isolation in direct mode, and WATCH (transactions.hpp).
+  exec_gate gate;
+  watch_registry watches;
+  /// The gate's slot of the owner's active expiry.
+  exec_gate::slot* expiry_slot = &gate.join();
 };
 
 } // namespace cachet::redis

@@ -172,7 +172,7 @@ bool set_value(call& c, std::string_view key, std::string_view val,
       failed = true;
       return false;
     }
-    c.dirty();
+    c.wrote(key);
     return true;
   }
   bool stored = false;
@@ -198,7 +198,7 @@ bool set_value(call& c, std::string_view key, std::string_view val,
     return false;
   }
   if (stored)
-    c.dirty();
+    c.wrote(key);
   return stored;
 }
 
@@ -233,7 +233,7 @@ bool update_number(call& c, Next next, std::string& text) {
     c.error(failure);
     return false;
   }
-  c.dirty();
+  c.wrote(c.argv[1]);
   return true;
 }
 
@@ -331,7 +331,7 @@ void cmd_getdel(call& c) {
     c.count_expired(); // redis expires it on lookup, then finds nothing
     return reply::null(c.out);
   }
-  c.dirty();
+  c.wrote(c.argv[1]);
   reply::bulk(c.out, (*taken)->bytes);
 }
 
@@ -361,7 +361,7 @@ void cmd_getex(call& c) {
   if (!got)
     return reply::null(c.out);
   reply::bulk(c.out, *got);
-  c.dirty();
+  c.wrote(key);
   // A time already past deletes the key, as redis does (not an expiry).
   if ((flags & f_persist) == 0 && at <= now_ms())
     c.erase_expired(key, now_ms());
@@ -391,6 +391,8 @@ bool store_pairs(call& c) {
   if (!c.ok(c.tab().insert(std::move(entries))))
     return false;
   c.dirty(n);
+  for (std::size_t i = 1; i + 1 < c.argv.size(); i += 2)
+    c.touch(c.argv[i]);
   return true;
 }
 
@@ -406,15 +408,18 @@ void cmd_mset(call& c) {
 void cmd_msetnx(call& c) {
   if (c.argv.size() % 2 == 0)
     return c.arity_error();
-  for (std::size_t i = 1; i < c.argv.size(); i += 2) {
-    auto found = c.read(c.argv[i], [](const value&) {});
-    if (!c.ok(found))
-      return;
-    if (*found)
-      return reply::integer(c.out, 0);
-  }
-  if (store_pairs(c))
-    reply::integer(c.out, 1);
+  // The check and the stores as one: no other command between them.
+  c.env.gate.isolated(gate_slot, [&] {
+    for (std::size_t i = 1; i < c.argv.size(); i += 2) {
+      auto found = c.read(c.argv[i], [](const value&) {});
+      if (!c.ok(found))
+        return;
+      if (*found)
+        return reply::integer(c.out, 0);
+    }
+    if (store_pairs(c))
+      reply::integer(c.out, 1);
+  });
 }
 
 void cmd_append(call& c) {
@@ -438,7 +443,7 @@ void cmd_append(call& c) {
     return;
   if (too_long)
     return c.error(too_big);
-  c.dirty();
+  c.wrote(c.argv[1]);
   reply::integer(c.out, len);
 }
 
@@ -519,7 +524,7 @@ void cmd_setrange(call& c) {
   if (too_long)
     return c.error(too_big);
   if (wrote)
-    c.dirty();
+    c.wrote(c.argv[1]);
   reply::integer(c.out, len);
 }
 

@@ -1062,6 +1062,180 @@ def suite_info():
             s.stop()
 
 
+# -- suite: transactions ------------------------------------------------------
+
+def suite_transactions():
+    """MULTI, EXEC, DISCARD, WATCH, UNWATCH reply for reply against
+    redis-server; EXEC isolated from concurrent clients."""
+    import threading
+    servers = [redis(), cachet("direct"), cachet("message")]
+    try:
+        steps = [
+            (0, ("EXEC",)), (0, ("DISCARD",)), (0, ("MULTI",)),
+            (0, ("MULTI",)), (0, ("SET", "a", "1")), (0, ("WATCH", "x")),
+            (0, ("INCR", "a")), (0, ("GET", "a")), (0, ("EXEC",)),
+            (0, ("MULTI",)), (0, ("SET", "a", "2")), (0, ("NOSUCH",)),
+            (0, ("SET", "b")), (0, ("EXEC",)), (0, ("GET", "a")),
+            (0, ("MULTI",)), (0, ("SET", "a", "x")), (0, ("INCR", "a")),
+            (0, ("GET", "a")), (0, ("DEL", "a", "nokey")), (0, ("EXEC",)),
+            (0, ("MULTI",)), (0, ("EXEC",)),
+            (0, ("MULTI",)), (0, ("SET", "q", "1")), (0, ("DISCARD",)),
+            (0, ("GET", "q")),
+            # WATCH: another connection's write fails the EXEC ...
+            (0, ("SET", "w", "1")), (0, ("WATCH", "w", "v")),
+            (1, ("SET", "w", "2")), (0, ("MULTI",)), (0, ("GET", "w")),
+            (0, ("EXEC",)), (0, ("GET", "w")),
+            # ... and the EXEC unwatched it: the next one goes through.
+            (0, ("MULTI",)), (0, ("GET", "w")), (0, ("EXEC",)),
+            # its own write too; a write that changes nothing does not.
+            (0, ("WATCH", "w")), (0, ("SET", "w", "3")), (0, ("MULTI",)),
+            (0, ("PING",)), (0, ("EXEC",)),
+            (0, ("WATCH", "w")), (1, ("SET", "w", "4", "NX")),
+            (1, ("EXPIRE", "nokey", "10")), (0, ("MULTI",)),
+            (0, ("GET", "w")), (0, ("EXEC",)),
+            # UNWATCH, and a watched key deleted, renamed onto, flushed.
+            (0, ("WATCH", "w")), (1, ("DEL", "w")), (0, ("UNWATCH",)),
+            (0, ("MULTI",)), (0, ("EXISTS", "w")), (0, ("EXEC",)),
+            (0, ("SET", "r", "1")), (0, ("WATCH", "w")),
+            (1, ("RENAME", "r", "w")), (0, ("MULTI",)), (0, ("GET", "w")),
+            (0, ("EXEC",)),
+            (0, ("WATCH", "w")), (1, ("FLUSHALL",)), (0, ("MULTI",)),
+            (0, ("DBSIZE",)), (0, ("EXEC",)),
+            (0, ("WATCH", "m1")), (1, ("MSET", "m0", "a", "m1", "b")),
+            (0, ("MULTI",)), (0, ("MGET", "m0", "m1")), (0, ("EXEC",)),
+            (0, ("MULTI",)), (0, ("WATCH", "z")), (0, ("EXEC",)),
+            (2, ("MULTI",)), (2, ("SET", "gone", "1")), (2, ("QUIT",)),
+            (1, ("EXISTS", "gone")),
+            # A key live at WATCH that expires before EXEC fails it; one
+            # already expired at WATCH does not.
+            (0, ("SET", "e", "v", "PX", "100")), (0, ("WATCH", "e")),
+            (None, 0.3), (0, ("MULTI",)), (0, ("PING",)), (0, ("EXEC",)),
+            (0, ("SET", "s", "v", "PX", "50")), (None, 0.2),
+            (0, ("WATCH", "s")), (0, ("MULTI",)), (0, ("PING",)),
+            (0, ("EXEC",)),
+        ]
+        conns = [[None] * 3 for _ in servers]
+        for who, cmd in steps:
+            if who is None:
+                time.sleep(cmd)
+                continue
+            wire = encode(*cmd)
+            replies = []
+            for i, srv in enumerate(servers):
+                if conns[i][who] is None:
+                    conns[i][who] = Conn(srv.port)
+                conns[i][who].send(wire)
+                replies.append(conns[i][who].read_raw())
+            for name, got in zip(("direct", "message"), replies[1:]):
+                check(got == replies[0],
+                      "transactions %s: %r -> %r, redis-server %r"
+                      % (name, cmd, got, replies[0]))
+        for row in conns:
+            for c in row:
+                if c is not None:
+                    c.close()
+        # redis-py's pipeline(), a transaction by default, and its
+        # optimistic locking with WATCH.
+        import redis as pyredis
+        for srv in servers[1:]:
+            r = pyredis.Redis(port=srv.port)
+            p = r.pipeline()
+            p.set("py", "1").incr("py").get("py")
+            check(p.execute() == [True, 2, b"2"],
+                  "transactions %s: redis-py pipeline" % srv.name)
+            with r.pipeline() as p:
+                p.watch("py")
+                r.set("py", "changed")  # another client's write
+                p.multi()
+                p.set("py", "mine")
+                try:
+                    p.execute()
+                    check(False, "transactions %s: redis-py WATCH did not "
+                          "fail" % srv.name)
+                except pyredis.exceptions.WatchError:
+                    pass
+            check(r.get("py") == b"changed",
+                  "transactions %s: a failed EXEC wrote" % srv.name)
+            r.close()
+        # Isolation: writers move a and b together in transactions while
+        # readers MGET both outside any; no reader may see them apart.
+        for srv in servers[1:]:
+            Conn(srv.port).call("MSET", "a", "0", "b", "0")
+            stop = time.monotonic() + 1.5
+            torn = []
+            execs = [0]
+
+            def writer():
+                c = Conn(srv.port)
+                while time.monotonic() < stop:
+                    c.send(encode("MULTI") + encode("INCR", "a")
+                           + encode("INCR", "b") + encode("EXEC"))
+                    for _ in range(3):
+                        c.read_parsed()
+                    r = c.read_parsed()
+                    check(isinstance(r, list) and r[0] == r[1],
+                          "transactions: EXEC of two INCRs: %r" % r)
+                    execs[0] += 1
+                c.close()
+
+            def reader():
+                c = Conn(srv.port)
+                while time.monotonic() < stop:
+                    a, b = c.call("MGET", "a", "b")
+                    if a != b:
+                        torn.append((a, b))
+                c.close()
+
+            threads = ([threading.Thread(target=writer) for _ in range(3)]
+                       + [threading.Thread(target=reader) for _ in range(3)])
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            final = Conn(srv.port).call("MGET", "a", "b")
+            check(not torn, "transactions %s: readers saw a and b apart: %r"
+                  % (srv.name, torn[:5]))
+            check(final[0] == final[1] == str(execs[0]).encode(),
+                  "transactions %s: %d EXECs, a and b %r"
+                  % (srv.name, execs[0], final))
+            check(execs[0] > 50, "transactions %s: only %d EXECs ran"
+                  % (srv.name, execs[0]))
+            # RENAME is atomic as a whole: a key renamed back and forth is
+            # always in exactly one of its two places.
+            Conn(srv.port).call("SET", "r1", "v")
+            stop = time.monotonic() + 1.0
+            seen = []
+
+            def renamer():
+                c = Conn(srv.port)
+                src, dst = "r1", "r2"
+                while time.monotonic() < stop:
+                    check(c.call("RENAME", src, dst) == b"+OK",
+                          "transactions: RENAME %s %s" % (src, dst))
+                    src, dst = dst, src
+                c.close()
+
+            def counter():
+                c = Conn(srv.port)
+                while time.monotonic() < stop:
+                    n = c.call("EXISTS", "r1", "r2")
+                    if n != 1:
+                        seen.append(n)
+                c.close()
+
+            threads = ([threading.Thread(target=renamer)]
+                       + [threading.Thread(target=counter) for _ in range(3)])
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            check(not seen, "transactions %s: EXISTS r1 r2 during RENAMEs "
+                  "gave %r" % (srv.name, seen[:5]))
+    finally:
+        for s in servers:
+            check(s.stop() == 0, "transactions: %s exits cleanly" % s.name)
+
+
 # -- suite: security ----------------------------------------------------------
 
 def suite_security():
