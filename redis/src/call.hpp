@@ -239,6 +239,7 @@ void cmd_unwatch(call& c);
 void cmd_auth(call& c);
 void cmd_ping(call& c);
 void cmd_echo(call& c);
+void cmd_time(call& c);
 void cmd_quit(call& c);
 void cmd_command(call& c);
 void cmd_config(call& c);
@@ -269,6 +270,11 @@ void cmd_incrby(call& c);
 void cmd_decrby(call& c);
 void cmd_incrbyfloat(call& c);
 
+// bitops.cpp: bits of strings.
+void cmd_setbit(call& c);
+void cmd_getbit(call& c);
+void cmd_bitcount(call& c);
+
 // db.cpp: the keyspace.
 void cmd_select(call& c);
 void cmd_dbsize(call& c);
@@ -277,6 +283,9 @@ void cmd_del(call& c);
 void cmd_exists(call& c);
 void cmd_type(call& c);
 void cmd_rename(call& c);
+void cmd_renamenx(call& c);
+void cmd_randomkey(call& c);
+void cmd_copy(call& c);
 void cmd_keys(call& c);
 void cmd_scan(call& c);
 
@@ -288,5 +297,7 @@ void cmd_pexpireat(call& c);
 void cmd_ttl(call& c);
 void cmd_pttl(call& c);
 void cmd_persist(call& c);
+void cmd_expiretime(call& c);
+void cmd_pexpiretime(call& c);
 
 } // namespace cachet::redis

@@ -1,5 +1,6 @@
 // Keyspace commands (redis-server 7.0's db.c as seen by clients): SELECT,
-// DBSIZE, FLUSHDB/FLUSHALL, DEL/UNLINK, EXISTS, TYPE, RENAME, KEYS, SCAN.
+// DBSIZE, FLUSHDB/FLUSHALL, DEL/UNLINK, EXISTS, TYPE, RENAME, RENAMENX,
+// COPY, KEYS, SCAN.
 //
 // KEYS is one walk of the whole table, O(N) as in redis. SCAN is a cursor
 // over the table's buckets (`table::scan`, redis's dictScan): each call does
@@ -12,6 +13,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <optional>
 
 #include "glob.hpp"
 
@@ -106,7 +108,8 @@ void cmd_type(call& c) {
 
 namespace {
 
-void rename_now(call& c) {
+/// RENAME, or RENAMENX if `nx` (which leaves a live destination alone).
+void rename_now(call& c, bool nx) {
   std::string src{c.argv[1]};
   std::string dst{c.argv[2]};
   if (src == dst) {
@@ -115,7 +118,20 @@ void rename_now(call& c) {
       return;
     if (!*found)
       return c.error("ERR no such key");
-    return reply::ok(c.out);
+    return nx ? reply::integer(c.out, 0) : reply::ok(c.out);
+  }
+  if (nx) {
+    auto there = c.read(dst, [](const value&) {});
+    if (!c.ok(there))
+      return;
+    if (*there) {
+      auto found = c.read(src, [](const value&) {});
+      if (!c.ok(found))
+        return;
+      if (!*found)
+        return c.error("ERR no such key");
+      return reply::integer(c.out, 0);
+    }
   }
   auto taken = c.tab().take(src);
   if (!c.ok(taken))
@@ -131,7 +147,7 @@ void rename_now(call& c) {
   c.dirty();
   c.touch(src);
   c.touch(dst);
-  reply::ok(c.out);
+  nx ? reply::integer(c.out, 1) : reply::ok(c.out);
 }
 
 } // namespace
@@ -139,7 +155,84 @@ void rename_now(call& c) {
 void cmd_rename(call& c) {
   // The source goes and the destination comes as one: no other command
   // sees the key in neither place, or in both.
-  c.env.gate.isolated(gate_slot, [&] { rename_now(c); });
+  c.env.gate.isolated(gate_slot, [&] { rename_now(c, false); });
+}
+
+void cmd_renamenx(call& c) {
+  c.env.gate.isolated(gate_slot, [&] { rename_now(c, true); });
+}
+
+// COPY source destination [DB db] [REPLACE]: the value and its expiry.
+void cmd_copy(call& c) {
+  bool replace = false;
+  for (std::size_t i = 3; i < c.argv.size(); ++i) {
+    if (iequals(c.argv[i], "replace")) {
+      replace = true;
+    } else if (iequals(c.argv[i], "db") && i + 1 < c.argv.size()) {
+      std::int64_t db = 0;
+      if (!c.integer_arg(c.argv[++i], db))
+        return;
+      if (db != 0)
+        return c.error("ERR DB index is out of range");
+    } else {
+      return c.error(syntax_error);
+    }
+  }
+  std::string src{c.argv[1]};
+  std::string dst{c.argv[2]};
+  if (src == dst)
+    return c.error("ERR source and destination objects are the same");
+  c.env.gate.isolated(gate_slot, [&] {
+    std::optional<value> got;
+    auto found = c.read(src, [&](const value& v) { got = v; });
+    if (!c.ok(found))
+      return;
+    if (!*found)
+      return reply::integer(c.out, 0);
+    if (!replace) {
+      auto there = c.read(dst, [](const value&) {});
+      if (!c.ok(there))
+        return;
+      if (*there)
+        return reply::integer(c.out, 0);
+    }
+    if (!c.ok(c.tab().insert(dst, std::move(*got))))
+      return;
+    c.wrote(dst);
+    reply::integer(c.out, 1);
+  });
+}
+
+// RANDOMKEY: scan steps from a random cursor (a random point of the
+// keyspace's hash order) until one shows a live key; nil once the walk came
+// round to where it started.
+void cmd_randomkey(call& c) {
+  thread_local std::uint64_t state = 0x9e3779b97f4a7c15 ^ now_ms();
+  state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+  auto start = (state >> 32) | 1; // 0 would start a walk at its beginning
+  auto cursor = start;
+  bool wrapped = false;
+  auto now = now_ms();
+  for (;;) {
+    std::optional<std::string> key;
+    auto next = c.tab().scan(cursor, 16,
+                             [&](std::string_view k, const value& v) {
+                               if (!key && !expired(v, now))
+                                 key.emplace(k);
+                             });
+    if (!c.ok(next))
+      return;
+    if (key)
+      return reply::bulk(c.out, *key);
+    if (*next == 0) {
+      if (wrapped)
+        return reply::null(c.out);
+      wrapped = true; // on from the beginning, up to `start`
+    } else if (wrapped && *next >= start) {
+      return reply::null(c.out);
+    }
+    cursor = *next;
+  }
 }
 
 void cmd_keys(call& c) {

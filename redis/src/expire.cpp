@@ -180,6 +180,28 @@ void cmd_pttl(call& c) {
   ttl_generic(c, true);
 }
 
+/// EXPIRETIME and PEXPIRETIME: the absolute expiry, -1 if none, -2 if the
+/// key is absent.
+void expiretime_generic(call& c, bool ms) {
+  std::int64_t at = -1;
+  auto found = c.read(c.argv[1], [&](const value& v) { at = v.expire_at; });
+  if (!c.ok(found))
+    return;
+  if (!*found)
+    return reply::integer(c.out, -2);
+  if (at == 0)
+    return reply::integer(c.out, -1);
+  reply::integer(c.out, ms ? at : at / 1000);
+}
+
+void cmd_expiretime(call& c) {
+  expiretime_generic(c, false);
+}
+
+void cmd_pexpiretime(call& c) {
+  expiretime_generic(c, true);
+}
+
 void cmd_persist(call& c) {
   bool cleared = false;
   auto now = now_ms();

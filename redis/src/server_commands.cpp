@@ -1,5 +1,5 @@
 // Connection and server commands (redis-server 7.0's server.c, acl.c,
-// config.c and debug.c as seen by clients): AUTH, PING, ECHO, QUIT,
+// config.c and debug.c as seen by clients): AUTH, PING, ECHO, QUIT, TIME,
 // COMMAND, CONFIG GET and SET, and DEBUG CRASH-STORE. INFO has a file of
 // its own (info.cpp).
 //
@@ -11,6 +11,7 @@
 #include "glob.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <iterator>
 #include <optional>
 
@@ -59,6 +60,16 @@ void cmd_ping(call& c) {
     reply::bulk(c.out, c.argv[1]);
   else
     reply::simple(c.out, "PONG");
+}
+
+// TIME: unix seconds and the microseconds within the second, as bulks.
+void cmd_time(call& c) {
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+              std::chrono::system_clock::now().time_since_epoch())
+              .count();
+  reply::array(c.out, 2);
+  reply::bulk(c.out, ll_text(us / 1000000));
+  reply::bulk(c.out, ll_text(us % 1000000));
 }
 
 void cmd_echo(call& c) {

@@ -57,7 +57,7 @@ inline std::int64_t cycle_now() noexcept {
 
 /// Slots for commandstats: one per command and per subcommand that redis
 /// counts apart (commands.cpp checks that its table fits).
-constexpr std::size_t command_slots = 64;
+constexpr std::size_t command_slots = 128;
 
 /// Distinct error prefixes that errorstats counts per thread; further ones
 /// still count in total_error_replies (redis caps its table too).

@@ -275,6 +275,38 @@ SEQUENCE = [
     ("NOSUCH", "a\r\nb"), ("CONFIG", "GET", "save"), ("CONFIG", "GET"),
     ("CONFIG", "FOO"), ("DBSIZE",), ("SCAN", "x"), ("SCAN", "0", "COUNT", "0"),
     ("SCAN", "0", "COUNT", "x"), ("SCAN", "0", "FOO"), ("SCAN", "-1x"),
+    # RENAMENX, COPY, EXPIRETIME, PEXPIRETIME
+    ("SET", "rn", "1"), ("RENAMENX", "rn", "rn2"), ("SET", "rn", "2"),
+    ("RENAMENX", "rn", "rn2"), ("GET", "rn2"), ("RENAMENX", "nokey", "x"),
+    ("RENAMENX", "rn2", "rn2"), ("RENAMENX", "nokey", "rn"),
+    ("RENAMENX", "rn",), ("COPY", "rn", "cp"), ("COPY", "rn", "cp"),
+    ("COPY", "rn2", "cp", "REPLACE"), ("GET", "cp"),
+    ("COPY", "rn2", "cp", "DB", "0"), ("COPY", "rn2", "cp", "DB", "x"),
+    ("COPY", "nokey", "z"), ("COPY", "rn", "cp", "BAD"),
+    ("COPY", "rn", "rn"), ("COPY", "rn", "cp", "REPLACE", "DB"),
+    ("EXPIRETIME", "rn"), ("EXPIRETIME", "nokey"),
+    ("EXPIREAT", "rn", "2000000000"), ("EXPIRETIME", "rn"),
+    ("PEXPIRETIME", "rn"), ("COPY", "rn", "cp2"), ("PEXPIRETIME", "cp2"),
+    ("PEXPIRETIME", "nokey"), ("EXPIRETIME", "a", "b"),
+    # SETBIT, GETBIT, BITCOUNT
+    ("SETBIT", "bits", "7", "1"), ("GETBIT", "bits", "7"),
+    ("GETBIT", "bits", "100"), ("GET", "bits"), ("SETBIT", "bits", "7", "0"),
+    ("SETBIT", "bits", "-1", "1"), ("SETBIT", "bits", "4294967296", "1"),
+    ("SETBIT", "bits", "1", "2"), ("SETBIT", "bits", "x", "1"),
+    ("SETBIT", "bits", "100", "1"), ("STRLEN", "bits"), ("GET", "bits"),
+    ("BITCOUNT", "bits"), ("SET", "s", "foobar"), ("BITCOUNT", "s"),
+    ("BITCOUNT", "s", "0", "0"), ("BITCOUNT", "s", "1", "1"),
+    ("BITCOUNT", "s", "1", "1", "BIT"), ("BITCOUNT", "s", "5", "30", "BIT"),
+    ("BITCOUNT", "s", "-2", "-1"), ("BITCOUNT", "s", "-13", "-2", "bit"),
+    ("BITCOUNT", "s", "0"), ("BITCOUNT", "nokey"),
+    ("BITCOUNT", "nokey", "0"), ("BITCOUNT", "s", "0", "1", "WORD"),
+    ("BITCOUNT", "s", "x", "1"), ("BITCOUNT", "s", "3", "1"),
+    ("BITCOUNT", "s", "-1", "-5"), ("BITCOUNT", "s", "0", "-100", "BIT"),
+    ("GETBIT", "s", "x"), ("GETBIT", "s", "1"), ("SETBIT", "s", "0", "1"),
+    ("GET", "s"), ("SET", "ex", "v", "PX", "1"),
+    # RANDOMKEY where only one answer is right; TIME's arity
+    ("FLUSHALL",), ("RANDOMKEY",), ("SET", "solo", "1"), ("RANDOMKEY",),
+    ("RANDOMKEY", "x"), ("TIME", "x"),
     ("GET", "k" * 5000), ("QUIT",),
 ]
 
@@ -292,6 +324,23 @@ def normalize(cmd, raw):
 def suite_compare():
     servers = [redis(), cachet("direct"), cachet("message")]
     try:
+        # RANDOMKEY draws from the whole keyspace.
+        for s in servers[1:]:
+            c = Conn(s.port)
+            c.call("MSET", *[x for i in range(200) for x in ("rk%d" % i, i)])
+            drawn = {c.call("RANDOMKEY") for _ in range(200)}
+            check(len(drawn) > 60 and all(k.startswith(b"rk") for k in drawn),
+                  "RANDOMKEY %s: %d distinct keys in 200 draws of 200"
+                  % (s.name, len(drawn)))
+            c.call("FLUSHALL")
+            c.close()
+        # TIME: seconds and microseconds, as redis-server's clock has them.
+        times = [Conn(s.port).call("TIME") for s in servers]
+        for t in times[1:]:
+            check(len(t) == 2 and t[0].isdigit() and t[1].isdigit()
+                  and abs(int(t[0]) - int(times[0][0])) <= 5
+                  and int(t[1]) < 1000000,
+                  "TIME: %r, redis-server %r" % (t, times[0]))
         conns = [Conn(s.port) for s in servers]
         for cmd in SEQUENCE:
             wire = encode(*cmd)
