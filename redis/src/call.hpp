@@ -237,6 +237,7 @@ void cmd_unwatch(call& c);
 
 // server_commands.cpp: connection and server commands.
 void cmd_auth(call& c);
+void cmd_client(call& c);
 void cmd_ping(call& c);
 void cmd_echo(call& c);
 void cmd_time(call& c);

@@ -39,6 +39,7 @@ constexpr command_def command_table[] = {
   {"append", cmd_append, 3},
   {"auth", cmd_auth, -2, true, true},
   {"bitcount", cmd_bitcount, -2},
+  {"client", cmd_client, -2, false, true},
   {"command", cmd_command, -1},
   {"config", cmd_config, -2},
   {"copy", cmd_copy, -3},
@@ -111,6 +112,10 @@ static_assert(table_sorted(), "command_table must be sorted by name");
 
 // Subcommands that redis counts apart; their slots follow the commands'.
 const std::string_view subcommand_names[] = {
+  "client|getname",
+  "client|id",
+  "client|no-evict",
+  "client|setname",
   "command|count",
   "command|docs",
   "command|list",

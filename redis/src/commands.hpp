@@ -23,6 +23,9 @@ namespace cachet::redis {
 
 /// What a connection carries from one command to the next.
 struct session {
+  /// CLIENT ID (0: not a client's, as EXEC's own), and CLIENT SETNAME's.
+  std::uint64_t id = 0;
+  std::string name;
   /// AUTH succeeded, or no password was set when the connection came.
   bool authenticated = true;
   /// After MULTI: the commands queued for EXEC, and whether one was

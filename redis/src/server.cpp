@@ -179,6 +179,7 @@ private:
       // Authenticated from the start while no password is set (redis's
       // default user with nopass); a password set later does not undo it.
       c->sess.authenticated = !env_.pass.required();
+      c->sess.id = env_.next_client_id.fetch_add(1, std::memory_order_relaxed);
       conns_.insert(c);
       epoll_event ev{};
       ev.events = EPOLLIN;

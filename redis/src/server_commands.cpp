@@ -1,6 +1,6 @@
 // Connection and server commands (redis-server 7.0's server.c, acl.c,
-// config.c and debug.c as seen by clients): AUTH, PING, ECHO, QUIT, TIME,
-// COMMAND, CONFIG GET and SET, and DEBUG CRASH-STORE. INFO has a file of
+// config.c and debug.c as seen by clients): AUTH, CLIENT, PING, ECHO, QUIT,
+// TIME, COMMAND, CONFIG GET and SET, and DEBUG CRASH-STORE. INFO has a file of
 // its own (info.cpp).
 //
 // Subcommands that redis counts apart in commandstats (config|get,
@@ -51,6 +51,52 @@ void cmd_auth(call& c) {
                    "disabled.");
   c.sess.authenticated = true;
   reply::ok(c.out);
+}
+
+// CLIENT ID, GETNAME, SETNAME and NO-EVICT: what a connection says of
+// itself (LIST, INFO and KILL, which reach other connections, are not
+// here yet).
+void cmd_client(call& c) {
+  auto sub = c.argv[1];
+  auto subcommand = [&](const char* name, std::size_t argc) {
+    c.name = name;
+    c.slot = command_slot(name);
+    if (c.argv.size() == argc)
+      return true;
+    c.reject(c.arity_text());
+    return false;
+  };
+  if (iequals(sub, "id")) {
+    if (subcommand("client|id", 2))
+      reply::integer(c.out, static_cast<std::int64_t>(c.sess.id));
+  } else if (iequals(sub, "getname")) {
+    if (!subcommand("client|getname", 2))
+      return;
+    if (c.sess.name.empty())
+      reply::null(c.out);
+    else
+      reply::bulk(c.out, c.sess.name);
+  } else if (iequals(sub, "setname")) {
+    if (!subcommand("client|setname", 3))
+      return;
+    auto name = c.argv[2];
+    // Printable ASCII but the space, as redis's validateClientName.
+    for (auto ch : name)
+      if (ch < '!' || ch > '~')
+        return c.error("ERR Client names cannot contain spaces, newlines or "
+                       "special characters.");
+    c.sess.name.assign(name.data(), name.size());
+    reply::ok(c.out);
+  } else if (iequals(sub, "no-evict")) {
+    if (!subcommand("client|no-evict", 3))
+      return;
+    // Nothing is evicted yet: the flag is accepted, as redis takes it.
+    if (!iequals(c.argv[2], "on") && !iequals(c.argv[2], "off"))
+      return c.error(syntax_error);
+    reply::ok(c.out);
+  } else {
+    unknown_subcommand(c, "CLIENT");
+  }
 }
 
 void cmd_ping(call& c) {

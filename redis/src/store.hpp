@@ -114,6 +114,8 @@ struct server_env {
   /// EXEC's isolation in direct mode, and WATCH (transactions.hpp).
   exec_gate gate;
   watch_registry watches;
+  /// The next connection's CLIENT ID.
+  std::atomic<std::uint64_t> next_client_id{1};
   /// The gate's slot of the owner's active expiry.
   exec_gate::slot* expiry_slot = &gate.join();
 };

@@ -307,6 +307,15 @@ SEQUENCE = [
     # RANDOMKEY where only one answer is right; TIME's arity
     ("FLUSHALL",), ("RANDOMKEY",), ("SET", "solo", "1"), ("RANDOMKEY",),
     ("RANDOMKEY", "x"), ("TIME", "x"),
+    # CLIENT, what a connection says of itself
+    ("CLIENT",), ("CLIENT", "GETNAME"), ("CLIENT", "SETNAME", "foo"),
+    ("CLIENT", "GETNAME"), ("CLIENT", "SETNAME", "a b"),
+    ("CLIENT", "SETNAME", "a\x01b"), ("CLIENT", "GETNAME"),
+    ("CLIENT", "SETNAME", ""), ("CLIENT", "GETNAME"), ("CLIENT", "SETNAME"),
+    ("CLIENT", "GETNAME", "x"), ("CLIENT", "ID", "x"),
+    ("CLIENT", "NO-EVICT", "on"), ("CLIENT", "NO-EVICT", "maybe"),
+    ("CLIENT", "NO-EVICT"), ("CLIENT", "FOO"), ("client", "setname", "Bar"),
+    ("CLIENT", "GETNAME"),
     ("GET", "k" * 5000), ("QUIT",),
 ]
 
@@ -334,6 +343,15 @@ def suite_compare():
                   % (s.name, len(drawn)))
             c.call("FLUSHALL")
             c.close()
+        # CLIENT ID: a number per connection, the same for its life.
+        for s in servers[1:]:
+            a, b = Conn(s.port), Conn(s.port)
+            ia, ib = a.call("CLIENT", "ID"), b.call("CLIENT", "ID")
+            check(isinstance(ia, int) and isinstance(ib, int) and ia != ib
+                  and ia > 0 and a.call("CLIENT", "ID") == ia,
+                  "CLIENT ID %s: %r and %r" % (s.name, ia, ib))
+            a.close()
+            b.close()
         # TIME: seconds and microseconds, as redis-server's clock has them.
         times = [Conn(s.port).call("TIME") for s in servers]
         for t in times[1:]:
