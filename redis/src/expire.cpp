@@ -98,7 +98,10 @@ void expire_generic(call& c, std::int64_t base, bool seconds) {
   reply::integer(c.out, set ? 1 : 0);
 }
 
-void ttl_generic(call& c, bool ms) {
+/// TTL, PTTL, EXPIRETIME and PEXPIRETIME: -2 if the key is absent, -1 if
+/// it has no expiry, else the time it has left (`absolute`: the time it
+/// expires at), in seconds or, if `ms`, milliseconds.
+void ttl_generic(call& c, bool ms, bool absolute = false) {
   std::int64_t at = -1;
   auto found = c.read(c.argv[1], [&](const value& v) { at = v.expire_at; });
   if (!c.ok(found))
@@ -107,6 +110,8 @@ void ttl_generic(call& c, bool ms) {
     return reply::integer(c.out, -2);
   if (at == 0)
     return reply::integer(c.out, -1);
+  if (absolute)
+    return reply::integer(c.out, ms ? at : at / 1000);
   auto ttl = std::max<std::int64_t>(at - now_ms(), 0);
   reply::integer(c.out, ms ? ttl : (ttl + 500) / 1000);
 }
@@ -180,26 +185,12 @@ void cmd_pttl(call& c) {
   ttl_generic(c, true);
 }
 
-/// EXPIRETIME and PEXPIRETIME: the absolute expiry, -1 if none, -2 if the
-/// key is absent.
-void expiretime_generic(call& c, bool ms) {
-  std::int64_t at = -1;
-  auto found = c.read(c.argv[1], [&](const value& v) { at = v.expire_at; });
-  if (!c.ok(found))
-    return;
-  if (!*found)
-    return reply::integer(c.out, -2);
-  if (at == 0)
-    return reply::integer(c.out, -1);
-  reply::integer(c.out, ms ? at : at / 1000);
-}
-
 void cmd_expiretime(call& c) {
-  expiretime_generic(c, false);
+  ttl_generic(c, false, true);
 }
 
 void cmd_pexpiretime(call& c) {
-  expiretime_generic(c, true);
+  ttl_generic(c, true, true);
 }
 
 void cmd_persist(call& c) {

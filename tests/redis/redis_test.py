@@ -1129,6 +1129,32 @@ def suite_info():
             s.stop()
 
 
+def replay(label, servers, steps, width):
+    """Sends each step's command on connection `who` (of `width`) of every
+    server, opening it at first use, and checks cachet's replies (servers
+    1 and 2: direct, message) against redis-server's (server 0) byte for
+    byte; a step (None, s) sleeps s seconds. Closes the connections."""
+    conns = [[None] * width for _ in servers]
+    for who, cmd in steps:
+        if who is None:
+            time.sleep(cmd)
+            continue
+        wire = encode(*cmd)
+        replies = []
+        for i, srv in enumerate(servers):
+            if conns[i][who] is None:
+                conns[i][who] = Conn(srv.port)
+            conns[i][who].send(wire)
+            replies.append(conns[i][who].read_raw())
+        for name, got in zip(("direct", "message"), replies[1:]):
+            check(got == replies[0], "%s %s: %r -> %r, redis-server %r"
+                  % (label, name, cmd, got, replies[0]))
+    for row in conns:
+        for c in row:
+            if c is not None:
+                c.close()
+
+
 # -- suite: transactions ------------------------------------------------------
 
 def suite_transactions():
@@ -1181,26 +1207,7 @@ def suite_transactions():
             (0, ("WATCH", "s")), (0, ("MULTI",)), (0, ("PING",)),
             (0, ("EXEC",)),
         ]
-        conns = [[None] * 3 for _ in servers]
-        for who, cmd in steps:
-            if who is None:
-                time.sleep(cmd)
-                continue
-            wire = encode(*cmd)
-            replies = []
-            for i, srv in enumerate(servers):
-                if conns[i][who] is None:
-                    conns[i][who] = Conn(srv.port)
-                conns[i][who].send(wire)
-                replies.append(conns[i][who].read_raw())
-            for name, got in zip(("direct", "message"), replies[1:]):
-                check(got == replies[0],
-                      "transactions %s: %r -> %r, redis-server %r"
-                      % (name, cmd, got, replies[0]))
-        for row in conns:
-            for c in row:
-                if c is not None:
-                    c.close()
+        replay("transactions", servers, steps, 3)
         # redis-py's pipeline(), a transaction by default, and its
         # optimistic locking with WATCH.
         import redis as pyredis
@@ -1346,19 +1353,7 @@ def suite_security():
             (3, ("AUTH", "default", "anything")), (3, ("GET", "k")),
             (3, ("QUIT",)),
         ]
-        conns = [[None] * 4 for _ in servers]
-        for who, cmd in steps:
-            wire = encode(*cmd)
-            replies = []
-            for i, srv in enumerate(servers):
-                if conns[i][who] is None:
-                    conns[i][who] = Conn(srv.port)
-                conns[i][who].send(wire)
-                replies.append(conns[i][who].read_raw())
-            for name, got in zip(("direct", "message"), replies[1:]):
-                check(got == replies[0],
-                      "security %s: %r -> %r, redis-server %r"
-                      % (name, cmd, got, replies[0]))
+        replay("security", servers, steps, 4)
         # COMMAND lists the new name, not the old, and not KEYS.
         for srv in servers[1:]:
             c = Conn(srv.port)
@@ -1368,11 +1363,6 @@ def suite_security():
                   and b"keys" not in names,
                   "security: COMMAND LIST under rename-command: %r" % names)
             c.close()
-        # COMMAND LIST and the client library below do not need these.
-        for row in conns:
-            for c in row:
-                if c is not None:
-                    c.close()
         # Protected mode: with no password, a client from 127.0.0.2 gets
         # redis's DENIED text and the connection closes; 127.0.0.1 is
         # served; CONFIG SET protected-mode no lets 127.0.0.2 in.
