@@ -3,16 +3,21 @@
 # 7.0 with redis-benchmark, in one run: for each load (plain, then -P 16)
 # the three servers are measured one after the other, ROUNDS times,
 # alternating, and the best of the rounds is printed with its ratio to
-# redis-server.
+# redis-server. Then memory per key: fresh servers (redis-server, and
+# cachet-redis without and with a maxmemory bound, whose keys then carry an
+# eviction slot) take KEYS SETs of 100-byte values to random 16-byte keys
+# from 8 clients; INFO used_memory after minus before, over DBSIZE.
 #
 # usage: bench/redis/bench-redis.sh path/to/cachet-redis
-# env:   N (requests, default 1000000), CLIENTS (50), ROUNDS (1)
+# env:   N (requests, default 1000000), CLIENTS (50), ROUNDS (1),
+#        KEYS (150000)
 set -euo pipefail
 
 CACHET=${1:?usage: bench-redis.sh path/to/cachet-redis}
 N=${N:-1000000}
 CLIENTS=${CLIENTS:-50}
 ROUNDS=${ROUNDS:-1}
+KEYS=${KEYS:-150000}
 
 free_port() {
   /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -83,3 +88,39 @@ for load in plain P16; do
     echo "$line"
   done
 done
+
+used_memory() {
+  redis-cli -p "$1" INFO memory | awk -F: '/^used_memory:/ {print $2+0}'
+}
+
+# Bytes per key on a fresh server started by "$@" (its port appended).
+per_key() {
+  local p
+  p=$(free_port)
+  "$@" "$p" >/dev/null &
+  local pid=$!
+  wait_port "$p"
+  local before after keys
+  before=$(used_memory "$p")
+  redis-benchmark -p "$p" -t set -n "$KEYS" -r 100000000 -d 100 -c 8 -q \
+    >/dev/null
+  after=$(used_memory "$p")
+  keys=$(redis-cli -p "$p" DBSIZE)
+  kill "$pid"
+  wait "$pid" 2>/dev/null || true
+  awk -v a="$after" -v b="$before" -v k="$keys" \
+    'BEGIN{printf "%7.0f B/key over %d keys\n", (a-b)/k, k}'
+}
+
+redis_at() {
+  exec redis-server --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
+    --protected-mode no --port "$1"
+}
+cachet_at() { exec "$CACHET" --port="$1"; }
+cachet_bounded_at() { exec "$CACHET" --maxmemory=4gb --port="$1"; }
+
+echo
+echo "memory per key ($KEYS SETs of 100-byte values, 16-byte keys):"
+printf '  %-30s %s\n' redis-server "$(per_key redis_at)"
+printf '  %-30s %s\n' cachet-redis "$(per_key cachet_at)"
+printf '  %-30s %s\n' "cachet-redis --maxmemory" "$(per_key cachet_bounded_at)"

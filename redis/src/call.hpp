@@ -169,9 +169,30 @@ struct call {
   /// Removes `key` if it is expired at `now`, atomically: a write of the
   /// key landing meanwhile keeps it. True if it removed the key.
   bool erase_expired(std::string_view key, std::int64_t now) {
-    auto erased = tab().erase_if(key,
-                               [now](const value& v) { return expired(v, now); });
+    slot_ptr gone;
+    auto erased = tab().erase_if(key, [&](const value& v) {
+      if (!expired(v, now))
+        return false;
+      gone = v.slot;
+      return true;
+    });
+    env.evict.forget(gone.get());
     return erased && *erased;
+  }
+
+  /// `v` gets a slot for `key` while maxmemory is set (evict.hpp); after
+  /// the write, `admit(v.slot)` hands it to the policy.
+  void give_slot(std::string_view key, value& v) const {
+    v.slot = env.evict.make_slot(key);
+  }
+
+  void admit(const slot_ptr& s) {
+    env.evict.admit(s);
+  }
+
+  /// A value that left the table (taken, overwritten as a whole).
+  void forget(const value& v) {
+    env.evict.forget(v.slot.get());
   }
 
   /// Counts a key removed for having expired (INFO expired_keys).
@@ -189,6 +210,8 @@ struct call {
       if (!expired(v, now)) {
         live = true;
         f(v);
+        if (v.slot != nullptr)
+          env.evict.hit(*v.slot.get());
       }
     });
     if (!found)
@@ -208,17 +231,30 @@ struct call {
   bool upsert(std::string_view key, F&& f) {
     for (;;) {
       auto now = now_ms();
-      auto updated = tab().update(key, [&](value& v) { f(v, !expired(v, now)); });
+      slot_ptr adopted; // a key from before maxmemory was set gets a slot
+      auto updated = tab().update(key, [&](value& v) {
+        f(v, !expired(v, now));
+        if (v.slot == nullptr && env.evict.tracking()) {
+          give_slot(key, v);
+          adopted = v.slot;
+        }
+      });
       if (!ok(updated))
         return false;
-      if (*updated)
+      if (*updated) {
+        admit(adopted);
         return true;
+      }
       value fresh;
       if (!f(fresh, false))
         return true;
+      give_slot(key, fresh);
+      auto slot = fresh.slot;
       auto inserted = tab().insert_new(key, std::move(fresh));
-      if (inserted)
+      if (inserted) {
+        admit(slot);
         return true;
+      }
       if (inserted.error() != cachet::errc::key_exists)
         return ok(inserted);
       // Someone inserted the key meanwhile: update it instead.

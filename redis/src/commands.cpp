@@ -10,6 +10,7 @@
 // one that replied with an error as a failed call (redis's
 // rejected_calls/failed_calls).
 #include "call.hpp"
+#include "memory.hpp"
 
 #include <algorithm>
 #include <climits>
@@ -20,37 +21,45 @@ namespace cachet::redis {
 
 namespace {
 
+/// What a command is, as redis's command flags say.
+enum command_flag : unsigned {
+  /// Needs no AUTH (redis's no-auth).
+  no_auth = 1,
+  /// Works on the connection (its session, the watch registry): runs on
+  /// the connection's thread in message mode too.
+  conn = 2,
+  /// Runs at once inside MULTI instead of being queued.
+  immediate = 4,
+  /// May take memory: refused under maxmemory when nothing can be evicted
+  /// (redis's denyoom).
+  denyoom = 8,
+};
+
 struct command_def {
   std::string_view name;
   void (*run)(call&);
   int arity; // redis's: n exactly, -n at least n (the name included)
-  /// Needs no AUTH (redis's CMD_NO_AUTH).
-  bool no_auth = false;
-  /// Works on the connection (its session, the watch registry): runs on
-  /// the connection's thread in message mode too.
-  bool conn = false;
-  /// Runs at once inside MULTI instead of being queued.
-  bool immediate = false;
+  unsigned flags = 0;
 };
 
 // Sorted by name, as COMMAND lists them; a command's index is its
 // commandstats slot.
 constexpr command_def command_table[] = {
-  {"append", cmd_append, 3},
-  {"auth", cmd_auth, -2, true, true},
+  {"append", cmd_append, 3, denyoom},
+  {"auth", cmd_auth, -2, no_auth | conn},
   {"bitcount", cmd_bitcount, -2},
-  {"client", cmd_client, -2, false, true},
+  {"client", cmd_client, -2, conn},
   {"command", cmd_command, -1},
   {"config", cmd_config, -2},
-  {"copy", cmd_copy, -3},
+  {"copy", cmd_copy, -3, denyoom},
   {"dbsize", cmd_dbsize, 1},
   {"debug", cmd_debug, -2},
-  {"decr", cmd_decr, 2},
-  {"decrby", cmd_decrby, 3},
+  {"decr", cmd_decr, 2, denyoom},
+  {"decrby", cmd_decrby, 3, denyoom},
   {"del", cmd_del, -2},
-  {"discard", cmd_discard, 1, false, true, true},
+  {"discard", cmd_discard, 1, conn | immediate},
   {"echo", cmd_echo, 2},
-  {"exec", cmd_exec, 1, false, true, true},
+  {"exec", cmd_exec, 1, conn | immediate},
   {"exists", cmd_exists, -2},
   {"expire", cmd_expire, -3},
   {"expireat", cmd_expireat, -3},
@@ -62,41 +71,41 @@ constexpr command_def command_table[] = {
   {"getdel", cmd_getdel, 2},
   {"getex", cmd_getex, -2},
   {"getrange", cmd_getrange, 4},
-  {"getset", cmd_getset, 3},
-  {"incr", cmd_incr, 2},
-  {"incrby", cmd_incrby, 3},
-  {"incrbyfloat", cmd_incrbyfloat, 3},
+  {"getset", cmd_getset, 3, denyoom},
+  {"incr", cmd_incr, 2, denyoom},
+  {"incrby", cmd_incrby, 3, denyoom},
+  {"incrbyfloat", cmd_incrbyfloat, 3, denyoom},
   {"info", cmd_info, -1},
   {"keys", cmd_keys, 2},
   {"mget", cmd_mget, -2},
-  {"mset", cmd_mset, -3},
-  {"msetnx", cmd_msetnx, -3},
-  {"multi", cmd_multi, 1, false, true, true},
+  {"mset", cmd_mset, -3, denyoom},
+  {"msetnx", cmd_msetnx, -3, denyoom},
+  {"multi", cmd_multi, 1, conn | immediate},
   {"persist", cmd_persist, 2},
   {"pexpire", cmd_pexpire, -3},
   {"pexpireat", cmd_pexpireat, -3},
   {"pexpiretime", cmd_pexpiretime, 2},
   {"ping", cmd_ping, -1},
-  {"psetex", cmd_psetex, 4},
+  {"psetex", cmd_psetex, 4, denyoom},
   {"pttl", cmd_pttl, 2},
-  {"quit", cmd_quit, -1, true, true, true},
+  {"quit", cmd_quit, -1, no_auth | conn | immediate},
   {"randomkey", cmd_randomkey, 1},
   {"rename", cmd_rename, 3},
   {"renamenx", cmd_renamenx, 3},
   {"scan", cmd_scan, -2},
   {"select", cmd_select, 2},
-  {"set", cmd_set, -3},
-  {"setbit", cmd_setbit, 4},
-  {"setex", cmd_setex, 4},
-  {"setnx", cmd_setnx, 3},
-  {"setrange", cmd_setrange, 4},
+  {"set", cmd_set, -3, denyoom},
+  {"setbit", cmd_setbit, 4, denyoom},
+  {"setex", cmd_setex, 4, denyoom},
+  {"setnx", cmd_setnx, 3, denyoom},
+  {"setrange", cmd_setrange, 4, denyoom},
   {"strlen", cmd_strlen, 2},
   {"time", cmd_time, 1},
   {"ttl", cmd_ttl, 2},
   {"type", cmd_type, 2},
   {"unlink", cmd_del, -2},
-  {"unwatch", cmd_unwatch, 1, false, true},
-  {"watch", cmd_watch, -2, false, true, true},
+  {"unwatch", cmd_unwatch, 1, conn},
+  {"watch", cmd_watch, -2, conn | immediate},
 };
 
 constexpr std::size_t command_count = std::size(command_table);
@@ -183,6 +192,19 @@ void record(thread_counters& t, const call& c, std::int64_t ticks) {
     thread_counters::add(s.failed);
 }
 
+/// Whether `def`, run by `sess`, is refused when used_memory is over
+/// maxmemory and nothing can be evicted (redis's processCommand): a
+/// denyoom command, anything queued in MULTI but EXEC, DISCARD and QUIT,
+/// and an EXEC whose queue holds a denyoom command.
+bool refused_when_full(const server_env& env, const command_def& def,
+                       const session& sess) {
+  if (def.run == cmd_exec)
+    return needs_memory(env, sess.queued);
+  if (sess.in_multi && def.run != cmd_discard && def.run != cmd_quit)
+    return true;
+  return (def.flags & denyoom) != 0;
+}
+
 /// The command a client's (lower-case) `name` calls, through
 /// rename-command: no_slot for an unknown name, and for a command's own
 /// name once it was renamed or disabled.
@@ -196,6 +218,28 @@ std::size_t resolve(const server_env& env, std::string_view name) {
   auto& commands = commands_by_name();
   auto i = commands.find(name);
   return i != commands.end() ? i->second : no_slot;
+}
+
+/// The command a client's `name` (any case) calls, through resolve.
+std::size_t lookup(const server_env& env, std::string_view name) {
+  char lower[32];
+  if (name.size() >= sizeof(lower))
+    return no_slot;
+  for (std::size_t i = 0; i < name.size(); ++i)
+    lower[i] = static_cast<char>(
+      std::tolower(static_cast<unsigned char>(name[i])));
+  return resolve(env, std::string_view{lower, name.size()});
+}
+
+/// Whether there is room under maxmemory, after evicting what the policy
+/// allows. Without a table (message mode's connection threads, which only
+/// queue for MULTI here) nothing can be evicted: room unless noeviction
+/// holds and used_memory is over.
+bool room_for(store_table* tab, server_env& env) {
+  if (tab != nullptr)
+    return make_room(*tab, env);
+  return env.evict.policy() != maxmemory_policy::noeviction
+         || used_memory() <= env.evict.maxmemory();
 }
 
 } // namespace
@@ -229,6 +273,16 @@ const std::vector<std::string_view>& slot_names() {
   return names;
 }
 
+bool needs_memory(const server_env& env,
+                  const std::vector<std::vector<std::string>>& queued) {
+  for (auto& cmd : queued) {
+    auto slot = cmd.empty() ? no_slot : lookup(env, cmd[0]);
+    if (slot != no_slot && (command_table[slot].flags & denyoom))
+      return true;
+  }
+  return false;
+}
+
 std::size_t command_slot(std::string_view name) {
   auto& map = slots_by_name();
   auto i = map.find(name);
@@ -238,15 +292,7 @@ std::size_t command_slot(std::string_view name) {
 exec_result execute(store_table* tab, server_env& env, session& sess,
                     const args_t& argv, std::string& out) {
   auto& counters = env.stats.local();
-  char lower[32];
-  auto name = argv[0];
-  std::size_t slot = no_slot;
-  if (name.size() < sizeof(lower)) {
-    for (std::size_t i = 0; i < name.size(); ++i)
-      lower[i] = static_cast<char>(
-        std::tolower(static_cast<unsigned char>(name[i])));
-    slot = resolve(env, std::string_view{lower, name.size()});
-  }
+  auto slot = lookup(env, argv[0]);
   if (slot == no_slot) {
     auto text = unknown_command_text(argv);
     reply::error(out, text);
@@ -262,14 +308,24 @@ exec_result execute(store_table* tab, server_env& env, session& sess,
       || (def.arity < 0 && argc < -def.arity)) {
     c.reject(c.arity_text());
     sess.multi_refused |= sess.in_multi;
-  } else if (!sess.authenticated && !def.no_auth) {
+  } else if (!sess.authenticated && !(def.flags & no_auth)) {
     c.reject("NOAUTH Authentication required.");
-  } else if (sess.in_multi && !def.immediate) {
+  } else if (!sess.in_exec && env.evict.maxmemory() != 0
+             && !room_for(tab, env) && refused_when_full(env, def, sess)) {
+    if (def.run == cmd_exec) {
+      end_transaction(env, sess);
+      c.reject(std::string{"EXECABORT Transaction discarded because of: "}
+               + std::string{oom_text});
+    } else {
+      c.reject(oom_text);
+      sess.multi_refused |= sess.in_multi;
+    }
+  } else if (sess.in_multi && !(def.flags & immediate)) {
     // Counted when EXEC runs it.
     sess.queued.emplace_back(argv.begin(), argv.end());
     reply::simple(out, "QUEUED");
     return {};
-  } else if (tab == nullptr && !def.conn) {
+  } else if (tab == nullptr && !(def.flags & conn)) {
     return {false, false, true}; // counted where it runs
   } else {
     auto start = cycle_now();

@@ -35,6 +35,9 @@ struct session {
   std::vector<std::vector<std::string>> queued;
   /// This connection's id among the watchers (0: it never watched).
   std::uint64_t watch_id = 0;
+  /// EXEC's own session for the queue it runs: admitted as it was queued,
+  /// not checked against maxmemory again.
+  bool in_exec = false;
 };
 
 /// What `execute` reports besides the reply.
@@ -71,12 +74,30 @@ std::string run_transaction(store_table& tab, server_env& env,
                             std::uint64_t watch_id,
                             const std::vector<std::vector<std::string>>& queued);
 
+/// Whether a queue holds a command that may take memory (redis's denyoom):
+/// EXEC is refused with it when maxmemory is full.
+bool needs_memory(const server_env& env,
+                  const std::vector<std::vector<std::string>>& queued);
+
+/// redis's error for a command refused under maxmemory.
+inline constexpr std::string_view oom_text
+  = "OOM command not allowed when used memory > 'maxmemory'.";
+
 /// WATCH's work: `id` watches `keys`, each with its expiry now.
 void watch_keys(store_table& tab, server_env& env, std::uint64_t id,
                 const std::vector<std::string_view>& keys);
 
 /// Leaves MULTI (EXEC, DISCARD, an aborted EXEC) and unwatches every key.
 void end_transaction(server_env& env, session& sess);
+
+/// Evicts keys while used_memory is over maxmemory, by the policy
+/// (evict.hpp); false if it is over and nothing could go (noeviction, or
+/// a volatile policy with no key that has an expiry).
+bool make_room(store_table& tab, server_env& env);
+
+/// Links every key into the queues of a policy that keeps them (after
+/// evictor::configure said so), giving a slot to keys that have none.
+void adopt_keys(store_table& tab, server_env& env);
 
 /// How often active expiry runs when few keys are found expired (redis's
 /// hz 10).

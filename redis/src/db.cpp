@@ -64,6 +64,7 @@ void cmd_flush(call& c) {
   auto n = c.tab().size();
   if (!c.ok(n) || !c.ok(c.tab().clear()))
     return;
+  c.env.evict.drain();
   c.dirty(static_cast<std::int64_t>(*n));
   c.env.watches.touch_all();
   reply::ok(c.out);
@@ -78,6 +79,7 @@ void cmd_del(call& c) {
       return;
     if (!*taken)
       continue;
+    c.forget(**taken);
     if (expired(**taken, now)) {
       c.count_expired(); // redis expires it on lookup, then deletes nothing
     } else {
@@ -138,12 +140,17 @@ void rename_now(call& c, bool nx) {
     return;
   if (!*taken)
     return c.error("ERR no such key");
+  c.forget(**taken);
   if (expired(**taken, now_ms())) {
     c.count_expired();
     return c.error("ERR no such key");
   }
+  // The slot names its key: the destination gets one of its own.
+  c.give_slot(dst, **taken);
+  auto slot = (*taken)->slot;
   if (!c.ok(c.tab().insert(dst, std::move(**taken))))
     return;
+  c.admit(slot);
   c.dirty();
   c.touch(src);
   c.touch(dst);
@@ -196,8 +203,11 @@ void cmd_copy(call& c) {
       if (*there)
         return reply::integer(c.out, 0);
     }
+    c.give_slot(dst, *got);
+    auto slot = got->slot;
     if (!c.ok(c.tab().insert(dst, std::move(*got))))
       return;
+    c.admit(slot);
     c.wrote(dst);
     reply::integer(c.out, 1);
   });

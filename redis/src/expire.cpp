@@ -137,9 +137,14 @@ bool expire_step(store_table& tab, server_env& env, std::uint64_t& cursor) {
     return false; // the table is gone: the restarted owner walks the new one
   cursor = *next;
   for (auto& k : due) {
-    auto erased = tab.erase_if(k, [now](const value& v) {
-      return expired(v, now);
+    slot_ptr gone;
+    auto erased = tab.erase_if(k, [&](const value& v) {
+      if (!expired(v, now))
+        return false;
+      gone = v.slot;
+      return true;
     });
+    env.evict.forget(gone.get());
     if (erased && *erased)
       env.stats.expired_keys.fetch_add(1, std::memory_order_relaxed);
   }

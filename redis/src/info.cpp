@@ -13,6 +13,7 @@
 // Counters are summed over every thread's own copy (stats.hpp); only the
 // keyspace section reads the table.
 #include "call.hpp"
+#include "memory.hpp"
 
 #include <cstdio>
 #include <map>
@@ -141,6 +142,22 @@ void server_section(info_writer& w, server_env& env) {
   w.line("uptime_in_days", uptime / 86400);
 }
 
+/// redis's bytesToHuman: 1023B, 1.50K, 2.00M, ...
+std::string human_bytes(std::int64_t n) {
+  if (n < 1024)
+    return ll_text(n) + "B";
+  const char units[] = "KMGTP";
+  double x = static_cast<double>(n) / 1024;
+  std::size_t u = 0;
+  while (x >= 1024 && u + 1 < sizeof(units) - 1) {
+    x /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.2f%c", x, units[u]);
+  return buf;
+}
+
 void memory_section(info_writer& w, server_env& env) {
   std::int64_t rss = 0;
   if (auto* f = std::fopen("/proc/self/statm", "r")) {
@@ -149,8 +166,19 @@ void memory_section(info_writer& w, server_env& env) {
       rss = resident * ::sysconf(_SC_PAGESIZE);
     std::fclose(f);
   }
+  auto used = used_memory();
+  auto& evict = env.evict;
+  evict.note(used);
   w.begin("Memory");
+  w.line("used_memory", used);
+  w.line("used_memory_human", human_bytes(used));
   w.line("used_memory_rss", rss);
+  w.line("used_memory_rss_human", human_bytes(rss));
+  w.line("used_memory_peak", evict.peak());
+  w.line("used_memory_peak_human", human_bytes(evict.peak()));
+  w.line("maxmemory", evict.maxmemory());
+  w.line("maxmemory_human", human_bytes(evict.maxmemory()));
+  w.line("maxmemory_policy", policy_name(evict.policy()));
   w.line("mem_allocator", "libc");
   w.line("client_output_buffer_limit", env.config.output_buffer_limit);
   w.line("proto_max_bulk_len", env.config.proto_max_bulk_len);
@@ -201,6 +229,7 @@ void stats_section(info_writer& w, server_env& env) {
   w.line("total_net_output_bytes", st.sum(&thread_counters::net_output_bytes));
   w.line("rejected_connections", load(st.rejected_connections));
   w.line("expired_keys", load(st.expired_keys));
+  w.line("evicted_keys", load(env.evict.evicted_keys));
   w.line("keyspace_hits", st.sum(&thread_counters::keyspace_hits));
   w.line("keyspace_misses", st.sum(&thread_counters::keyspace_misses));
   w.line("total_error_replies", st.sum(&thread_counters::error_replies));

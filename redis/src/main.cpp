@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <climits>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -45,30 +46,22 @@ const char* usage = R"(usage: cachet-redis [options]
                            clients from anywhere but 127.0.0.1 and ::1
   --rename-command NAME NEW  the command NAME answers to NEW only; NEW ""
                            disables it (repeatable)
+  --maxmemory=BYTES        evict keys to keep used_memory under it (units as
+                           redis.conf's: 100mb, 1gb; default 0: no bound)
+  --maxmemory-policy=NAME  allkeys-s3fifo (default), allkeys-lru,
+                           allkeys-lfu, allkeys-random, volatile-lru,
+                           volatile-lfu, volatile-random, volatile-ttl,
+                           noeviction
+  --maxmemory-samples=N    keys the sampling policies compare (default 5)
   --help                   this text
 )";
 
-/// Parses a size with an optional kb/mb/gb suffix, as redis.conf does.
+/// Parses a size with an optional unit (kb, mb, gb...), as redis.conf does.
 bool parse_size(std::string_view s, std::int64_t& out) {
-  std::int64_t mul = 1;
-  auto ends = [&](std::string_view suffix) {
-    return s.size() > suffix.size()
-           && s.substr(s.size() - suffix.size()) == suffix;
-  };
-  if (ends("kb")) {
-    mul = 1024;
-  } else if (ends("mb")) {
-    mul = 1024 * 1024;
-  } else if (ends("gb")) {
-    mul = 1024 * 1024 * 1024;
-  }
-  if (mul != 1)
-    s.remove_suffix(2);
-  std::int64_t x = 0;
-  if (!cachet::redis::parse_ll(s, x) || x < 0 || x > INT64_MAX / mul)
-    return false;
-  out = x * mul;
-  return true;
+  auto bytes = cachet::redis::parse_memory(s);
+  if (bytes)
+    out = *bytes;
+  return bytes.has_value();
 }
 
 int signal_pipe[2] = {-1, -1};
@@ -147,12 +140,22 @@ int main(int argc, char** argv) {
       cfg.requirepass = std::string{val};
     } else if (arg == "--protected-mode" && (val == "yes" || val == "no")) {
       cfg.protected_mode = val == "yes";
+    } else if (arg == "--maxmemory" && parse_size(val, n)) {
+      cfg.maxmemory = n;
+    } else if (arg == "--maxmemory-policy"
+               && cachet::redis::parse_policy(val)) {
+      cfg.policy = *cachet::redis::parse_policy(val);
+    } else if (arg == "--maxmemory-samples" && parse_size(val, n) && n >= 1
+               && n <= INT_MAX) {
+      cfg.maxmemory_samples = static_cast<int>(n);
     } else {
       return fail("bad option: " + std::string{argv[i]});
     }
   }
   env.pass.set(cfg.requirepass);
   env.protected_mode.store(cfg.protected_mode);
+  env.evict.set_samples(cfg.maxmemory_samples);
+  env.evict.configure(cfg.maxmemory, cfg.policy);
   // SIGINT/SIGTERM write to a pipe that main waits on. A handler (not
   // sigwait) because threads we did not start (a sanitizer's, say) do not
   // block the signals and may be the ones to receive them.

@@ -23,6 +23,7 @@ std::string run_transaction(store_table& tab, server_env& env,
   reply::array(out, static_cast<std::int64_t>(queued.size()));
   // The queue was admitted (AUTH included) as it was built.
   session admitted;
+  admitted.in_exec = true;
   std::vector<std::string_view> argv;
   for (auto& cmd : queued) {
     argv.assign(cmd.begin(), cmd.end());

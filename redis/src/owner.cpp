@@ -70,6 +70,10 @@ caf::behavior store_owner(caf::stateful_actor<owner_state>* self,
                             flat.begin() + static_cast<std::ptrdiff_t>(end));
         i = end;
       }
+      // The connection thread could not evict: room is made here.
+      if (!make_room(*self->state.shared, *env) && needs_memory(*env, queued))
+        return "-EXECABORT Transaction discarded because of: "
+               + std::string{oom_text} + "\r\n";
       // One message: no other command runs until it is done.
       return run_transaction(*self->state.shared, *env, watch_id, queued);
     },

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <climits>
 #include <iterator>
 #include <optional>
 
@@ -90,7 +91,7 @@ void cmd_client(call& c) {
   } else if (iequals(sub, "no-evict")) {
     if (!subcommand("client|no-evict", 3))
       return;
-    // Nothing is evicted yet: the flag is accepted, as redis takes it.
+    // Accepted as redis takes it; cachet-redis never evicts clients.
     if (!iequals(c.argv[2], "on") && !iequals(c.argv[2], "off"))
       return c.error(syntax_error);
     reply::ok(c.out);
@@ -165,8 +166,8 @@ void cmd_command(call& c) {
   }
 }
 
-/// CONFIG SET param value [param value ...]: requirepass and
-/// protected-mode, at run time; all or nothing, as in redis.
+/// CONFIG SET param value [param value ...]: requirepass, protected-mode
+/// and maxmemory's, at run time; all or nothing, as in redis.
 void config_set(call& c) {
   c.name = "config|set";
   c.slot = command_slot(c.name);
@@ -178,7 +179,9 @@ void config_set(call& c) {
     c.error("ERR CONFIG SET failed (possibly related to argument '"
             + std::string{param.substr(0, 128)} + "') - " + std::string{why});
   };
-  const std::string_view known[] = {"requirepass", "protected-mode"};
+  const std::string_view known[] = {"requirepass", "protected-mode",
+                                    "maxmemory", "maxmemory-policy",
+                                    "maxmemory-samples"};
   bool seen[std::size(known)] = {};
   for (std::size_t i = 2; i < c.argv.size(); i += 2) {
     auto* at = std::find_if(std::begin(known), std::end(known),
@@ -194,20 +197,48 @@ void config_set(call& c) {
   }
   std::optional<std::string> pass;
   std::optional<bool> protect;
+  auto& evict = c.env.evict;
+  auto maxmemory = evict.maxmemory();
+  auto policy = evict.policy();
+  std::optional<std::int64_t> samples;
   for (std::size_t i = 2; i < c.argv.size(); i += 2) {
+    auto param = c.argv[i];
     auto val = c.argv[i + 1];
-    if (iequals(c.argv[i], "requirepass")) {
+    if (iequals(param, "requirepass")) {
       pass.emplace(val);
+    } else if (iequals(param, "maxmemory")) {
+      auto bytes = parse_memory(val);
+      if (!bytes)
+        return failed(param, "argument must be a memory value");
+      maxmemory = *bytes;
+    } else if (iequals(param, "maxmemory-policy")) {
+      auto p = parse_policy(val);
+      if (!p)
+        return failed(param, "argument(s) must be one of the following: "
+                               + std::string{policy_names});
+      policy = *p;
+    } else if (iequals(param, "maxmemory-samples")) {
+      std::int64_t n = 0;
+      if (!parse_ll(val, n))
+        return failed(param, "argument couldn't be parsed into an integer");
+      if (n < 1 || n > INT_MAX)
+        return failed(param, "argument must be between 1 and 2147483647 "
+                             "inclusive");
+      samples = n;
     } else if (iequals(val, "yes") || iequals(val, "no")) {
       protect = iequals(val, "yes");
     } else {
-      return failed(c.argv[i], "argument must be 'yes' or 'no'");
+      return failed(param, "argument must be 'yes' or 'no'");
     }
   }
   if (pass)
     c.env.pass.set(std::move(*pass));
   if (protect)
     c.env.protected_mode.store(*protect, std::memory_order_relaxed);
+  if (samples)
+    evict.set_samples(static_cast<int>(*samples));
+  if (evict.configure(maxmemory, policy))
+    adopt_keys(c.tab(), c.env);
   reply::ok(c.out);
 }
 
@@ -226,6 +257,9 @@ void cmd_config(call& c) {
     {"bind", cfg.bind},
     {"databases", "1"},
     {"maxclients", ll_text(cfg.maxclients)},
+    {"maxmemory", ll_text(c.env.evict.maxmemory())},
+    {"maxmemory-policy", std::string{policy_name(c.env.evict.policy())}},
+    {"maxmemory-samples", ll_text(c.env.evict.samples())},
     {"port", ll_text(cfg.port)},
     {"protected-mode",
      c.env.protected_mode.load(std::memory_order_relaxed) ? "yes" : "no"},

@@ -20,15 +20,18 @@
 
 #include <cachet/table.hpp>
 
+#include "evict.hpp"
 #include "stats.hpp"
 #include "transactions.hpp"
 
 namespace cachet::redis {
 
-/// A value: its bytes and when it expires (unix ms; 0: never).
+/// A value: its bytes, when it expires (unix ms; 0: never) and, while
+/// maxmemory is set, its key's eviction slot (evict.hpp).
 struct value {
   std::string bytes;
   std::int64_t expire_at = 0;
+  slot_ptr slot;
 };
 
 using store_table = cachet::table<std::string, value>;
@@ -62,6 +65,10 @@ struct server_config {
   /// redis's rename-command, as (lower-case name, new name): the command
   /// answers to the new name only; an empty one disables it.
   std::vector<std::pair<std::string, std::string>> renames;
+  /// maxmemory at start, in bytes (0: no bound), and its policy.
+  std::int64_t maxmemory = 0;
+  maxmemory_policy policy = maxmemory_policy::allkeys_s3fifo;
+  int maxmemory_samples = 5;
 };
 
 /// The default user's password (redis's requirepass), read and changed
@@ -118,6 +125,8 @@ struct server_env {
   std::atomic<std::uint64_t> next_client_id{1};
   /// The gate's slot of the owner's active expiry.
   exec_gate::slot* expiry_slot = &gate.join();
+  /// maxmemory, its policy and what it evicted.
+  evictor evict;
 };
 
 } // namespace cachet::redis

@@ -166,9 +166,11 @@ bool set_value(call& c, std::string_view key, std::string_view val,
                unsigned flags, std::int64_t at, std::optional<std::string>* old,
                bool& failed) {
   failed = false;
-  if ((flags & (f_nx | f_xx | f_get | f_keepttl)) == 0) {
+  if ((flags & (f_nx | f_xx | f_get | f_keepttl)) == 0
+      && !c.env.evict.tracking()) {
     // The plain SET: one insert, key and value copied once into the table.
-    if (!c.ok(c.tab().insert(key, value{std::string{val}, at}))) {
+    // (Under maxmemory it goes through upsert, which keeps the key's slot.)
+    if (!c.ok(c.tab().insert(key, value{std::string{val}, at, nullptr}))) {
       failed = true;
       return false;
     }
@@ -327,6 +329,7 @@ void cmd_getdel(call& c) {
     return;
   if (!*taken)
     return reply::null(c.out);
+  c.forget(**taken);
   if (expired(**taken, now_ms())) {
     c.count_expired(); // redis expires it on lookup, then finds nothing
     return reply::null(c.out);
@@ -384,12 +387,19 @@ namespace {
 bool store_pairs(call& c) {
   std::vector<std::pair<std::string, value>> entries;
   entries.reserve(c.argv.size() / 2);
-  for (std::size_t i = 1; i + 1 < c.argv.size(); i += 2)
+  std::vector<slot_ptr> slots;
+  for (std::size_t i = 1; i + 1 < c.argv.size(); i += 2) {
     entries.emplace_back(std::string{c.argv[i]},
-                         value{std::string{c.argv[i + 1]}, 0});
+                         value{std::string{c.argv[i + 1]}, 0, nullptr});
+    c.give_slot(c.argv[i], entries.back().second);
+    if (entries.back().second.slot != nullptr)
+      slots.push_back(entries.back().second.slot);
+  }
   auto n = static_cast<std::int64_t>(entries.size());
   if (!c.ok(c.tab().insert(std::move(entries))))
     return false;
+  for (auto& s : slots)
+    c.admit(s);
   c.dirty(n);
   for (std::size_t i = 1; i + 1 < c.argv.size(); i += 2)
     c.touch(c.argv[i]);

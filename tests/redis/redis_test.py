@@ -6,7 +6,8 @@ in message mode, and redis-server with --save '' --appendonly no) and sends
 the same raw RESP byte sequences to each; replies are compared byte for
 byte (arrays whose order redis does not define, KEYS and SCAN, are compared
 as sets). Suites: compare, protocol, limits, clients, supervision, shutdown,
-expiry_race, expiry_memory, scan, info.
+expiry_race, expiry_memory, scan, info, transactions, security,
+maxmemory.
 
 usage: redis_test.py CACHET_REDIS SUITE
 """
@@ -1432,6 +1433,315 @@ def suite_security():
     finally:
         for s in servers:
             check(s.stop() == 0, "security: %s exits cleanly" % s.name)
+
+
+# -- suite: maxmemory ---------------------------------------------------------
+
+def info_int(conn, field, section="memory"):
+    return int(info_dict(conn.call("INFO", section))[field.encode()])
+
+
+def suite_maxmemory():
+    """maxmemory: noeviction's refusals (OOM, in MULTI and at EXEC) and
+    CONFIG's replies byte for byte against redis-server; the bound held by
+    8 concurrent writers; what each policy evicts."""
+    servers = [redis(), cachet("direct"), cachet("message")]
+    try:
+        full = [(1, ("CONFIG", "SET", "maxmemory", "1"))]
+        room = [(1, ("CONFIG", "SET", "maxmemory", "0"))]
+        steps = [
+            (0, ("SET", "a", "1")), (0, ("SET", "b", "2")),
+            (1, ("CONFIG", "SET", "maxmemory-policy", "noeviction")),
+            (1, ("CONFIG", "GET", "maxmemory-policy")),
+        ] + full + [
+            (0, ("SET", "c", "3")), (0, ("GET", "a")), (0, ("APPEND", "a", "x")),
+            (0, ("INCR", "a")), (0, ("SETNX", "z", "1")),
+            (0, ("MSET", "y", "1")), (0, ("SETRANGE", "a", "0", "x")),
+            (0, ("COPY", "a", "a2")), (0, ("GETSET", "a", "2")),
+            (0, ("EXPIRE", "a", "100")), (0, ("PERSIST", "a")),
+            (0, ("GETEX", "a")), (0, ("DEL", "b")), (0, ("EXISTS", "b", "c")),
+            (0, ("RENAME", "a", "b")), (0, ("GET", "b")), (0, ("PING",)),
+            (0, ("DBSIZE",)),
+            # In MULTI every queued command is refused, and EXEC aborts.
+            (0, ("MULTI",)), (0, ("GET", "b")), (0, ("SET", "q", "1")),
+            (0, ("EXEC",)), (0, ("MULTI",)), (0, ("DISCARD",)),
+        ] + room + [
+            (0, ("MULTI",)), (0, ("SET", "x", "1")), (0, ("GET", "x")),
+        ] + full + [
+            # Full by EXEC: a queue that writes aborts, one that reads runs.
+            (0, ("EXEC",)), (0, ("GET", "x")), (0, ("EXEC",)),
+        ] + room + [
+            (0, ("MULTI",)), (0, ("GET", "b")), (0, ("EXISTS", "x")),
+        ] + full + [
+            (0, ("EXEC",)),
+        ] + room + [
+            (0, ("SET", "c", "3")), (0, ("GET", "c")),
+            (1, ("CONFIG", "SET", "maxmemory", "10MB")),
+            (1, ("CONFIG", "GET", "maxmemory")),
+            (1, ("CONFIG", "SET", "maxmemory", "1k")),
+            (1, ("CONFIG", "GET", "maxmemory")),
+            (1, ("CONFIG", "SET", "maxmemory", "abc")),
+            (1, ("CONFIG", "SET", "maxmemory", "-1")),
+            (1, ("CONFIG", "SET", "maxmemory", "1.5mb")),
+            (1, ("CONFIG", "SET", "maxmemory-samples", "0")),
+            (1, ("CONFIG", "SET", "maxmemory-samples", "x")),
+            (1, ("CONFIG", "SET", "maxmemory-samples", "10")),
+            (1, ("CONFIG", "GET", "maxmemory-samples")),
+            (1, ("CONFIG", "SET", "maxmemory-policy", "ALLKEYS-LRU")),
+            (1, ("CONFIG", "GET", "maxmemory-policy")),
+            (1, ("CONFIG", "SET", "maxmemory", "0", "maxmemory-policy",
+                 "volatile-ttl")),
+            (1, ("CONFIG", "GET", "maxmemory*policy")),
+        ]
+        replay("maxmemory", servers, steps, 2)
+        # cachet's own policy is in its error's list.
+        c = Conn(servers[1].port)
+        got = c.call("CONFIG", "SET", "maxmemory-policy", "bogus")
+        check(got == b"-ERR CONFIG SET failed (possibly related to argument "
+              b"'maxmemory-policy') - argument(s) must be one of the "
+              b"following: volatile-lru, volatile-lfu, volatile-random, "
+              b"volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, "
+              b"allkeys-s3fifo, noeviction", "maxmemory: bad policy: %r" % got)
+        c.close()
+    finally:
+        for s in servers:
+            check(s.stop() == 0, "maxmemory: %s exits cleanly" % s.name)
+
+    for mode in ("direct", "message"):
+        maxmemory_bound(mode)
+    maxmemory_policies()
+
+
+def maxmemory_bound(mode):
+    """8 writers of keys of 50 B to 2 KB against a 16 MB bound: the highest
+    used_memory ever seen (INFO polled, and used_memory_peak) stays within
+    5% of the bound, keys are evicted, and what is left reads back."""
+    bound = 16 * 1024 * 1024
+    srv = cachet(mode, "--maxmemory=16mb")
+    try:
+        stop = threading.Event()
+        seen = [0]
+        errors = []
+
+        def poll():
+            c = Conn(srv.port)
+            while not stop.is_set():
+                seen[0] = max(seen[0], info_int(c, "used_memory"))
+                time.sleep(0.01)
+            c.close()
+
+        def write(n):
+            c = Conn(srv.port)
+            rnd = random.Random(n)
+            deadline = time.monotonic() + 3
+            i = 0
+            while time.monotonic() < deadline and i < 200000:
+                batch = b"".join(
+                    encode("SET", "w%d:%d" % (n, i + j),
+                           "v" * rnd.randint(50, 2000)) for j in range(32))
+                c.send(batch)
+                for _ in range(32):
+                    r = c.read_parsed()
+                    if r != b"+OK":
+                        errors.append(r)
+                i += 32
+            c.close()
+
+        poller = threading.Thread(target=poll)
+        poller.start()
+        writers = [threading.Thread(target=write, args=(n,)) for n in range(8)]
+        for t in writers:
+            t.start()
+        for t in writers:
+            t.join()
+        stop.set()
+        poller.join()
+        c = Conn(srv.port)
+        peak = info_int(c, "used_memory_peak")
+        evicted = info_int(c, "evicted_keys", "stats")
+        keys = c.call("DBSIZE")
+        print("maxmemory %s: highest used_memory seen %d, used_memory_peak %d "
+              "(bound %d: %+.2f%%), %d keys left, %d evicted" % (
+                  mode, seen[0], peak, bound, 100.0 * (peak - bound) / bound,
+                  keys, evicted), flush=True)
+        check(not errors, "maxmemory %s: writes refused: %r" % (
+            mode, errors[:3]))
+        check(seen[0] <= bound * 1.05 and peak <= bound * 1.05,
+              "maxmemory %s: over the bound: seen %d, peak %d" % (
+                  mode, seen[0], peak))
+        check(evicted > 0 and keys > 1000,
+              "maxmemory %s: %d evicted, %d left" % (mode, evicted, keys))
+        check(info_int(c, "used_memory") <= bound * 1.05,
+              "maxmemory %s: used_memory after the writers" % mode)
+        # Every key left is whole.
+        cursor, checked = b"0", 0
+        while checked < 2000:
+            cursor, batch = c.call("SCAN", cursor, "COUNT", "500")
+            for k in batch:
+                v = c.call("GET", k)
+                check(v is None or (set(v) == {ord("v")} and 50 <= len(v)
+                                    <= 2000), "maxmemory: torn value %r" % k)
+                checked += 1
+            if cursor == b"0":
+                break
+        c.close()
+    finally:
+        check(srv.stop() == 0, "maxmemory %s: clean exit" % mode)
+
+
+def fill(c, prefix, n, size=200, ttl=None):
+    """n keys prefix0.. of `size` bytes, pipelined, up to the first batch
+    with a refusal (returned); with `ttl`, key i expires in ttl + i
+    seconds."""
+    for start in range(0, n, 500):
+        cmds = []
+        for i in range(start, min(n, start + 500)):
+            if ttl is None:
+                cmds.append(encode("SET", "%s%d" % (prefix, i), "x" * size))
+            else:
+                cmds.append(encode("SET", "%s%d" % (prefix, i), "x" * size,
+                                   "EX", str(ttl + i)))
+        c.send(b"".join(cmds))
+        replies = [c.read_parsed() for _ in cmds]
+        refused = [r for r in replies if r != b"+OK"]
+        if refused:
+            return refused[0]
+    return b"+OK"
+
+
+def present(c, prefix, n):
+    c.send(b"".join(encode("EXISTS", "%s%d" % (prefix, i)) for i in range(n)))
+    return [i for i in range(n) if c.read_parsed() == 1]
+
+
+def maxmemory_policies():
+    """What each policy evicts, each on a server of its own whose bound the
+    keys written outgrow. (A key evicted frees its entry, not its share of
+    the table's array, which keeps its size; when the array doubles, keys
+    go to pay for it.)"""
+
+    def run(policy, bound, test):
+        srv = cachet("direct", "--maxmemory-policy=" + policy,
+                     "--maxmemory=%d" % bound)
+        try:
+            c = Conn(srv.port)
+            test(c)
+            check(info_int(c, "used_memory_peak") <= bound * 1.05,
+                  "maxmemory %s: over the bound" % policy)
+            c.close()
+        finally:
+            check(srv.stop() == 0, "maxmemory %s: clean exit" % policy)
+
+    mb = 1024 * 1024
+
+    # volatile-*: only keys with an expiry go (volatile-ttl the nearest
+    # expiries first); with none to find, writes are refused.
+    def volatile(policy):
+        def test(c):
+            check(fill(c, "p", 3000) == b"+OK", "maxmemory %s: fill" % policy)
+            check(fill(c, "t", 10000, ttl=1000) == b"+OK",
+                  "maxmemory %s: fill with expiries" % policy)
+            check(len(present(c, "p", 3000)) == 3000,
+                  "maxmemory %s: a key without expiry was evicted" % policy)
+            left = present(c, "t", 10000)
+            print("maxmemory %s: %d of 10000 keys with an expiry left" % (
+                policy, len(left)), flush=True)
+            check(0 < len(left) < 10000, "maxmemory %s: %d of 10000 keys "
+                  "with an expiry left" % (policy, len(left)))
+            if policy == "volatile-ttl" and 0 < len(left) < 10000:
+                gone = sorted(set(range(10000)) - set(left))
+                check(sum(gone) / len(gone) < sum(left) / len(left),
+                      "maxmemory volatile-ttl: evicted later expiries first")
+            got = fill(c, "q", 30000)
+            check(got.startswith(b"-OOM command not allowed"),
+                  "maxmemory %s: nothing to evict, yet %r" % (policy, got))
+            check(len(present(c, "p", 3000)) == 3000,
+                  "maxmemory %s: a key without expiry was evicted" % policy)
+        return test
+
+    for policy in ("volatile-ttl", "volatile-lru", "volatile-random",
+                   "volatile-lfu"):
+        run(policy, 3 * mb, volatile(policy))
+
+    def read_keys(c, keys, times=1):
+        c.send(b"".join(encode("GET", "k%d" % i)
+                        for _ in range(times) for i in keys))
+        for _ in range(times * len(keys)):
+            c.read_parsed()
+
+    # allkeys-s3fifo resists a scan: keys read since they were written
+    # outlive a stream of keys written once.
+    def s3fifo(c):
+        fill(c, "k", 1000)
+        read_keys(c, range(1000), 2)
+        fill(c, "scan", 30000)
+        hot = len(present(c, "k", 1000))
+        scan = len(present(c, "scan", 30000))
+        print("maxmemory allkeys-s3fifo: %d of 1000 hot keys and %d of 30000 "
+              "scanned keys left" % (hot, scan), flush=True)
+        check(hot >= 950, "maxmemory allkeys-s3fifo: only %d hot keys "
+              "outlived the scan" % hot)
+        check(scan < 30000, "maxmemory allkeys-s3fifo: nothing evicted")
+    run("allkeys-s3fifo", 3 * mb, s3fifo)
+
+    read = range(0, 4000, 10)
+
+    # allkeys-lru: keys in use outlive the others.
+    def lru(c):
+        fill(c, "k", 4000)
+        for j in range(6):
+            read_keys(c, read)
+            fill(c, "n%d_" % j, 500)
+        left = set(present(c, "k", 4000))
+        print("maxmemory allkeys-lru: %d of 4000 keys left" % len(left))
+        check(set(read) <= left, "maxmemory allkeys-lru: %d recently read "
+              "keys evicted" % len(set(read) - left))
+        check(len(left) < 4000, "maxmemory allkeys-lru: nothing evicted")
+    run("allkeys-lru", 2 * mb, lru)
+
+    # allkeys-lfu: keys read often outlive keys read once.
+    def lfu(c):
+        fill(c, "k", 4000)
+        read_keys(c, read, 30)
+        fill(c, "n", 3000)
+        left = set(present(c, "k", 4000))
+        kept = len(set(read) & left)
+        print("maxmemory allkeys-lfu: %d of 4000 keys left, %d of the 400 "
+              "read often" % (len(left), kept), flush=True)
+        check(kept >= 380, "maxmemory allkeys-lfu: %d of 400 frequent keys "
+              "left" % kept)
+        check(len(left) < 4000, "maxmemory allkeys-lfu: nothing evicted")
+    run("allkeys-lfu", 2 * mb, lfu)
+
+    def random_keys(c):
+        check(fill(c, "k", 8000) == b"+OK", "maxmemory allkeys-random: fill")
+        left = len(present(c, "k", 8000))
+        check(0 < left < 8000, "maxmemory allkeys-random: %d left" % left)
+    run("allkeys-random", 2 * mb, random_keys)
+
+    # noeviction: writes are refused once full; reads and DEL go on.
+    def noeviction(c):
+        got = fill(c, "k", 20000)
+        check(got.startswith(b"-OOM"), "maxmemory noeviction: %r" % got)
+        n = len(present(c, "k", 20000))
+        check(c.call("GET", "k1") == b"x" * 200, "maxmemory noeviction: read")
+        check(c.call("DEL", "k1") == 1, "maxmemory noeviction: DEL refused")
+        check(info_int(c, "evicted_keys", "stats") == 0,
+              "maxmemory noeviction: evicted %d keys" % n)
+    run("noeviction", 2 * mb, noeviction)
+
+    # A bound set at run time covers the keys written before it.
+    def late(c):
+        c.call("CONFIG", "SET", "maxmemory", "0")
+        fill(c, "k", 8000)
+        used = info_int(c, "used_memory")
+        c.call("CONFIG", "SET", "maxmemory", str(used))
+        fill(c, "n", 4000)
+        left = len(present(c, "k", 8000))
+        check(left < 8000, "maxmemory set late: no old key evicted")
+        check(info_int(c, "used_memory") <= used * 1.05,
+              "maxmemory set late: over the bound")
+    run("allkeys-s3fifo", 64 * mb, late)
 
 
 def main():

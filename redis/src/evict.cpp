@@ -1,0 +1,441 @@
+// maxmemory: the policies' state (evict.hpp) and make_room, which evicts.
+#include "evict.hpp"
+
+#include <chrono>
+#include <cstring>
+#include <limits>
+#include <new>
+#include <random>
+
+#include <cachet/detail/epoch.hpp>
+#include <cachet/detail/hash.hpp>
+
+#include "call.hpp"
+#include "memory.hpp"
+
+namespace cachet::redis {
+
+namespace {
+
+constexpr std::pair<std::string_view, maxmemory_policy> names[] = {
+  {"noeviction", maxmemory_policy::noeviction},
+  {"allkeys-s3fifo", maxmemory_policy::allkeys_s3fifo},
+  {"allkeys-lru", maxmemory_policy::allkeys_lru},
+  {"allkeys-lfu", maxmemory_policy::allkeys_lfu},
+  {"allkeys-random", maxmemory_policy::allkeys_random},
+  {"volatile-lru", maxmemory_policy::volatile_lru},
+  {"volatile-lfu", maxmemory_policy::volatile_lfu},
+  {"volatile-random", maxmemory_policy::volatile_random},
+  {"volatile-ttl", maxmemory_policy::volatile_ttl},
+};
+
+// redis's LFU parameters (lfu-log-factor, lfu-decay-time in minutes, and
+// the counter a new key starts with).
+constexpr double lfu_log_factor = 10;
+constexpr std::uint32_t lfu_decay_minutes = 1;
+constexpr std::uint8_t lfu_init = 5;
+
+/// Bytes a key costs besides its key and value bytes: the table's entry
+/// and node (218 B per key of 16 bytes with a value of 100 measured by
+/// bench-redis.sh: about 90 besides the bytes' heap blocks) and the slot.
+constexpr std::size_t entry_overhead = 90 + sizeof(key_slot);
+
+/// Evicted bytes after which make_room frees what it retired before it
+/// reads used_memory again (the table frees removed values an epoch or two
+/// later, so used_memory lags behind evictions).
+constexpr std::int64_t reclaim_step = 256 * 1024;
+
+/// Keys one command evicts at most; it runs if it evicted any.
+constexpr std::size_t max_evictions_per_call = 4096;
+
+std::uint32_t minutes_now() noexcept {
+  return static_cast<std::uint32_t>(now_ms() / 60000) & 0xffff;
+}
+
+/// A key that sampling found, and its score: the higher, the sooner it goes.
+struct candidate {
+  std::string key;
+  slot_ptr slot;
+  double score = -1;
+};
+
+std::uint64_t next_random() noexcept {
+  thread_local std::mt19937_64 gen{std::random_device{}()};
+  return gen();
+}
+
+/// How eagerly `policy` evicts a key with `slot` and `expire_at`; nullopt
+/// if it may not (volatile-* and a key without expiry).
+std::optional<double> score(maxmemory_policy p, const key_slot* slot,
+                            std::int64_t expire_at) {
+  using mp = maxmemory_policy;
+  bool volatile_only = p == mp::volatile_lru || p == mp::volatile_lfu
+                       || p == mp::volatile_random || p == mp::volatile_ttl;
+  if (volatile_only && expire_at == 0)
+    return std::nullopt;
+  switch (p) {
+    case mp::allkeys_lru:
+    case mp::allkeys_s3fifo:
+    case mp::volatile_lru:
+      // A key written before the bound was set has no slot: idlest of all.
+      return slot != nullptr ? double(evictor::idle_seconds(*slot))
+                             : std::numeric_limits<double>::max();
+    case mp::allkeys_lfu:
+    case mp::volatile_lfu:
+      return slot != nullptr ? 255.0 - evictor::lfu_count(*slot) : 256.0;
+    case mp::volatile_ttl:
+      return -double(expire_at);
+    default:
+      return double(next_random() >> 11);
+  }
+}
+
+/// Samples about `samples` keys from a random point of the table and
+/// returns the one the policy would evict first.
+std::optional<candidate> sample(store_table& tab, server_env& env) {
+  auto policy = env.evict.policy();
+  auto want = static_cast<std::size_t>(std::max(env.evict.samples(), 1));
+  std::optional<candidate> best;
+  std::size_t seen = 0;
+  // Volatile policies skip keys without expiry: a bounded number of steps.
+  auto cursor = (next_random() >> 32) | 1;
+  for (int step = 0; step < 16 && seen < want; ++step) {
+    auto next = tab.scan(cursor, want, [&](std::string_view k, const value& v) {
+      auto s = score(policy, v.slot.get(), v.expire_at);
+      if (!s)
+        return;
+      ++seen;
+      if (!best || *s > best->score)
+        best = candidate{std::string{k}, v.slot, *s};
+    });
+    if (!next)
+      return std::nullopt;
+    cursor = *next == 0 ? 1 : *next;
+  }
+  return best;
+}
+
+/// Removes `key` if its value still carries `slot` (any value if `slot`
+/// is null); the bytes it held (estimated) or -1 if it was not removed.
+std::int64_t remove(store_table& tab, server_env& env, const std::string& key,
+                    const key_slot* slot) {
+  std::int64_t bytes = -1;
+  auto erased = tab.erase_if(key, [&](const value& v) {
+    if (slot != nullptr && v.slot.get() != slot)
+      return false;
+    bytes = static_cast<std::int64_t>(key.size() + v.bytes.capacity()
+                                      + entry_overhead);
+    return true;
+  });
+  if (!erased || !*erased)
+    return -1;
+  if (slot != nullptr)
+    env.evict.forget(const_cast<key_slot*>(slot));
+  env.evict.evicted_keys.fetch_add(1, std::memory_order_relaxed);
+  // As a write: EXEC fails for connections that WATCH the key.
+  env.watches.touch(key);
+  return bytes;
+}
+
+/// Evicts one key; its bytes, or -1 if the policy has none to give.
+std::int64_t evict_one(store_table& tab, server_env& env) {
+  if (env.evict.queued()) {
+    // Stale slots (keys deleted, renamed or overwritten as a whole) are
+    // dropped on the way.
+    while (auto s = env.evict.next_victim()) {
+      auto bytes = remove(tab, env, std::string{s->key()}, s.get());
+      if (bytes >= 0)
+        return bytes;
+    }
+    // Queues empty: keys without a slot, by sampling.
+  }
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    auto victim = sample(tab, env);
+    if (!victim)
+      return -1;
+    auto bytes = remove(tab, env, victim->key, victim->slot.get());
+    if (bytes >= 0)
+      return bytes;
+  }
+  return -1;
+}
+
+} // namespace
+
+std::string_view policy_name(maxmemory_policy p) {
+  for (auto& [name, policy] : names)
+    if (policy == p)
+      return name;
+  return "noeviction";
+}
+
+std::optional<maxmemory_policy> parse_policy(std::string_view name) {
+  for (auto& [n, policy] : names)
+    if (iequals(n, name))
+      return policy;
+  return std::nullopt;
+}
+
+std::optional<std::int64_t> parse_memory(std::string_view text) {
+  std::size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9')
+    ++digits;
+  if (digits == 0 || digits > 18)
+    return std::nullopt;
+  std::int64_t n = 0;
+  for (std::size_t i = 0; i < digits; ++i)
+    n = n * 10 + (text[i] - '0');
+  constexpr std::pair<std::string_view, std::int64_t> units[] = {
+    {"", 1},
+    {"b", 1},
+    {"k", 1000},
+    {"kb", 1024},
+    {"m", 1000 * 1000},
+    {"mb", 1024 * 1024},
+    {"g", 1000 * 1000 * 1000},
+    {"gb", std::int64_t{1024} * 1024 * 1024},
+  };
+  auto unit = text.substr(digits);
+  for (auto& [name, factor] : units)
+    if (iequals(unit, name)) {
+      if (n > std::numeric_limits<std::int64_t>::max() / factor)
+        return std::nullopt;
+      return n * factor;
+    }
+  return std::nullopt;
+}
+
+key_slot* key_slot::make(std::string_view key) {
+  void* mem = ::operator new(sizeof(key_slot) + key.size());
+  auto* s = new (mem) key_slot;
+  s->key_size = static_cast<std::uint32_t>(key.size());
+  std::memcpy(static_cast<char*>(mem) + sizeof(key_slot), key.data(),
+              key.size());
+  s->hash = static_cast<std::uint32_t>(
+    detail::hash_bytes(key.data(), key.size()));
+  return s;
+}
+
+void slot_ptr::release(key_slot* s) noexcept {
+  if (s != nullptr && s->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    s->~key_slot();
+    ::operator delete(s);
+  }
+}
+
+evictor::evictor() = default;
+
+evictor::~evictor() {
+  drain();
+}
+
+bool evictor::configure(std::int64_t maxmemory, maxmemory_policy p) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  maxmemory_.store(maxmemory, std::memory_order_relaxed);
+  auto old = policy_.exchange(p, std::memory_order_relaxed);
+  bool queued = maxmemory != 0
+                && (p == maxmemory_policy::allkeys_s3fifo
+                    || p == maxmemory_policy::allkeys_lru);
+  if (queues_ != nullptr && queued && old == p)
+    return false; // a new bound only
+  // A new policy starts from empty queues.
+  if (queues_ != nullptr) {
+    unlink_all();
+    queues_.reset();
+  }
+  if (!queued)
+    return false;
+  if (p == maxmemory_policy::allkeys_lru)
+    queues_ = std::make_unique<detail::lru<key_slot>>();
+  else
+    queues_ = std::make_unique<detail::s3fifo<key_slot>>();
+  resize();
+  return true;
+}
+
+slot_ptr evictor::make_slot(std::string_view key) const {
+  if (!tracking())
+    return nullptr;
+  auto s = slot_ptr::adopt(key_slot::make(key));
+  s->access.store(clock_now(), std::memory_order_relaxed);
+  s->lfu.store(minutes_now() << 8 | lfu_init, std::memory_order_relaxed);
+  return s;
+}
+
+bool evictor::queued() const noexcept {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return queues_ != nullptr;
+}
+
+void evictor::admit(const slot_ptr& s) {
+  if (s == nullptr)
+    return;
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (queues_ == nullptr || s->linked)
+    return;
+  s->refs.fetch_add(1, std::memory_order_relaxed); // the queues'
+  s->linked = true;
+  queues_->admit(s.get());
+  ++linked_;
+  if (++since_resize_ >= 1024)
+    resize();
+}
+
+void evictor::forget(key_slot* s) noexcept {
+  if (s == nullptr)
+    return;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (queues_ == nullptr || !s->linked)
+      return;
+    queues_->remove(s);
+    s->linked = false;
+    --linked_;
+  }
+  slot_ptr::release(s); // the queues' reference
+}
+
+void evictor::hit(key_slot& s) noexcept {
+  switch (policy()) {
+    case maxmemory_policy::allkeys_s3fifo:
+      detail::eviction<key_slot>::hit(s);
+      break;
+    case maxmemory_policy::allkeys_lru: {
+      std::lock_guard<std::mutex> guard{mtx_};
+      if (queues_ != nullptr && s.linked)
+        queues_->touch(&s);
+      break;
+    }
+    case maxmemory_policy::allkeys_lfu:
+    case maxmemory_policy::volatile_lfu: {
+      // redis's LFUDecrAndReturn, then LFULogIncr; racing readers may lose
+      // an increment.
+      auto count = lfu_count(s);
+      if (count < 255) {
+        double base = count > lfu_init ? count - lfu_init : 0;
+        double p = 1.0 / (base * lfu_log_factor + 1);
+        if (double(next_random() >> 11) * 0x1.0p-53 < p)
+          ++count;
+      }
+      s.lfu.store(minutes_now() << 8 | count, std::memory_order_relaxed);
+      break;
+    }
+    default: {
+      auto now = clock_now();
+      // Only a changed clock is written: a hot key's line stays shared.
+      if (s.access.load(std::memory_order_relaxed) != now)
+        s.access.store(now, std::memory_order_relaxed);
+      break;
+    }
+  }
+}
+
+void evictor::drain() noexcept {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (queues_ != nullptr)
+    unlink_all();
+}
+
+slot_ptr evictor::next_victim() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (queues_ == nullptr)
+    return nullptr;
+  auto* s = queues_->victim();
+  if (s == nullptr)
+    return nullptr;
+  s->linked = false;
+  --linked_;
+  return slot_ptr::adopt(s); // the queues' reference, handed over
+}
+
+void evictor::unlink_all() noexcept {
+  while (auto* s = queues_->victim()) {
+    s->linked = false;
+    slot_ptr::release(s);
+  }
+  linked_ = 0;
+}
+
+void evictor::resize() {
+  // S3-FIFO's small queue is a tenth of the keys, its ghost remembers as
+  // many as the queues hold (they count keys: every slot weighs one).
+  since_resize_ = 0;
+  auto n = std::max<std::size_t>(linked_, 1024);
+  queues_->set_capacity(n, n);
+}
+
+std::uint8_t evictor::lfu_count(const key_slot& s) noexcept {
+  auto packed = s.lfu.load(std::memory_order_relaxed);
+  auto then = packed >> 8;
+  std::uint32_t count = packed & 0xff;
+  auto now = minutes_now();
+  // The minutes wrap at 16 bits, as redis's do.
+  auto elapsed = now >= then ? now - then : 0x10000 - then + now;
+  auto periods = elapsed / lfu_decay_minutes;
+  return static_cast<std::uint8_t>(periods > count ? 0 : count - periods);
+}
+
+std::uint32_t evictor::idle_seconds(const key_slot& s) noexcept {
+  auto now = clock_now();
+  auto then = s.access.load(std::memory_order_relaxed);
+  return now >= then ? now - then : 0;
+}
+
+std::uint32_t evictor::clock_now() noexcept {
+  return static_cast<std::uint32_t>(now_ms() / 1000);
+}
+
+bool make_room(store_table& tab, server_env& env) {
+  auto& ev = env.evict;
+  auto max = ev.maxmemory();
+  if (max == 0)
+    return true;
+  auto used = used_memory();
+  ev.note(used);
+  if (used <= max)
+    return true;
+  if (ev.policy() == maxmemory_policy::noeviction)
+    return false;
+  std::int64_t pending = 0; // evicted, not yet freed
+  for (std::size_t evicted = 0; evicted < max_evictions_per_call;) {
+    auto bytes = evict_one(tab, env);
+    if (bytes < 0)
+      return evicted > 0;
+    ++evicted;
+    pending += bytes;
+    if (pending >= reclaim_step) {
+      detail::reclaim();
+      pending = 0;
+    }
+    if (used_memory() - pending <= max)
+      return true;
+  }
+  return true;
+}
+
+void adopt_keys(store_table& tab, server_env& env) {
+  std::uint64_t cursor = 0;
+  std::vector<std::pair<std::string, slot_ptr>> keys;
+  do {
+    keys.clear();
+    auto next = tab.scan(cursor, 256, [&](std::string_view k, const value& v) {
+      keys.emplace_back(k, v.slot);
+    });
+    if (!next)
+      return;
+    cursor = *next;
+    for (auto& entry : keys) {
+      auto& slot = entry.second;
+      if (slot == nullptr) {
+        (void) tab.update(entry.first, [&](value& v) {
+          if (v.slot == nullptr)
+            v.slot = env.evict.make_slot(entry.first);
+          slot = v.slot;
+        });
+      }
+      env.evict.admit(slot); // a no-op for a slot in the queues already
+    }
+  } while (cursor != 0);
+}
+
+} // namespace cachet::redis
