@@ -6,7 +6,8 @@
 # redis-server. Then memory per key: fresh servers (redis-server, and
 # cachet-redis without and with a maxmemory bound, whose keys then carry an
 # eviction slot) take KEYS SETs of 100-byte values to random 16-byte keys
-# from 8 clients; INFO used_memory after minus before, over DBSIZE.
+# from 8 clients; INFO used_memory after minus before, over DBSIZE. Last,
+# hit ratios at a memory bound (hit_ratio.py).
 #
 # usage: bench/redis/bench-redis.sh path/to/cachet-redis
 # env:   N (requests, default 1000000), CLIENTS (50), ROUNDS (1),
@@ -124,3 +125,6 @@ echo "memory per key ($KEYS SETs of 100-byte values, 16-byte keys):"
 printf '  %-30s %s\n' redis-server "$(per_key redis_at)"
 printf '  %-30s %s\n' cachet-redis "$(per_key cachet_at)"
 printf '  %-30s %s\n' "cachet-redis --maxmemory" "$(per_key cachet_bounded_at)"
+
+echo
+/usr/bin/python3 "$(dirname "$0")/hit_ratio.py" "$CACHET"

@@ -306,6 +306,7 @@ void cmd_decr(call& c);
 void cmd_incrby(call& c);
 void cmd_decrby(call& c);
 void cmd_incrbyfloat(call& c);
+void cmd_lcs(call& c);
 
 // bitops.cpp: bits of strings.
 void cmd_setbit(call& c);

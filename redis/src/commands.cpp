@@ -77,6 +77,7 @@ constexpr command_def command_table[] = {
   {"incrbyfloat", cmd_incrbyfloat, 3, denyoom},
   {"info", cmd_info, -1},
   {"keys", cmd_keys, 2},
+  {"lcs", cmd_lcs, -3},
   {"mget", cmd_mget, -2},
   {"mset", cmd_mset, -3, denyoom},
   {"msetnx", cmd_msetnx, -3, denyoom},

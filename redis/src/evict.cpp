@@ -40,10 +40,12 @@ constexpr std::uint8_t lfu_init = 5;
 /// bench-redis.sh: about 90 besides the bytes' heap blocks) and the slot.
 constexpr std::size_t entry_overhead = 90 + sizeof(key_slot);
 
-/// Evicted bytes after which make_room frees what it retired before it
-/// reads used_memory again (the table frees removed values an epoch or two
-/// later, so used_memory lags behind evictions).
-constexpr std::int64_t reclaim_step = 256 * 1024;
+/// Evictions by one thread after which it frees what it retired. The
+/// table frees a removed value only once no reader can hold it, and a
+/// thread otherwise lets up to a thousand such wait (epoch.cpp): under a
+/// small bound that garbage would count against it, and keys would go to
+/// pay for it. A reclaim costs two epoch advances (membarrier calls).
+constexpr std::size_t reclaim_every = 64;
 
 /// Keys one command evicts at most; it runs if it evicted any.
 constexpr std::size_t max_evictions_per_call = 4096;
@@ -396,15 +398,17 @@ bool make_room(store_table& tab, server_env& env) {
     return true;
   if (ev.policy() == maxmemory_policy::noeviction)
     return false;
-  std::int64_t pending = 0; // evicted, not yet freed
+  thread_local std::size_t since_reclaim = 0;
+  std::int64_t pending = 0; // evicted here, not yet freed
   for (std::size_t evicted = 0; evicted < max_evictions_per_call;) {
     auto bytes = evict_one(tab, env);
     if (bytes < 0)
       return evicted > 0;
     ++evicted;
     pending += bytes;
-    if (pending >= reclaim_step) {
+    if (++since_reclaim >= reclaim_every) {
       detail::reclaim();
+      since_reclaim = 0;
       pending = 0;
     }
     if (used_memory() - pending <= max)

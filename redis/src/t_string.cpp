@@ -578,4 +578,111 @@ void cmd_incrbyfloat(call& c) {
     reply::bulk(c.out, text);
 }
 
+// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN n] [WITHMATCHLEN]: the longest
+// common subsequence of two strings (absent keys are empty), by redis's
+// dynamic programme over (len1 + 1) x (len2 + 1) counters, refused when
+// that table would exceed proto-max-bulk-len. With IDX, the matching
+// ranges from the end backwards, as redis lists them.
+void cmd_lcs(call& c) {
+  std::string a, b;
+  auto found = c.read(c.argv[1], [&](const value& v) { a = v.bytes; });
+  if (!c.ok(found))
+    return;
+  found = c.read(c.argv[2], [&](const value& v) { b = v.bytes; });
+  if (!c.ok(found))
+    return;
+  bool getlen = false, getidx = false, withmatchlen = false;
+  std::int64_t minmatchlen = 0;
+  for (std::size_t j = 3; j < c.argv.size(); ++j) {
+    auto opt = c.argv[j];
+    if (iequals(opt, "idx")) {
+      getidx = true;
+    } else if (iequals(opt, "len")) {
+      getlen = true;
+    } else if (iequals(opt, "withmatchlen")) {
+      withmatchlen = true;
+    } else if (iequals(opt, "minmatchlen") && j + 1 < c.argv.size()) {
+      if (!c.integer_arg(c.argv[++j], minmatchlen))
+        return;
+      minmatchlen = std::max<std::int64_t>(minmatchlen, 0);
+    } else {
+      return c.error(syntax_error);
+    }
+  }
+  if (getidx && getlen)
+    return c.error(
+      "ERR If you want both the length and indexes, please just use IDX.");
+  auto alen = a.size(), blen = b.size();
+  auto cells = static_cast<unsigned __int128>(alen + 1) * (blen + 1);
+  if (cells * sizeof(std::uint32_t)
+      > static_cast<unsigned __int128>(c.env.config.proto_max_bulk_len))
+    return c.error("ERR Insufficient memory, transient memory for LCS "
+                   "exceeds proto-max-bulk-len");
+  // lcs(i, j): the LCS length of a's first i bytes and b's first j.
+  std::vector<std::uint32_t> table((alen + 1) * (blen + 1));
+  auto lcs = [&](std::size_t i, std::size_t j) -> std::uint32_t& {
+    return table[j * (alen + 1) + i];
+  };
+  for (std::size_t i = 1; i <= alen; ++i)
+    for (std::size_t j = 1; j <= blen; ++j)
+      lcs(i, j) = a[i - 1] == b[j - 1] ? lcs(i - 1, j - 1) + 1
+                                       : std::max(lcs(i - 1, j), lcs(i, j - 1));
+  auto total = lcs(alen, blen);
+  if (getlen)
+    return reply::integer(c.out, total);
+  // Back from the end: the subsequence, and the contiguous ranges.
+  std::string result(total, '\0');
+  std::string matches;
+  std::int64_t ranges = 0;
+  auto idx = total;
+  std::size_t astart = alen, aend = 0, bstart = 0, bend = 0; // alen: none
+  for (std::size_t i = alen, j = blen; i > 0 && j > 0;) {
+    bool emit = false;
+    if (a[i - 1] == b[j - 1]) {
+      result[--idx] = a[i - 1];
+      if (astart == alen) {
+        astart = aend = i - 1;
+        bstart = bend = j - 1;
+      } else {
+        // Consecutive matches run backwards through both strings.
+        --astart;
+        --bstart;
+      }
+      emit = astart == 0 || bstart == 0;
+      --i;
+      --j;
+    } else {
+      if (lcs(i - 1, j) > lcs(i, j - 1))
+        --i;
+      else
+        --j;
+      emit = astart != alen;
+    }
+    if (!emit)
+      continue;
+    auto len = static_cast<std::int64_t>(aend - astart + 1);
+    if (getidx && (minmatchlen == 0 || len >= minmatchlen)) {
+      reply::array(matches, withmatchlen ? 3 : 2);
+      reply::array(matches, 2);
+      reply::integer(matches, static_cast<std::int64_t>(astart));
+      reply::integer(matches, static_cast<std::int64_t>(aend));
+      reply::array(matches, 2);
+      reply::integer(matches, static_cast<std::int64_t>(bstart));
+      reply::integer(matches, static_cast<std::int64_t>(bend));
+      if (withmatchlen)
+        reply::integer(matches, len);
+      ++ranges;
+    }
+    astart = alen;
+  }
+  if (!getidx)
+    return reply::bulk(c.out, result);
+  reply::array(c.out, 4);
+  reply::bulk(c.out, "matches");
+  reply::array(c.out, ranges);
+  c.out += matches;
+  reply::bulk(c.out, "len");
+  reply::integer(c.out, total);
+}
+
 } // namespace cachet::redis

@@ -185,6 +185,12 @@ class Conn:
 
 UNORDERED = {b"keys"}
 
+def rand_text(seed):
+    """Up to 40 bytes of a, b and c, from `seed`."""
+    rng = random.Random(seed)
+    return "".join(rng.choice("abc") for _ in range(rng.randint(0, 40)))
+
+
 SEQUENCE = [
     ("PING",), ("PING", "hi"), ("PING", "a", "b"), ("ECHO", "x"), ("ECHO",),
     ("SELECT", "0"), ("SELECT", "x"), ("SELECT", "99999999999"),
@@ -317,6 +323,22 @@ SEQUENCE = [
     ("CLIENT", "NO-EVICT", "on"), ("CLIENT", "NO-EVICT", "maybe"),
     ("CLIENT", "NO-EVICT"), ("CLIENT", "FOO"), ("client", "setname", "Bar"),
     ("CLIENT", "GETNAME"),
+    # LCS: the examples of redis's documentation, the options, the errors,
+    # then random pairs over a small alphabet (many equal-length answers:
+    # the same one must come out)
+    ("SET", "la", "ohmytext"), ("SET", "lb", "mynewtext"), ("LCS", "la", "lb"),
+    ("LCS", "la", "lb", "LEN"), ("LCS", "la", "lb", "IDX"),
+    ("LCS", "la", "lb", "IDX", "MINMATCHLEN", "4", "WITHMATCHLEN"),
+    ("LCS", "la", "lb", "idx", "withmatchlen", "minmatchlen", "-3"),
+    ("LCS", "la", "lb", "LEN", "IDX"), ("LCS", "la", "lb", "bogus"),
+    ("LCS", "la", "lb", "MINMATCHLEN", "x"), ("LCS", "la", "lb", "MINMATCHLEN"),
+    ("LCS", "nokey", "lb"), ("LCS", "nokey", "nokey2", "IDX"), ("LCS", "la"),
+    ("LCS", "la", "la", "IDX", "WITHMATCHLEN"),
+    ("SET", "lbig", "x" * 12000), ("LCS", "lbig", "lbig"),
+] + [cmd for n in range(12) for cmd in (
+    ("SET", "r1", rand_text(2 * n)), ("SET", "r2", rand_text(2 * n + 1)),
+    ("LCS", "r1", "r2"), ("LCS", "r1", "r2", "IDX", "WITHMATCHLEN"),
+    ("LCS", "r2", "r1", "IDX", "MINMATCHLEN", "2"))] + [
     ("GET", "k" * 5000), ("QUIT",),
 ]
 
