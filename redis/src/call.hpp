@@ -128,6 +128,30 @@ struct call {
     error(arity_text());
   }
 
+  /// Charges the subcommand `name` ("client|id": its commandstats slot and
+  /// error texts) and checks that it has exactly `argc` arguments (at
+  /// least -argc if negative); false (refused) if not.
+  bool subcommand(std::string_view sub_name, int argc) {
+    name = sub_name;
+    slot = command_slot(sub_name);
+    auto n = static_cast<int>(argv.size());
+    if (argc >= 0 ? n == argc : n >= -argc)
+      return true;
+    reject(arity_text());
+    return false;
+  }
+
+  /// redis's error for an unknown subcommand of `command` ("CLIENT").
+  void unknown_subcommand(std::string_view command) {
+    std::string text = "ERR unknown subcommand '";
+    text.append(argv[1].substr(0, 128));
+    text += "'. Try ";
+    text.append(command);
+    text += " HELP.";
+    slot = no_slot;
+    reject(text);
+  }
+
   void expire_error() {
     std::string text = "ERR invalid expire time in '";
     text.append(name);
@@ -284,6 +308,10 @@ void cmd_debug(call& c);
 
 // info.cpp
 void cmd_info(call& c);
+
+// object.cpp: what a key's value is and holds.
+void cmd_object(call& c);
+void cmd_memory(call& c);
 
 // t_string.cpp: strings and counters.
 void cmd_get(call& c);

@@ -95,6 +95,10 @@ void end_transaction(server_env& env, session& sess);
 /// a volatile policy with no key that has an expiry).
 bool make_room(store_table& tab, server_env& env);
 
+/// About what `key` with value `v` holds: its bytes, the table's entry and
+/// its slot (MEMORY USAGE; what eviction expects to free).
+std::int64_t key_memory(std::string_view key, const value& v);
+
 /// Links every key into the queues of a policy that keeps them (after
 /// evictor::configure said so), giving a slot to keys that have none.
 void adopt_keys(store_table& tab, server_env& env);

@@ -35,10 +35,10 @@ constexpr double lfu_log_factor = 10;
 constexpr std::uint32_t lfu_decay_minutes = 1;
 constexpr std::uint8_t lfu_init = 5;
 
-/// Bytes a key costs besides its key and value bytes: the table's entry
-/// and node (218 B per key of 16 bytes with a value of 100 measured by
-/// bench-redis.sh: about 90 besides the bytes' heap blocks) and the slot.
-constexpr std::size_t entry_overhead = 90 + sizeof(key_slot);
+/// Bytes a key costs besides its key and value bytes and its slot: the
+/// table's entry and node (218 B per key of 16 bytes with a value of 100,
+/// measured by bench-redis.sh: about 90 besides the bytes' heap blocks).
+constexpr std::size_t entry_overhead = 90;
 
 /// Evictions by one thread after which it frees what it retired. The
 /// table frees a removed value only once no reader can hold it, and a
@@ -125,8 +125,7 @@ std::int64_t remove(store_table& tab, server_env& env, const std::string& key,
   auto erased = tab.erase_if(key, [&](const value& v) {
     if (slot != nullptr && v.slot.get() != slot)
       return false;
-    bytes = static_cast<std::int64_t>(key.size() + v.bytes.capacity()
-                                      + entry_overhead);
+    bytes = key_memory(key, v);
     return true;
   });
   if (!erased || !*erased)
@@ -385,6 +384,12 @@ std::uint32_t evictor::idle_seconds(const key_slot& s) noexcept {
 
 std::uint32_t evictor::clock_now() noexcept {
   return static_cast<std::uint32_t>(now_ms() / 1000);
+}
+
+std::int64_t key_memory(std::string_view key, const value& v) {
+  auto slot = v.slot != nullptr ? sizeof(key_slot) + key.size() : 0;
+  return static_cast<std::int64_t>(key.size() + v.bytes.capacity()
+                                   + entry_overhead + slot);
 }
 
 bool make_room(store_table& tab, server_env& env) {

@@ -18,20 +18,6 @@
 
 namespace cachet::redis {
 
-namespace {
-
-void unknown_subcommand(call& c, std::string_view help) {
-  std::string text = "ERR unknown subcommand '";
-  text.append(c.argv[1].substr(0, 128));
-  text += "'. Try ";
-  text.append(help);
-  text += " HELP.";
-  c.slot = no_slot;
-  c.reject(text);
-}
-
-} // namespace
-
 // AUTH [username] password: the default user is the only one, with
 // requirepass as its password. A connection stays authenticated when the
 // password changes, as in redis.
@@ -59,26 +45,18 @@ void cmd_auth(call& c) {
 // here yet).
 void cmd_client(call& c) {
   auto sub = c.argv[1];
-  auto subcommand = [&](const char* name, std::size_t argc) {
-    c.name = name;
-    c.slot = command_slot(name);
-    if (c.argv.size() == argc)
-      return true;
-    c.reject(c.arity_text());
-    return false;
-  };
   if (iequals(sub, "id")) {
-    if (subcommand("client|id", 2))
+    if (c.subcommand("client|id", 2))
       reply::integer(c.out, static_cast<std::int64_t>(c.sess.id));
   } else if (iequals(sub, "getname")) {
-    if (!subcommand("client|getname", 2))
+    if (!c.subcommand("client|getname", 2))
       return;
     if (c.sess.name.empty())
       reply::null(c.out);
     else
       reply::bulk(c.out, c.sess.name);
   } else if (iequals(sub, "setname")) {
-    if (!subcommand("client|setname", 3))
+    if (!c.subcommand("client|setname", 3))
       return;
     auto name = c.argv[2];
     // Printable ASCII but the space, as redis's validateClientName.
@@ -89,14 +67,14 @@ void cmd_client(call& c) {
     c.sess.name.assign(name.data(), name.size());
     reply::ok(c.out);
   } else if (iequals(sub, "no-evict")) {
-    if (!subcommand("client|no-evict", 3))
+    if (!c.subcommand("client|no-evict", 3))
       return;
     // Accepted as redis takes it; cachet-redis never evicts clients.
     if (!iequals(c.argv[2], "on") && !iequals(c.argv[2], "off"))
       return c.error(syntax_error);
     reply::ok(c.out);
   } else {
-    unknown_subcommand(c, "CLIENT");
+    c.unknown_subcommand("CLIENT");
   }
 }
 
@@ -162,7 +140,7 @@ void cmd_command(call& c) {
     for (auto& entry : list)
       reply::bulk(c.out, entry.first);
   } else {
-    unknown_subcommand(c, "COMMAND");
+    c.unknown_subcommand("COMMAND");
   }
 }
 
@@ -246,7 +224,7 @@ void cmd_config(call& c) {
   if (iequals(c.argv[1], "set"))
     return config_set(c);
   if (!iequals(c.argv[1], "get"))
-    return unknown_subcommand(c, "CONFIG");
+    return c.unknown_subcommand("CONFIG");
   c.name = "config|get";
   c.slot = command_slot(c.name);
   if (c.argv.size() < 3)

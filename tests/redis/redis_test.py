@@ -335,6 +335,22 @@ SEQUENCE = [
     ("LCS", "nokey", "lb"), ("LCS", "nokey", "nokey2", "IDX"), ("LCS", "la"),
     ("LCS", "la", "la", "IDX", "WITHMATCHLEN"),
     ("SET", "lbig", "x" * 12000), ("LCS", "lbig", "lbig"),
+    # OBJECT (told from the bytes, as written whole) and MEMORY's errors
+    ("SET", "oi", "123"), ("SET", "ob", "12345678901234567890"),
+    ("SET", "oz", "0123"), ("SET", "on", "-5"), ("SET", "ol", "x" * 45),
+    ("SET", "oe", "x" * 44), ("OBJECT", "ENCODING", "oi"),
+    ("OBJECT", "ENCODING", "ob"), ("OBJECT", "ENCODING", "oz"),
+    ("OBJECT", "ENCODING", "on"), ("OBJECT", "ENCODING", "ol"),
+    ("OBJECT", "ENCODING", "oe"), ("OBJECT", "encoding", "nokey"),
+    ("OBJECT", "REFCOUNT", "oi"), ("OBJECT", "REFCOUNT", "on"),
+    ("OBJECT", "REFCOUNT", "ol"), ("OBJECT", "REFCOUNT", "nokey"),
+    ("OBJECT", "FREQ", "oi"), ("OBJECT", "FREQ", "nokey"),
+    ("OBJECT", "HELP"), ("OBJECT",), ("OBJECT", "FOO"), ("OBJECT", "ENCODING"),
+    ("OBJECT", "ENCODING", "oi", "x"), ("MEMORY", "USAGE", "nokey"),
+    ("MEMORY", "USAGE", "oi", "SAMPLES", "x"),
+    ("MEMORY", "USAGE", "oi", "SAMPLES", "5", "x"),
+    ("MEMORY", "USAGE", "oi", "BOGUS", "1"), ("MEMORY",), ("MEMORY", "FOO"),
+    ("MEMORY", "USAGE"),
 ] + [cmd for n in range(12) for cmd in (
     ("SET", "r1", rand_text(2 * n)), ("SET", "r2", rand_text(2 * n + 1)),
     ("LCS", "r1", "r2"), ("LCS", "r1", "r2", "IDX", "WITHMATCHLEN"),
@@ -1720,6 +1736,31 @@ def maxmemory_policies():
               "keys evicted" % len(set(read) - left))
         check(len(left) < 4000, "maxmemory allkeys-lru: nothing evicted")
     run("allkeys-lru", 2 * mb, lru)
+
+    # OBJECT FREQ and IDLETIME read the key's slot; MEMORY USAGE counts it.
+    def object_figures(c):
+        fill(c, "k", 2)
+        check(c.call("OBJECT", "IDLETIME", "k0") == 0,
+              "maxmemory: OBJECT IDLETIME of a key just written")
+        check(c.call("OBJECT", "FREQ", "k0").startswith(b"-ERR An LFU"),
+              "maxmemory: OBJECT FREQ without an LFU policy")
+        used = c.call("MEMORY", "USAGE", "k0")
+        check(isinstance(used, int) and 200 + 2 < used < 1000,
+              "maxmemory: MEMORY USAGE of a 200-byte value: %r" % used)
+        time.sleep(1.1)
+        c.call("GET", "k1")
+        check(c.call("OBJECT", "IDLETIME", "k0") >= 1
+              and c.call("OBJECT", "IDLETIME", "k1") == 0,
+              "maxmemory: OBJECT IDLETIME after a second")
+        c.call("CONFIG", "SET", "maxmemory-policy", "allkeys-lfu")
+        before = c.call("OBJECT", "FREQ", "k0")
+        read_keys(c, [0], 200)
+        after = c.call("OBJECT", "FREQ", "k0")
+        check(before == 5 and 5 < after < 255,
+              "maxmemory: OBJECT FREQ %r, after 200 reads %r" % (before, after))
+        check(c.call("OBJECT", "IDLETIME", "k0").startswith(b"-ERR An LFU"),
+              "maxmemory: OBJECT IDLETIME under an LFU policy")
+    run("allkeys-random", 2 * mb, object_figures)
 
     # allkeys-lfu: keys read often outlive keys read once.
     def lfu(c):
