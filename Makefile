@@ -19,7 +19,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 WERROR := -DCACHET_WERROR=ON
 
-.PHONY: all deps bench-deps build run bench test test-normal test-asan test-tsan clean
+.PHONY: all deps node-deps bench-deps build run bench test test-normal test-asan test-tsan clean
 .PHONY: test-fuzz bench-redis
 
 all: build
@@ -34,6 +34,17 @@ deps:
 	  sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$sudo apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; \
+	fi
+
+# node and npm for the node-redis client test (the client itself comes from
+# npm at test time): Debian's, unless a node with its npm is there already
+# (NodeSource's nodejs conflicts with Debian's npm).
+node-deps:
+	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+	  echo "installing: nodejs npm"; \
+	  sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq nodejs npm; \
 	fi
 
 # The benchmark's extra tools, installed the same way.
@@ -86,7 +97,7 @@ build-tsan/build.ninja: | build-tsan/caf/lib/libcaf_io.so
 	  -DCACHET_BUILD_EXAMPLES=OFF -DCACHET_BUILD_BENCH=OFF \
 	  -DCACHET_BUILD_REDIS=OFF $(WERROR) $(CMAKE_FLAGS)
 
-test-normal: build
+test-normal: node-deps build
 	cd build && ctest --output-on-failure -j $(JOBS)
 
 test-asan: deps build-asan/build.ninja

@@ -28,6 +28,8 @@ using args_t = std::vector<std::string_view>;
 inline constexpr std::string_view not_integer
   = "ERR value is not an integer or out of range";
 inline constexpr std::string_view syntax_error = "ERR syntax error";
+/// The redis version cachet-redis answers as (INFO, HELLO).
+inline constexpr std::string_view redis_version = "7.0.0";
 inline constexpr std::string_view too_big
   = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
 
@@ -93,6 +95,16 @@ struct call {
   bool rejected = false;
   /// Replied with an error: a failed call in commandstats.
   bool failed = false;
+
+  /// The connection speaks RESP3 (HELLO 3).
+  bool resp3() const {
+    return sess.proto == 3;
+  }
+
+  /// The null, in the connection's protocol.
+  void null() {
+    reply::null(out, resp3());
+  }
 
   /// The store (every command but the connection's own has one).
   store_table& tab() const {
@@ -297,6 +309,7 @@ void cmd_unwatch(call& c);
 
 // server_commands.cpp: connection and server commands.
 void cmd_auth(call& c);
+void cmd_hello(call& c);
 void cmd_client(call& c);
 void cmd_ping(call& c);
 void cmd_echo(call& c);

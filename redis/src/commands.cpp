@@ -72,6 +72,7 @@ constexpr command_def command_table[] = {
   {"getex", cmd_getex, -2},
   {"getrange", cmd_getrange, 4},
   {"getset", cmd_getset, 3, denyoom},
+  {"hello", cmd_hello, -1, no_auth | conn},
   {"incr", cmd_incr, 2, denyoom},
   {"incrby", cmd_incrby, 3, denyoom},
   {"incrbyfloat", cmd_incrbyfloat, 3, denyoom},

@@ -38,6 +38,8 @@ struct session {
   /// EXEC's own session for the queue it runs: admitted as it was queued,
   /// not checked against maxmemory again.
   bool in_exec = false;
+  /// The protocol the replies speak: 2, or 3 after HELLO 3.
+  int proto = 2;
 };
 
 /// What `execute` reports besides the reply.
@@ -68,11 +70,13 @@ exec_result execute(store_table* tab, server_env& env, session& sess,
                     std::string& out);
 
 /// EXEC's work: unless a key `watch_id` watches was written (a null array
-/// then), runs `queued` in order and returns their replies as one array.
-/// The caller isolates it (exec_gate, or the owner's mailbox).
+/// then), runs `queued` in order and returns their replies as one array,
+/// in protocol `proto`. The caller isolates it (exec_gate, or the owner's
+/// mailbox).
 std::string run_transaction(store_table& tab, server_env& env,
                             std::uint64_t watch_id,
-                            const std::vector<std::vector<std::string>>& queued);
+                            const std::vector<std::vector<std::string>>& queued,
+                            int proto);
 
 /// Whether a queue holds a command that may take memory (redis's denyoom):
 /// EXEC is refused with it when maxmemory is full.

@@ -236,10 +236,10 @@ void cmd_randomkey(call& c) {
       return reply::bulk(c.out, *key);
     if (*next == 0) {
       if (wrapped)
-        return reply::null(c.out);
+        return c.null();
       wrapped = true; // on from the beginning, up to `start`
     } else if (wrapped && *next >= start) {
-      return reply::null(c.out);
+      return c.null();
     }
     cursor = *next;
   }

@@ -130,7 +130,7 @@ std::int64_t load(const std::atomic<std::int64_t>& x) {
 void server_section(info_writer& w, server_env& env) {
   auto uptime = (now_ms() - env.stats.start_ms) / 1000;
   w.begin("Server");
-  w.line("redis_version", "7.0.0");
+  w.line("redis_version", redis_version);
   w.line("cachet_redis_version", "0.1.0");
   w.line("redis_mode", "standalone");
   w.line("multiplexing_api", "epoll");
@@ -377,7 +377,7 @@ void cmd_info(call& c) {
   }
   if (want & s_keyspace)
     keyspace_section(w, c);
-  reply::bulk(c.out, text);
+  reply::verbatim(c.out, text, c.resp3());
 }
 
 } // namespace cachet::redis

@@ -14,16 +14,18 @@ void end_transaction(server_env& env, session& sess) {
 
 std::string run_transaction(store_table& tab, server_env& env,
                             std::uint64_t watch_id,
-                            const std::vector<std::vector<std::string>>& queued) {
+                            const std::vector<std::vector<std::string>>& queued,
+                            int proto) {
   std::string out;
   if (env.watches.dirty(watch_id, now_ms())) {
-    reply::null_array(out);
+    reply::null_array(out, proto == 3);
     return out;
   }
   reply::array(out, static_cast<std::int64_t>(queued.size()));
   // The queue was admitted (AUTH included) as it was built.
   session admitted;
   admitted.in_exec = true;
+  admitted.proto = proto;
   std::vector<std::string_view> argv;
   for (auto& cmd : queued) {
     argv.assign(cmd.begin(), cmd.end());
@@ -60,7 +62,8 @@ void cmd_exec(call& c) {
     return;
   }
   c.env.gate.isolated(gate_slot, [&] {
-    c.out += run_transaction(c.tab(), c.env, c.sess.watch_id, c.sess.queued);
+    c.out += run_transaction(c.tab(), c.env, c.sess.watch_id, c.sess.queued,
+                             c.sess.proto);
   });
   end_transaction(c.env, c.sess);
 }

@@ -77,7 +77,7 @@ bool lookup(call& c, std::optional<value>& got) {
   if (!c.ok(found))
     return false;
   if (!got) {
-    reply::null(c.out);
+    c.null();
     return false;
   }
   return true;

@@ -51,16 +51,18 @@ caf::behavior store_owner(caf::stateful_actor<owner_state>* self,
   slot->set(caf::actor_cast<caf::actor>(self));
   self->send(self, sweep_atom::value);
   return {
-    [=](exec_atom, const std::vector<std::string>& args) -> std::string {
+    [=](exec_atom, int proto,
+        const std::vector<std::string>& args) -> std::string {
       std::vector<std::string_view> views(args.begin(), args.end());
       std::string out;
       // The connection thread admitted the command (AUTH included).
       session admitted;
+      admitted.proto = proto;
       if (!views.empty())
         execute(&*self->state.shared, *env, admitted, views, out);
       return out;
     },
-    [=](transaction_atom, std::uint64_t watch_id,
+    [=](transaction_atom, std::uint64_t watch_id, int proto,
         const std::vector<std::string>& flat) -> std::string {
       std::vector<std::vector<std::string>> queued;
       for (std::size_t i = 0; i < flat.size();) {
@@ -75,7 +77,8 @@ caf::behavior store_owner(caf::stateful_actor<owner_state>* self,
         return "-EXECABORT Transaction discarded because of: "
                + std::string{oom_text} + "\r\n";
       // One message: no other command runs until it is done.
-      return run_transaction(*self->state.shared, *env, watch_id, queued);
+      return run_transaction(*self->state.shared, *env, watch_id, queued,
+                             proto);
     },
     [=](watch_atom, std::uint64_t id,
         const std::vector<std::string>& keys) -> std::string {

@@ -1,4 +1,5 @@
-// RESP2 reply encoding, appended to a connection's output buffer.
+// RESP2 and RESP3 reply encoding, appended to a connection's output buffer.
+// Most replies are the same in both; those that differ take `resp3`.
 #pragma once
 
 #include <charconv>
@@ -49,20 +50,43 @@ inline void bulk(std::string& out, std::string_view bytes) {
   out.append("\r\n", 2);
 }
 
-/// "$-1\r\n": RESP2's null.
-inline void null(std::string& out) {
-  out.append("$-1\r\n", 5);
+/// The null: "$-1\r\n" in RESP2, "_\r\n" in RESP3.
+inline void null(std::string& out, bool resp3) {
+  out.append(resp3 ? "_\r\n" : "$-1\r\n");
 }
 
-/// "*-1\r\n": RESP2's null array (EXEC after a watched key changed).
-inline void null_array(std::string& out) {
-  out.append("*-1\r\n", 5);
+/// The null array (EXEC after a watched key changed): "*-1\r\n" in RESP2,
+/// RESP3's null.
+inline void null_array(std::string& out, bool resp3) {
+  out.append(resp3 ? "_\r\n" : "*-1\r\n");
 }
 
 /// "*n\r\n", followed by n replies.
 inline void array(std::string& out, std::int64_t n) {
   out += '*';
   integer_text(out, n);
+  out.append("\r\n", 2);
+}
+
+/// A map of `n` pairs, followed by 2n replies: "%n\r\n" in RESP3, an
+/// array of 2n in RESP2.
+inline void map(std::string& out, std::int64_t n, bool resp3) {
+  if (!resp3)
+    return array(out, 2 * n);
+  out += '%';
+  integer_text(out, n);
+  out.append("\r\n", 2);
+}
+
+/// Text for people (INFO): RESP3's verbatim string of format "txt", a bulk
+/// in RESP2.
+inline void verbatim(std::string& out, std::string_view text, bool resp3) {
+  if (!resp3)
+    return bulk(out, text);
+  out += '=';
+  integer_text(out, static_cast<std::int64_t>(text.size() + 4));
+  out.append("\r\ntxt:", 6);
+  out.append(text);
   out.append("\r\n", 2);
 }
 

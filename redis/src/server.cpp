@@ -276,7 +276,7 @@ private:
     auto res = execute(nullptr, env_, c->sess, args_, c->out);
     c->close_after |= res.close;
     if (res.forward) {
-      call_owner(c, exec_atom::value,
+      call_owner(c, exec_atom::value, c->sess.proto,
                  std::vector<std::string>(args_.begin(), args_.end()));
     } else if (res.forward_exec) {
       // The queue as one message: argc, then the arguments, per command.
@@ -286,7 +286,7 @@ private:
         flat.insert(flat.end(), cmd.begin(), cmd.end());
       }
       call_owner(c, transaction_atom::value, c->sess.watch_id,
-                 std::move(flat));
+                 c->sess.proto, std::move(flat));
       end_transaction(env_, c->sess);
     } else if (res.forward_watch) {
       call_owner(c, watch_atom::value, c->sess.watch_id,

@@ -18,6 +18,32 @@
 
 namespace cachet::redis {
 
+namespace {
+
+constexpr std::string_view wrongpass
+  = "WRONGPASS invalid username-password pair or user is disabled.";
+
+constexpr std::string_view bad_client_name
+  = "ERR Client names cannot contain spaces, newlines or special characters.";
+
+/// Whether `user` with `guess` is the default user with its password (any
+/// password while none is set: redis's nopass); if so, the connection is
+/// authenticated.
+bool authenticate(call& c, std::string_view user, std::string_view guess) {
+  bool ok = user == "default"
+            && (!c.env.pass.required() || c.env.pass.matches(guess));
+  c.sess.authenticated |= ok;
+  return ok;
+}
+
+/// Printable ASCII but the space, as redis's validateClientName.
+bool valid_client_name(std::string_view name) {
+  return std::all_of(name.begin(), name.end(),
+                     [](char ch) { return ch >= '!' && ch <= '~'; });
+}
+
+} // namespace
+
 // AUTH [username] password: the default user is the only one, with
 // requirepass as its password. A connection stays authenticated when the
 // password changes, as in redis.
@@ -30,14 +56,62 @@ void cmd_auth(call& c) {
     return c.error("ERR AUTH <password> called without any password "
                    "configured for the default user. Are you sure your "
                    "configuration is correct?");
-  // With no password, the default user takes any (redis's nopass).
-  bool ok = user == "default"
-            && (!c.env.pass.required() || c.env.pass.matches(guess));
-  if (!ok)
-    return c.error("WRONGPASS invalid username-password pair or user is "
-                   "disabled.");
-  c.sess.authenticated = true;
+  if (!authenticate(c, user, guess))
+    return c.error(wrongpass);
   reply::ok(c.out);
+}
+
+// HELLO [protover [AUTH username password] [SETNAME clientname]]: picks
+// the protocol (2 or 3) and answers with what the server is, as a map.
+void cmd_hello(call& c) {
+  std::int64_t ver = 0;
+  std::size_t next = 1;
+  if (c.argv.size() >= 2) {
+    if (!parse_ll(c.argv[1], ver))
+      return c.error("ERR Protocol version is not an integer or out of range");
+    if (ver < 2 || ver > 3)
+      return c.error("NOPROTO unsupported protocol version");
+    next = 2;
+  }
+  for (auto j = next; j < c.argv.size(); ++j) {
+    auto more = c.argv.size() - 1 - j;
+    auto opt = c.argv[j];
+    if (iequals(opt, "auth") && more >= 2) {
+      if (!authenticate(c, c.argv[j + 1], c.argv[j + 2]))
+        return c.error(wrongpass);
+      j += 2;
+    } else if (iequals(opt, "setname") && more >= 1) {
+      auto name = c.argv[++j];
+      if (!valid_client_name(name))
+        return c.error(bad_client_name);
+      c.sess.name.assign(name.data(), name.size());
+    } else {
+      return c.error("ERR Syntax error in HELLO option '"
+                     + std::string{opt.substr(0, 128)} + "'");
+    }
+  }
+  if (!c.sess.authenticated)
+    return c.error("NOAUTH HELLO must be called with the client already "
+                   "authenticated, otherwise the HELLO AUTH <user> <pass> "
+                   "option can be used to authenticate the client and select "
+                   "the RESP protocol version at the same time");
+  if (ver != 0)
+    c.sess.proto = static_cast<int>(ver);
+  reply::map(c.out, 7, c.resp3());
+  reply::bulk(c.out, "server");
+  reply::bulk(c.out, "redis");
+  reply::bulk(c.out, "version");
+  reply::bulk(c.out, redis_version);
+  reply::bulk(c.out, "proto");
+  reply::integer(c.out, c.sess.proto);
+  reply::bulk(c.out, "id");
+  reply::integer(c.out, static_cast<std::int64_t>(c.sess.id));
+  reply::bulk(c.out, "mode");
+  reply::bulk(c.out, "standalone");
+  reply::bulk(c.out, "role");
+  reply::bulk(c.out, "master");
+  reply::bulk(c.out, "modules");
+  reply::array(c.out, 0);
 }
 
 // CLIENT ID, GETNAME, SETNAME and NO-EVICT: what a connection says of
@@ -52,18 +126,15 @@ void cmd_client(call& c) {
     if (!c.subcommand("client|getname", 2))
       return;
     if (c.sess.name.empty())
-      reply::null(c.out);
+      c.null();
     else
       reply::bulk(c.out, c.sess.name);
   } else if (iequals(sub, "setname")) {
     if (!c.subcommand("client|setname", 3))
       return;
     auto name = c.argv[2];
-    // Printable ASCII but the space, as redis's validateClientName.
-    for (auto ch : name)
-      if (ch < '!' || ch > '~')
-        return c.error("ERR Client names cannot contain spaces, newlines or "
-                       "special characters.");
+    if (!valid_client_name(name))
+      return c.error(bad_client_name);
     c.sess.name.assign(name.data(), name.size());
     reply::ok(c.out);
   } else if (iequals(sub, "no-evict")) {
@@ -133,7 +204,7 @@ void cmd_command(call& c) {
     reply::integer(c.out, static_cast<std::int64_t>(list.size()));
   } else if (iequals(sub, "docs")) {
     c.slot = command_slot("command|docs");
-    reply::array(c.out, 0); // redis-cli then just has no hints
+    reply::map(c.out, 0, c.resp3()); // redis-cli then just has no hints
   } else if (iequals(sub, "list") && c.argv.size() == 2) {
     c.slot = command_slot("command|list");
     reply::array(c.out, static_cast<std::int64_t>(list.size()));
@@ -255,7 +326,7 @@ void cmd_config(call& c) {
         hits.push_back(&p);
         break;
       }
-  reply::array(c.out, static_cast<std::int64_t>(hits.size() * 2));
+  reply::map(c.out, static_cast<std::int64_t>(hits.size()), c.resp3());
   for (auto* p : hits) {
     reply::bulk(c.out, p->first);
     reply::bulk(c.out, p->second);

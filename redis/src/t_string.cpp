@@ -269,7 +269,7 @@ void cmd_get(call& c) {
     thread_counters::add(c.env.stats.local().keyspace_hits);
   } else {
     thread_counters::add(c.env.stats.local().keyspace_misses);
-    reply::null(c.out);
+    c.null();
   }
 }
 
@@ -288,11 +288,11 @@ void cmd_set(call& c) {
     if (old)
       reply::bulk(c.out, *old);
     else
-      reply::null(c.out);
+      c.null();
   } else if (stored) {
     reply::ok(c.out);
   } else {
-    reply::null(c.out);
+    c.null();
   }
 }
 
@@ -320,7 +320,7 @@ void cmd_getset(call& c) {
   if (old)
     reply::bulk(c.out, *old);
   else
-    reply::null(c.out);
+    c.null();
 }
 
 void cmd_getdel(call& c) {
@@ -328,11 +328,11 @@ void cmd_getdel(call& c) {
   if (!c.ok(taken))
     return;
   if (!*taken)
-    return reply::null(c.out);
+    return c.null();
   c.forget(**taken);
   if (expired(**taken, now_ms())) {
     c.count_expired(); // redis expires it on lookup, then finds nothing
-    return reply::null(c.out);
+    return c.null();
   }
   c.wrote(c.argv[1]);
   reply::bulk(c.out, (*taken)->bytes);
@@ -347,7 +347,7 @@ void cmd_getex(call& c) {
   if (!(flags & (any_expire | f_persist))) {
     auto found = c.read(key, [&](const value& v) { reply::bulk(c.out, v.bytes); });
     if (c.ok(found) && !*found)
-      reply::null(c.out);
+      c.null();
     return;
   }
   std::optional<std::string> got;
@@ -362,7 +362,7 @@ void cmd_getex(call& c) {
   if (!c.ok(updated))
     return;
   if (!got)
-    return reply::null(c.out);
+    return c.null();
   reply::bulk(c.out, *got);
   c.wrote(key);
   // A time already past deletes the key, as redis does (not an expiry).
@@ -376,7 +376,7 @@ void cmd_mget(call& c) {
     auto found = c.read(c.argv[i],
                         [&](const value& v) { reply::bulk(c.out, v.bytes); });
     if (!found || !*found)
-      reply::null(c.out);
+      c.null();
   }
 }
 
@@ -677,7 +677,7 @@ void cmd_lcs(call& c) {
   }
   if (!getidx)
     return reply::bulk(c.out, result);
-  reply::array(c.out, 4);
+  reply::map(c.out, 2, c.resp3());
   reply::bulk(c.out, "matches");
   reply::array(c.out, ranges);
   c.out += matches;

@@ -13,6 +13,7 @@ usage: redis_test.py CACHET_REDIS SUITE
 """
 import os
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -127,21 +128,25 @@ class Conn:
         return line
 
     def read_raw(self):
-        """One complete reply, as the exact bytes received."""
+        """One complete reply (RESP2 or RESP3), as the exact bytes
+        received."""
         out = []
 
         def one():
             line = self._line()
             out.append(line + b"\r\n")
             t, rest = line[:1], line[1:]
-            if t == b"$" and int(rest) >= 0:
+            if t in (b"$", b"=", b"!") and int(rest) >= 0:
                 n = int(rest) + 2
                 while len(self.buf) < n:
                     self._fill()
                 out.append(self.buf[:n])
                 self.buf = self.buf[n:]
-            elif t == b"*" and int(rest) > 0:
+            elif t in (b"*", b"~", b">") and int(rest) > 0:
                 for _ in range(int(rest)):
+                    one()
+            elif t == b"%" and int(rest) > 0:
+                for _ in range(2 * int(rest)):
                     one()
         one()
         return b"".join(out)
@@ -161,9 +166,21 @@ class Conn:
                 self._fill()
             v, self.buf = self.buf[:n], self.buf[n + 2:]
             return v
-        if t == b"*":
+        if t in (b"*", b"~"):
             n = int(rest)
             return None if n < 0 else [self.read_parsed() for _ in range(n)]
+        # RESP3's own
+        if t == b"_":
+            return None
+        if t == b"%":
+            return {self.read_parsed(): self.read_parsed()
+                    for _ in range(int(rest))}
+        if t == b"=":
+            n = int(rest)
+            while len(self.buf) < n + 2:
+                self._fill()
+            v, self.buf = self.buf[4:n], self.buf[n + 2:]  # past "txt:"
+            return v
         raise ValueError(line)
 
     def call(self, *args):
@@ -407,6 +424,29 @@ def suite_compare():
                 replies.append(normalize(cmd, c.read_raw()))
             for s, r in zip(servers[1:], replies[1:]):
                 check(r == replies[0], "%s %r: %r, redis-server %r"
+                      % (s.name, cmd, r, replies[0]))
+        # The same in RESP3, after HELLO 3 (whose version and client id are
+        # cachet-redis's own).
+        conns = [Conn(s.port) for s in servers]
+        hellos = []
+        for c in conns:
+            c.send(encode("HELLO", "3"))
+            hellos.append(re.sub(rb"\$\d+\r\n7\.0\.\d+\r\n(.*)id\r\n:\d+",
+                                 rb"VERSION\1id\r\n:ID", c.read_raw(),
+                                 flags=re.S))
+            c.send(encode("FLUSHALL"))
+            c.read_raw()
+        for s, h in zip(servers[1:], hellos[1:]):
+            check(h == hellos[0] and h.startswith(b"%7"),
+                  "%s HELLO 3: %r, redis-server %r" % (s.name, h, hellos[0]))
+        for cmd in SEQUENCE:
+            wire = encode(*cmd)
+            replies = []
+            for c in conns:
+                c.send(wire)
+                replies.append(normalize(cmd, c.read_raw()))
+            for s, r in zip(servers[1:], replies[1:]):
+                check(r == replies[0], "%s RESP3 %r: %r, redis-server %r"
                       % (s.name, cmd, r, replies[0]))
         # Inline commands and pipelining: one write, many replies.
         pipeline = (b"PING\r\nSET  inl  \"a\\x41\\n\"\r\nGET inl\r\n"
@@ -1247,6 +1287,24 @@ def suite_transactions():
             (0, ("EXEC",)),
         ]
         replay("transactions", servers, steps, 3)
+        # In RESP3 a failed EXEC is the null, and so is a null inside one.
+        for s in servers:
+            a, b = Conn(s.port), Conn(s.port)
+            a.call("HELLO", "3")
+            a.call("WATCH", "r3")
+            b.call("SET", "r3", "1")
+            a.call("MULTI")
+            a.call("GET", "r3")
+            a.send(encode("EXEC"))
+            check(a.read_raw() == b"_\r\n", "transactions %s: RESP3 EXEC of a "
+                  "watched key written" % s.name)
+            a.call("MULTI")
+            a.call("GET", "nokey")
+            a.send(encode("EXEC"))
+            check(a.read_raw() == b"*1\r\n_\r\n",
+                  "transactions %s: RESP3 EXEC with a null" % s.name)
+            a.close()
+            b.close()
         # redis-py's pipeline(), a transaction by default, and its
         # optimistic locking with WATCH.
         import redis as pyredis
@@ -1392,6 +1450,30 @@ def suite_security():
             (3, ("AUTH", "default", "anything")), (3, ("GET", "k")),
             (3, ("QUIT",)),
         ]
+        # HELLO with and without AUTH on a connection not yet
+        # authenticated; the map's version and client id are cachet's own.
+        hello = [("HELLO", "3"), ("HELLO", "3", "AUTH", "default", "no"),
+                 ("HELLO", "2", "AUTH", "bob", "sekret"), ("GET", "nokey"),
+                 ("HELLO", "3", "AUTH", "default", "sekret"),
+                 ("GET", "nokey"), ("HELLO",), ("HELLO", "2"),
+                 ("GET", "nokey")]
+        got = []
+        for s in servers:
+            c = Conn(s.port)
+            replies = []
+            for cmd in hello:
+                c.send(encode(*cmd))
+                replies.append(re.sub(
+                    rb"\$\d+\r\n7\.0\.\d+\r\n(.*)id\r\n:\d+",
+                    rb"VERSION\1id\r\n:ID", c.read_raw(), flags=re.S))
+            got.append(replies)
+            c.close()
+        check(got[0][4].startswith(b"%7") and got[0][5] == b"_\r\n"
+              and got[0][7].startswith(b"*14"),
+              "security: redis-server's HELLO %r" % got[0])
+        for s, r in zip(servers[1:], got[1:]):
+            check(r == got[0], "security %s HELLO: %r, redis-server %r"
+                  % (s.name, r, got[0]))
         replay("security", servers, steps, 4)
         # COMMAND lists the new name, not the old, and not KEYS.
         for srv in servers[1:]:
@@ -1627,7 +1709,7 @@ def maxmemory_bound(mode):
         check(srv.stop() == 0, "maxmemory %s: clean exit" % mode)
 
 
-def fill(c, prefix, n, size=200, ttl=None):
+def fill_keys(c, prefix, n, size=200, ttl=None):
     """n keys prefix0.. of `size` bytes, pipelined, up to the first batch
     with a refusal (returned); with `ttl`, key i expires in ttl + i
     seconds."""
@@ -1676,8 +1758,9 @@ def maxmemory_policies():
     # expiries first); with none to find, writes are refused.
     def volatile(policy):
         def test(c):
-            check(fill(c, "p", 3000) == b"+OK", "maxmemory %s: fill" % policy)
-            check(fill(c, "t", 10000, ttl=1000) == b"+OK",
+            check(fill_keys(c, "p", 3000) == b"+OK",
+                  "maxmemory %s: fill" % policy)
+            check(fill_keys(c, "t", 10000, ttl=1000) == b"+OK",
                   "maxmemory %s: fill with expiries" % policy)
             check(len(present(c, "p", 3000)) == 3000,
                   "maxmemory %s: a key without expiry was evicted" % policy)
@@ -1690,7 +1773,7 @@ def maxmemory_policies():
                 gone = sorted(set(range(10000)) - set(left))
                 check(sum(gone) / len(gone) < sum(left) / len(left),
                       "maxmemory volatile-ttl: evicted later expiries first")
-            got = fill(c, "q", 30000)
+            got = fill_keys(c, "q", 30000)
             check(got.startswith(b"-OOM command not allowed"),
                   "maxmemory %s: nothing to evict, yet %r" % (policy, got))
             check(len(present(c, "p", 3000)) == 3000,
@@ -1710,9 +1793,9 @@ def maxmemory_policies():
     # allkeys-s3fifo resists a scan: keys read since they were written
     # outlive a stream of keys written once.
     def s3fifo(c):
-        fill(c, "k", 1000)
+        fill_keys(c, "k", 1000)
         read_keys(c, range(1000), 2)
-        fill(c, "scan", 30000)
+        fill_keys(c, "scan", 30000)
         hot = len(present(c, "k", 1000))
         scan = len(present(c, "scan", 30000))
         print("maxmemory allkeys-s3fifo: %d of 1000 hot keys and %d of 30000 "
@@ -1726,10 +1809,10 @@ def maxmemory_policies():
 
     # allkeys-lru: keys in use outlive the others.
     def lru(c):
-        fill(c, "k", 4000)
+        fill_keys(c, "k", 4000)
         for j in range(6):
             read_keys(c, read)
-            fill(c, "n%d_" % j, 500)
+            fill_keys(c, "n%d_" % j, 500)
         left = set(present(c, "k", 4000))
         print("maxmemory allkeys-lru: %d of 4000 keys left" % len(left))
         check(set(read) <= left, "maxmemory allkeys-lru: %d recently read "
@@ -1739,7 +1822,7 @@ def maxmemory_policies():
 
     # OBJECT FREQ and IDLETIME read the key's slot; MEMORY USAGE counts it.
     def object_figures(c):
-        fill(c, "k", 2)
+        fill_keys(c, "k", 2)
         check(c.call("OBJECT", "IDLETIME", "k0") == 0,
               "maxmemory: OBJECT IDLETIME of a key just written")
         check(c.call("OBJECT", "FREQ", "k0").startswith(b"-ERR An LFU"),
@@ -1764,9 +1847,9 @@ def maxmemory_policies():
 
     # allkeys-lfu: keys read often outlive keys read once.
     def lfu(c):
-        fill(c, "k", 4000)
+        fill_keys(c, "k", 4000)
         read_keys(c, read, 30)
-        fill(c, "n", 3000)
+        fill_keys(c, "n", 3000)
         left = set(present(c, "k", 4000))
         kept = len(set(read) & left)
         print("maxmemory allkeys-lfu: %d of 4000 keys left, %d of the 400 "
@@ -1777,14 +1860,15 @@ def maxmemory_policies():
     run("allkeys-lfu", 2 * mb, lfu)
 
     def random_keys(c):
-        check(fill(c, "k", 8000) == b"+OK", "maxmemory allkeys-random: fill")
+        check(fill_keys(c, "k", 8000) == b"+OK",
+              "maxmemory allkeys-random: fill")
         left = len(present(c, "k", 8000))
         check(0 < left < 8000, "maxmemory allkeys-random: %d left" % left)
     run("allkeys-random", 2 * mb, random_keys)
 
     # noeviction: writes are refused once full; reads and DEL go on.
     def noeviction(c):
-        got = fill(c, "k", 20000)
+        got = fill_keys(c, "k", 20000)
         check(got.startswith(b"-OOM"), "maxmemory noeviction: %r" % got)
         n = len(present(c, "k", 20000))
         check(c.call("GET", "k1") == b"x" * 200, "maxmemory noeviction: read")
@@ -1796,10 +1880,10 @@ def maxmemory_policies():
     # A bound set at run time covers the keys written before it.
     def late(c):
         c.call("CONFIG", "SET", "maxmemory", "0")
-        fill(c, "k", 8000)
+        fill_keys(c, "k", 8000)
         used = info_int(c, "used_memory")
         c.call("CONFIG", "SET", "maxmemory", str(used))
-        fill(c, "n", 4000)
+        fill_keys(c, "n", 4000)
         left = len(present(c, "k", 8000))
         check(left < 8000, "maxmemory set late: no old key evicted")
         check(info_int(c, "used_memory") <= used * 1.05,
