@@ -127,6 +127,9 @@ static_assert(table_sorted(), "command_table must be sorted by name");
 const std::string_view subcommand_names[] = {
   "client|getname",
   "client|id",
+  "client|info",
+  "client|kill",
+  "client|list",
   "client|no-evict",
   "client|setname",
   "command|count",
@@ -313,6 +316,8 @@ exec_result execute(store_table* tab, server_env& env, session& sess,
   }
   auto& def = command_table[slot];
   call c{tab, env, sess, argv, out, def.name, slot};
+  if (sess.record != nullptr)
+    sess.record->last_cmd.store(slot, std::memory_order_relaxed);
   auto argc = static_cast<int>(std::min<std::size_t>(argv.size(), INT_MAX));
   std::int64_t ticks = 0;
   if ((def.arity > 0 && def.arity != argc)
@@ -335,6 +340,9 @@ exec_result execute(store_table* tab, server_env& env, session& sess,
     // Counted when EXEC runs it.
     sess.queued.emplace_back(argv.begin(), argv.end());
     reply::simple(out, "QUEUED");
+    if (sess.record != nullptr)
+      sess.record->queued.store(static_cast<int>(sess.queued.size()),
+                                std::memory_order_relaxed);
     return {};
   } else if (tab == nullptr && !(def.flags & conn)) {
     return {false, false, true}; // counted where it runs
@@ -345,6 +353,15 @@ exec_result execute(store_table* tab, server_env& env, session& sess,
     ticks = std::max<std::int64_t>(cycle_now() - start, 0);
   }
   record(counters, c, ticks);
+  if (auto& rec = sess.record; rec != nullptr) {
+    // For CLIENT LIST: a subcommand's own name, MULTI's queue, HELLO's
+    // protocol.
+    rec->last_cmd.store(c.slot, std::memory_order_relaxed);
+    rec->queued.store(sess.in_multi ? static_cast<int>(sess.queued.size())
+                                    : -1,
+                      std::memory_order_relaxed);
+    rec->proto.store(sess.proto, std::memory_order_relaxed);
+  }
   return c.res;
 }
 

@@ -40,6 +40,9 @@ struct session {
   bool in_exec = false;
   /// The protocol the replies speak: 2, or 3 after HELLO 3.
   int proto = 2;
+  /// What other threads see of the connection (null for EXEC's and the
+  /// owner's own sessions).
+  client_ptr record;
 };
 
 /// What `execute` reports besides the reply.

@@ -55,6 +55,24 @@ bool is_local(const sockaddr_storage& peer) {
   return false;
 }
 
+/// "ip:port" as CLIENT LIST shows an address ("[ip]:port" for IPv6).
+std::string address_text(const sockaddr_storage& a) {
+  char ip[INET6_ADDRSTRLEN] = "?";
+  int port = 0;
+  if (a.ss_family == AF_INET) {
+    auto& in = reinterpret_cast<const sockaddr_in&>(a);
+    ::inet_ntop(AF_INET, &in.sin_addr, ip, sizeof(ip));
+    port = ntohs(in.sin_port);
+    return std::string{ip} + ":" + std::to_string(port);
+  }
+  if (a.ss_family == AF_INET6) {
+    auto& in6 = reinterpret_cast<const sockaddr_in6&>(a);
+    ::inet_ntop(AF_INET6, &in6.sin6_addr, ip, sizeof(ip));
+    port = ntohs(in6.sin6_port);
+  }
+  return "[" + std::string{ip} + "]:" + std::to_string(port);
+}
+
 /// What redis-server 7.0 sends a client that protected mode refuses, word
 /// for word, before it closes the connection.
 constexpr std::string_view denied_text
@@ -103,6 +121,7 @@ public:
 
   ~loop() {
     for (auto* c : conns_) {
+      env_.clients.remove(c->sess.id);
       env_.watches.unwatch(c->sess.watch_id);
       ::close(c->fd);
       env_.stats.connected_clients.fetch_sub(1, std::memory_order_relaxed);
@@ -134,12 +153,15 @@ public:
         break;
       for (int i = 0; i < n; ++i) {
         auto* tag = events[i].data.ptr;
-        if (tag == &listener_)
+        if (tag == &listener_) {
           accept_all();
-        else if (tag == &wakeup_)
-          return;
-        else
+        } else if (tag == &wakeup_) {
+          if (stopping.load())
+            return;
+          close_killed(); // CLIENT KILL from some thread
+        } else {
           on_event(static_cast<connection*>(tag), events[i].events);
+        }
       }
     }
   }
@@ -180,6 +202,7 @@ private:
       // default user with nopass); a password set later does not undo it.
       c->sess.authenticated = !env_.pass.required();
       c->sess.id = env_.next_client_id.fetch_add(1, std::memory_order_relaxed);
+      register_client(c, peer);
       conns_.insert(c);
       epoll_event ev{};
       ev.events = EPOLLIN;
@@ -188,7 +211,37 @@ private:
     }
   }
 
+  /// Makes `c` visible to CLIENT LIST and KILL.
+  void register_client(connection* c, const sockaddr_storage& peer) {
+    auto rec = std::make_shared<client_record>();
+    rec->id = c->sess.id;
+    rec->addr = address_text(peer);
+    sockaddr_storage local{};
+    socklen_t len = sizeof(local);
+    if (::getsockname(c->fd, reinterpret_cast<sockaddr*>(&local), &len) == 0)
+      rec->laddr = address_text(local);
+    rec->fd = c->fd;
+    rec->wakeup = wakeup_;
+    rec->created_ms = now_ms();
+    rec->active_ms.store(rec->created_ms, std::memory_order_relaxed);
+    c->sess.record = rec;
+    env_.clients.add(std::move(rec));
+  }
+
+  /// Closes the connections CLIENT KILL marked.
+  void close_killed() {
+    std::uint64_t n = 0;
+    [[maybe_unused]] auto r = ::read(wakeup_, &n, sizeof(n));
+    std::vector<connection*> doomed;
+    for (auto* c : conns_)
+      if (c->sess.record->killed.load(std::memory_order_relaxed))
+        doomed.push_back(c);
+    for (auto* c : doomed)
+      close_conn(c);
+  }
+
   void close_conn(connection* c) {
+    env_.clients.remove(c->sess.id);
     env_.watches.unwatch(c->sess.watch_id);
     ::epoll_ctl(epfd_, EPOLL_CTL_DEL, c->fd, nullptr);
     ::close(c->fd);
@@ -223,6 +276,7 @@ private:
       return;
     }
     c->parser.commit(static_cast<std::size_t>(n));
+    c->sess.record->active_ms.store(now_ms(), std::memory_order_relaxed);
     auto& counters = env_.stats.local();
     thread_counters::add(counters.net_input_bytes, n);
     for (;;) {

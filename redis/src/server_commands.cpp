@@ -16,6 +16,8 @@
 #include <iterator>
 #include <optional>
 
+#include <unistd.h>
+
 namespace cachet::redis {
 
 namespace {
@@ -40,6 +42,149 @@ bool authenticate(call& c, std::string_view user, std::string_view guess) {
 bool valid_client_name(std::string_view name) {
   return std::all_of(name.begin(), name.end(),
                      [](char ch) { return ch >= '!' && ch <= '~'; });
+}
+
+void set_client_name(call& c, std::string_view name) {
+  c.sess.name.assign(name.data(), name.size());
+  if (c.sess.record != nullptr)
+    c.sess.record->set_name(c.sess.name);
+}
+
+/// One client as CLIENT LIST shows it (redis's fields that cachet-redis
+/// has: no pub/sub, one database, the default user).
+std::string client_line(const client_record& r, std::int64_t now) {
+  auto active = r.active_ms.load(std::memory_order_relaxed);
+  auto queued = r.queued.load(std::memory_order_relaxed);
+  auto slot = r.last_cmd.load(std::memory_order_relaxed);
+  auto& names = slot_names();
+  std::string line = "id=" + std::to_string(r.id) + " addr=" + r.addr
+                     + " laddr=" + r.laddr + " fd=" + std::to_string(r.fd)
+                     + " name=" + r.name()
+                     + " age=" + ll_text((now - r.created_ms) / 1000)
+                     + " idle=" + ll_text((now - active) / 1000)
+                     + " flags=" + (queued >= 0 ? "x" : "N")
+                     + " db=0 sub=0 psub=0 ssub=0 multi="
+                     + std::to_string(queued) + " cmd="
+                     + std::string{slot < names.size() ? names[slot] : "NULL"}
+                     + " user=default redir=-1 resp="
+                     + std::to_string(r.proto.load(std::memory_order_relaxed));
+  line += '\n';
+  return line;
+}
+
+/// Closes `r`'s connection: at once if it is the caller's (after the
+/// reply), else by its loop, which the eventfd write wakes.
+void kill_client(call& c, client_record& r) {
+  if (c.sess.record.get() == &r) {
+    c.res.close = true;
+    return;
+  }
+  r.killed.store(true, std::memory_order_relaxed);
+  std::uint64_t one = 1;
+  [[maybe_unused]] auto w = ::write(r.wakeup, &one, sizeof(one));
+}
+
+/// CLIENT LIST [TYPE type] [ID id ...]
+void client_list(call& c) {
+  std::vector<std::uint64_t> ids;
+  bool none = false;
+  for (std::size_t j = 2; j < c.argv.size(); ++j) {
+    if (iequals(c.argv[j], "type") && j + 1 < c.argv.size()) {
+      auto type = c.argv[++j];
+      if (iequals(type, "master") || iequals(type, "replica")
+          || iequals(type, "slave") || iequals(type, "pubsub"))
+        none = true; // every client here is a normal one
+      else if (!iequals(type, "normal"))
+        return c.error("ERR Unknown client type '" + std::string{type} + "'");
+    } else if (iequals(c.argv[j], "id") && j + 1 < c.argv.size()) {
+      for (++j; j < c.argv.size(); ++j) {
+        std::int64_t id = 0;
+        if (!parse_ll(c.argv[j], id) || id <= 0)
+          return c.error("ERR Invalid client ID");
+        ids.push_back(static_cast<std::uint64_t>(id));
+      }
+    } else {
+      return c.error(syntax_error);
+    }
+  }
+  if (c.sess.record != nullptr) // its own line shows this command
+    c.sess.record->last_cmd.store(c.slot, std::memory_order_relaxed);
+  std::string text;
+  auto now = now_ms();
+  for (auto& r : c.env.clients.all())
+    if (!none
+        && (ids.empty()
+            || std::find(ids.begin(), ids.end(), r->id) != ids.end()))
+      text += client_line(*r, now);
+  reply::verbatim(c.out, text, c.resp3());
+}
+
+/// CLIENT KILL addr, or CLIENT KILL [ID id] [ADDR addr] [LADDR addr]
+/// [TYPE type] [USER name] [SKIPME yes|no] [MAXAGE secs]
+void client_kill(call& c) {
+  auto clients = c.env.clients.all();
+  if (c.argv.size() == 3) { // the old form: one address, OK or an error
+    for (auto& r : clients)
+      if (r->addr == c.argv[2]) {
+        kill_client(c, *r);
+        return reply::ok(c.out);
+      }
+    return c.error("ERR No such client");
+  }
+  if (c.argv.size() % 2 != 0)
+    return c.error(syntax_error);
+  std::optional<std::uint64_t> id;
+  std::optional<std::string_view> addr, laddr;
+  std::optional<std::int64_t> maxage;
+  bool skipme = true, none = false;
+  for (std::size_t j = 2; j + 1 < c.argv.size(); j += 2) {
+    auto opt = c.argv[j];
+    auto val = c.argv[j + 1];
+    if (iequals(opt, "id")) {
+      std::int64_t x = 0;
+      if (!parse_ll(val, x) || x <= 0)
+        return c.error("ERR client-id should be greater than 0");
+      id = static_cast<std::uint64_t>(x);
+    } else if (iequals(opt, "addr")) {
+      addr = val;
+    } else if (iequals(opt, "laddr")) {
+      laddr = val;
+    } else if (iequals(opt, "type")) {
+      if (iequals(val, "master") || iequals(val, "replica")
+          || iequals(val, "slave") || iequals(val, "pubsub"))
+        none = true;
+      else if (!iequals(val, "normal"))
+        return c.error("ERR Unknown client type '" + std::string{val} + "'");
+    } else if (iequals(opt, "user")) {
+      none |= val != "default";
+    } else if (iequals(opt, "skipme")) {
+      if (iequals(val, "yes"))
+        skipme = true;
+      else if (iequals(val, "no"))
+        skipme = false;
+      else
+        return c.error(syntax_error);
+    } else if (iequals(opt, "maxage")) {
+      std::int64_t x = 0;
+      if (!c.integer_arg(val, x))
+        return;
+      maxage = x;
+    } else {
+      return c.error(syntax_error);
+    }
+  }
+  std::int64_t killed = 0;
+  auto now = now_ms();
+  for (auto& r : clients) {
+    bool self = c.sess.record == r;
+    if (none || (id && r->id != *id) || (addr && r->addr != *addr)
+        || (laddr && r->laddr != *laddr) || (skipme && self)
+        || (maxage && (now - r->created_ms) / 1000 < *maxage))
+      continue;
+    kill_client(c, *r);
+    ++killed;
+  }
+  reply::integer(c.out, killed);
 }
 
 } // namespace
@@ -84,7 +229,7 @@ void cmd_hello(call& c) {
       auto name = c.argv[++j];
       if (!valid_client_name(name))
         return c.error(bad_client_name);
-      c.sess.name.assign(name.data(), name.size());
+      set_client_name(c, name);
     } else {
       return c.error("ERR Syntax error in HELLO option '"
                      + std::string{opt.substr(0, 128)} + "'");
@@ -114,9 +259,8 @@ void cmd_hello(call& c) {
   reply::array(c.out, 0);
 }
 
-// CLIENT ID, GETNAME, SETNAME and NO-EVICT: what a connection says of
-// itself (LIST, INFO and KILL, which reach other connections, are not
-// here yet).
+// CLIENT ID, GETNAME, SETNAME, NO-EVICT, INFO: what a connection says of
+// itself; LIST and KILL: the others (clients.hpp).
 void cmd_client(call& c) {
   auto sub = c.argv[1];
   if (iequals(sub, "id")) {
@@ -135,8 +279,21 @@ void cmd_client(call& c) {
     auto name = c.argv[2];
     if (!valid_client_name(name))
       return c.error(bad_client_name);
-    c.sess.name.assign(name.data(), name.size());
+    set_client_name(c, name);
     reply::ok(c.out);
+  } else if (iequals(sub, "list")) {
+    if (c.subcommand("client|list", -2))
+      client_list(c);
+  } else if (iequals(sub, "info")) {
+    if (!c.subcommand("client|info", 2))
+      return;
+    if (c.sess.record == nullptr)
+      return reply::verbatim(c.out, "", c.resp3());
+    c.sess.record->last_cmd.store(c.slot, std::memory_order_relaxed);
+    reply::verbatim(c.out, client_line(*c.sess.record, now_ms()), c.resp3());
+  } else if (iequals(sub, "kill")) {
+    if (c.subcommand("client|kill", -3))
+      client_kill(c);
   } else if (iequals(sub, "no-evict")) {
     if (!c.subcommand("client|no-evict", 3))
       return;

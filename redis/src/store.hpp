@@ -20,6 +20,7 @@
 
 #include <cachet/table.hpp>
 
+#include "clients.hpp"
 #include "evict.hpp"
 #include "stats.hpp"
 #include "transactions.hpp"
@@ -127,6 +128,8 @@ struct server_env {
   exec_gate::slot* expiry_slot = &gate.join();
   /// maxmemory, its policy and what it evicted.
   evictor evict;
+  /// The connected clients (CLIENT LIST, KILL).
+  client_registry clients;
 };
 
 } // namespace cachet::redis

@@ -645,10 +645,73 @@ def suite_limits():
 
 # -- suite: clients -----------------------------------------------------------
 
+def client_fields(line):
+    return dict(f.split(b"=", 1) for f in line.strip().split(b" "))
+
+
+def clients_list_kill(servers):
+    """CLIENT LIST, INFO and KILL: errors against redis-server; what the
+    lines say and that killed connections close, in both modes."""
+    replay("clients", servers, [
+        (0, ("CLIENT", "KILL", "1.2.3.4:5")), (0, ("CLIENT", "KILL", "ID", "99999")),
+        (0, ("CLIENT", "KILL", "bogus", "1")), (0, ("CLIENT", "KILL", "ID", "x")),
+        (0, ("CLIENT", "KILL", "ID", "1", "2")),
+        (0, ("CLIENT", "KILL", "SKIPME", "maybe")),
+        (0, ("CLIENT", "KILL", "TYPE", "master")),
+        (0, ("CLIENT", "KILL", "TYPE", "x", "ID", "1")),
+        (0, ("CLIENT", "LIST", "TYPE", "bogus")), (0, ("CLIENT", "LIST", "ID", "x")),
+        (0, ("CLIENT", "LIST", "ID", "99999")), (0, ("CLIENT", "LIST", "x")),
+        (0, ("CLIENT", "LIST", "TYPE", "pubsub")), (0, ("CLIENT", "INFO", "x")),
+        (0, ("CLIENT", "KILL"))], 1)
+    for s in servers[1:]:
+        a, b, k = Conn(s.port), Conn(s.port), Conn(s.port)
+        ida, idb = a.call("CLIENT", "ID"), b.call("CLIENT", "ID")
+        a.call("CLIENT", "SETNAME", "alpha")
+        a.call("MULTI")
+        a.call("SET", "x", "1")
+        b.call("HELLO", "3")
+        b.call("GET", "x")
+        text = k.call("CLIENT", "LIST")
+        rows = {int(f[b"id"]): f for f in map(client_fields,
+                                               text.strip().split(b"\n"))}
+        fa, fb = rows.get(ida, {}), rows.get(idb, {})
+        check(fa.get(b"name") == b"alpha" and fa.get(b"flags") == b"x"
+              and fa.get(b"multi") == b"1" and fb.get(b"resp") == b"3"
+              and fb.get(b"cmd") == b"get" and fb.get(b"multi") == b"-1"
+              and fa.get(b"addr", b"").startswith(b"127.0.0.1:")
+              and fa.get(b"laddr") == b"127.0.0.1:%d" % s.port
+              and fa.get(b"age") == b"0" and len(rows) == 3,
+              "clients %s: CLIENT LIST %r" % (s.name, text))
+        info = client_fields(k.call("CLIENT", "INFO"))
+        check(int(info[b"id"]) == k.call("CLIENT", "ID")
+              and info[b"cmd"] == b"client|info",
+              "clients %s: CLIENT INFO %r" % (s.name, info))
+        # KILL by id: the other connection closes, the caller goes on.
+        check(k.call("CLIENT", "KILL", "ID", str(ida)) == 1,
+              "clients %s: KILL ID" % s.name)
+        check(a.read_until_eof() == b"", "clients %s: killed client still "
+              "open" % s.name)
+        # The old form, by address, and SKIPME no on itself.
+        addr = client_fields(b.call("CLIENT", "INFO"))[b"addr"]
+        check(k.call("CLIENT", "KILL", addr) == b"+OK",
+              "clients %s: KILL addr" % s.name)
+        check(b.read_until_eof() == b"", "clients %s: killed by address, "
+              "still open" % s.name)
+        k.send(encode("CLIENT", "KILL", "ID", str(k.call("CLIENT", "ID")),
+                      "SKIPME", "no"))
+        check(k.read_until_eof() == b":1\r\n",
+              "clients %s: KILL of itself" % s.name)
+        rest = Conn(s.port).call("CLIENT", "LIST")
+        check(rest.count(b"\n") == 1, "clients %s: left %r" % (s.name, rest))
+        for c in (a, b, k):
+            c.close()
+
+
 def suite_clients():
     import redis as pyredis
     servers = [redis(), cachet("direct"), cachet("message")]
     try:
+        clients_list_kill(servers)
         outs = []
         for s in servers:
             cli = ["redis-cli", "-p", str(s.port)]
