@@ -6,8 +6,10 @@
 # redis-server. Then memory per key: fresh servers (redis-server, and
 # cachet-redis without and with a maxmemory bound, whose keys then carry an
 # eviction slot) take KEYS SETs of 100-byte values to random 16-byte keys
-# from 8 clients; INFO used_memory after minus before, over DBSIZE. Last,
-# hit ratios at a memory bound (hit_ratio.py).
+# from 8 clients; INFO used_memory after minus before, over DBSIZE. Then
+# MULTI/EXEC of 10 SETs from 50 connections (cachet-redis-multi-bench),
+# the three servers alternating, best of ROUNDS. Last, hit ratios at a
+# memory bound (hit_ratio.py).
 #
 # usage: bench/redis/bench-redis.sh path/to/cachet-redis
 # env:   N (requests, default 1000000), CLIENTS (50), ROUNDS (1),
@@ -119,6 +121,21 @@ redis_at() {
 }
 cachet_at() { exec "$CACHET" --port="$1"; }
 cachet_bounded_at() { exec "$CACHET" --maxmemory=4gb --port="$1"; }
+
+MULTI_BENCH=${MULTI_BENCH:-$(dirname "$CACHET")/../bench/cachet-redis-multi-bench}
+echo
+echo "MULTI, 10 x SET, EXEC from $CLIENTS connections, 5 s (transactions/s, best of $ROUNDS):"
+declare -A tx
+for ((r = 0; r < ROUNDS; r++)); do
+  for s in "${servers[@]}"; do
+    v=$("$MULTI_BENCH" "${port[$s]}" "$CLIENTS" 5 10)
+    if [[ -z ${tx[$s]:-} ]] || ((v > tx[$s])); then tx[$s]=$v; fi
+  done
+done
+for s in "${servers[@]}"; do
+  awk -v n="$s" -v v="${tx[$s]}" -v r="${tx[redis-server]}" \
+    'BEGIN{printf "  %-15s %10d %7.2fx\n", n, v, v/r}'
+done
 
 echo
 echo "memory per key ($KEYS SETs of 100-byte values, 16-byte keys):"

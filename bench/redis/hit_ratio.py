@@ -14,7 +14,7 @@ cachet-bench's): Zipf(0.99) over KEYS keys; and the same with a scan of
 requests, `size` being about what redis-server holds in the budget.
 
 usage: hit_ratio.py path/to/cachet-redis
-env:   KEYS (50000), REQUESTS (400000), BUDGET (1048576)
+env:   HIT_KEYS (50000), HIT_REQUESTS (400000), HIT_BUDGET (1048576)
 """
 import bisect
 import os
@@ -24,9 +24,9 @@ import subprocess
 import sys
 import time
 
-KEYS = int(os.environ.get("KEYS", 50000))
-REQUESTS = int(os.environ.get("REQUESTS", 400000))
-BUDGET = int(os.environ.get("BUDGET", 1 << 20))
+KEYS = int(os.environ.get("HIT_KEYS", 50000))
+REQUESTS = int(os.environ.get("HIT_REQUESTS", 400000))
+BUDGET = int(os.environ.get("HIT_BUDGET", 1 << 20))
 VALUE = b"v" * 100
 BATCH = 32
 
