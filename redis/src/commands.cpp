@@ -104,6 +104,7 @@ constexpr command_def command_table[] = {
   {"setnx", cmd_setnx, 3, denyoom},
   {"setrange", cmd_setrange, 4, denyoom},
   {"strlen", cmd_strlen, 2},
+  {"substr", cmd_getrange, 4},
   {"time", cmd_time, 1},
   {"ttl", cmd_ttl, 2},
   {"type", cmd_type, 2},

@@ -98,8 +98,9 @@ void watch_keys(store_table& tab, server_env& env, std::uint64_t id,
 void end_transaction(server_env& env, session& sess);
 
 /// Evicts keys while used_memory is over maxmemory, by the policy
-/// (evict.hpp); false if it is over and nothing could go (noeviction, or
-/// a volatile policy with no key that has an expiry).
+/// (evict.hpp); false if it stays over with nothing left to evict
+/// (noeviction, a volatile policy with no key that has an expiry, or a
+/// bound under what the server holds besides its keys).
 bool make_room(store_table& tab, server_env& env);
 
 /// About what `key` with value `v` holds: its bytes, the table's entry and

@@ -61,12 +61,25 @@ void cmd_flush(call& c) {
       || (c.argv.size() == 2 && !iequals(c.argv[1], "sync")
           && !iequals(c.argv[1], "async")))
     return c.error(syntax_error);
+  // As in redis 7.0, a watched key counts as written only if the flush
+  // removed it live: not one that was absent, nor one that had expired.
+  std::vector<std::string> removed;
+  auto now = now_ms();
+  for (auto& key : c.env.watches.watched_keys()) {
+    auto found = c.tab().visit(key, [&](const value& v) {
+      if (!expired(v, now))
+        removed.push_back(key);
+    });
+    if (!c.ok(found))
+      return;
+  }
   auto n = c.tab().size();
   if (!c.ok(n) || !c.ok(c.tab().clear()))
     return;
   c.env.evict.drain();
   c.dirty(static_cast<std::int64_t>(*n));
-  c.env.watches.touch_all();
+  for (auto& key : removed)
+    c.touch(key);
   reply::ok(c.out);
 }
 

@@ -407,8 +407,8 @@ bool make_room(store_table& tab, server_env& env) {
   std::int64_t pending = 0; // evicted here, not yet freed
   for (std::size_t evicted = 0; evicted < max_evictions_per_call;) {
     auto bytes = evict_one(tab, env);
-    if (bytes < 0)
-      return evicted > 0;
+    if (bytes < 0) // nothing left to evict: room only if that made it
+      return used_memory() - pending <= max;
     ++evicted;
     pending += bytes;
     if (++since_reclaim >= reclaim_every) {

@@ -190,6 +190,14 @@ std::pair<char*, std::size_t> resp_parser::prepare(std::size_t min) {
   return {buf_.get() + wpos_, cap_ - wpos_};
 }
 
+void resp_parser::release_if_idle() {
+  if (cmd_start_ != wpos_ || multibulk_ != 0)
+    return;
+  buf_.reset();
+  cap_ = cmd_start_ = rpos_ = wpos_ = 0;
+  std::vector<std::pair<std::size_t, std::size_t>>{}.swap(offs_);
+}
+
 parse_status resp_parser::fail(std::string text) {
   error_ = "Protocol error: " + std::move(text);
   return parse_status::error;

@@ -71,6 +71,10 @@ public:
     return cap_;
   }
 
+  /// Gives the buffer back if nothing is pending in it (an idle client's:
+  /// the next prepare() allocates again).
+  void release_if_idle();
+
 private:
   parse_status fail(std::string text);
   parse_status parse_inline(std::vector<std::string_view>& args);

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include <cachet/blocking_caller.hpp>
+#include <cachet/detail/epoch.hpp>
 
 #include "commands.hpp"
 #include "reply.hpp"
@@ -40,6 +41,11 @@ namespace {
 
 // Replies are sent early once this much is pending in a batch.
 constexpr std::size_t early_flush = 64 * 1024;
+
+// How often a loop looks for idle clients' buffers to give back, and how
+// long a client must have been idle.
+constexpr int sweep_period_ms = 1000;
+constexpr std::int64_t idle_buffer_ms = 2000;
 
 /// Whether a client is local as redis's protected mode sees it: its
 /// address is 127.0.0.1 or ::1 exactly (127.0.0.2 is not).
@@ -147,10 +153,19 @@ public:
     if (!env_.config.message_mode)
       gate_slot = &env_.gate.join();
     epoll_event events[128];
+    auto next_sweep = now_ms() + sweep_period_ms;
     while (!stopping.load()) {
-      int n = ::epoll_wait(epfd_, events, 128, -1);
+      int n = ::epoll_wait(epfd_, events, 128, sweep_period_ms);
       if (n < 0 && errno != EINTR)
         break;
+      if (auto now = now_ms(); now >= next_sweep) {
+        release_idle_buffers(now);
+        // What this thread's commands removed waits for the epoch to move,
+        // which writes move: an idle loop frees it here, so used_memory
+        // comes down when the writes stop.
+        detail::reclaim();
+        next_sweep = now + sweep_period_ms;
+      }
       for (int i = 0; i < n; ++i) {
         auto* tag = events[i].data.ptr;
         if (tag == &listener_) {
@@ -226,6 +241,20 @@ private:
     rec->active_ms.store(rec->created_ms, std::memory_order_relaxed);
     c->sess.record = rec;
     env_.clients.add(std::move(rec));
+  }
+
+  /// Gives back the input and output buffers of connections idle for
+  /// idle_buffer_ms with nothing pending (redis's clientsCron does the
+  /// same): thousands of idle clients then hold no buffers.
+  void release_idle_buffers(std::int64_t now) {
+    for (auto* c : conns_) {
+      auto idle = now - c->sess.record->active_ms.load(std::memory_order_relaxed);
+      if (idle < idle_buffer_ms)
+        continue;
+      c->parser.release_if_idle();
+      if (c->unsent() == 0 && c->out.capacity() > 0)
+        std::string{}.swap(c->out);
+    }
   }
 
   /// Closes the connections CLIENT KILL marked.

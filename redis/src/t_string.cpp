@@ -341,9 +341,21 @@ void cmd_getdel(call& c) {
 void cmd_getex(call& c) {
   unsigned flags = 0;
   std::int64_t at = 0;
-  if (!expiry_options(c, 2, false, flags, at))
+  std::string_view expire;
+  if (!parse_set_options(c, 2, false, flags, expire))
     return;
   std::string key{c.argv[1]};
+  // As redis: the options' names first, then the key (absent: nil), then
+  // the expire time's value.
+  if (flags & any_expire) {
+    auto found = c.read(key, [](const value&) {});
+    if (!c.ok(found))
+      return;
+    if (!*found)
+      return c.null();
+    if (!expire_ms(c, expire, flags, at))
+      return;
+  }
   if (!(flags & (any_expire | f_persist))) {
     auto found = c.read(key, [&](const value& v) { reply::bulk(c.out, v.bytes); });
     if (c.ok(found) && !*found)

@@ -178,14 +178,15 @@ public:
       watchers_[id].dirty = true;
   }
 
-  /// A write to every key (FLUSHALL, FLUSHDB).
-  void touch_all() {
+  /// Every key someone watches (FLUSHALL touches those it removes).
+  std::vector<std::string> watched_keys() {
+    std::vector<std::string> keys;
     if (active_.load(std::memory_order_acquire) == 0)
-      return;
+      return keys;
     std::lock_guard<std::mutex> guard{mtx_};
-    for (auto& [id, w] : watchers_)
-      if (!w.keys.empty())
-        w.dirty = true;
+    for (auto& entry : by_key_)
+      keys.push_back(entry.first);
+    return keys;
   }
 
 private:

@@ -372,6 +372,14 @@ SEQUENCE = [
     ("SET", "r1", rand_text(2 * n)), ("SET", "r2", rand_text(2 * n + 1)),
     ("LCS", "r1", "r2"), ("LCS", "r1", "r2", "IDX", "WITHMATCHLEN"),
     ("LCS", "r2", "r1", "IDX", "MINMATCHLEN", "2"))] + [
+    # GETEX: the options' names, then the key, then the expire's value;
+    # SUBSTR, GETRANGE's old name
+    ("GETEX", "nokey", "EX", "0"), ("GETEX", "nokey", "PX", "-5"),
+    ("GETEX", "nokey", "EX", "x"), ("GETEX", "nokey", "BOGUS"),
+    ("SET", "gx", "v"), ("GETEX", "gx", "EX", "x"), ("GETEX", "gx", "EX", "0"),
+    ("SET", "sub", "abcdef"), ("SUBSTR", "sub", "1", "3"),
+    ("SUBSTR", "sub", "-2", "-1"), ("SUBSTR", "nokey", "0", "1"),
+    ("SUBSTR", "sub", "x", "1"), ("SUBSTR", "sub", "0"),
     ("GET", "k" * 5000), ("QUIT",),
 ]
 
@@ -559,7 +567,56 @@ def suite_protocol():
 
 # -- suite: limits ------------------------------------------------------------
 
+def idle_memory(mode):
+    """Idle clients hold no buffers, and what DEL removed is freed once the
+    writes stop: used_memory comes back down (INFO polled, at most 10 s)."""
+    srv = cachet(mode)
+    try:
+        c = Conn(srv.port)
+        base = info_int(c, "used_memory")
+        idle = [Conn(srv.port) for _ in range(400)]
+        for x in idle:
+            x.call("PING")  # each now has an input buffer (16 KiB)
+        grown = info_int(c, "used_memory") - base
+
+        def settles(limit):
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                used = info_int(c, "used_memory")
+                if used <= limit:
+                    return used
+                time.sleep(0.2)
+            return used
+
+        used = settles(base + grown // 5)
+        print("idle memory (%s): 400 clients took %d bytes, %d are left "
+              "once idle" % (mode, grown, used - base), flush=True)
+        check(grown > 400 * 16384 * 0.8 and used <= base + grown // 5,
+              "idle memory %s: %d bytes for 400 idle clients, %d left" % (
+                  mode, grown, used - base))
+        for x in idle:
+            x.close()
+        # What DEL removed is freed without further writes.
+        before = info_int(c, "used_memory")
+        fill_keys(c, "k", 20000)
+        full = info_int(c, "used_memory")
+        for start in range(0, 20000, 1000):
+            c.call("DEL", *["k%d" % i for i in range(start, start + 1000)])
+        used = settles(before + (full - before) // 2)
+        print("idle memory (%s): 20000 keys took %d bytes, %d are left "
+              "after DEL (the table's array stays)" % (
+                  mode, full - before, used - before), flush=True)
+        check(used <= before + (full - before) // 2,
+              "idle memory %s: %d of %d bytes left after DEL" % (
+                  mode, used - before, full - before))
+        c.close()
+    finally:
+        check(srv.stop() == 0, "idle memory %s: clean exit" % mode)
+
+
 def suite_limits():
+    for mode in ("direct", "message"):
+        idle_memory(mode)
     # maxclients: the third client is refused with redis's text.
     servers = [redis("--maxclients", "2"), cachet("direct", "--maxclients=2"),
                cachet("message", "--maxclients=2")]
@@ -1339,6 +1396,13 @@ def suite_transactions():
             (0, ("WATCH", "m1")), (1, ("MSET", "m0", "a", "m1", "b")),
             (0, ("MULTI",)), (0, ("MGET", "m0", "m1")), (0, ("EXEC",)),
             (0, ("MULTI",)), (0, ("WATCH", "z")), (0, ("EXEC",)),
+            # FLUSHALL and FLUSHDB touch only watched keys they remove
+            # live: not absent ones, not ones already expired.
+            (0, ("WATCH", "absent")), (1, ("SET", "other", "1")),
+            (1, ("FLUSHALL",)), (0, ("MULTI",)), (0, ("PING",)),
+            (0, ("EXEC",)), (0, ("SET", "stale", "v", "PX", "1")),
+            (None, 0.02), (0, ("WATCH", "stale")), (1, ("FLUSHDB",)),
+            (0, ("MULTI",)), (0, ("PING",)), (0, ("EXEC",)),
             (2, ("MULTI",)), (2, ("SET", "gone", "1")), (2, ("QUIT",)),
             (1, ("EXISTS", "gone")),
             # A key live at WATCH that expires before EXEC fails it; one
@@ -1675,7 +1739,13 @@ def suite_maxmemory():
             (1, ("CONFIG", "SET", "maxmemory", "0", "maxmemory-policy",
                  "volatile-ttl")),
             (1, ("CONFIG", "GET", "maxmemory*policy")),
-        ]
+            # A bound under what the server holds besides its keys: every
+            # key goes, and the write is refused all the same.
+            (1, ("CONFIG", "SET", "maxmemory-policy", "allkeys-lru")),
+            (0, ("SET", "a", "1")), (0, ("SET", "b", "2")),
+        ] + full + [
+            (0, ("SET", "c", "3")), (0, ("DBSIZE",)), (0, ("GET", "a")),
+        ] + room
         replay("maxmemory", servers, steps, 2)
         # cachet's own policy is in its error's list.
         c = Conn(servers[1].port)
