@@ -248,8 +248,8 @@ private:
   /// same): thousands of idle clients then hold no buffers.
   void release_idle_buffers(std::int64_t now) {
     for (auto* c : conns_) {
-      auto idle = now - c->sess.record->active_ms.load(std::memory_order_relaxed);
-      if (idle < idle_buffer_ms)
+      auto active = c->sess.record->active_ms.load(std::memory_order_relaxed);
+      if (now - active < idle_buffer_ms)
         continue;
       c->parser.release_if_idle();
       if (c->unsent() == 0 && c->out.capacity() > 0)

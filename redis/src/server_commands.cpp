@@ -84,18 +84,28 @@ void kill_client(call& c, client_record& r) {
   [[maybe_unused]] auto w = ::write(r.wakeup, &one, sizeof(one));
 }
 
+/// Checks a CLIENT TYPE filter: false (with redis's error) if unknown;
+/// `none` is set for a type no client here has (all are normal ones).
+bool client_type(call& c, std::string_view type, bool& none) {
+  if (iequals(type, "master") || iequals(type, "replica")
+      || iequals(type, "slave") || iequals(type, "pubsub")) {
+    none = true;
+    return true;
+  }
+  if (iequals(type, "normal"))
+    return true;
+  c.error("ERR Unknown client type '" + std::string{type} + "'");
+  return false;
+}
+
 /// CLIENT LIST [TYPE type] [ID id ...]
 void client_list(call& c) {
   std::vector<std::uint64_t> ids;
   bool none = false;
   for (std::size_t j = 2; j < c.argv.size(); ++j) {
     if (iequals(c.argv[j], "type") && j + 1 < c.argv.size()) {
-      auto type = c.argv[++j];
-      if (iequals(type, "master") || iequals(type, "replica")
-          || iequals(type, "slave") || iequals(type, "pubsub"))
-        none = true; // every client here is a normal one
-      else if (!iequals(type, "normal"))
-        return c.error("ERR Unknown client type '" + std::string{type} + "'");
+      if (!client_type(c, c.argv[++j], none))
+        return;
     } else if (iequals(c.argv[j], "id") && j + 1 < c.argv.size()) {
       for (++j; j < c.argv.size(); ++j) {
         std::int64_t id = 0;
@@ -150,11 +160,8 @@ void client_kill(call& c) {
     } else if (iequals(opt, "laddr")) {
       laddr = val;
     } else if (iequals(opt, "type")) {
-      if (iequals(val, "master") || iequals(val, "replica")
-          || iequals(val, "slave") || iequals(val, "pubsub"))
-        none = true;
-      else if (!iequals(val, "normal"))
-        return c.error("ERR Unknown client type '" + std::string{val} + "'");
+      if (!client_type(c, val, none))
+        return;
     } else if (iequals(opt, "user")) {
       none |= val != "default";
     } else if (iequals(opt, "skipme")) {

@@ -394,6 +394,27 @@ def normalize(cmd, raw):
     return raw
 
 
+def replay_sequence(servers, conns, label):
+    """Sends SEQUENCE on `conns` (one per server) and checks cachet's
+    replies against redis-server's (the first)."""
+    for cmd in SEQUENCE:
+        wire = encode(*cmd)
+        replies = []
+        for c in conns:
+            c.send(wire)
+            replies.append(normalize(cmd, c.read_raw()))
+        for s, r in zip(servers[1:], replies[1:]):
+            check(r == replies[0], "%s %s%r: %r, redis-server %r"
+                  % (s.name, label, cmd, r, replies[0]))
+
+
+def hello_normalized(raw):
+    """A HELLO reply with its version and client id, which are each
+    server's own, masked."""
+    return re.sub(rb"\$\d+\r\n7\.0\.\d+\r\n(.*)id\r\n:\d+",
+                  rb"VERSION\1id\r\n:ID", raw, flags=re.S)
+
+
 def suite_compare():
     servers = [redis(), cachet("direct"), cachet("message")]
     try:
@@ -424,38 +445,20 @@ def suite_compare():
                   and int(t[1]) < 1000000,
                   "TIME: %r, redis-server %r" % (t, times[0]))
         conns = [Conn(s.port) for s in servers]
-        for cmd in SEQUENCE:
-            wire = encode(*cmd)
-            replies = []
-            for c in conns:
-                c.send(wire)
-                replies.append(normalize(cmd, c.read_raw()))
-            for s, r in zip(servers[1:], replies[1:]):
-                check(r == replies[0], "%s %r: %r, redis-server %r"
-                      % (s.name, cmd, r, replies[0]))
+        replay_sequence(servers, conns, "")
         # The same in RESP3, after HELLO 3 (whose version and client id are
         # cachet-redis's own).
         conns = [Conn(s.port) for s in servers]
         hellos = []
         for c in conns:
             c.send(encode("HELLO", "3"))
-            hellos.append(re.sub(rb"\$\d+\r\n7\.0\.\d+\r\n(.*)id\r\n:\d+",
-                                 rb"VERSION\1id\r\n:ID", c.read_raw(),
-                                 flags=re.S))
+            hellos.append(hello_normalized(c.read_raw()))
             c.send(encode("FLUSHALL"))
             c.read_raw()
         for s, h in zip(servers[1:], hellos[1:]):
             check(h == hellos[0] and h.startswith(b"%7"),
                   "%s HELLO 3: %r, redis-server %r" % (s.name, h, hellos[0]))
-        for cmd in SEQUENCE:
-            wire = encode(*cmd)
-            replies = []
-            for c in conns:
-                c.send(wire)
-                replies.append(normalize(cmd, c.read_raw()))
-            for s, r in zip(servers[1:], replies[1:]):
-                check(r == replies[0], "%s RESP3 %r: %r, redis-server %r"
-                      % (s.name, cmd, r, replies[0]))
+        replay_sequence(servers, conns, "RESP3 ")
         # Inline commands and pipelining: one write, many replies.
         pipeline = (b"PING\r\nSET  inl  \"a\\x41\\n\"\r\nGET inl\r\n"
                     b"SET q 'it\\'s'\r\nGET q\r\n\r\n   \r\n"
@@ -1590,9 +1593,7 @@ def suite_security():
             replies = []
             for cmd in hello:
                 c.send(encode(*cmd))
-                replies.append(re.sub(
-                    rb"\$\d+\r\n7\.0\.\d+\r\n(.*)id\r\n:\d+",
-                    rb"VERSION\1id\r\n:ID", c.read_raw(), flags=re.S))
+                replies.append(hello_normalized(c.read_raw()))
             got.append(replies)
             c.close()
         check(got[0][4].startswith(b"%7") and got[0][5] == b"_\r\n"
