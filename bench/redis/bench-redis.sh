@@ -3,7 +3,8 @@
 # 7.0 with redis-benchmark, in one run: for each load (plain, then -P 16)
 # the three servers are measured one after the other, ROUNDS times,
 # alternating, and the best of the rounds is printed with its ratio to
-# redis-server. Then memory per key: fresh servers (redis-server, and
+# redis-server; the same for HSET and HGET on one hash of FIELDS fields.
+# Then memory per key: fresh servers (redis-server, and
 # cachet-redis without and with a maxmemory bound, whose keys then carry an
 # eviction slot) take KEYS SETs of 100-byte values to random 16-byte keys
 # from 8 clients; INFO used_memory after minus before, over DBSIZE. Then
@@ -13,7 +14,7 @@
 #
 # usage: bench/redis/bench-redis.sh path/to/cachet-redis
 # env:   N (requests, default 1000000), CLIENTS (50), ROUNDS (1),
-#        KEYS (150000)
+#        KEYS (150000), FIELDS (100000)
 set -euo pipefail
 
 CACHET=${1:?usage: bench-redis.sh path/to/cachet-redis}
@@ -87,6 +88,44 @@ for load in plain P16; do
       v=${best[$load/$s/$t]}
       ref=${best[$load/redis-server/$t]}
       line+=$(awk -v v="$v" -v r="$ref" 'BEGIN{printf " %14.0f %7.2fx", v, v/r}')
+    done
+    echo "$line"
+  done
+done
+
+# Hashes: HSET grows one hash to FIELDS fields (redis-benchmark's myhash,
+# a hashtable in both servers), then HGET reads them; same rounds.
+FIELDS=${FIELDS:-100000}
+echo
+echo "hashes: redis-benchmark -t hset -r $FIELDS, then 'hget myhash element:__rand_int__', -n $N -c $CLIENTS [-P 16] (best of $ROUNDS):"
+declare -A hbest
+for load in plain P16; do
+  extra=()
+  [[ $load == P16 ]] && extra=(-P 16)
+  for ((r = 0; r < ROUNDS; r++)); do
+    for s in "${servers[@]}"; do
+      hset=$(redis-benchmark -p "${port[$s]}" -t hset -r "$FIELDS" -n "$N" \
+               -c "$CLIENTS" "${extra[@]}" --csv | awk -F'","' 'NR == 2 {print $2}')
+      hget=$(redis-benchmark -p "${port[$s]}" -r "$FIELDS" -n "$N" \
+               -c "$CLIENTS" "${extra[@]}" --csv \
+               hget myhash element:__rand_int__ | awk -F'","' 'NR == 2 {print $2}')
+      for t in HSET HGET; do
+        v=$([[ $t == HSET ]] && echo "$hset" || echo "$hget")
+        key="$load/$s/$t"
+        if [[ -z ${hbest[$key]:-} ]] || awk "BEGIN{exit !($v > ${hbest[$key]})}"; then
+          hbest[$key]=$v
+        fi
+      done
+    done
+  done
+done
+printf '%-10s %-15s %14s %8s %14s %8s\n' load server "HSET req/s" ratio "HGET req/s" ratio
+for load in plain P16; do
+  for s in "${servers[@]}"; do
+    line=$(printf '%-10s %-15s' "$([[ $load == P16 ]] && echo '-P 16' || echo '-P 1')" "$s")
+    for t in HSET HGET; do
+      line+=$(awk -v v="${hbest[$load/$s/$t]}" -v r="${hbest[$load/redis-server/$t]}" \
+                'BEGIN{printf " %14.0f %7.2fx", v, v/r}')
     done
     echo "$line"
   done

@@ -36,7 +36,7 @@ void cmd_setbit(call& c) {
   auto byte = static_cast<std::size_t>(offset >> 3);
   auto mask = static_cast<unsigned char>(1u << (7 - (offset & 7)));
   int old = 0;
-  bool done = c.upsert(c.argv[1], [&](value& v, bool live) {
+  bool done = c.upsert_string(c.argv[1], [&](value& v, bool live) {
     if (!live)
       v = value{};
     if (v.bytes.size() <= byte)
@@ -59,12 +59,12 @@ void cmd_getbit(call& c) {
     return;
   auto byte = static_cast<std::size_t>(offset >> 3);
   int bit = 0;
-  auto found = c.read(c.argv[1], [&](const value& v) {
-    if (byte < v.bytes.size())
-      bit = (static_cast<unsigned char>(v.bytes[byte]) >> (7 - (offset & 7)))
+  auto found = c.read_string(c.argv[1], [&](const std::string& bytes) {
+    if (byte < bytes.size())
+      bit = (static_cast<unsigned char>(bytes[byte]) >> (7 - (offset & 7)))
             & 1;
   });
-  if (c.ok(found))
+  if (found)
     reply::integer(c.out, bit);
 }
 
@@ -72,8 +72,9 @@ void cmd_getbit(call& c) {
 // absent key is 0 whatever follows), then the range, negative from the end.
 void cmd_bitcount(call& c) {
   std::string bytes;
-  auto found = c.read(c.argv[1], [&](const value& v) { bytes = v.bytes; });
-  if (!c.ok(found))
+  auto found
+    = c.read_string(c.argv[1], [&](const std::string& b) { bytes = b; });
+  if (!found)
     return;
   if (!*found)
     return reply::integer(c.out, 0);

@@ -8,8 +8,12 @@
 #include <cctype>
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <caf/expected.hpp>
@@ -32,6 +36,8 @@ inline constexpr std::string_view syntax_error = "ERR syntax error";
 inline constexpr std::string_view redis_version = "7.0.0";
 inline constexpr std::string_view too_big
   = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+inline constexpr std::string_view wrong_type_text
+  = "WRONGTYPE Operation against a key holding the wrong kind of value";
 
 /// ASCII case-insensitive equality (redis's strcasecmp on option names).
 inline bool iequals(std::string_view a, std::string_view b) {
@@ -138,6 +144,10 @@ struct call {
 
   void arity_error() {
     error(arity_text());
+  }
+
+  void wrong_type() {
+    error(wrong_type_text);
   }
 
   /// Charges the subcommand `name` ("client|id": its commandstats slot and
@@ -257,6 +267,68 @@ struct call {
     return live;
   }
 
+  /// `read` for a command on strings: `f(const std::string& bytes)` if the
+  /// key holds a live string. Whether it did; nullopt once an error is
+  /// replied (the store failed, or WRONGTYPE: the key holds another type).
+  template <class F>
+  std::optional<bool> read_string(std::string_view key, F&& f) {
+    bool wrong = false;
+    auto found = read(key, [&](const value& v) {
+      if (v.is_string())
+        f(v.bytes);
+      else
+        wrong = true;
+    });
+    if (!ok(found))
+      return std::nullopt;
+    if (wrong) {
+      wrong_type();
+      return std::nullopt;
+    }
+    return *found;
+  }
+
+  /// `read` for a command on hashes: `f(const hash_object&)` under the
+  /// hash's shared lock, as read_string.
+  template <class F>
+  std::optional<bool> read_hash(std::string_view key, F&& f) {
+    bool wrong = false;
+    auto found = read(key, [&](const value& v) {
+      if (v.is_string()) {
+        wrong = true;
+        return;
+      }
+      std::shared_lock<std::shared_mutex> guard{v.hash->mutex()};
+      f(std::as_const(*v.hash));
+    });
+    if (!ok(found))
+      return std::nullopt;
+    if (wrong) {
+      wrong_type();
+      return std::nullopt;
+    }
+    return *found;
+  }
+
+  /// `upsert` for a command that edits a string: a live key of another
+  /// type is left as it is and WRONGTYPE replied; `f` sees a dead key as
+  /// an empty string. True if `f` ran, false once an error is replied.
+  template <class F>
+  bool upsert_string(std::string_view key, F&& f) {
+    bool wrong = false;
+    bool done = upsert(key, [&](value& v, bool live) {
+      wrong = live && !v.is_string();
+      if (wrong)
+        return false;
+      if (!live)
+        v.hash.reset();
+      return f(v, live);
+    });
+    if (done && wrong)
+      wrong_type();
+    return done && !wrong;
+  }
+
   /// Atomic read-modify-write of one key: `f(value& v, bool live)` edits
   /// `v` (a copy of the live value if `live`, else a fresh or expired one to
   /// overwrite) and returns whether to store it when the key is absent.
@@ -298,6 +370,31 @@ struct call {
   }
 };
 
+/// redis's string2ld, strict: no leading space, no trailing garbage, no NaN,
+/// and the whole length consumed (an embedded NUL is garbage too).
+bool parse_ld(std::string_view s, long double& out);
+
+/// redis's ld2string(LD_STR_HUMAN): 17 decimals, trailing zeros dropped.
+std::string format_ld(long double v);
+
+/// redis's parseScanCursorOrReply: a decimal unsigned long, strtoul's way
+/// (so "-1" is the largest cursor), no leading space, nothing after.
+bool parse_cursor(std::string_view text, std::uint64_t& cursor);
+
+/// SCAN's and HSCAN's options: COUNT, MATCH and (SCAN only) TYPE.
+struct scan_options {
+  std::int64_t count = 10;
+  std::string_view pattern = "*";
+  std::optional<std::string> type; // lower case
+
+  /// Reads them from argv[first] on (TYPE only if `keys`); false once an
+  /// error is replied.
+  bool parse(call& c, std::size_t first, bool keys);
+
+  /// Whether `name` matches MATCH.
+  bool matches(std::string_view name) const;
+};
+
 // -- the commands, by file (each `cmd_x` runs X) ------------------------------
 
 // multi.cpp: transactions.
@@ -318,6 +415,24 @@ void cmd_quit(call& c);
 void cmd_command(call& c);
 void cmd_config(call& c);
 void cmd_debug(call& c);
+
+// t_hash.cpp: hashes.
+void cmd_hset(call& c);
+void cmd_hmset(call& c);
+void cmd_hsetnx(call& c);
+void cmd_hget(call& c);
+void cmd_hmget(call& c);
+void cmd_hgetall(call& c);
+void cmd_hkeys(call& c);
+void cmd_hvals(call& c);
+void cmd_hdel(call& c);
+void cmd_hexists(call& c);
+void cmd_hlen(call& c);
+void cmd_hstrlen(call& c);
+void cmd_hincrby(call& c);
+void cmd_hincrbyfloat(call& c);
+void cmd_hscan(call& c);
+void cmd_hrandfield(call& c);
 
 // info.cpp
 void cmd_info(call& c);

@@ -21,8 +21,12 @@ namespace cachet::redis {
 
 namespace {
 
-/// redis's parseScanCursorOrReply: a decimal unsigned long, strtoul's way
-/// (so "-1" is the largest cursor), no leading space, nothing after.
+/// SCAN's COUNT is a hint: this many entries at most per step whatever the
+/// client asks, so that one call cannot walk a huge table at once.
+constexpr std::int64_t max_scan_count = 1 << 20;
+
+} // namespace
+
 bool parse_cursor(std::string_view text, std::uint64_t& cursor) {
   std::string s{text};
   errno = 0;
@@ -32,11 +36,38 @@ bool parse_cursor(std::string_view text, std::uint64_t& cursor) {
          && end == s.c_str() + s.size() && errno != ERANGE;
 }
 
-/// SCAN's COUNT is a hint: this many entries at most per step whatever the
-/// client asks, so that one call cannot walk a huge table at once.
-constexpr std::int64_t max_scan_count = 1 << 20;
+bool scan_options::parse(call& c, std::size_t first, bool keys) {
+  auto& a = c.argv;
+  for (std::size_t i = first; i < a.size();) {
+    auto left = a.size() - i;
+    if (iequals(a[i], "count") && left >= 2) {
+      if (!c.integer_arg(a[i + 1], count))
+        return false;
+      if (count < 1) {
+        c.error(syntax_error);
+        return false;
+      }
+      count = std::min(count, max_scan_count);
+      i += 2;
+    } else if (iequals(a[i], "match") && left >= 2) {
+      pattern = a[i + 1];
+      i += 2;
+    } else if (keys && iequals(a[i], "type") && left >= 2) {
+      type.emplace(a[i + 1]);
+      for (auto& ch : *type)
+        ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      i += 2;
+    } else {
+      c.error(syntax_error);
+      return false;
+    }
+  }
+  return true;
+}
 
-} // namespace
+bool scan_options::matches(std::string_view name) const {
+  return pattern == "*" || glob_match(pattern, name);
+}
 
 void cmd_select(call& c) {
   std::int64_t id = 0;
@@ -116,9 +147,10 @@ void cmd_exists(call& c) {
 }
 
 void cmd_type(call& c) {
-  auto found = c.read(c.argv[1], [](const value&) {});
+  std::string_view type = "none";
+  auto found = c.read(c.argv[1], [&](const value& v) { type = v.type_name(); });
   if (c.ok(found))
-    reply::simple(c.out, *found ? "string" : "none");
+    reply::simple(c.out, type);
 }
 
 namespace {
@@ -204,7 +236,13 @@ void cmd_copy(call& c) {
     return c.error("ERR source and destination objects are the same");
   c.env.gate.isolated(gate_slot, [&] {
     std::optional<value> got;
-    auto found = c.read(src, [&](const value& v) { got = v; });
+    auto found = c.read(src, [&](const value& v) {
+      got = v;
+      if (!v.is_string()) { // the copy's fields are its own
+        std::shared_lock<std::shared_mutex> guard{v.hash->mutex()};
+        got->hash = v.hash->clone();
+      }
+    });
     if (!c.ok(found))
       return;
     if (!*found)
@@ -279,43 +317,21 @@ void cmd_keys(call& c) {
 // keys than COUNT, or none, with a nonzero cursor. Expired keys are left
 // out, and removed as redis does on access.
 void cmd_scan(call& c) {
-  auto& a = c.argv;
   std::uint64_t cursor = 0;
-  if (!parse_cursor(a[1], cursor))
+  if (!parse_cursor(c.argv[1], cursor))
     return c.error("ERR invalid cursor");
-  std::int64_t count = 10;
-  std::string_view pattern;
-  bool use_pattern = false;
-  bool only_none = false;
-  for (std::size_t i = 2; i < a.size();) {
-    auto left = a.size() - i;
-    if (iequals(a[i], "count") && left >= 2) {
-      if (!c.integer_arg(a[i + 1], count))
-        return;
-      if (count < 1)
-        return c.error(syntax_error);
-      i += 2;
-    } else if (iequals(a[i], "match") && left >= 2) {
-      pattern = a[i + 1];
-      use_pattern = pattern != "*";
-      i += 2;
-    } else if (iequals(a[i], "type") && left >= 2) {
-      // Every key is a string: any other type matches none.
-      only_none = !iequals(a[i + 1], "string");
-      i += 2;
-    } else {
-      return c.error(syntax_error);
-    }
-  }
+  scan_options opts;
+  if (!opts.parse(c, 2, true))
+    return;
   auto now = now_ms();
   std::vector<std::string> keys;
   std::vector<std::string> stale;
   auto next = c.tab().scan(
-    cursor, static_cast<std::size_t>(std::min(count, max_scan_count)),
+    cursor, static_cast<std::size_t>(opts.count),
     [&](std::string_view k, const value& v) {
       if (expired(v, now))
         stale.emplace_back(k);
-      else if (!only_none && (!use_pattern || glob_match(pattern, k)))
+      else if ((!opts.type || *opts.type == v.type_name()) && opts.matches(k))
         keys.emplace_back(k);
     });
   if (!c.ok(next))

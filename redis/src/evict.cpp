@@ -388,8 +388,13 @@ std::uint32_t evictor::clock_now() noexcept {
 
 std::int64_t key_memory(std::string_view key, const value& v) {
   auto slot = v.slot != nullptr ? sizeof(key_slot) + key.size() : 0;
+  std::size_t fields = 0;
+  if (!v.is_string()) {
+    std::shared_lock<std::shared_mutex> guard{v.hash->mutex()};
+    fields = v.hash->memory();
+  }
   return static_cast<std::int64_t>(key.size() + v.bytes.capacity()
-                                   + entry_overhead + slot);
+                                   + entry_overhead + slot + fields);
 }
 
 bool make_room(store_table& tab, server_env& env) {

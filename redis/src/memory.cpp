@@ -10,6 +10,20 @@
 
 #include <cachet/detail/pages.hpp>
 
+// ThreadSanitizer's runtime defines the global operator new itself: a
+// TSan build counts only the table's mapped arrays, so maxmemory there
+// bounds nothing (the concurrency, not the accounting, is what it checks).
+#if defined(__SANITIZE_THREAD__)
+#  define CACHET_REDIS_COUNT_NEW 0
+#elif defined(__has_feature)
+#  if __has_feature(thread_sanitizer)
+#    define CACHET_REDIS_COUNT_NEW 0
+#  endif
+#endif
+#ifndef CACHET_REDIS_COUNT_NEW
+#  define CACHET_REDIS_COUNT_NEW 1
+#endif
+
 namespace cachet::redis {
 
 namespace {
@@ -32,6 +46,8 @@ struct flush_at_exit {
   }
 };
 thread_local flush_at_exit exit_flusher;
+
+#if CACHET_REDIS_COUNT_NEW
 
 void count(std::int64_t delta) noexcept {
   pending += delta;
@@ -67,6 +83,8 @@ void release(void* p) noexcept {
   std::free(p);
 }
 
+#endif // CACHET_REDIS_COUNT_NEW
+
 } // namespace
 
 std::int64_t used_memory() noexcept {
@@ -75,6 +93,8 @@ std::int64_t used_memory() noexcept {
 }
 
 } // namespace cachet::redis
+
+#if CACHET_REDIS_COUNT_NEW
 
 using cachet::redis::allocate;
 using cachet::redis::release;
@@ -151,3 +171,5 @@ void operator delete[](void* p, std::align_val_t,
                        const std::nothrow_t&) noexcept {
   release(p);
 }
+
+#endif // CACHET_REDIS_COUNT_NEW

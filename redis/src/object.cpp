@@ -5,7 +5,8 @@
 // told from the bytes as redis would have stored them when written whole
 // ("int", then "embstr" up to 44 bytes, then "raw"); a string changed in
 // place (APPEND, SETRANGE, SETBIT), which redis makes "raw", is not told
-// apart. REFCOUNT follows: redis shares the integers 0 to 9999 unless an
+// apart. A hash is "listpack" or "hashtable" as it is held (hash.hpp).
+// REFCOUNT follows: redis shares the integers 0 to 9999 unless an
 // LRU or LFU bound forbids it. FREQ and IDLETIME read the key's eviction
 // slot, which exists only while maxmemory is set.
 #include "call.hpp"
@@ -54,11 +55,15 @@ void help(call& c, const std::string_view (&lines)[N]) {
     reply::simple(c.out, line);
 }
 
-std::string_view encoding_of(const std::string& bytes) {
+std::string_view encoding_of(const value& v) {
+  if (!v.is_string()) {
+    std::shared_lock<std::shared_mutex> guard{v.hash->mutex()};
+    return v.hash->listpack() ? "listpack" : "hashtable";
+  }
   std::int64_t x = 0;
-  if (bytes.size() <= 20 && parse_ll(bytes, x))
+  if (v.bytes.size() <= 20 && parse_ll(v.bytes, x))
     return "int";
-  return bytes.size() <= 44 ? "embstr" : "raw";
+  return v.bytes.size() <= 44 ? "embstr" : "raw";
 }
 
 bool lfu_policy(maxmemory_policy p) {
@@ -95,12 +100,12 @@ void cmd_object(call& c) {
       help(c, object_help);
   } else if (iequals(sub, "encoding")) {
     if (c.subcommand("object|encoding", 3) && lookup(c, got))
-      reply::bulk(c.out, encoding_of(got->bytes));
+      reply::bulk(c.out, encoding_of(*got));
   } else if (iequals(sub, "refcount")) {
     if (!c.subcommand("object|refcount", 3) || !lookup(c, got))
       return;
     std::int64_t x = 0;
-    bool shared = encoding_of(got->bytes) == "int" && parse_ll(got->bytes, x)
+    bool shared = encoding_of(*got) == "int" && parse_ll(got->bytes, x)
                   && x >= 0 && x < 10000
                   && !(bounded
                        && (lfu_policy(policy)
@@ -137,8 +142,8 @@ void cmd_object(call& c) {
 }
 
 // MEMORY USAGE key [SAMPLES n]: about what the key and its value hold
-// (key_memory); SAMPLES is checked and, a string having no nested
-// values, has nothing to sample.
+// (key_memory); SAMPLES is checked, and not needed: a hash knows what its
+// fields hold without sampling them.
 void cmd_memory(call& c) {
   auto sub = c.argv[1];
   if (iequals(sub, "help")) {

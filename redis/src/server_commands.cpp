@@ -394,7 +394,11 @@ void config_set(call& c) {
   };
   const std::string_view known[] = {"requirepass", "protected-mode",
                                     "maxmemory", "maxmemory-policy",
-                                    "maxmemory-samples"};
+                                    "maxmemory-samples",
+                                    "hash-max-listpack-entries",
+                                    "hash-max-listpack-value",
+                                    "hash-max-ziplist-entries",
+                                    "hash-max-ziplist-value"};
   bool seen[std::size(known)] = {};
   for (std::size_t i = 2; i < c.argv.size(); i += 2) {
     auto* at = std::find_if(std::begin(known), std::end(known),
@@ -414,6 +418,7 @@ void config_set(call& c) {
   auto maxmemory = evict.maxmemory();
   auto policy = evict.policy();
   std::optional<std::int64_t> samples;
+  std::optional<std::int64_t> entries, longest; // hash-max-listpack-*
   for (std::size_t i = 2; i < c.argv.size(); i += 2) {
     auto param = c.argv[i];
     auto val = c.argv[i + 1];
@@ -438,6 +443,19 @@ void config_set(call& c) {
         return failed(param, "argument must be between 1 and 2147483647 "
                              "inclusive");
       samples = n;
+    } else if (param.size() > 8 && iequals(param.substr(0, 8), "hash-max")
+               && iequals(param.substr(param.size() - 5), "value")) {
+      longest = parse_memory(val); // a memory value in redis, as maxmemory
+      if (!longest)
+        return failed(param, "argument must be a memory value");
+    } else if (param.size() > 8 && iequals(param.substr(0, 8), "hash-max")) {
+      std::int64_t n = 0;
+      if (!parse_ll(val, n))
+        return failed(param, "argument couldn't be parsed into an integer");
+      if (n < 0)
+        return failed(param, "argument must be between 0 and "
+                             "9223372036854775807 inclusive");
+      entries = n;
     } else if (iequals(val, "yes") || iequals(val, "no")) {
       protect = iequals(val, "yes");
     } else {
@@ -450,6 +468,10 @@ void config_set(call& c) {
     c.env.protected_mode.store(*protect, std::memory_order_relaxed);
   if (samples)
     evict.set_samples(static_cast<int>(*samples));
+  if (entries)
+    c.env.listpack.entries.store(static_cast<std::size_t>(*entries));
+  if (longest)
+    c.env.listpack.value.store(static_cast<std::size_t>(*longest));
   if (evict.configure(maxmemory, policy))
     adopt_keys(c.tab(), c.env);
   reply::ok(c.out);
@@ -465,10 +487,16 @@ void cmd_config(call& c) {
   if (c.argv.size() < 3)
     return c.reject(c.arity_text());
   auto& cfg = c.env.config;
+  auto hash_entries = static_cast<std::int64_t>(c.env.listpack.entries.load());
+  auto hash_value = static_cast<std::int64_t>(c.env.listpack.value.load());
   const std::pair<std::string, std::string> params[] = {
     {"appendonly", "no"},
     {"bind", cfg.bind},
     {"databases", "1"},
+    {"hash-max-listpack-entries", ll_text(hash_entries)},
+    {"hash-max-listpack-value", ll_text(hash_value)},
+    {"hash-max-ziplist-entries", ll_text(hash_entries)},
+    {"hash-max-ziplist-value", ll_text(hash_value)},
     {"maxclients", ll_text(cfg.maxclients)},
     {"maxmemory", ll_text(c.env.evict.maxmemory())},
     {"maxmemory-policy", std::string{policy_name(c.env.evict.policy())}},

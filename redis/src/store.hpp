@@ -22,17 +22,37 @@
 
 #include "clients.hpp"
 #include "evict.hpp"
+#include "hash.hpp"
 #include "stats.hpp"
 #include "transactions.hpp"
 
 namespace cachet::redis {
 
-/// A value: its bytes, when it expires (unix ms; 0: never) and, while
-/// maxmemory is set, its key's eviction slot (evict.hpp).
+/// A value: a string's bytes or a hash's fields (hash.hpp), when it
+/// expires (unix ms; 0: never) and, while maxmemory is set, its key's
+/// eviction slot (evict.hpp).
 struct value {
   std::string bytes;
   std::int64_t expire_at = 0;
   slot_ptr slot;
+  hash_ptr hash;
+
+  /// A string value.
+  static value string(std::string bytes, std::int64_t expire_at) {
+    value v;
+    v.bytes = std::move(bytes);
+    v.expire_at = expire_at;
+    return v;
+  }
+
+  bool is_string() const noexcept {
+    return hash == nullptr;
+  }
+
+  /// TYPE's name for it.
+  std::string_view type_name() const noexcept {
+    return is_string() ? "string" : "hash";
+  }
 };
 
 using store_table = cachet::table<std::string, value>;
@@ -130,6 +150,8 @@ struct server_env {
   evictor evict;
   /// The connected clients (CLIENT LIST, KILL).
   client_registry clients;
+  /// When a hash stops being a listpack (hash.hpp).
+  listpack_limits listpack;
 };
 
 } // namespace cachet::redis

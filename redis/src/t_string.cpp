@@ -20,11 +20,6 @@
 
 namespace cachet::redis {
 
-namespace {
-
-/// redis's string2ld, strict: no leading space, no trailing garbage, no NaN,
-/// and the whole length consumed (an embedded NUL is garbage too: strtold
-/// would stop at it).
 bool parse_ld(std::string_view s, long double& out) {
   char buf[5 * 1024];
   if (s.empty() || s.size() >= sizeof(buf))
@@ -45,7 +40,6 @@ bool parse_ld(std::string_view s, long double& out) {
   return true;
 }
 
-/// redis's ld2string(LD_STR_HUMAN): 17 decimals, trailing zeros dropped.
 std::string format_ld(long double v) {
   char buf[5 * 1024];
   int len = std::snprintf(buf, sizeof(buf), "%.17Lf", v);
@@ -61,6 +55,8 @@ std::string format_ld(long double v) {
     return "0";
   return std::string(buf, static_cast<std::size_t>(len));
 }
+
+namespace {
 
 // -- SET's options ------------------------------------------------------------
 
@@ -161,7 +157,8 @@ bool expiry_options(call& c, std::size_t first, bool for_set, unsigned& flags,
 /// SET's core, for SET, SETNX, SETEX, PSETEX and GETSET: stores `val` under
 /// `key` with expiry `at` (0: none) by `flags`; true if it stored. `old`
 /// (if given) receives the live value it replaced; `failed` is set if the
-/// table failed (the error is then replied).
+/// table failed or, with `old`, the key holds another type (the error is
+/// then replied). Without `old`, SET replaces a value of any type.
 bool set_value(call& c, std::string_view key, std::string_view val,
                unsigned flags, std::int64_t at, std::optional<std::string>* old,
                bool& failed) {
@@ -170,7 +167,7 @@ bool set_value(call& c, std::string_view key, std::string_view val,
       && !c.env.evict.tracking()) {
     // The plain SET: one insert, key and value copied once into the table.
     // (Under maxmemory it goes through upsert, which keeps the key's slot.)
-    if (!c.ok(c.tab().insert(key, value{std::string{val}, at, nullptr}))) {
+    if (!c.ok(c.tab().insert(key, value::string(std::string{val}, at)))) {
       failed = true;
       return false;
     }
@@ -178,24 +175,32 @@ bool set_value(call& c, std::string_view key, std::string_view val,
     return true;
   }
   bool stored = false;
+  bool wrong = false;
   auto done = c.upsert(key, [&](value& v, bool live) {
+    stored = false;
+    // SET's GET reads the key as GET does, before any other option.
+    wrong = old != nullptr && live && !v.is_string();
+    if (wrong)
+      return false;
     if (old != nullptr) {
       if (live)
         *old = v.bytes;
       else
         old->reset();
     }
-    stored = false;
     if ((flags & f_nx) && live)
       return false;
     if ((flags & f_xx) && !live)
       return false;
     v.expire_at = (flags & f_keepttl) && live ? v.expire_at : at;
+    v.hash.reset();
     v.bytes.assign(val.data(), val.size());
     stored = true;
     return true;
   });
-  if (!done) {
+  if (done && wrong)
+    c.wrong_type();
+  if (!done || wrong) {
     failed = true;
     return false;
   }
@@ -220,7 +225,7 @@ void setex_generic(call& c, unsigned unit) {
 template <class Next>
 bool update_number(call& c, Next next, std::string& text) {
   std::string_view failure;
-  bool done = c.upsert(c.argv[1], [&](value& v, bool live) {
+  bool done = c.upsert_string(c.argv[1], [&](value& v, bool live) {
     failure = next(std::string_view{v.bytes}, live, text);
     if (!failure.empty())
       return false;
@@ -261,9 +266,9 @@ void incr_by(call& c, std::int64_t incr) {
 } // namespace
 
 void cmd_get(call& c) {
-  auto found = c.read(c.argv[1],
-                      [&](const value& v) { reply::bulk(c.out, v.bytes); });
-  if (!c.ok(found))
+  auto found = c.read_string(
+    c.argv[1], [&](const std::string& bytes) { reply::bulk(c.out, bytes); });
+  if (!found)
     return;
   if (*found) {
     thread_counters::add(c.env.stats.local().keyspace_hits);
@@ -324,18 +329,29 @@ void cmd_getset(call& c) {
 }
 
 void cmd_getdel(call& c) {
-  auto taken = c.tab().take(c.argv[1]);
-  if (!c.ok(taken))
+  // Taken only if it is a string: another type stays, with WRONGTYPE.
+  auto now = now_ms();
+  std::optional<value> taken;
+  bool wrong = false;
+  auto erased = c.tab().erase_if(c.argv[1], [&](const value& v) {
+    wrong = !expired(v, now) && !v.is_string();
+    if (!wrong)
+      taken = v;
+    return !wrong;
+  });
+  if (!c.ok(erased))
     return;
-  if (!*taken)
+  if (wrong)
+    return c.wrong_type();
+  if (!taken)
     return c.null();
-  c.forget(**taken);
-  if (expired(**taken, now_ms())) {
+  c.forget(*taken);
+  if (expired(*taken, now)) {
     c.count_expired(); // redis expires it on lookup, then finds nothing
     return c.null();
   }
   c.wrote(c.argv[1]);
-  reply::bulk(c.out, (*taken)->bytes);
+  reply::bulk(c.out, taken->bytes);
 }
 
 void cmd_getex(call& c) {
@@ -348,8 +364,8 @@ void cmd_getex(call& c) {
   // As redis: the options' names first, then the key (absent: nil), then
   // the expire time's value.
   if (flags & any_expire) {
-    auto found = c.read(key, [](const value&) {});
-    if (!c.ok(found))
+    auto found = c.read_string(key, [](const std::string&) {});
+    if (!found)
       return;
     if (!*found)
       return c.null();
@@ -357,22 +373,27 @@ void cmd_getex(call& c) {
       return;
   }
   if (!(flags & (any_expire | f_persist))) {
-    auto found = c.read(key, [&](const value& v) { reply::bulk(c.out, v.bytes); });
-    if (c.ok(found) && !*found)
+    auto found = c.read_string(
+      key, [&](const std::string& bytes) { reply::bulk(c.out, bytes); });
+    if (found && !*found)
       c.null();
     return;
   }
   std::optional<std::string> got;
+  bool wrong = false;
   auto now = now_ms();
   auto updated = c.tab().update(key, [&](value& v) {
     got.reset();
-    if (expired(v, now))
+    wrong = !expired(v, now) && !v.is_string();
+    if (expired(v, now) || wrong)
       return;
     got = v.bytes;
     v.expire_at = (flags & f_persist) ? 0 : std::max<std::int64_t>(at, 1);
   });
   if (!c.ok(updated))
     return;
+  if (wrong)
+    return c.wrong_type();
   if (!got)
     return c.null();
   reply::bulk(c.out, *got);
@@ -385,9 +406,14 @@ void cmd_getex(call& c) {
 void cmd_mget(call& c) {
   reply::array(c.out, static_cast<std::int64_t>(c.argv.size() - 1));
   for (std::size_t i = 1; i < c.argv.size(); ++i) {
-    auto found = c.read(c.argv[i],
-                        [&](const value& v) { reply::bulk(c.out, v.bytes); });
-    if (!found || !*found)
+    bool replied = false; // a key of another type is nil, as in redis
+    c.read(c.argv[i], [&](const value& v) {
+      if (v.is_string()) {
+        reply::bulk(c.out, v.bytes);
+        replied = true;
+      }
+    });
+    if (!replied)
       c.null();
   }
 }
@@ -402,7 +428,7 @@ bool store_pairs(call& c) {
   std::vector<slot_ptr> slots;
   for (std::size_t i = 1; i + 1 < c.argv.size(); i += 2) {
     entries.emplace_back(std::string{c.argv[i]},
-                         value{std::string{c.argv[i + 1]}, 0, nullptr});
+                         value::string(std::string{c.argv[i + 1]}, 0));
     c.give_slot(c.argv[i], entries.back().second);
     if (entries.back().second.slot != nullptr)
       slots.push_back(entries.back().second.slot);
@@ -449,7 +475,7 @@ void cmd_append(call& c) {
   std::int64_t len = 0;
   bool too_long = false;
   auto max = c.env.config.proto_max_bulk_len;
-  bool done = c.upsert(c.argv[1], [&](value& v, bool live) {
+  bool done = c.upsert_string(c.argv[1], [&](value& v, bool live) {
     too_long = false;
     if (!live)
       v = value{};
@@ -471,10 +497,10 @@ void cmd_append(call& c) {
 
 void cmd_strlen(call& c) {
   std::int64_t len = 0;
-  auto found = c.read(c.argv[1], [&](const value& v) {
-    len = static_cast<std::int64_t>(v.bytes.size());
+  auto found = c.read_string(c.argv[1], [&](const std::string& bytes) {
+    len = static_cast<std::int64_t>(bytes.size());
   });
-  if (c.ok(found))
+  if (found)
     reply::integer(c.out, len);
 }
 
@@ -483,8 +509,8 @@ void cmd_getrange(call& c) {
   if (!c.integer_arg(c.argv[2], start) || !c.integer_arg(c.argv[3], end))
     return;
   bool replied = false;
-  auto found = c.read(c.argv[1], [&](const value& v) {
-    auto len = static_cast<std::int64_t>(v.bytes.size());
+  auto found = c.read_string(c.argv[1], [&](const std::string& bytes) {
+    auto len = static_cast<std::int64_t>(bytes.size());
     auto s = start, e = end;
     if (s < 0 && e < 0 && s > e)
       return;
@@ -501,11 +527,11 @@ void cmd_getrange(call& c) {
     if (s > e || len == 0)
       return;
     replied = true;
-    reply::bulk(c.out, std::string_view{v.bytes}.substr(
+    reply::bulk(c.out, std::string_view{bytes}.substr(
                          static_cast<std::size_t>(s),
                          static_cast<std::size_t>(e - s + 1)));
   });
-  if (c.ok(found) && !replied)
+  if (found && !replied)
     reply::bulk(c.out, "");
 }
 
@@ -520,7 +546,7 @@ void cmd_setrange(call& c) {
   bool too_long = false;
   bool wrote = false;
   std::int64_t len = 0;
-  bool done = c.upsert(c.argv[1], [&](value& v, bool live) {
+  bool done = c.upsert_string(c.argv[1], [&](value& v, bool live) {
     too_long = false;
     wrote = false;
     if (!live)
@@ -597,12 +623,17 @@ void cmd_incrbyfloat(call& c) {
 // ranges from the end backwards, as redis lists them.
 void cmd_lcs(call& c) {
   std::string a, b;
-  auto found = c.read(c.argv[1], [&](const value& v) { a = v.bytes; });
-  if (!c.ok(found))
+  bool strings = true;
+  auto get = [&](std::string_view key, std::string& bytes) {
+    return c.ok(c.read(key, [&](const value& v) {
+      strings = strings && v.is_string();
+      bytes = v.bytes;
+    }));
+  };
+  if (!get(c.argv[1], a) || !get(c.argv[2], b))
     return;
-  found = c.read(c.argv[2], [&](const value& v) { b = v.bytes; });
-  if (!c.ok(found))
-    return;
+  if (!strings)
+    return c.error("ERR The specified keys must contain string values");
   bool getlen = false, getidx = false, withmatchlen = false;
   std::int64_t minmatchlen = 0;
   for (std::size_t j = 3; j < c.argv.size(); ++j) {

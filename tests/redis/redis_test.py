@@ -7,7 +7,7 @@ the same raw RESP byte sequences to each; replies are compared byte for
 byte (arrays whose order redis does not define, KEYS and SCAN, are compared
 as sets). Suites: compare, protocol, limits, clients, supervision, shutdown,
 expiry_race, expiry_memory, scan, info, transactions, security,
-maxmemory.
+maxmemory, hashes.
 
 usage: redis_test.py CACHET_REDIS SUITE
 """
@@ -380,17 +380,147 @@ SEQUENCE = [
     ("SET", "sub", "abcdef"), ("SUBSTR", "sub", "1", "3"),
     ("SUBSTR", "sub", "-2", "-1"), ("SUBSTR", "nokey", "0", "1"),
     ("SUBSTR", "sub", "x", "1"), ("SUBSTR", "sub", "0"),
+    # Hashes. Small ones (redis's listpack) answer in insertion order, so
+    # they are compared byte for byte; HRANDFIELD where one answer is right.
+    ("HSET", "h", "f1", "v1", "f2", "v2"), ("HSET", "h", "f1", "x", "f3", "v3"),
+    ("HGETALL", "h"), ("HKEYS", "h"), ("HVALS", "h"), ("HGET", "h", "f1"),
+    ("HGET", "h", "no"), ("HGET", "nokey", "f"), ("HMGET", "h", "f1", "no", "f3"),
+    ("HMGET", "nokey", "a", "b"), ("HMGET", "h"), ("HLEN", "h"),
+    ("HLEN", "nokey"), ("HEXISTS", "h", "f2"), ("HEXISTS", "h", "no"),
+    ("HEXISTS", "nokey", "f"), ("HSTRLEN", "h", "f3"), ("HSTRLEN", "h", "no"),
+    ("HSTRLEN", "nokey", "f"), ("HSET", "h"), ("HSET", "h", "f"),
+    ("HSET", "h", "a", "b", "c"), ("HMSET", "h", "f4", "v4", "f5", "v5"),
+    ("HMSET", "h", "f"), ("HSETNX", "h", "f1", "y"), ("HSETNX", "h", "f6", "y"),
+    ("HSETNX", "h", "f6"), ("HGETALL", "h"), ("HDEL", "h", "f2", "no", "f2"),
+    ("HGETALL", "h"), ("HDEL", "h"), ("HDEL", "nokey", "f"),
+    ("HSET", "hd", "a", "1", "b", "2"), ("HDEL", "hd", "a", "b", "c"),
+    ("EXISTS", "hd"), ("TYPE", "hd"), ("HGETALL", "hd"), ("HKEYS", "nokey"),
+    ("HVALS", "nokey"), ("HGETALL", "nokey"), ("HINCRBY", "h", "n", "5"),
+    ("HINCRBY", "h", "n", "-7"), ("HINCRBY", "h", "f1", "1"),
+    ("HINCRBY", "h", "n", "x"), ("HSET", "h", "big", "9223372036854775807"),
+    ("HINCRBY", "h", "big", "1"), ("HINCRBY", "h", "n", "9223372036854775808"),
+    ("HINCRBY", "h", "n"), ("HINCRBY", "hn", "a", "3"), ("HGETALL", "hn"),
+    ("HINCRBYFLOAT", "h", "fl", "1.5"), ("HINCRBYFLOAT", "h", "fl", "-0.25e1"),
+    ("HINCRBYFLOAT", "h", "f1", "1"), ("HINCRBYFLOAT", "h", "fl", "x"),
+    ("HINCRBYFLOAT", "h", "fl", "inf"), ("HINCRBYFLOAT", "hnew", "f", "-inf"),
+    ("HINCRBYFLOAT", "hnew", "f", "nan"), ("EXISTS", "hnew"),
+    ("HINCRBYFLOAT", "h", "fl", " 1"), ("HINCRBYFLOAT", "h", "fl", "1\x00"),
+    ("HSET", "h", "huge", "1e4932"), ("HINCRBYFLOAT", "h", "huge", "1e4932"),
+    ("HINCRBYFLOAT", "h", "n", "1e5000"), ("HGETALL", "h"),
+    ("OBJECT", "ENCODING", "h"), ("TYPE", "h"), ("OBJECT", "REFCOUNT", "h"),
+    ("HRANDFIELD", "nokey"), ("HRANDFIELD", "nokey", "3"),
+    ("HRANDFIELD", "nokey", "-3", "WITHVALUES"), ("HSET", "one", "f", "v"),
+    ("HRANDFIELD", "one"), ("HRANDFIELD", "one", "1"), ("HRANDFIELD", "one", "-3"),
+    ("HRANDFIELD", "one", "-2", "WITHVALUES"), ("HRANDFIELD", "h", "100"),
+    ("HRANDFIELD", "h", "100", "WITHVALUES"), ("HRANDFIELD", "h", "0"),
+    ("HRANDFIELD", "h", "0", "WITHVALUES"), ("HRANDFIELD", "h", "x"),
+    ("HRANDFIELD", "h", "1", "bogus"), ("HRANDFIELD", "h", "1", "WITHVALUES", "x"),
+    ("HRANDFIELD", "h", "-9223372036854775808"),
+    ("HRANDFIELD", "h", "-9223372036854775807", "WITHVALUES"),
+    ("HRANDFIELD", "h", "4611686018427387904", "WITHVALUES"),
+    ("HRANDFIELD", "h", "-4611686018427387904", "WITHVALUES"),
+    ("HRANDFIELD", "nokey", "-9223372036854775807", "WITHVALUES"),
+    ("HSCAN", "h", "0"), ("HSCAN", "h", "0", "MATCH", "f*"),
+    ("HSCAN", "h", "0", "COUNT", "1"), ("HSCAN", "h", "x"),
+    ("HSCAN", "h", "0", "COUNT", "0"), ("HSCAN", "h", "0", "COUNT", "x"),
+    ("HSCAN", "h", "0", "TYPE", "string"), ("HSCAN", "h", "0", "MATCH"),
+    ("HSCAN", "nokey", "0"), ("HSCAN", "nokey", "0", "BOGUS"), ("HSCAN", "h"),
+    # WRONGTYPE both ways, in redis's order of checks
+    ("SET", "str", "v"), ("HSET", "str", "f", "v"), ("HGET", "str", "f"),
+    ("HMGET", "str", "f"), ("HGETALL", "str"), ("HKEYS", "str"),
+    ("HVALS", "str"), ("HDEL", "str", "f"), ("HEXISTS", "str", "f"),
+    ("HLEN", "str"), ("HSTRLEN", "str", "f"), ("HINCRBY", "str", "f", "1"),
+    ("HINCRBY", "str", "f", "x"), ("HINCRBYFLOAT", "str", "f", "1"),
+    ("HINCRBYFLOAT", "str", "f", "inf"), ("HSETNX", "str", "f", "v"),
+    ("HMSET", "str", "f", "v"), ("HSCAN", "str", "0"), ("HSCAN", "str", "x"),
+    ("HSCAN", "str", "0", "BOGUS"), ("HRANDFIELD", "str"),
+    ("HRANDFIELD", "str", "2"), ("HRANDFIELD", "str", "x"), ("GET", "str"),
+    ("GET", "h"), ("GETSET", "h", "v"), ("SET", "h", "v", "GET"),
+    ("SET", "h", "v", "NX", "GET"), ("SET", "h", "v", "NX"),
+    ("APPEND", "h", "x"), ("STRLEN", "h"), ("GETRANGE", "h", "0", "1"),
+    ("GETRANGE", "h", "x", "1"), ("SUBSTR", "h", "0", "1"),
+    ("SETRANGE", "h", "0", "x"), ("SETRANGE", "h", "0", ""),
+    ("SETRANGE", "h", "-1", "x"), ("INCR", "h"), ("DECR", "h"),
+    ("INCRBY", "h", "1"), ("INCRBY", "h", "x"), ("DECRBY", "h", "1"),
+    ("INCRBYFLOAT", "h", "1"), ("INCRBYFLOAT", "h", "x"), ("GETDEL", "h"),
+    ("GETEX", "h"), ("GETEX", "h", "EX", "10"), ("GETEX", "h", "EX", "x"),
+    ("GETEX", "h", "PERSIST"), ("SETBIT", "h", "1", "1"),
+    ("SETBIT", "h", "x", "1"), ("GETBIT", "h", "1"), ("BITCOUNT", "h"),
+    ("BITCOUNT", "h", "0", "1"), ("LCS", "h", "str"), ("LCS", "str", "h"),
+    ("LCS", "h", "nokey", "LEN"), ("MGET", "h", "str", "nokey"),
+    ("SETNX", "h", "v"), ("MSETNX", "h", "v", "q", "1"), ("HLEN", "h"),
+    ("TYPE", "h"),
+    # The keyspace's commands take a hash whole; COPY's fields are its own
+    ("EXPIRE", "h", "100"), ("TTL", "h"), ("PERSIST", "h"), ("TTL", "h"),
+    ("RENAME", "h", "h2"), ("HGETALL", "h2"), ("EXISTS", "h"),
+    ("COPY", "h2", "h3"), ("HSET", "h3", "f1", "changed"), ("HGET", "h2", "f1"),
+    ("HGET", "h3", "f1"), ("HLEN", "h3"), ("TYPE", "h3"),
+    ("RENAMENX", "h3", "h2"), ("KEYS", "h*"), ("DEL", "h2", "h3"),
+    ("EXISTS", "h2", "h3"),
+    # SET and MSET replace a hash; KEEPTTL keeps its expiry
+    ("HSET", "hs", "a", "1"), ("SET", "hs", "v"), ("TYPE", "hs"), ("GET", "hs"),
+    ("HSET", "hm", "a", "1"), ("MSET", "hm", "v"), ("GET", "hm"),
+    ("HSET", "hx", "a", "1"), ("SET", "hx", "v", "XX"), ("GET", "hx"),
+    ("HSET", "hk", "a", "1"), ("EXPIRE", "hk", "100"),
+    ("SET", "hk", "v", "KEEPTTL"), ("TTL", "hk"), ("SETEX", "hk", "50", "w"),
+    ("TTL", "hk"), ("HSET", "hk", "a", "1"),
+    # The encoding: a listpack up to 128 fields of 64 bytes, then for good
+    # a hashtable (whose order is its own: compared by what it holds)
+    ("HSET", "lp", "f", "x" * 64), ("OBJECT", "ENCODING", "lp"),
+    ("HINCRBYFLOAT", "lp", "f", "1"), ("HSET", "lp", "g", "x" * 65),
+    ("OBJECT", "ENCODING", "lp"), ("HDEL", "lp", "g"),
+    ("OBJECT", "ENCODING", "lp"), ("HGET", "lp", "f"), ("HLEN", "lp"),
+    ("HSET", "lk", "k" * 65, "v"), ("OBJECT", "ENCODING", "lk"),
+    ("HGET", "lk", "k" * 65), ("HSTRLEN", "lk", "k" * 65),
+    ("HINCRBYFLOAT", "lf", "a", "1e100"), ("OBJECT", "ENCODING", "lf"),
+    ("HSET", "l512", *[x for i in range(512) for x in ("f%d" % i, str(i))]),
+    ("OBJECT", "ENCODING", "l512"), ("HSETNX", "l512", "extra", "1"),
+    ("OBJECT", "ENCODING", "l512"), ("HLEN", "l512"), ("HGET", "l512", "f77"),
+    ("HMGET", "l512", "f0", "extra", "nof"), ("HEXISTS", "l512", "f511"),
+    ("HINCRBY", "l512", "f5", "10"), ("HDEL", "l512", "extra", "f0"),
+    ("OBJECT", "ENCODING", "l512"), ("HLEN", "l512"), ("HKEYS", "l512"),
+    ("HVALS", "l512"), ("HGETALL", "l512"), ("HRANDFIELD", "l512", "600"),
+    ("HRANDFIELD", "l512", "-2", "BAD"),
+    # hash-max-listpack-*, redis's limits on the listpack, and their errors
+    ("CONFIG", "GET", "hash-max-listpack-entries"),
+    ("CONFIG", "GET", "hash-max-ziplist-value"),
+    ("CONFIG", "SET", "hash-max-listpack-entries", "-1"),
+    ("CONFIG", "SET", "hash-max-listpack-value", "x"),
+    ("CONFIG", "SET", "hash-max-listpack-value", "-1"),
+    ("CONFIG", "SET", "hash-max-listpack-entries", "1kb"),
+    ("CONFIG", "SET", "hash-max-listpack-entries", "2"),
+    ("CONFIG", "GET", "hash-max-ziplist-entries"), ("HSET", "c2", "a", "1"),
+    ("HSET", "c2", "b", "2"), ("OBJECT", "ENCODING", "c2"),
+    ("HSET", "c2", "c", "3"), ("OBJECT", "ENCODING", "c2"),
+    ("CONFIG", "SET", "hash-max-ziplist-value", "3"),
+    ("HSET", "c3", "abc", "1"), ("OBJECT", "ENCODING", "c3"),
+    ("HSET", "c3", "abcd", "1"), ("OBJECT", "ENCODING", "c3"),
+    ("CONFIG", "SET", "hash-max-listpack-value", "1kb"),
+    ("CONFIG", "GET", "hash-max-listpack-value"),
+    ("CONFIG", "SET", "hash-max-listpack-entries", "512",
+     "hash-max-listpack-value", "64"),
     ("GET", "k" * 5000), ("QUIT",),
 ]
 
 
+# Hashes of SEQUENCE that are hashtables in redis: their order is the
+# server's own, so their fields are compared as sets.
+HASHTABLE_KEYS = {"l512"}
+WHOLE_HASH = {b"hkeys", b"hvals", b"hgetall", b"hrandfield"}
+
+
 def normalize(cmd, raw):
-    """KEYS replies as a sorted list; everything else as it came."""
-    if cmd[0].lower().encode() in UNORDERED and raw.startswith(b"*"):
+    """KEYS replies, and the fields of a hashtable, as sorted lists (of
+    field-value pairs for HGETALL); everything else as it came."""
+    name = cmd[0].lower().encode()
+    unordered = name in UNORDERED or (
+        name in WHOLE_HASH and len(cmd) > 1 and cmd[1] in HASHTABLE_KEYS)
+    if unordered and raw[:1] in (b"*", b"%"):
         parts = raw.split(b"\r\n")
         head, items = parts[0], parts[1:-1]
-        pairs = sorted(zip(items[0::2], items[1::2]))
-        return head, pairs
+        width = 4 if name == b"hgetall" else 2  # lines per element
+        return head, sorted(tuple(items[i:i + width])
+                            for i in range(0, len(items), width))
     return raw
 
 
@@ -2023,6 +2153,252 @@ def maxmemory_policies():
         check(info_int(c, "used_memory") <= used * 1.05,
               "maxmemory set late: over the bound")
     run("allkeys-s3fifo", 64 * mb, late)
+
+
+def hash_scan_walk(c, key, count, during=None):
+    """Every field HSCAN returns from cursor 0 back to 0 (a list: repeats
+    show), calling `during()` between steps; bounded in steps."""
+    seen, cursor = [], b"0"
+    for _ in range(100000):
+        cursor, items = c.call("HSCAN", key, cursor, "COUNT", count)
+        seen += items[0::2]
+        if during:
+            during()
+        if cursor == b"0":
+            return seen
+    raise RuntimeError("HSCAN never came back to 0")
+
+
+def hash_randoms(servers):
+    """HRANDFIELD: distinct fields for a positive count, repeats for a
+    negative one, pairs that are the hash's own WITHVALUES, and draws fair
+    enough that every field comes (60 000 draws over 600 fields of a
+    hashtable, 50 000 over 100 of a listpack: each is expected 100 or 500
+    times; a draw that favoured some fields, as a pick by a random point in
+    hash order would, leaves others near 0)."""
+    for s in servers:
+        c = Conn(s.port)
+        for key, n, draws in (("rt", 600, 60000), ("rl", 100, 50000)):
+            fields = {("f%d" % i).encode(): str(i).encode() for i in range(n)}
+            c.call("HSET", key, *[x for kv in fields.items() for x in kv])
+            for count in (1, 5, n - 1, n, n + 7):
+                got = c.call("HRANDFIELD", key, count)
+                check(len(got) == min(count, n) and len(set(got)) == len(got)
+                      and set(got) <= set(fields),
+                      "%s HRANDFIELD %s %d: %d fields, %d distinct"
+                      % (s.name, key, count, len(got), len(set(got))))
+            got = c.call("HRANDFIELD", key, -3 * n, "WITHVALUES")
+            pairs = list(zip(got[0::2], got[1::2]))
+            check(len(pairs) == 3 * n and all(fields.get(f) == v
+                                              for f, v in pairs),
+                  "%s HRANDFIELD %s -%d WITHVALUES: %d pairs"
+                  % (s.name, key, 3 * n, len(pairs)))
+            if s.name.startswith("cachet"):
+                hist = {}
+                for _ in range(draws // 10000):
+                    for f in c.call("HRANDFIELD", key, -10000):
+                        hist[f] = hist.get(f, 0) + 1
+                expect = draws / n
+                low = min(hist.get(f, 0) for f in fields)
+                high = max(hist.values())
+                check(low > expect * 0.4 and high < expect * 1.8,
+                      "%s HRANDFIELD %s: %d draws, each field %d to %d times, "
+                      "expected %d" % (s.name, key, draws, low, high, expect))
+        c.close()
+
+
+def hash_concurrency(mode):
+    """Real threads on one hash: HINCRBY and HSET from four connections
+    lose nothing, and a hash whose last field goes is never seen empty."""
+    s = cachet(mode)
+    try:
+        def incr(n):
+            c = Conn(s.port)
+            for _ in range(n):
+                c.call("HINCRBY", "ctr", "n", 1)
+            c.close()
+
+        def fields(t, n):
+            c = Conn(s.port)
+            for i in range(n):
+                c.call("HSET", "wide", "t%d-%d" % (t, i), i)
+            c.close()
+
+        threads = ([threading.Thread(target=incr, args=(500,))
+                    for _ in range(4)]
+                   + [threading.Thread(target=fields, args=(t, 300))
+                      for t in range(4)])
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        c = Conn(s.port)
+        check(c.call("HGET", "ctr", "n") == b"2000",
+              "%s: 4 x 500 HINCRBY gave %r" % (mode, c.call("HGET", "ctr", "n")))
+        check(c.call("HLEN", "wide") == 1200,
+              "%s: 4 x 300 HSET gave %r fields"
+              % (mode, c.call("HLEN", "wide")))
+        # One connection adds and removes the only field; another reads
+        # EXISTS and HLEN in one EXEC: the key is there only with a field.
+        stop = threading.Event()
+
+        def churn():
+            w = Conn(s.port)
+            while not stop.is_set():
+                w.call("HSET", "flip", "f", "v")
+                w.call("HDEL", "flip", "f")
+            w.close()
+
+        writer = threading.Thread(target=churn)
+        writer.start()
+        empty, seen = 0, 0
+        try:
+            for _ in range(1500):
+                c.send(encode("MULTI") + encode("EXISTS", "flip")
+                       + encode("HLEN", "flip") + encode("EXEC"))
+                for _ in range(3):
+                    c.read_parsed()
+                exists, length = c.read_parsed()
+                seen += exists
+                empty += 1 if exists and length == 0 else 0
+        finally:
+            stop.set()
+            writer.join()
+        check(empty == 0 and seen > 0,
+              "%s: an empty hash seen %d times (present %d of 1500)"
+              % (mode, empty, seen))
+        c.close()
+    finally:
+        s.stop()
+
+
+def suite_hashes():
+    """Hashes beyond the compare suite's byte-for-byte sequence: HSCAN's
+    guarantee on a hashtable that changes under it, HRANDFIELD's draws,
+    threads on one hash, expiry, eviction, the reply bound, redis-py."""
+    servers = [redis(), cachet("direct"), cachet("message")]
+    try:
+        # A hashtable of 3 000 fields, HSCAN'd 7 at a time while another
+        # client adds and removes other fields: every field present all
+        # along comes exactly once (redis promises at least once).
+        for s in servers:
+            c, w = Conn(s.port), Conn(s.port)
+            stable = {("s%d" % i).encode() for i in range(3000)}
+            c.call("HSET", "big", *[x for f in stable for x in (f, "v")])
+            check(c.call("OBJECT", "ENCODING", "big") == b"hashtable",
+                  "%s: 3 000 fields are a hashtable" % s.name)
+            step = [0]
+
+            def churn():
+                step[0] += 1
+                w.call("HSET", "big", "new%d" % step[0], "x")
+                w.call("HDEL", "big", "new%d" % (step[0] // 2))
+
+            seen = hash_scan_walk(c, "big", 7, churn)
+            stable_seen = [f for f in seen if f in stable]
+            check(set(stable_seen) == stable,
+                  "%s HSCAN: %d of 3000 fields" % (s.name, len(set(stable_seen))))
+            if s.name.startswith("cachet"):
+                check(len(stable_seen) == len(stable),
+                      "%s HSCAN: %d repeats" % (s.name,
+                                                len(stable_seen) - len(stable)))
+            got = c.call("HSCAN", "big", "0", "MATCH", "s1??", "COUNT", "100000")
+            check(got[0] == b"0" and sorted(got[1][0::2])
+                  == sorted(f for f in stable if re.fullmatch(rb"s1..", f)),
+                  "%s HSCAN MATCH over the whole hashtable" % s.name)
+            # SCAN's TYPE filter
+            c.call("SET", "plain", "v")
+            keys = hash_scan_keys(c, "hash")
+            check(keys == {b"big"}, "%s SCAN TYPE hash: %r" % (s.name, keys))
+            check(hash_scan_keys(c, "STRING") == {b"plain"},
+                  "%s SCAN TYPE string" % s.name)
+            c.close()
+            w.close()
+        hash_randoms(servers)
+        # Expiry takes a hash whole, and a write then makes a new one.
+        for s in servers:
+            c = Conn(s.port)
+            c.call("HSET", "eh", "a", "1", "b", "2")
+            c.call("PEXPIRE", "eh", "50")
+            deadline = time.monotonic() + 5
+            while c.call("EXISTS", "eh") and time.monotonic() < deadline:
+                time.sleep(0.01)
+            check([c.call("HGET", "eh", "a"), c.call("HLEN", "eh"),
+                   c.call("HINCRBY", "eh", "a", "5"), c.call("HGETALL", "eh"),
+                   c.call("TTL", "eh")]
+                  == [None, 0, 5, [b"a", b"5"], -1],
+                  "%s: an expired hash is gone, a write starts a new one"
+                  % s.name)
+            c.close()
+        # redis-py, as an application would use it.
+        import redis as redispy
+        for s in servers:
+            r = redispy.Redis(port=s.port)
+            r.hset("user:1", mapping={"name": "ada", "visits": 1})
+            r.hincrby("user:1", "visits", 2)
+            r.hincrbyfloat("user:1", "score", 1.5)
+            with r.pipeline() as p:  # MULTI/EXEC
+                p.hset("user:2", "name", "bob").hgetall("user:1")
+                _, user = p.execute()
+            check(user == {b"name": b"ada", b"visits": b"3", b"score": b"1.5"}
+                  and r.hget("user:2", "name") == b"bob"
+                  and len(set(r.hscan_iter("big"))) >= 3000,
+                  "%s redis-py hashes: %r" % (s.name, user))
+            r.close()
+    finally:
+        for s in servers:
+            s.stop()
+    for mode in ("direct", "message"):
+        hash_concurrency(mode)
+        # A reply over the output buffer limit is refused, not built; the
+        # connection goes on.
+        s = cachet(mode, "--output-buffer-limit=1000000")
+        try:
+            c = Conn(s.port)
+            c.call("HSET", "h", "field", "value")
+            got = c.call("HRANDFIELD", "h", "-10000000", "WITHVALUES")
+            check(got == b"-ERR reply exceeds the client output buffer limit"
+                  and c.call("PING") == b"+PONG"
+                  and len(c.call("HRANDFIELD", "h", "-1000")) == 1000,
+                  "%s: HRANDFIELD past the output limit: %r" % (mode, got))
+            c.close()
+        finally:
+            s.stop()
+        # Eviction takes hashes whole, within the bound.
+        s = cachet(mode, "--maxmemory=8mb")
+        try:
+            c = Conn(s.port)
+            for start in range(0, 3000, 100):
+                c.send(b"".join(encode("HSET", "eh%d" % i,
+                                       *[x for j in range(20)
+                                         for x in ("f%d" % j, "x" * 100)])
+                                for i in range(start, start + 100)))
+                for _ in range(100):
+                    c.read_parsed()
+            evicted = info_int(c, "evicted_keys", "stats")
+            peak = info_int(c, "used_memory_peak")
+            c.send(b"".join(encode("HLEN", "eh%d" % i) for i in range(3000)))
+            lens = [c.read_parsed() for _ in range(3000)]
+            usage = c.call("MEMORY", "USAGE", "eh2999")
+            check(evicted > 0 and peak <= 8 * 1024 * 1024 * 1.05
+                  and set(lens) == {0, 20} and lens[-1] == 20
+                  and usage > 20 * 100,
+                  "%s eviction of hashes: %d evicted, peak %d, lengths %r, "
+                  "MEMORY USAGE %r" % (mode, evicted, peak, set(lens), usage))
+            c.close()
+        finally:
+            s.stop()
+
+
+def hash_scan_keys(c, type_name):
+    """The keys a whole SCAN with TYPE finds."""
+    keys, cursor = set(), b"0"
+    for _ in range(100000):
+        cursor, items = c.call("SCAN", cursor, "TYPE", type_name)
+        keys |= set(items)
+        if cursor == b"0":
+            return keys
+    raise RuntimeError("SCAN never came back to 0")
 
 
 def main():

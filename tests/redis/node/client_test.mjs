@@ -1,7 +1,7 @@
 // node-redis 5 (from npm) against cachet-redis, as an application of
 // another ecosystem uses it: RESP3, which the client negotiates with
 // HELLO 3 on connecting, then strings, counters, expiry, a transaction,
-// a pipeline and CONFIG GET's map.
+// a pipeline, hashes (HGETALL's map) and CONFIG GET's map.
 //
 // usage: node client_test.mjs PORT
 import assert from 'node:assert/strict';
@@ -41,6 +41,16 @@ const piped = await Promise.all(
   Array.from({ length: 100 }, (_, i) => client.set(`p${i}`, String(i))));
 assert.equal(piped.length, 100);
 assert.equal(await client.get('p99'), '99');
+
+// Hashes: an object in, the same object out of HGETALL's RESP3 map.
+assert.equal(await client.hSet('user:1', { name: 'ada', visits: '1' }), 2);
+assert.equal(await client.hIncrBy('user:1', 'visits', 2), 3);
+assert.deepEqual({ ...(await client.hGetAll('user:1')) },
+                 { name: 'ada', visits: '3' });
+assert.deepEqual(await client.hmGet('user:1', ['name', 'nope']), ['ada', null]);
+assert.equal(await client.hDel('user:1', ['name', 'visits']), 2);
+assert.equal(await client.exists('user:1'), 0);
+await assert.rejects(client.hGet('greeting', 'f'), /WRONGTYPE/);
 
 // RESP3 maps: CONFIG GET, HELLO's own.
 const cfg = await client.configGet('maxmemory-policy');
