@@ -1,4 +1,5 @@
-// Dump and load (tab2file / file2tab): round trips for both kinds and several
+// Dump and load (tab2file / file2tab, entries2file / file2entries): round
+// trips for both kinds and several
 // key/value types, 1M entries, and every way a file can be wrong (truncated
 // at each section boundary and at random offsets, flipped bits, foreign
 // types or kind, changed inspect, missing file, failing writes). Each
@@ -241,6 +242,40 @@ TEST_CASE_METHOD(fixture, "round trip: struct values with inspect", "[dump]") {
   auto odst = make<u64, point, ordered_set<>>();
   CHECK(unwrap(file2tab(odst, path)) == 1);
   CHECK(unwrap(odst.to_list()) == unwrap(osrc.to_list()));
+}
+
+TEST_CASE_METHOD(fixture, "entries2file and file2entries: a vector's dump, "
+                          "the same bytes as the table's",
+                 "[dump]") {
+  temp_dir dir;
+  std::vector<std::pair<std::string, point>> entries{
+    {"a", point{"alpha", {1, -2, 3}, 0.5, std::nullopt}},
+    {"b", point{"", {}, -1e300, std::string{"noted"}}},
+  };
+  auto path = dir.file("v.dump");
+  CHECK(unwrap(cachet::entries2file(entries, path)) == 2);
+  CHECK(unwrap(cachet::file2entries<std::string, point>(path)) == entries);
+  // file2tab reads it; tab2file of that table writes the same body.
+  auto tab = make<std::string, point>();
+  CHECK(unwrap(file2tab(tab, path)) == 2);
+  CHECK(unwrap(tab.lookup("a")) == entries[0].second);
+  auto again = dir.file("t.dump");
+  CHECK(unwrap(tab2file(tab, again)) == 2);
+  auto back = unwrap(cachet::file2entries<std::string, point>(again));
+  std::sort(back.begin(), back.end(),
+            [](auto& x, auto& y) { return x.first < y.first; });
+  CHECK(back == entries);
+  // The header names the kind and the types: a reader of others refuses.
+  CHECK(bad_file_reason(cachet::file2entries<std::string, point,
+                                             ordered_set<>>(path))
+          .find("wrong table kind")
+        != std::string::npos);
+  CHECK(bad_file_reason(cachet::file2entries<std::string, u64>(path))
+          .find("wrong key/value types")
+        != std::string::npos);
+  CHECK(unwrap(cachet::entries2file(
+          std::vector<std::pair<u64, u64>>{}, path)) == 0);
+  CHECK(unwrap(cachet::file2entries<u64, u64>(path)).empty());
 }
 
 TEST_CASE_METHOD(fixture, "round trip: an empty table", "[dump]") {

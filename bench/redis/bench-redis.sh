@@ -9,8 +9,9 @@
 # eviction slot) take KEYS SETs of 100-byte values to random 16-byte keys
 # from 8 clients; INFO used_memory after minus before, over DBSIZE. Then
 # MULTI/EXEC of 10 SETs from 50 connections (cachet-redis-multi-bench),
-# the three servers alternating, best of ROUNDS. Last, hit ratios at a
-# memory bound (hit_ratio.py).
+# the three servers alternating, best of ROUNDS. Then hit ratios at a
+# memory bound (hit_ratio.py); last, what a BGSAVE of 1 M keys costs the
+# clients (save_pause.py).
 #
 # usage: bench/redis/bench-redis.sh path/to/cachet-redis
 # env:   N (requests, default 1000000), CLIENTS (50), ROUNDS (1),
@@ -184,3 +185,6 @@ printf '  %-30s %s\n' "cachet-redis --maxmemory" "$(per_key cachet_bounded_at)"
 
 echo
 /usr/bin/python3 "$(dirname "$0")/hit_ratio.py" "$CACHET"
+
+echo
+/usr/bin/python3 "$(dirname "$0")/save_pause.py" "$CACHET"

@@ -3,7 +3,9 @@
 //
 // `tab2file(tab, path)` writes every entry of a `table` or `owned_table` to
 // `path`; `file2tab(owned, path)` verifies a dump completely and then inserts
-// all of its entries into the owner's table in one atomic batch. Keys and
+// all of its entries into the owner's table in one atomic batch.
+// `entries2file` and `file2entries` do the same from and to a vector of
+// entries (a point-in-time copy, say, which a walk of a live table is not). Keys and
 // values are written with CAF's binary serializer, so K and V must be
 // inspectable (`inspect` overload, or types CAF knows).
 //
@@ -158,6 +160,53 @@ caf::error dump_field(caf::binary_serializer& sink, const T& x) {
 
 } // namespace detail
 
+namespace detail {
+
+/// The body of a dump of a K -> V table of kind Kind: `walk(visit)` calls
+/// `visit(key, value)` (views or the types themselves) for every entry and
+/// returns an error or none; written crash-safely to `path`.
+template <class K, class V, class Kind, class Walk>
+caf::expected<std::uint64_t> write_entries(const std::string& path,
+                                           Walk&& walk) {
+  dump_writer out;
+  if (auto err = out.open(path, dump_types_of<K, V, Kind>()))
+    return err;
+  std::vector<char> buf;
+  buf.reserve(dump_writer::chunk_size + 4096);
+  caf::binary_serializer sink{static_cast<caf::execution_unit*>(nullptr), buf};
+  std::uint64_t count = 0;
+  caf::error failure;
+  // A walk cannot be stopped: after a failure it only skips the rest.
+  auto walked = walk([&](const auto& k, const auto& v) {
+    if (failure)
+      return;
+    auto err = caf::error::eval([&] { return dump_field(sink, k); },
+                                [&] { return dump_field(sink, v); });
+    if (err) {
+      failure = std::move(err);
+      return;
+    }
+    ++count;
+    if (buf.size() >= dump_writer::chunk_size) {
+      failure = out.write(buf.data(), buf.size());
+      buf.clear();
+      sink.seek(0);
+    }
+  });
+  if (walked)
+    return walked;
+  if (failure)
+    return failure;
+  if (!buf.empty())
+    if (auto err = out.write(buf.data(), buf.size()))
+      return err;
+  if (auto err = out.commit(count))
+    return err;
+  return count;
+}
+
+} // namespace detail
+
 /// Writes every entry of `tab` (a `table` or `owned_table`) to `path`,
 /// replacing the file crash-safely (temp file, fsync, rename, fsync of the
 /// directory), and returns the number of entries written.
@@ -186,71 +235,45 @@ caf::expected<std::uint64_t> tab2file(const Table& tab,
   // Check the rights before creating any file.
   if (auto n = tab.size(); !n)
     return std::move(n.error());
-  detail::dump_writer out;
-  if (auto err = out.open(path,
-                          detail::dump_types_of<key_type, value_type,
-                                                kind_type>()))
-    return err;
-  std::vector<char> buf;
-  buf.reserve(detail::dump_writer::chunk_size + 4096);
-  caf::binary_serializer sink{static_cast<caf::execution_unit*>(nullptr), buf};
-  std::uint64_t count = 0;
-  caf::error failure;
-  // The walk cannot be stopped: after a failure it only skips the rest.
-  auto walked = tab.for_each([&](view_t<key_type> k, view_t<value_type> v) {
-    if (failure)
-      return;
-    auto err = caf::error::eval([&] { return detail::dump_field(sink, k); },
-                                [&] { return detail::dump_field(sink, v); });
-    if (err) {
-      failure = std::move(err);
-      return;
-    }
-    ++count;
-    if (buf.size() >= detail::dump_writer::chunk_size) {
-      failure = out.write(buf.data(), buf.size());
-      buf.clear();
-      sink.seek(0);
-    }
-  });
-  if (!walked)
-    return std::move(walked.error());
-  if (failure)
-    return failure;
-  if (!buf.empty())
-    if (auto err = out.write(buf.data(), buf.size()))
-      return err;
-  if (auto err = out.commit(count))
-    return err;
-  return count;
+  return detail::write_entries<key_type, value_type, kind_type>(
+    path, [&](auto&& visit) -> caf::error {
+      auto walked = tab.for_each(
+        [&](view_t<key_type> k, view_t<value_type> v) { visit(k, v); });
+      return walked ? caf::error{} : std::move(walked.error());
+    });
 }
 
-/// Loads the dump at `path` into the owner's table and returns the number of
-/// entries loaded. Every entry is inserted (inserted or replaced, as by
-/// `insert`) in one atomic, isolated batch: readers see none or all of them.
-/// Entries already in the table stay unless the file has their key.
-///
-/// Verifies everything before touching the table: magic, format version,
-/// table kind, key and value types, header and body checksums, object count,
-/// and that every entry decodes with no byte left over. Owner only (it takes
-/// the owned_table, so every access mode). Safe concurrently with readers
-/// and writers of the table. Errors: io_error (cannot open or read; the
-/// context names the file and the reason), bad_file (the context says what
-/// is wrong: "truncated header", "checksum mismatch", "wrong key/value
-/// types", "wrong table kind", "count mismatch", "bad magic", "unsupported
-/// version", ...), table_gone. On any error the table is unchanged.
-template <class K, class V, class Kind>
-caf::expected<std::uint64_t> file2tab(owned_table<K, V, Kind>& tab,
-                                      const std::string& path) {
-  static_assert(detail::dumpable_v<K>,
-                "file2tab: the key type must be serializable by CAF "
+/// Writes `entries` to `path` as a dump of a K -> V table of kind Kind
+/// (e.g. a point-in-time copy the caller took), crash-safely as tab2file
+/// does; file2tab loads it into such a table, file2entries back into a
+/// vector. Errors: io_error, or an error of K's or V's `inspect`.
+template <class Kind = set<>, class K, class V>
+caf::expected<std::uint64_t>
+entries2file(const std::vector<std::pair<K, V>>& entries,
+             const std::string& path) {
+  static_assert(detail::dumpable_v<K> && detail::dumpable_v<V>,
+                "entries2file: keys and values must be serializable by CAF "
                 "(provide an inspect overload)");
-  static_assert(detail::dumpable_v<V>,
-                "file2tab: the value type must be serializable by CAF "
+  return detail::write_entries<K, V, Kind>(
+    path, [&](auto&& visit) -> caf::error {
+      for (auto& [k, v] : entries)
+        visit(k, v);
+      return {};
+    });
+}
+
+/// Reads the dump of a K -> V table of kind Kind at `path` and returns its
+/// entries, verified as file2tab verifies them, without touching any table.
+/// Errors: io_error, bad_file (as file2tab's).
+template <class K, class V, class Kind = set<>>
+caf::expected<std::vector<std::pair<K, V>>>
+file2entries(const std::string& path) {
+  static_assert(detail::dumpable_v<K> && detail::dumpable_v<V>,
+                "file2entries: keys and values must be serializable by CAF "
                 "(provide an inspect overload)");
   static_assert(std::is_default_constructible_v<K>
                   && std::is_default_constructible_v<V>,
-                "file2tab: keys and values are decoded into default-"
+                "file2entries: keys and values are decoded into default-"
                 "constructed objects");
   std::uint64_t count = 0;
   std::vector<char> body;
@@ -273,8 +296,31 @@ caf::expected<std::uint64_t> file2tab(owned_table<K, V, Kind>& tab,
   }
   if (source.remaining() != 0)
     return detail::dump_count_mismatch(path, count, source.remaining());
-  body = std::vector<char>{};
-  if (auto res = tab.insert(std::move(entries)); !res)
+  return entries;
+}
+
+/// Loads the dump at `path` into the owner's table and returns the number of
+/// entries loaded. Every entry is inserted (inserted or replaced, as by
+/// `insert`) in one atomic, isolated batch: readers see none or all of them.
+/// Entries already in the table stay unless the file has their key.
+///
+/// Verifies everything before touching the table: magic, format version,
+/// table kind, key and value types, header and body checksums, object count,
+/// and that every entry decodes with no byte left over. Owner only (it takes
+/// the owned_table, so every access mode). Safe concurrently with readers
+/// and writers of the table. Errors: io_error (cannot open or read; the
+/// context names the file and the reason), bad_file (the context says what
+/// is wrong: "truncated header", "checksum mismatch", "wrong key/value
+/// types", "wrong table kind", "count mismatch", "bad magic", "unsupported
+/// version", ...), table_gone. On any error the table is unchanged.
+template <class K, class V, class Kind>
+caf::expected<std::uint64_t> file2tab(owned_table<K, V, Kind>& tab,
+                                      const std::string& path) {
+  auto entries = file2entries<K, V, Kind>(path);
+  if (!entries)
+    return std::move(entries.error());
+  auto count = static_cast<std::uint64_t>(entries->size());
+  if (auto res = tab.insert(std::move(*entries)); !res)
     return std::move(res.error());
   return count;
 }

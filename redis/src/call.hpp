@@ -434,6 +434,12 @@ void cmd_hincrbyfloat(call& c);
 void cmd_hscan(call& c);
 void cmd_hrandfield(call& c);
 
+// persist.cpp: saving.
+void cmd_save(call& c);
+void cmd_bgsave(call& c);
+void cmd_lastsave(call& c);
+void cmd_shutdown(call& c);
+
 // info.cpp
 void cmd_info(call& c);
 

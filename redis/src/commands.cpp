@@ -33,6 +33,8 @@ enum command_flag : unsigned {
   /// May take memory: refused under maxmemory when nothing can be evicted
   /// (redis's denyoom).
   denyoom = 8,
+  /// Refused inside MULTI (redis's no-multi).
+  no_multi = 16,
 };
 
 struct command_def {
@@ -47,6 +49,7 @@ struct command_def {
 constexpr command_def command_table[] = {
   {"append", cmd_append, 3, denyoom},
   {"auth", cmd_auth, -2, no_auth | conn},
+  {"bgsave", cmd_bgsave, -1},
   {"bitcount", cmd_bitcount, -2},
   {"client", cmd_client, -2, conn},
   {"command", cmd_command, -1},
@@ -94,6 +97,7 @@ constexpr command_def command_table[] = {
   {"incrbyfloat", cmd_incrbyfloat, 3, denyoom},
   {"info", cmd_info, -1},
   {"keys", cmd_keys, 2},
+  {"lastsave", cmd_lastsave, 1},
   {"lcs", cmd_lcs, -3},
   {"memory", cmd_memory, -2},
   {"mget", cmd_mget, -2},
@@ -112,6 +116,7 @@ constexpr command_def command_table[] = {
   {"randomkey", cmd_randomkey, 1},
   {"rename", cmd_rename, 3},
   {"renamenx", cmd_renamenx, 3},
+  {"save", cmd_save, 1, no_multi},
   {"scan", cmd_scan, -2},
   {"select", cmd_select, 2},
   {"set", cmd_set, -3, denyoom},
@@ -119,6 +124,7 @@ constexpr command_def command_table[] = {
   {"setex", cmd_setex, 4, denyoom},
   {"setnx", cmd_setnx, 3, denyoom},
   {"setrange", cmd_setrange, 4, denyoom},
+  {"shutdown", cmd_shutdown, -1, no_multi},
   {"strlen", cmd_strlen, 2},
   {"substr", cmd_getrange, 4},
   {"time", cmd_time, 1},
@@ -353,6 +359,9 @@ exec_result execute(store_table* tab, server_env& env, session& sess,
       c.reject(oom_text);
       sess.multi_refused |= sess.in_multi;
     }
+  } else if (sess.in_multi && (def.flags & no_multi)) {
+    c.reject("ERR Command not allowed inside a transaction");
+    sess.multi_refused = true;
   } else if (sess.in_multi && !(def.flags & immediate)) {
     // Counted when EXEC runs it.
     sess.queued.emplace_back(argv.begin(), argv.end());

@@ -111,6 +111,14 @@ std::int64_t key_memory(std::string_view key, const value& v);
 /// evictor::configure said so), giving a slot to keys that have none.
 void adopt_keys(store_table& tab, server_env& env);
 
+/// Saves a point-in-time image of the store now (persist.hpp), after the
+/// save in flight if any; the error if it failed.
+caf::error save_now(store_table& tab, server_env& env);
+
+/// The owner's check, every second: starts a BGSAVE when a save point is
+/// due or one was scheduled.
+void save_tick(store_table& tab, server_env& env);
+
 /// How often active expiry runs when few keys are found expired (redis's
 /// hz 10).
 constexpr std::chrono::milliseconds expire_period{100};

@@ -185,7 +185,10 @@ void memory_section(info_writer& w, server_env& env) {
 }
 
 void persistence_section(info_writer& w, server_env& env) {
-  // redis 7.0's fields for a server with no RDB and no AOF configured.
+  // redis 7.0's fields; saves are cachet dump files (persist.hpp), written
+  // by a thread, not a forked child: no copy-on-write to report.
+  auto& p = env.persist;
+  bool bg = p.in_background();
   w.begin("Persistence");
   w.line("loading", 0);
   w.line("async_loading", 0);
@@ -196,16 +199,17 @@ void persistence_section(info_writer& w, server_env& env) {
   w.line("current_save_keys_processed", 0);
   w.line("current_save_keys_total", 0);
   w.line("rdb_changes_since_last_save",
-         env.stats.sum(&thread_counters::dirty));
-  w.line("rdb_bgsave_in_progress", 0);
-  w.line("rdb_last_save_time", env.stats.start_ms / 1000);
-  w.line("rdb_last_bgsave_status", "ok");
-  w.line("rdb_last_bgsave_time_sec", -1);
-  w.line("rdb_current_bgsave_time_sec", -1);
-  w.line("rdb_saves", 0);
+         env.stats.sum(&thread_counters::dirty) - p.dirty_at_save);
+  w.line("rdb_bgsave_in_progress", bg ? 1 : 0);
+  w.line("rdb_last_save_time", p.last_save.load());
+  w.line("rdb_last_bgsave_status", p.last_ok ? "ok" : "err");
+  w.line("rdb_last_bgsave_time_sec", p.last_seconds.load());
+  w.line("rdb_current_bgsave_time_sec",
+         bg ? (now_ms() - p.started_ms) / 1000 : -1);
+  w.line("rdb_saves", p.saves.load());
   w.line("rdb_last_cow_size", 0);
-  w.line("rdb_last_load_keys_expired", 0);
-  w.line("rdb_last_load_keys_loaded", 0);
+  w.line("rdb_last_load_keys_expired", p.loaded_expired);
+  w.line("rdb_last_load_keys_loaded", p.loaded_keys);
   w.line("aof_enabled", 0);
   w.line("aof_rewrite_in_progress", 0);
   w.line("aof_rewrite_scheduled", 0);

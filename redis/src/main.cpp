@@ -1,8 +1,10 @@
 // cachet-redis: a Redis-compatible (RESP2) server whose store is a cachet
-// table. Parses the command line, starts CAF, the supervised store owner and
-// the event loops, then waits for SIGINT or SIGTERM to shut down cleanly:
-// loops stop and close their connections, then the supervisor stops the
-// owner, then the actor system ends.
+// table. Parses the command line, loads the dump file if there is one (a
+// bad one stops it here), starts CAF, the supervised store owner and the
+// event loops, then waits for SIGINT or SIGTERM (saving first if save
+// points are set; if that fails it goes on serving, as redis does) or
+// SHUTDOWN to shut down cleanly: loops stop and close their connections,
+// then the supervisor stops the owner, then the actor system ends.
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -10,6 +12,7 @@
 #include <cstdio>
 #include <climits>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <string_view>
@@ -20,6 +23,7 @@
 
 #include <caf/all.hpp>
 
+#include <cachet/dump.hpp>
 #include <cachet/errc.hpp>
 
 #include "call.hpp"
@@ -53,6 +57,13 @@ const char* usage = R"(usage: cachet-redis [options]
                            volatile-lfu, volatile-random, volatile-ttl,
                            noeviction
   --maxmemory-samples=N    keys the sampling policies compare (default 5)
+  --dir=DIR                where the dump file is (default: the working
+                           directory); it must exist
+  --dbfilename=NAME        the dump file (default dump.cachet), loaded at
+                           start if it is there
+  --save="S C [S C ...]"   save points: a BGSAVE once S seconds have passed
+                           with C writes made (default "": none; as
+                           redis's "3600 1 300 100 60 10000")
   --help                   this text
 )";
 
@@ -81,6 +92,8 @@ int fail(const std::string& text) {
 int main(int argc, char** argv) {
   cachet::redis::server_env env;
   auto& cfg = env.config;
+  env.persist.set_dir(std::filesystem::current_path().string());
+  std::vector<cachet::redis::save_point> points;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     std::string_view val;
@@ -148,6 +161,18 @@ int main(int argc, char** argv) {
     } else if (arg == "--maxmemory-samples" && parse_size(val, n) && n >= 1
                && n <= INT_MAX) {
       cfg.maxmemory_samples = static_cast<int>(n);
+    } else if (arg == "--dir" && !val.empty()) {
+      std::error_code ec;
+      auto dir = std::filesystem::canonical(std::string{val}, ec);
+      if (ec || !std::filesystem::is_directory(dir))
+        return fail("--dir " + std::string{val} + ": "
+                    + (ec ? ec.message() : "not a directory"));
+      env.persist.set_dir(dir.string());
+    } else if (arg == "--dbfilename" && !val.empty()
+               && val.find('/') == std::string_view::npos) {
+      env.persist.set_dbfilename(std::string{val});
+    } else if (arg == "--save" && cachet::redis::parse_save_points(val, points)) {
+      env.persist.set_save_points(points);
     } else {
       return fail("bad option: " + std::string{argv[i]});
     }
@@ -183,6 +208,34 @@ int main(int argc, char** argv) {
   sys_cfg.set("work-stealing.moderate-poll-attempts", std::size_t{0});
   caf::actor_system sys{sys_cfg};
   env.system = &sys;
+  env.persist.render = [&sys](const caf::error& err) {
+    return sys.render(err);
+  };
+  // The dump file, whole and verified, or no start at all: a server that
+  // came up empty over a file it could not read would lose it at its next
+  // save.
+  if (auto path = env.persist.path(); std::filesystem::exists(path)) {
+    auto entries = cachet::file2entries<std::string, cachet::redis::value>(path);
+    if (!entries) {
+      std::cerr << "cachet-redis: cannot load " << path << ": "
+                << sys.render(entries.error()) << "\n";
+      return 1;
+    }
+    auto now = cachet::redis::now_ms();
+    for (auto& entry : *entries) {
+      if (cachet::redis::expired(entry.second, now))
+        ++env.persist.loaded_expired;
+      else
+        env.persist.initial.push_back(std::move(entry));
+    }
+    env.persist.loaded_keys
+      = static_cast<std::int64_t>(env.persist.initial.size());
+    std::cout << "cachet-redis: loaded " << env.persist.loaded_keys
+              << " keys from " << path << std::endl;
+  }
+  env.persist.last_save = cachet::redis::now_ms() / 1000;
+  // SHUTDOWN: main's wait ends as for a signal (0: none is 0).
+  env.shutdown = [] { on_signal(0); };
   auto sup = cachet::redis::start_store(sys, env, slot);
   if (!sup) {
     std::cerr << "cachet-redis: cannot start the store: "
@@ -199,11 +252,25 @@ int main(int argc, char** argv) {
       std::cout << "cachet-redis: ready on " << cfg.bind << ":" << srv.port()
                 << " (" << (cfg.message_mode ? "message" : "direct")
                 << " mode, " << env.loops << " event loops)" << std::endl;
-      unsigned char sig = 0;
-      while (::read(signal_pipe[0], &sig, 1) < 0 && errno == EINTR)
-        ; // interrupted by the signal itself: read again
-      std::cout << "cachet-redis: signal " << int{sig} << ", shutting down"
-                << std::endl;
+      for (;;) {
+        unsigned char sig = 0;
+        while (::read(signal_pipe[0], &sig, 1) < 0 && errno == EINTR)
+          ; // interrupted by the signal itself: read again
+        if (sig == 0) {
+          std::cout << "cachet-redis: SHUTDOWN, shutting down" << std::endl;
+          break;
+        }
+        std::cout << "cachet-redis: signal " << int{sig} << ", shutting down"
+                  << std::endl;
+        if (env.persist.save_points().empty())
+          break;
+        auto err = cachet::redis::save_on_owner(sys, slot);
+        if (err.empty())
+          break;
+        std::cout << "cachet-redis: cannot save (" << err
+                  << "): still serving; SHUTDOWN NOSAVE stops it"
+                  << std::endl;
+      }
     }
     srv.stop();
   }

@@ -1,7 +1,8 @@
 // The owner of cachet-redis's table: a GenServer holding the store.
 //
 // It creates the public table (or, restarted, takes it back from its heir),
-// runs active expiry, and in message mode executes every command. Active
+// inserts what the dump file held at start, runs active expiry and save
+// points, and in message mode executes every command. Active
 // expiry keeps no per-key state: each sweep message runs one bounded step
 // of the table's scan cursor (active_expire_cycle, expire.cpp) and sends
 // the next sweep to itself at once if the step found many keys expired
@@ -48,8 +49,19 @@ caf::behavior store_owner(caf::stateful_actor<owner_state>* self,
   auto& st = self->state;
   st.shared.emplace(tab->share());
   st.tab.emplace(std::move(*tab));
+  if (!env->persist.initial.empty()) {
+    // The dump file's keys, in one batch, before any command can run.
+    if (auto res = st.tab->insert(std::move(env->persist.initial)); !res) {
+      self->quit(res.error());
+      return {};
+    }
+    env->persist.initial = {};
+    if (env->evict.tracking())
+      adopt_keys(*st.shared, *env);
+  }
   slot->set(caf::actor_cast<caf::actor>(self));
   self->send(self, sweep_atom::value);
+  self->delayed_send(self, std::chrono::seconds{1}, save_tick_atom::value);
   return {
     [=](exec_atom, int proto,
         const std::vector<std::string>& args) -> std::string {
@@ -98,6 +110,15 @@ caf::behavior store_owner(caf::stateful_actor<owner_state>* self,
       else
         self->delayed_send(self, expire_period, sweep_atom::value);
     },
+    [=](save_atom) -> std::string {
+      auto err = save_now(*self->state.shared, *env);
+      return err ? self->system().render(err) : std::string{};
+    },
+    [=](save_tick_atom) {
+      save_tick(*self->state.shared, *env);
+      self->delayed_send(self, std::chrono::seconds{1},
+                         save_tick_atom::value);
+    },
     [=](crash_atom) -> caf::result<void> {
       // DEBUG CRASH-STORE: fail as a bug would, for the supervisor to see.
       throw std::runtime_error("DEBUG CRASH-STORE");
@@ -106,6 +127,19 @@ caf::behavior store_owner(caf::stateful_actor<owner_state>* self,
 }
 
 } // namespace
+
+std::string save_on_owner(caf::actor_system& sys, const owner_slot& slot) {
+  auto owner = slot.get();
+  if (!owner)
+    return "no owner";
+  caf::scoped_actor self{sys};
+  std::string result;
+  // As long as a save of the whole store may take.
+  self->request(owner, std::chrono::minutes{10}, save_atom::value)
+    .receive([&](const std::string& err) { result = err; },
+             [&](const caf::error& err) { result = sys.render(err); });
+  return result;
+}
 
 caf::expected<supervisor_actor> start_store(caf::actor_system& sys,
                                             server_env& env,

@@ -29,6 +29,10 @@ using transaction_atom = caf::atom_constant<caf::atom("multi")>;
 /// WATCH in message mode: (watch_atom, watch id, the keys).
 using watch_atom = caf::atom_constant<caf::atom("watch")>;
 using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
+/// Saves now (SIGTERM with save points): replies "" or the error's text.
+using save_atom = caf::atom_constant<caf::atom("save")>;
+/// Every second: save points, BGSAVE SCHEDULE.
+using save_tick_atom = caf::atom_constant<caf::atom("savetick")>;
 using crash_atom = caf::atom_constant<caf::atom("crash")>;
 
 /// Where threads find the current owner (it changes on restart).
@@ -48,6 +52,9 @@ private:
   mutable std::mutex mtx_;
   caf::actor owner_;
 };
+
+/// Asks the current owner to save now and waits; "" or what went wrong.
+std::string save_on_owner(caf::actor_system& sys, const owner_slot& slot);
 
 /// Starts the supervisor with the owner under it, wires `env`'s crash_store
 /// to the current owner, and waits (bounded) until the owner has created

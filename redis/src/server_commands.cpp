@@ -379,8 +379,10 @@ void cmd_command(call& c) {
   }
 }
 
-/// CONFIG SET param value [param value ...]: requirepass, protected-mode
-/// and maxmemory's, at run time; all or nothing, as in redis.
+/// CONFIG SET param value [param value ...]: requirepass, protected-mode,
+/// maxmemory's, hash-max-listpack-* and save, at run time (dir and
+/// dbfilename are refused, as redis's protected configs); all or nothing,
+/// as in redis.
 void config_set(call& c) {
   c.name = "config|set";
   c.slot = command_slot(c.name);
@@ -398,7 +400,8 @@ void config_set(call& c) {
                                     "hash-max-listpack-entries",
                                     "hash-max-listpack-value",
                                     "hash-max-ziplist-entries",
-                                    "hash-max-ziplist-value"};
+                                    "hash-max-ziplist-value", "dir",
+                                    "dbfilename", "save"};
   bool seen[std::size(known)] = {};
   for (std::size_t i = 2; i < c.argv.size(); i += 2) {
     auto* at = std::find_if(std::begin(known), std::end(known),
@@ -419,6 +422,7 @@ void config_set(call& c) {
   auto policy = evict.policy();
   std::optional<std::int64_t> samples;
   std::optional<std::int64_t> entries, longest; // hash-max-listpack-*
+  std::optional<std::vector<save_point>> points;
   for (std::size_t i = 2; i < c.argv.size(); i += 2) {
     auto param = c.argv[i];
     auto val = c.argv[i + 1];
@@ -443,6 +447,15 @@ void config_set(call& c) {
         return failed(param, "argument must be between 1 and 2147483647 "
                              "inclusive");
       samples = n;
+    } else if (iequals(param, "dir") || iequals(param, "dbfilename")) {
+      // As redis 7.0's protected configs: where the server writes files is
+      // no client's to choose (--dir and --dbfilename set it).
+      return failed(param, "can't set protected config");
+    } else if (iequals(param, "save")) {
+      std::vector<save_point> parsed;
+      if (!parse_save_points(val, parsed))
+        return failed(param, "Invalid save parameters");
+      points = std::move(parsed);
     } else if (param.size() > 8 && iequals(param.substr(0, 8), "hash-max")
                && iequals(param.substr(param.size() - 5), "value")) {
       longest = parse_memory(val); // a memory value in redis, as maxmemory
@@ -468,6 +481,8 @@ void config_set(call& c) {
     c.env.protected_mode.store(*protect, std::memory_order_relaxed);
   if (samples)
     evict.set_samples(static_cast<int>(*samples));
+  if (points)
+    c.env.persist.set_save_points(std::move(*points));
   if (entries)
     c.env.listpack.entries.store(static_cast<std::size_t>(*entries));
   if (longest)
@@ -493,6 +508,8 @@ void cmd_config(call& c) {
     {"appendonly", "no"},
     {"bind", cfg.bind},
     {"databases", "1"},
+    {"dbfilename", c.env.persist.dbfilename()},
+    {"dir", c.env.persist.dir()},
     {"hash-max-listpack-entries", ll_text(hash_entries)},
     {"hash-max-listpack-value", ll_text(hash_value)},
     {"hash-max-ziplist-entries", ll_text(hash_entries)},
@@ -506,7 +523,7 @@ void cmd_config(call& c) {
      c.env.protected_mode.load(std::memory_order_relaxed) ? "yes" : "no"},
     {"proto-max-bulk-len", ll_text(cfg.proto_max_bulk_len)},
     {"requirepass", c.env.pass.get()},
-    {"save", ""},
+    {"save", save_points_text(c.env.persist.save_points())},
     {"client-output-buffer-limit",
      "normal " + ll_text(cfg.output_buffer_limit) + " "
        + ll_text(cfg.output_buffer_limit) + " 0"},

@@ -22,38 +22,12 @@
 
 #include "clients.hpp"
 #include "evict.hpp"
-#include "hash.hpp"
+#include "persist.hpp"
+#include "value.hpp"
 #include "stats.hpp"
 #include "transactions.hpp"
 
 namespace cachet::redis {
-
-/// A value: a string's bytes or a hash's fields (hash.hpp), when it
-/// expires (unix ms; 0: never) and, while maxmemory is set, its key's
-/// eviction slot (evict.hpp).
-struct value {
-  std::string bytes;
-  std::int64_t expire_at = 0;
-  slot_ptr slot;
-  hash_ptr hash;
-
-  /// A string value.
-  static value string(std::string bytes, std::int64_t expire_at) {
-    value v;
-    v.bytes = std::move(bytes);
-    v.expire_at = expire_at;
-    return v;
-  }
-
-  bool is_string() const noexcept {
-    return hash == nullptr;
-  }
-
-  /// TYPE's name for it.
-  std::string_view type_name() const noexcept {
-    return is_string() ? "string" : "hash";
-  }
-};
 
 using store_table = cachet::table<std::string, value>;
 using owned_store = cachet::owned_table<std::string, value>;
@@ -61,10 +35,6 @@ using owned_store = cachet::owned_table<std::string, value>;
 /// The table's registry name.
 inline const std::string store_name = "cachet-redis";
 
-/// True if `v` has an expiry and it is not after `now`.
-inline bool expired(const value& v, std::int64_t now) {
-  return v.expire_at != 0 && v.expire_at <= now;
-}
 
 /// Server configuration, from the command line.
 struct server_config {
@@ -133,6 +103,8 @@ struct server_env {
   caf::actor_system* system = nullptr;
   /// DEBUG CRASH-STORE: makes the owner fail (a test of the heir policy).
   std::function<void()> crash_store;
+  /// SHUTDOWN: ends the process (main's wait returns).
+  std::function<void()> shutdown;
   /// The event loops that run (for INFO).
   int loops = 0;
   /// requirepass now.
@@ -152,6 +124,8 @@ struct server_env {
   client_registry clients;
   /// When a hash stops being a listpack (hash.hpp).
   listpack_limits listpack;
+  /// Where saves go and how the last one went (persist.hpp).
+  persistence persist;
 };
 
 } // namespace cachet::redis

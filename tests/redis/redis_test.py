@@ -7,7 +7,7 @@ the same raw RESP byte sequences to each; replies are compared byte for
 byte (arrays whose order redis does not define, KEYS and SCAN, are compared
 as sets). Suites: compare, protocol, limits, clients, supervision, shutdown,
 expiry_race, expiry_memory, scan, info, transactions, security,
-maxmemory, hashes.
+maxmemory, hashes, persistence.
 
 usage: redis_test.py CACHET_REDIS SUITE
 """
@@ -499,6 +499,18 @@ SEQUENCE = [
     ("CONFIG", "GET", "hash-max-listpack-value"),
     ("CONFIG", "SET", "hash-max-listpack-entries", "512",
      "hash-max-listpack-value", "64"),
+    # Saving's errors (a valid SAVE or SHUTDOWN has no place here: the
+    # persistence suite has them); SAVE and SHUTDOWN refuse MULTI
+    ("SAVE", "x"), ("BGSAVE", "x"), ("BGSAVE", "SCHEDULE", "x"),
+    ("LASTSAVE", "x"), ("SHUTDOWN", "BOGUS"), ("SHUTDOWN", "SAVE", "NOSAVE"),
+    ("SHUTDOWN", "ABORT"), ("SHUTDOWN", "ABORT", "NOW"),
+    ("SHUTDOWN", "NOW", "x"), ("MULTI",), ("SHUTDOWN",), ("SAVE",),
+    ("LASTSAVE",), ("EXEC",), ("MULTI",), ("SET", "m", "1"), ("SAVE", "x"),
+    ("EXEC",), ("CONFIG", "SET", "dir", "/tmp"),
+    ("CONFIG", "SET", "dbfilename", "x"), ("CONFIG", "SET", "save", "bogus"),
+    ("CONFIG", "SET", "save", "1 2 3"), ("CONFIG", "SET", "save", "x 1"),
+    ("CONFIG", "SET", "save", "3600 1 300 100"), ("CONFIG", "GET", "save"),
+    ("CONFIG", "SET", "save", ""), ("CONFIG", "GET", "save"),
     ("GET", "k" * 5000), ("QUIT",),
 ]
 
@@ -2399,6 +2411,381 @@ def hash_scan_keys(c, type_name):
         if cursor == b"0":
             return keys
     raise RuntimeError("SCAN never came back to 0")
+
+
+# -- persistence ---------------------------------------------------------------
+
+def store_state(c):
+    """Every key: its type, its value (a hash's fields in their order) and
+    whether it has an expiry."""
+    state = {}
+    for k in c.call("KEYS", "*"):
+        kind = c.call("TYPE", k)
+        value = c.call("GET", k) if kind == b"+string" else c.call("HGETALL", k)
+        if c.call("OBJECT", "ENCODING", k) == b"hashtable":
+            # its order is its own (a seed per process): compared as a set
+            value = sorted(zip(value[0::2], value[1::2]))
+        state[k] = (kind, value, c.call("PTTL", k) > 0)
+    return state
+
+
+def wait_saves(c, n, limit=60):
+    """Bounded wait until INFO's rdb_saves reaches n and no BGSAVE runs."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        info = info_dict(c.call("INFO", "persistence"))
+        if (int(info[b"rdb_saves"]) >= n
+                and info[b"rdb_bgsave_in_progress"] == b"0"):
+            return info
+        time.sleep(0.01)
+    raise RuntimeError("no save came")
+
+
+def fill_big(c, n, size=100, prefix="big"):
+    """n keys prefix0.. of `size` bytes, pipelined."""
+    for start in range(0, n, 1000):
+        c.send(b"".join(encode("SET", "%s%d" % (prefix, i), "v" * size)
+                        for i in range(start, min(n, start + 1000))))
+        for _ in range(start, min(n, start + 1000)):
+            c.read_parsed()
+
+
+def start_fails(argv):
+    """cachet-redis started with argv: its exit status and output."""
+    p = subprocess.run([CACHET, "--port=%d" % free_port()] + argv,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=30)
+    return p.returncode, p.stdout.decode(errors="replace")
+
+
+def persistence_round_trip(mode, d):
+    s = cachet(mode, "--dir=" + d)
+    try:
+        c = Conn(s.port)
+        c.call("SET", "plain", "v")
+        c.call("SET", "bin\x00key", "\x00\r\n\xff")
+        c.call("SET", "large", "x" * 1000000)
+        c.call("SET", "ttl", "t", "EX", "1000")
+        c.call("SET", "gone", "g", "PX", "1")
+        c.call("HSET", "small", "z", "1", "a", "2", "m", "3")  # listpack order
+        c.call("HSET", "table", *[x for i in range(1000)
+                                  for x in ("f%d" % i, "v%d" % i)])
+        c.call("HSET", "hashttl", "f", "v")
+        c.call("EXPIRE", "hashttl", "1000")
+        time.sleep(0.01)  # "gone" has expired: no image holds it
+        before = store_state(c)
+        before.pop(b"gone", None)
+        check(c.call("SAVE") == b"+OK", "%s SAVE" % mode)
+        saved = c.call("LASTSAVE")
+        c.call("SET", "after", "not saved")  # no save points: not at exit
+        c.close()
+    finally:
+        s.stop()
+    s = cachet(mode, "--dir=" + d)
+    try:
+        c = Conn(s.port)
+        after = store_state(c)
+        info = info_dict(c.call("INFO", "persistence"))
+        check(after == before, "%s round trip: %r keys back, %r saved"
+              % (mode, sorted(after), sorted(before)))
+        check(int(info[b"rdb_last_load_keys_loaded"]) == len(before)
+              and c.call("OBJECT", "ENCODING", "small") == b"listpack"
+              and c.call("OBJECT", "ENCODING", "table") == b"hashtable"
+              and 990000 < c.call("PTTL", "ttl") <= 1000000
+              and c.call("LASTSAVE") >= saved,
+              "%s round trip: %r" % (mode, info))
+        c.close()
+    finally:
+        s.stop()
+
+
+# SET c<w> i then SET d<w> i, for i = 1, 2, ..., 100 pairs per write, for
+# at most 60 s: at any instant c<w> is d<w> or one ahead.
+STEPPER = """
+import socket, sys, time
+port, w = int(sys.argv[1]), sys.argv[2]
+s = socket.create_connection(("127.0.0.1", port))
+i, end = 0, time.monotonic() + 60
+while time.monotonic() < end:
+    out = b""
+    for _ in range(100):
+        i += 1
+        for key in (b"c" + w.encode(), b"d" + w.encode()):
+            v = str(i).encode()
+            out += b"*3\\r\\n$3\\r\\nSET\\r\\n$%d\\r\\n%s\\r\\n$%d\\r\\n%s\\r\\n" % (
+                len(key), key, len(v), v)
+    s.sendall(out)
+    got = b""
+    while got.count(b"+OK") < 200:
+        got += s.recv(65536)
+"""
+
+
+def bgsave_image(mode, d):
+    """BGSAVE while three clients EXEC pairs of writes and two more SET c
+    then d, one after the other: the file holds each EXEC's pair whole and
+    each c at d or one ahead (an image of one instant: a walk that saw c
+    and d at different times would not), and the server answers all the
+    while."""
+    s = cachet(mode, "--dir=" + d)
+    stop = threading.Event()
+    steppers = []
+    try:
+        c = Conn(s.port)
+        fill_big(c, 300000, 200)
+
+        counts = [0] * 3
+
+        def writer(w):
+            x = Conn(s.port)
+            i = 0
+            while not stop.is_set():
+                i += 1
+                if w < 3:
+                    x.send(encode("MULTI") + encode("SET", "a%d" % w, i)
+                           + encode("SET", "b%d" % w, i) + encode("EXEC"))
+                    for _ in range(4):
+                        x.read_parsed()
+                counts[w] = i
+            x.close()
+
+        writers = [threading.Thread(target=writer, args=(w,))
+                   for w in range(3)]
+        # The SET c, SET d writers, as processes of their own (no GIL
+        # between them and the server), pipelined: fast enough that a walk
+        # of the store sees many of their steps.
+        steppers = [subprocess.Popen([sys.executable, "-c", STEPPER,
+                                      str(s.port), str(w)])
+                    for w in range(3, 5)]
+        for t in writers:
+            t.start()
+        deadline = time.monotonic() + 30
+        while ((min(counts[:3]) < 50 or c.call("EXISTS", "c3", "c4") < 2)
+               and time.monotonic() < deadline):
+            time.sleep(0.01)
+        check(c.call("BGSAVE") == b"+Background saving started",
+              "%s BGSAVE" % mode)
+        served = 0
+        while info_dict(c.call("INFO", "persistence"))[
+                b"rdb_bgsave_in_progress"] == b"1":
+            served += 1 if c.call("PING") == b"+PONG" else 0
+        moved = list(counts)
+        info = wait_saves(c, 1)
+        stop.set()
+        for t in writers:
+            t.join()
+        for p in steppers:
+            p.kill()
+            p.wait()
+        check(served > 0 and info[b"rdb_last_bgsave_status"] == b"ok",
+              "%s: %d commands answered during the BGSAVE, status %r"
+              % (mode, served, info[b"rdb_last_bgsave_status"]))
+        c.close()
+    finally:
+        stop.set()
+        for p in steppers:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        s.stop()
+    s = cachet(mode, "--dir=" + d)
+    try:
+        c = Conn(s.port)
+        pairs = [(c.call("GET", "a%d" % w), c.call("GET", "b%d" % w))
+                 for w in range(3)]
+        steps = [(c.call("GET", "c%d" % w), c.call("GET", "d%d" % w))
+                 for w in range(3, 5)]
+        check(all(a == b and a is not None for a, b in pairs)
+              and all(x is not None and y is not None
+                      and int(x) - int(y) in (0, 1) for x, y in steps)
+              and c.call("DBSIZE") == 300010,
+              "%s BGSAVE image: pairs %r, steps %r (writers at %r), %r keys"
+              % (mode, pairs, steps, moved, c.call("DBSIZE")))
+        c.close()
+    finally:
+        s.stop()
+
+
+def kill_during_bgsave(d):
+    """kill -9 while a BGSAVE writes: the file is the last one, whole."""
+    s = cachet("direct", "--dir=" + d)
+    try:
+        c = Conn(s.port)
+        fill_big(c, 300000, 200)
+        c.call("SAVE")
+        c.call("SET", "marker", "after the SAVE")
+        c.call("BGSAVE")
+        deadline = time.monotonic() + 10
+        while (info_dict(c.call("INFO", "persistence"))[
+                b"rdb_bgsave_in_progress"] != b"1"
+               and time.monotonic() < deadline):
+            pass
+        s.proc.kill()
+        s.proc.wait()
+    finally:
+        s.stop()
+    s = cachet("direct", "--dir=" + d)
+    try:
+        c = Conn(s.port)
+        n = c.call("DBSIZE")
+        check(n in (300000, 300001)
+              and c.call("GET", "big123") == b"v" * 200,
+              "kill -9 during BGSAVE: %r keys back" % n)
+        c.close()
+    finally:
+        s.stop()
+    return n
+
+
+def suite_persistence():
+    """SAVE, BGSAVE, LASTSAVE, save points, SHUTDOWN and SIGTERM saves, the
+    load at start, and what a bad file does, on real files in temp dirs."""
+    import shutil
+    import tempfile
+    root = tempfile.mkdtemp(prefix="cachet-redis-persist-")
+    try:
+        for mode in ("direct", "message"):
+            d = os.path.join(root, mode)
+            os.mkdir(d)
+            persistence_round_trip(mode, d)
+            os.mkdir(d + "-bg")
+            bgsave_image(mode, d + "-bg")
+        d = os.path.join(root, "kill")
+        os.mkdir(d)
+        kept = kill_during_bgsave(d)
+        print("kill -9 during BGSAVE: %d keys came back" % kept)
+        # Bad files refuse the start, saying why; the file is left alone.
+        good = os.path.join(root, "direct", "dump.cachet")
+        with open(good, "rb") as f:
+            data = f.read()
+        d = os.path.join(root, "bad")
+        os.mkdir(d)
+        bad = os.path.join(d, "dump.cachet")
+        for name, content, reason in (
+                ("truncated", data[:len(data) // 2], "truncated body"),
+                ("short", data[:20], "truncated header"),
+                ("flipped", data[:300] + bytes([data[300] ^ 1]) + data[301:],
+                 "checksum mismatch"),
+                ("empty", b"", "truncated header"),
+                ("foreign", b"REDIS0010" + bytes(200), "bad magic")):
+            with open(bad, "wb") as f:
+                f.write(content)
+            code, out = start_fails(["--dir=" + d])
+            with open(bad, "rb") as f:
+                kept = f.read() == content
+            check(code == 1 and "cannot load" in out and reason in out
+                  and kept, "%s file: exit %r, %r" % (name, code, out[-300:]))
+        code, out = start_fails(["--dir=" + os.path.join(root, "nope")])
+        check(code == 2 and "No such file or directory" in out,
+              "a missing --dir: exit %r, %r" % (code, out[-200:]))
+        # A real RDB file from redis-server is no cachet dump.
+        rd = os.path.join(root, "rdb")
+        os.mkdir(rd)
+        r = redis("--dir", rd)
+        try:
+            Conn(r.port).call("SET", "k", "v")
+            Conn(r.port).call("SAVE")
+        finally:
+            r.stop()
+        shutil.copy(os.path.join(rd, "dump.rdb"), bad)
+        code, out = start_fails(["--dir=" + d])
+        check(code == 1 and "bad magic" in out,
+              "redis-server's RDB: exit %r, %r" % (code, out[-200:]))
+        persistence_shutdown(root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def persistence_shutdown(root):
+    """SHUTDOWN and SIGTERM: saved when asked or when save points are set,
+    not otherwise; a save that fails stops neither SHUTDOWN FORCE nor the
+    server, which goes on serving."""
+    def keys_in(d):
+        s = cachet("direct", "--dir=" + d)
+        try:
+            return sorted(Conn(s.port).call("KEYS", "*"))
+        finally:
+            s.stop()
+
+    for n, (argv, how, saved) in enumerate((
+            ([], ("SHUTDOWN", "SAVE"), True),
+            ([], ("SHUTDOWN",), False),
+            (["--save", "3600 1"], ("SHUTDOWN",), True),
+            (["--save", "3600 1"], ("SHUTDOWN", "NOSAVE"), False),
+            (["--save", "3600 1"], signal.SIGTERM, True),
+            ([], signal.SIGTERM, False),
+            (["--save", "3600 1"], signal.SIGINT, True))):
+        d = os.path.join(root, "shutdown%d" % n)
+        os.mkdir(d)
+        s = cachet("message" if n % 2 else "direct", "--dir=" + d, *argv)
+        try:
+            c = Conn(s.port)
+            c.call("SET", "k%d" % n, "v")
+            if isinstance(how, tuple):
+                c.send(encode(*how))
+                tail = c.read_until_eof()
+                s.proc.wait(timeout=30)
+            else:
+                s.proc.send_signal(how)
+                s.proc.wait(timeout=30)
+                tail = b""
+            check(tail == b"" and s.proc.returncode == 0,
+                  "%r with %r: reply %r, exit %r" % (how, argv, tail,
+                                                     s.proc.returncode))
+        finally:
+            s.stop()
+        got = keys_in(d)
+        check(got == ([b"k%d" % n] if saved else []),
+              "%r with %r: %r in the file" % (how, argv, got))
+    # Save points: a BGSAVE comes by itself once one is due.
+    d = os.path.join(root, "points")
+    os.mkdir(d)
+    s = cachet("direct", "--dir=" + d, "--save", "1 2")
+    try:
+        c = Conn(s.port)
+        c.call("SET", "p1", "v")
+        c.call("SET", "p2", "v")
+        info = wait_saves(c, 1, 10)
+        check(info[b"rdb_changes_since_last_save"] == b"0",
+              "save points: %r" % info)
+        c.call("BGSAVE")
+        check(c.call("BGSAVE", "SCHEDULE") in (
+            b"+Background saving scheduled", b"+Background saving started"),
+              "BGSAVE SCHEDULE")
+        wait_saves(c, 3, 10)
+    finally:
+        s.stop()
+    check(keys_in(d) == [b"p1", b"p2"], "save points: the file")
+    # A save that fails: the directory is gone.
+    d = os.path.join(root, "vanishing")
+    os.mkdir(d)
+    s = cachet("direct", "--dir=" + d, "--save", "3600 1")
+    try:
+        c = Conn(s.port)
+        c.call("SET", "k", "v")
+        os.rmdir(d)
+        check(c.call("SAVE") == b"-ERR", "SAVE into a removed dir")
+        c.call("BGSAVE")
+        info = wait_saves(c, 0)
+        deadline = time.monotonic() + 10
+        while (info[b"rdb_last_bgsave_status"] != b"err"
+               and time.monotonic() < deadline):
+            info = info_dict(c.call("INFO", "persistence"))
+        check(info[b"rdb_last_bgsave_status"] == b"err",
+              "BGSAVE into a removed dir: %r" % info)
+        check(c.call("SHUTDOWN") == b"-ERR Errors trying to SHUTDOWN. "
+              b"Check logs.", "SHUTDOWN whose save fails")
+        s.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        check(s.proc.poll() is None and c.call("PING") == b"+PONG",
+              "SIGTERM whose save fails: the server goes on")
+        c.send(encode("SHUTDOWN", "FORCE"))
+        c.read_until_eof()
+        s.proc.wait(timeout=30)
+        check(s.proc.returncode == 0, "SHUTDOWN FORCE: exit %r"
+              % s.proc.returncode)
+    finally:
+        s.stop()
 
 
 def main():
