@@ -171,7 +171,8 @@ int main(int argc, char** argv) {
     } else if (arg == "--dbfilename" && !val.empty()
                && val.find('/') == std::string_view::npos) {
       env.persist.set_dbfilename(std::string{val});
-    } else if (arg == "--save" && cachet::redis::parse_save_points(val, points)) {
+    } else if (arg == "--save"
+               && cachet::redis::parse_save_points(val, points)) {
       env.persist.set_save_points(points);
     } else {
       return fail("bad option: " + std::string{argv[i]});
@@ -214,7 +215,9 @@ int main(int argc, char** argv) {
   // The dump file, whole and verified, or no start at all: a server that
   // came up empty over a file it could not read would lose it at its next
   // save.
-  if (auto path = env.persist.path(); std::filesystem::exists(path)) {
+  std::error_code absent;
+  if (auto path = env.persist.path();
+      std::filesystem::exists(path, absent) || absent) {
     auto entries = cachet::file2entries<std::string, cachet::redis::value>(path);
     if (!entries) {
       std::cerr << "cachet-redis: cannot load " << path << ": "
@@ -234,7 +237,7 @@ int main(int argc, char** argv) {
               << " keys from " << path << std::endl;
   }
   env.persist.last_save = cachet::redis::now_ms() / 1000;
-  // SHUTDOWN: main's wait ends as for a signal (0: none is 0).
+  // SHUTDOWN ends main's wait as a signal does (byte 0: no signal's number).
   env.shutdown = [] { on_signal(0); };
   auto sup = cachet::redis::start_store(sys, env, slot);
   if (!sup) {
@@ -274,6 +277,9 @@ int main(int argc, char** argv) {
     }
     srv.stop();
   }
+  // A BGSAVE's thread reads the table until it has written: it finishes
+  // before the owner, and the table with it, goes.
+  env.persist.claim();
   caf::anon_send_exit(*sup, caf::exit_reason::user_shutdown);
   sys.await_all_actors_done();
   return status;
