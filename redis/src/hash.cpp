@@ -89,6 +89,9 @@ bool hash_object::set(std::string_view field, std::string_view value,
     heap_ -= heap_of(slot);
     store(slot, value);
     heap_ += heap_of(slot);
+    // As redis: any write checks the count (the limit may have come down).
+    if (pairs_.size() > limits.entries.load(std::memory_order_relaxed))
+      convert();
     return false;
   }
   pairs_.emplace_back(std::string{field}, std::string{value});

@@ -81,6 +81,19 @@ TEST_CASE("a listpack becomes a tree past its limits, for good") {
   for (int i = 0; i < 3; ++i)
     CHECK(by_count.find("f" + std::to_string(i)) != nullptr);
 
+  // Any write checks the count: a limit that came down converts a listpack
+  // on the next update of a field it has, as in redis.
+  hash_object lowered;
+  limits.entries = 4;
+  for (int i = 0; i < 3; ++i)
+    lowered.set("f" + std::to_string(i), "v", limits);
+  limits.entries = 2;
+  CHECK(lowered.listpack());
+  CHECK_FALSE(lowered.set("f0", "w", limits));
+  CHECK_FALSE(lowered.listpack());
+  CHECK(*lowered.find("f0") == "w");
+  limits.entries = 4;
+
   hash_object by_value, by_field;
   by_value.set("f", "12345678", limits);
   CHECK(by_value.listpack());
