@@ -5,9 +5,9 @@
 // `path`; `file2tab(owned, path)` verifies a dump completely and then inserts
 // all of its entries into the owner's table in one atomic batch.
 // `entries2file` and `file2entries` do the same from and to a vector of
-// entries (a point-in-time copy, say, which a walk of a live table is not). Keys and
-// values are written with CAF's binary serializer, so K and V must be
-// inspectable (`inspect` overload, or types CAF knows).
+// entries (a point-in-time copy, say, which a walk of a live table is not).
+// Keys and values are written with CAF's binary serializer, so K and V must
+// be inspectable (`inspect` overload, or types CAF knows).
 //
 // Guarantees:
 // * Crash-safe writes: the dump goes to a temp file next to `path`, is
@@ -157,10 +157,6 @@ caf::error dump_field(caf::binary_serializer& sink, const T& x) {
     return sink(x);
   }
 }
-
-} // namespace detail
-
-namespace detail {
 
 /// The body of a dump of a K -> V table of kind Kind: `walk(visit)` calls
 /// `visit(key, value)` (views or the types themselves) for every entry and

@@ -1,14 +1,14 @@
 // The context of one command and what the command files share: the error
-// texts, argument helpers, and the single-key read, read-modify-write and
-// expiry helpers (internal to cachet-redis: t_string.cpp, db.cpp,
-// expire.cpp, server_commands.cpp, info.cpp, and commands.cpp, which holds
-// the command table and runs each command through a `call`).
+// texts, argument helpers, and the single-key read (of any type, of a
+// string, of a hash), read-modify-write and expiry helpers (internal to
+// cachet-redis: t_string.cpp, t_hash.cpp, db.cpp, expire.cpp,
+// persist.cpp, server_commands.cpp, info.cpp, and commands.cpp, which
+// holds the command table and runs each command through a `call`).
 #pragma once
 
 #include <cctype>
 #include <cstddef>
 #include <cstdint>
-#include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <string>

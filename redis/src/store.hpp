@@ -1,5 +1,7 @@
 // The store of cachet-redis: one public cachet `set` table of string keys,
-// each value carrying its own expiry, plus the server-wide figures INFO shows.
+// each value (a string or a hash, value.hpp) carrying its own expiry, plus
+// the server-wide state: configuration, INFO's figures, the exec gate,
+// eviction and persistence.
 //
 // Connection threads read and write the table directly (direct mode) or ask
 // its owner (message mode); the owner also walks the table removing expired
@@ -23,9 +25,9 @@
 #include "clients.hpp"
 #include "evict.hpp"
 #include "persist.hpp"
-#include "value.hpp"
 #include "stats.hpp"
 #include "transactions.hpp"
+#include "value.hpp"
 
 namespace cachet::redis {
 

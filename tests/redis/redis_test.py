@@ -2119,7 +2119,10 @@ def maxmemory_policies():
         before = c.call("OBJECT", "FREQ", "k0")
         read_keys(c, [0], 200)
         after = c.call("OBJECT", "FREQ", "k0")
-        check(before == 5 and 5 < after < 255,
+        # 5, redis's LFU_INIT_VAL, less one if a minute boundary passed
+        # since the write (the counter decays by the minutes elapsed, as
+        # redis's does).
+        check(before in (4, 5) and before < after < 255,
               "maxmemory: OBJECT FREQ %r, after 200 reads %r" % (before, after))
         check(c.call("OBJECT", "IDLETIME", "k0").startswith(b"-ERR An LFU"),
               "maxmemory: OBJECT IDLETIME under an LFU policy")
