@@ -63,74 +63,64 @@ echo "command: redis-benchmark -t set,get -n $N -c $CLIENTS [-P 16] (rounds: $RO
 echo
 
 declare -A best
-for load in plain P16; do
-  extra=()
-  [[ $load == P16 ]] && extra=(-P 16)
-  for ((r = 0; r < ROUNDS; r++)); do
-    for s in "${servers[@]}"; do
-      out=$(redis-benchmark -p "${port[$s]}" -t set,get -n "$N" -c "$CLIENTS" \
-              "${extra[@]}" --csv)
-      for t in SET GET; do
-        rps=$(echo "$out" | awk -F'","' -v t="$t" '$1 == "\"" t {print $2}')
-        key="$load/$s/$t"
-        if [[ -z ${best[$key]:-} ]] || awk "BEGIN{exit !($rps > ${best[$key]})}"; then
-          best[$key]=$rps
-        fi
+
+# Runs `$1 PORT [-P 16]` (which prints "TEST REQ/S" lines) for each load
+# and server, ROUNDS times with the servers alternating, keeping the best
+# of each test in best[load/server/test]; then prints the table of tests
+# $2 and $3 with their ratios to redis-server.
+measure() {
+  local run=$1 load r s t rps key line
+  for load in plain P16; do
+    local extra=()
+    [[ $load == P16 ]] && extra=(-P 16)
+    for ((r = 0; r < ROUNDS; r++)); do
+      for s in "${servers[@]}"; do
+        while read -r t rps; do
+          key="$load/$s/$t"
+          if [[ -z ${best[$key]:-} ]] \
+             || awk "BEGIN{exit !($rps > ${best[$key]})}"; then
+            best[$key]=$rps
+          fi
+        done < <("$run" "${port[$s]}" "${extra[@]}")
       done
     done
   done
-done
-
-printf '%-10s %-15s %14s %8s %14s %8s\n' load server "SET req/s" ratio "GET req/s" ratio
-for load in plain P16; do
-  for s in "${servers[@]}"; do
-    line=$(printf '%-10s %-15s' "$([[ $load == P16 ]] && echo '-P 16' || echo '-P 1')" "$s")
-    for t in SET GET; do
-      v=${best[$load/$s/$t]}
-      ref=${best[$load/redis-server/$t]}
-      line+=$(awk -v v="$v" -v r="$ref" 'BEGIN{printf " %14.0f %7.2fx", v, v/r}')
+  printf '%-10s %-15s %14s %8s %14s %8s\n' load server "$2 req/s" ratio \
+    "$3 req/s" ratio
+  for load in plain P16; do
+    for s in "${servers[@]}"; do
+      line=$(printf '%-10s %-15s' \
+               "$([[ $load == P16 ]] && echo '-P 16' || echo '-P 1')" "$s")
+      for t in "$2" "$3"; do
+        line+=$(awk -v v="${best[$load/$s/$t]}" \
+                    -v r="${best[$load/redis-server/$t]}" \
+                    'BEGIN{printf " %14.0f %7.2fx", v, v/r}')
+      done
+      echo "$line"
     done
-    echo "$line"
   done
-done
+}
+
+# redis-benchmark --csv's rows as "TEST REQ/S".
+rows() { awk -F'","' 'NR > 1 {gsub(/"/, "", $1); print $1, $2}'; }
+
+set_get() {
+  redis-benchmark -p "$1" -t set,get -n "$N" -c "$CLIENTS" "${@:2}" --csv | rows
+}
+measure set_get SET GET
 
 # Hashes: HSET grows one hash to FIELDS fields (redis-benchmark's myhash,
 # a hashtable in both servers), then HGET reads them; same rounds.
 FIELDS=${FIELDS:-100000}
+hset_hget() {
+  redis-benchmark -p "$1" -t hset -r "$FIELDS" -n "$N" -c "$CLIENTS" "${@:2}" \
+    --csv | rows
+  redis-benchmark -p "$1" -r "$FIELDS" -n "$N" -c "$CLIENTS" "${@:2}" --csv \
+    hget myhash element:__rand_int__ | rows | sed 's/^hget [^ ]* [^ ]*/HGET/'
+}
 echo
 echo "hashes: redis-benchmark -t hset -r $FIELDS, then 'hget myhash element:__rand_int__', -n $N -c $CLIENTS [-P 16] (best of $ROUNDS):"
-declare -A hbest
-for load in plain P16; do
-  extra=()
-  [[ $load == P16 ]] && extra=(-P 16)
-  for ((r = 0; r < ROUNDS; r++)); do
-    for s in "${servers[@]}"; do
-      hset=$(redis-benchmark -p "${port[$s]}" -t hset -r "$FIELDS" -n "$N" \
-               -c "$CLIENTS" "${extra[@]}" --csv | awk -F'","' 'NR == 2 {print $2}')
-      hget=$(redis-benchmark -p "${port[$s]}" -r "$FIELDS" -n "$N" \
-               -c "$CLIENTS" "${extra[@]}" --csv \
-               hget myhash element:__rand_int__ | awk -F'","' 'NR == 2 {print $2}')
-      for t in HSET HGET; do
-        v=$([[ $t == HSET ]] && echo "$hset" || echo "$hget")
-        key="$load/$s/$t"
-        if [[ -z ${hbest[$key]:-} ]] || awk "BEGIN{exit !($v > ${hbest[$key]})}"; then
-          hbest[$key]=$v
-        fi
-      done
-    done
-  done
-done
-printf '%-10s %-15s %14s %8s %14s %8s\n' load server "HSET req/s" ratio "HGET req/s" ratio
-for load in plain P16; do
-  for s in "${servers[@]}"; do
-    line=$(printf '%-10s %-15s' "$([[ $load == P16 ]] && echo '-P 16' || echo '-P 1')" "$s")
-    for t in HSET HGET; do
-      line+=$(awk -v v="${hbest[$load/$s/$t]}" -v r="${hbest[$load/redis-server/$t]}" \
-                'BEGIN{printf " %14.0f %7.2fx", v, v/r}')
-    done
-    echo "$line"
-  done
-done
+measure hset_hget HSET HGET
 
 used_memory() {
   redis-cli -p "$1" INFO memory | awk -F: '/^used_memory:/ {print $2+0}'

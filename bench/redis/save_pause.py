@@ -15,7 +15,6 @@ env:   SAVE_KEYS (1000000), SAVE_ROUNDS (3)
 """
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,54 +22,10 @@ import tempfile
 import threading
 import time
 
+from resp_client import Conn, free_port
+
 KEYS = int(os.environ.get("SAVE_KEYS", 1000000))
 ROUNDS = int(os.environ.get("SAVE_ROUNDS", 3))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Conn:
-    def __init__(self, port):
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                self.sock = socket.create_connection(("127.0.0.1", port), 30)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        self.buf = b""
-
-    def line(self):
-        while b"\r\n" not in self.buf:
-            data = self.sock.recv(1 << 16)
-            if not data:
-                raise EOFError
-            self.buf += data
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line
-
-    def reply(self):
-        line = self.line()
-        if line[:1] == b"$":
-            n = int(line[1:])
-            while len(self.buf) < n + 2:
-                self.buf += self.sock.recv(1 << 16)
-            v, self.buf = self.buf[:n], self.buf[n + 2:]
-            return v
-        return line
-
-    def call(self, *args):
-        out = b"*%d\r\n" % len(args)
-        for a in args:
-            out += b"$%d\r\n%s\r\n" % (len(a), a)
-        self.sock.sendall(out)
-        return self.reply()
 
 
 def in_progress(c):

@@ -267,17 +267,17 @@ struct call {
     return live;
   }
 
-  /// `read` for a command on strings: `f(const std::string& bytes)` if the
-  /// key holds a live string. Whether it did; nullopt once an error is
-  /// replied (the store failed, or WRONGTYPE: the key holds another type).
+  /// `read` for a command on one type: `f(const value&)` if the key holds
+  /// a live value of it (a hash if `hash`, else a string). Whether it did;
+  /// nullopt once an error is replied (the store failed, or WRONGTYPE: the
+  /// key holds the other type).
   template <class F>
-  std::optional<bool> read_string(std::string_view key, F&& f) {
+  std::optional<bool> read_typed(std::string_view key, bool hash, F&& f) {
     bool wrong = false;
     auto found = read(key, [&](const value& v) {
-      if (v.is_string())
-        f(v.bytes);
-      else
-        wrong = true;
+      wrong = v.is_string() == hash;
+      if (!wrong)
+        f(v);
     });
     if (!ok(found))
       return std::nullopt;
@@ -288,26 +288,20 @@ struct call {
     return *found;
   }
 
-  /// `read` for a command on hashes: `f(const hash_object&)` under the
-  /// hash's shared lock, as read_string.
+  /// read_typed for strings: `f(const std::string& bytes)`.
+  template <class F>
+  std::optional<bool> read_string(std::string_view key, F&& f) {
+    return read_typed(key, false, [&](const value& v) { f(v.bytes); });
+  }
+
+  /// read_typed for hashes: `f(const hash_object&)` under the hash's
+  /// shared lock.
   template <class F>
   std::optional<bool> read_hash(std::string_view key, F&& f) {
-    bool wrong = false;
-    auto found = read(key, [&](const value& v) {
-      if (v.is_string()) {
-        wrong = true;
-        return;
-      }
+    return read_typed(key, true, [&](const value& v) {
       std::shared_lock<std::shared_mutex> guard{v.hash->mutex()};
       f(std::as_const(*v.hash));
     });
-    if (!ok(found))
-      return std::nullopt;
-    if (wrong) {
-      wrong_type();
-      return std::nullopt;
-    }
-    return *found;
   }
 
   /// `upsert` for a command that edits a string: a live key of another

@@ -196,6 +196,29 @@ void random_fields(call& c, const hash_object& h, std::int64_t count,
   }
 }
 
+/// HINCRBY's and HINCRBYFLOAT's read-modify-write of a field kept as
+/// text: `next(field or null, text)` puts the new value's text in `text`,
+/// or returns the error to reply. True if the new value was stored.
+template <class Next>
+bool update_field(call& c, Next next, std::string& text) {
+  std::string_view failure;
+  bool done = edit_hash(c, c.argv[1], [&](hash_object& h) {
+    failure = next(h.find(c.argv[2]), text);
+    if (!failure.empty())
+      return false;
+    h.set(c.argv[2], text, c.env.listpack);
+    return true;
+  });
+  if (!done)
+    return false;
+  if (!failure.empty()) {
+    c.error(failure);
+    return false;
+  }
+  c.wrote(c.argv[1]);
+  return true;
+}
+
 } // namespace
 
 void cmd_hset(call& c) {
@@ -313,28 +336,22 @@ void cmd_hincrby(call& c) {
   std::int64_t incr = 0;
   if (!c.integer_arg(c.argv[3], incr))
     return;
-  std::string_view failure;
   std::int64_t result = 0;
-  bool done = edit_hash(c, c.argv[1], [&](hash_object& h) {
-    failure = {};
+  std::string text;
+  auto next = [&](const std::string* v,
+                  std::string& out) -> std::string_view {
     std::int64_t cur = 0;
-    if (auto* v = h.find(c.argv[2]); v != nullptr && !parse_ll(*v, cur))
-      failure = "ERR hash value is not an integer";
-    else if ((incr < 0 && cur < 0 && incr < LLONG_MIN - cur)
-             || (incr > 0 && cur > 0 && incr > LLONG_MAX - cur))
-      failure = "ERR increment or decrement would overflow";
-    if (!failure.empty())
-      return false;
+    if (v != nullptr && !parse_ll(*v, cur))
+      return "ERR hash value is not an integer";
+    if ((incr < 0 && cur < 0 && incr < LLONG_MIN - cur)
+        || (incr > 0 && cur > 0 && incr > LLONG_MAX - cur))
+      return "ERR increment or decrement would overflow";
     result = cur + incr;
-    h.set(c.argv[2], ll_text(result), c.env.listpack);
-    return true;
-  });
-  if (!done)
-    return;
-  if (!failure.empty())
-    return c.error(failure);
-  c.wrote(c.argv[1]);
-  reply::integer(c.out, result);
+    out = ll_text(result);
+    return {};
+  };
+  if (update_field(c, next, text))
+    reply::integer(c.out, result);
 }
 
 void cmd_hincrbyfloat(call& c) {
@@ -343,27 +360,20 @@ void cmd_hincrbyfloat(call& c) {
     return c.error("ERR value is not a valid float");
   if (std::isinf(incr))
     return c.error("ERR value is NaN or Infinity");
-  std::string_view failure;
   std::string text;
-  bool done = edit_hash(c, c.argv[1], [&](hash_object& h) {
-    failure = {};
+  auto next = [&](const std::string* v,
+                  std::string& out) -> std::string_view {
     long double cur = 0;
-    if (auto* v = h.find(c.argv[2]); v != nullptr && !parse_ld(*v, cur))
-      failure = "ERR hash value is not a float";
-    else if (cur += incr; std::isnan(cur) || std::isinf(cur))
-      failure = "ERR increment would produce NaN or Infinity";
-    if (!failure.empty())
-      return false;
-    text = format_ld(cur);
-    h.set(c.argv[2], text, c.env.listpack);
-    return true;
-  });
-  if (!done)
-    return;
-  if (!failure.empty())
-    return c.error(failure);
-  c.wrote(c.argv[1]);
-  reply::bulk(c.out, text);
+    if (v != nullptr && !parse_ld(*v, cur))
+      return "ERR hash value is not a float";
+    cur += incr;
+    if (std::isnan(cur) || std::isinf(cur))
+      return "ERR increment would produce NaN or Infinity";
+    out = format_ld(cur);
+    return {};
+  };
+  if (update_field(c, next, text))
+    reply::bulk(c.out, text);
 }
 
 // HSCAN key cursor [MATCH pattern] [COUNT count]: redis's order of checks

@@ -148,7 +148,7 @@ TEST_CASE("at(i) walks a tree in its iteration order") {
   CHECK(distinct.size() == 300);
 }
 
-TEST_CASE("clone copies the fields; memory follows what they hold") {
+TEST_CASE("clone copies the fields, and memory follows what they hold") {
   listpack_limits limits;
   for (std::size_t entries : {std::size_t{512}, std::size_t{0}}) {
     limits.entries = entries;
