@@ -371,6 +371,14 @@ bool parse_ld(std::string_view s, long double& out);
 /// redis's ld2string(LD_STR_HUMAN): 17 decimals, trailing zeros dropped.
 std::string format_ld(long double v);
 
+/// INCRBY's and HINCRBY's sum: `cur + incr` in `sum`, or redis's error.
+std::string_view add_ll(std::int64_t cur, std::int64_t incr,
+                        std::int64_t& sum);
+
+/// INCRBYFLOAT's and HINCRBYFLOAT's sum: `cur + incr` as text in `text`,
+/// or redis's error.
+std::string_view add_ld(long double cur, long double incr, std::string& text);
+
 /// redis's parseScanCursorOrReply: a decimal unsigned long, strtoul's way
 /// (so "-1" is the largest cursor), no leading space, nothing after.
 bool parse_cursor(std::string_view text, std::uint64_t& cursor);

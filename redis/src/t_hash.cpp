@@ -343,12 +343,10 @@ void cmd_hincrby(call& c) {
     std::int64_t cur = 0;
     if (v != nullptr && !parse_ll(*v, cur))
       return "ERR hash value is not an integer";
-    if ((incr < 0 && cur < 0 && incr < LLONG_MIN - cur)
-        || (incr > 0 && cur > 0 && incr > LLONG_MAX - cur))
-      return "ERR increment or decrement would overflow";
-    result = cur + incr;
-    out = ll_text(result);
-    return {};
+    auto failure = add_ll(cur, incr, result);
+    if (failure.empty())
+      out = ll_text(result);
+    return failure;
   };
   if (update_field(c, next, text))
     reply::integer(c.out, result);
@@ -366,11 +364,7 @@ void cmd_hincrbyfloat(call& c) {
     long double cur = 0;
     if (v != nullptr && !parse_ld(*v, cur))
       return "ERR hash value is not a float";
-    cur += incr;
-    if (std::isnan(cur) || std::isinf(cur))
-      return "ERR increment would produce NaN or Infinity";
-    out = format_ld(cur);
-    return {};
+    return add_ld(cur, incr, out);
   };
   if (update_field(c, next, text))
     reply::bulk(c.out, text);

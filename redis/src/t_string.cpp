@@ -56,6 +56,23 @@ std::string format_ld(long double v) {
   return std::string(buf, static_cast<std::size_t>(len));
 }
 
+std::string_view add_ll(std::int64_t cur, std::int64_t incr,
+                        std::int64_t& sum) {
+  if ((incr < 0 && cur < 0 && incr < LLONG_MIN - cur)
+      || (incr > 0 && cur > 0 && incr > LLONG_MAX - cur))
+    return "ERR increment or decrement would overflow";
+  sum = cur + incr;
+  return {};
+}
+
+std::string_view add_ld(long double cur, long double incr, std::string& text) {
+  cur += incr;
+  if (std::isnan(cur) || std::isinf(cur))
+    return "ERR increment would produce NaN or Infinity";
+  text = format_ld(cur);
+  return {};
+}
+
 namespace {
 
 // -- SET's options ------------------------------------------------------------
@@ -252,12 +269,10 @@ void incr_by(call& c, std::int64_t incr) {
     std::int64_t cur = 0;
     if (live && !parse_ll(bytes, cur))
       return not_integer;
-    if ((incr < 0 && cur < 0 && incr < LLONG_MIN - cur)
-        || (incr > 0 && cur > 0 && incr > LLONG_MAX - cur))
-      return "ERR increment or decrement would overflow";
-    result = cur + incr;
-    out = ll_text(result);
-    return {};
+    auto failure = add_ll(cur, incr, result);
+    if (failure.empty())
+      out = ll_text(result);
+    return failure;
   };
   if (update_number(c, next, text))
     reply::integer(c.out, result);
@@ -606,11 +621,7 @@ void cmd_incrbyfloat(call& c) {
     long double cur = 0, incr = 0;
     if ((live && !parse_ld(bytes, cur)) || !parse_ld(c.argv[2], incr))
       return "ERR value is not a valid float";
-    cur += incr;
-    if (std::isnan(cur) || std::isinf(cur))
-      return "ERR increment would produce NaN or Infinity";
-    out = format_ld(cur);
-    return {};
+    return add_ld(cur, incr, out);
   };
   if (update_number(c, next, text))
     reply::bulk(c.out, text);
