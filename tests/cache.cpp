@@ -6,6 +6,7 @@
 #include <atomic>
 #include <future>
 #include <map>
+#include <random>
 #include <stdexcept>
 #include <thread>
 
@@ -272,6 +273,65 @@ TEST_CASE_METHOD(cache_fixture, "S3-FIFO keeps hot entries through a scan, "
   };
   CHECK(survivors(cachet::eviction_policy::s3fifo) == 50);
   CHECK(survivors(cachet::eviction_policy::lru) == 0);
+}
+
+TEST_CASE("S3-FIFO's ghost queue keeps a hash from its latest add until "
+          "capacity adds later or its take") {
+  // Against a model: the adds in order, the first still remembered, each
+  // untaken hash's latest add. Hashes below 2^32 have distinct fingerprints.
+  cachet::detail::ghost_fifo ghost;
+  std::vector<std::uint64_t> adds;
+  std::size_t first = 0;
+  std::map<std::uint64_t, std::size_t> latest; // hash -> index in adds
+  std::size_t cap = 64;
+  ghost.set_capacity(cap);
+  auto forget_beyond_cap = [&] {
+    if (adds.size() - first > cap)
+      first = adds.size() - cap;
+  };
+  auto member = [&](std::uint64_t h) {
+    auto i = latest.find(h);
+    return i != latest.end() && i->second >= first;
+  };
+  auto members = [&] {
+    std::size_t n = 0;
+    for (auto& [h, i] : latest)
+      n += member(h) ? 1 : 0;
+    return n;
+  };
+  std::mt19937_64 rng{7};
+  std::size_t taken = 0;
+  for (int step = 0; step < 20000; ++step) {
+    auto h = 1 + rng() % 300;
+    switch (rng() % 8) {
+      case 0: { // take: true exactly for members, which then leave
+        bool expected = member(h);
+        REQUIRE(ghost.take(h) == expected);
+        if (expected) {
+          latest.erase(h);
+          ++taken;
+        }
+        break;
+      }
+      case 1:
+        if (step % 50 == 0) { // a new capacity keeps the newest adds
+          cap = 1 + rng() % 200;
+          ghost.set_capacity(cap);
+          forget_beyond_cap();
+        }
+        break;
+      default:
+        ghost.add(h);
+        adds.push_back(h);
+        latest[h] = adds.size() - 1;
+        forget_beyond_cap();
+    }
+    REQUIRE(ghost.size() == members());
+  }
+  CHECK(taken > 100); // the takes did hit members
+  ghost.clear();
+  CHECK(ghost.size() == 0);
+  CHECK_FALSE(ghost.take(adds.back()));
 }
 
 TEST_CASE_METHOD(cache_fixture, "removal causes: explicit and replaced") {

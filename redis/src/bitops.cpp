@@ -39,12 +39,14 @@ void cmd_setbit(call& c) {
   bool done = c.upsert_string(c.argv[1], [&](value& v, bool live) {
     if (!live)
       v = value{};
-    if (v.bytes.size() <= byte)
-      v.bytes.resize(byte + 1, '\0');
-    auto& b = reinterpret_cast<unsigned char&>(v.bytes[byte]);
+    std::string bytes{v.bytes()};
+    if (bytes.size() <= byte)
+      bytes.resize(byte + 1, '\0');
+    auto& b = reinterpret_cast<unsigned char&>(bytes[byte]);
     old = (b & mask) != 0 ? 1 : 0;
     b = bit == "1" ? static_cast<unsigned char>(b | mask)
                    : static_cast<unsigned char>(b & ~mask);
+    v.set_bytes(bytes);
     return true;
   });
   if (!done)
@@ -59,7 +61,7 @@ void cmd_getbit(call& c) {
     return;
   auto byte = static_cast<std::size_t>(offset >> 3);
   int bit = 0;
-  auto found = c.read_string(c.argv[1], [&](const std::string& bytes) {
+  auto found = c.read_string(c.argv[1], [&](std::string_view bytes) {
     if (byte < bytes.size())
       bit = (static_cast<unsigned char>(bytes[byte]) >> (7 - (offset & 7)))
             & 1;
@@ -73,7 +75,7 @@ void cmd_getbit(call& c) {
 void cmd_bitcount(call& c) {
   std::string bytes;
   auto found
-    = c.read_string(c.argv[1], [&](const std::string& b) { bytes = b; });
+    = c.read_string(c.argv[1], [&](std::string_view b) { bytes = b; });
   if (!found)
     return;
   if (!*found)

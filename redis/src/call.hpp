@@ -288,10 +288,10 @@ struct call {
     return *found;
   }
 
-  /// read_typed for strings: `f(const std::string& bytes)`.
+  /// read_typed for strings: `f(std::string_view bytes)`.
   template <class F>
   std::optional<bool> read_string(std::string_view key, F&& f) {
-    return read_typed(key, false, [&](const value& v) { f(v.bytes); });
+    return read_typed(key, false, [&](const value& v) { f(v.bytes()); });
   }
 
   /// read_typed for hashes: `f(const hash_object&)` under the hash's
@@ -299,8 +299,8 @@ struct call {
   template <class F>
   std::optional<bool> read_hash(std::string_view key, F&& f) {
     return read_typed(key, true, [&](const value& v) {
-      std::shared_lock<std::shared_mutex> guard{v.hash->mutex()};
-      f(std::as_const(*v.hash));
+      std::shared_lock<std::shared_mutex> guard{v.hash()->mutex()};
+      f(std::as_const(*v.hash()));
     });
   }
 
@@ -315,7 +315,7 @@ struct call {
       if (wrong)
         return false;
       if (!live)
-        v.hash.reset();
+        v.set_bytes({});
       return f(v, live);
     });
     if (done && wrong)

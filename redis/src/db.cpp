@@ -239,8 +239,8 @@ void cmd_copy(call& c) {
     auto found = c.read(src, [&](const value& v) {
       got = v;
       if (!v.is_string()) { // the copy's fields are its own
-        std::shared_lock<std::shared_mutex> guard{v.hash->mutex()};
-        got->hash = v.hash->clone();
+        std::shared_lock<std::shared_mutex> guard{v.hash()->mutex()};
+        got->set_hash(v.hash()->clone());
       }
     });
     if (!c.ok(found))

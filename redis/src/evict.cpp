@@ -35,10 +35,11 @@ constexpr double lfu_log_factor = 10;
 constexpr std::uint32_t lfu_decay_minutes = 1;
 constexpr std::uint8_t lfu_init = 5;
 
-/// Bytes a key costs besides its key and value bytes and its slot: the
-/// table's entry and node (218 B per key of 16 bytes with a value of 100,
-/// measured by bench-redis.sh: about 90 besides the bytes' heap blocks).
-constexpr std::size_t entry_overhead = 90;
+/// Bytes a key costs besides its key, its value's block and its slot: the
+/// table's entry and node, and what malloc adds (204 B per key of 16 bytes
+/// with a value of 100, measured by bench-redis.sh: 87 besides the key and
+/// the value's 101-byte block).
+constexpr std::size_t entry_overhead = 87;
 
 /// Evictions by one thread after which it frees what it retired. The
 /// table frees a removed value only once no reader can hold it, and a
@@ -258,8 +259,9 @@ slot_ptr evictor::make_slot(std::string_view key) const {
   if (!tracking())
     return nullptr;
   auto s = slot_ptr::adopt(key_slot::make(key));
-  s->access.store(clock_now(), std::memory_order_relaxed);
-  s->lfu.store(minutes_now() << 8 | lfu_init, std::memory_order_relaxed);
+  s->clock.store(lfu_policy(policy()) ? minutes_now() << 8 | lfu_init
+                                       : clock_now(),
+                 std::memory_order_relaxed);
   return s;
 }
 
@@ -318,14 +320,14 @@ void evictor::hit(key_slot& s) noexcept {
         if (double(next_random() >> 11) * 0x1.0p-53 < p)
           ++count;
       }
-      s.lfu.store(minutes_now() << 8 | count, std::memory_order_relaxed);
+      s.clock.store(minutes_now() << 8 | count, std::memory_order_relaxed);
       break;
     }
     default: {
       auto now = clock_now();
       // Only a changed clock is written: a hot key's line stays shared.
-      if (s.access.load(std::memory_order_relaxed) != now)
-        s.access.store(now, std::memory_order_relaxed);
+      if (s.clock.load(std::memory_order_relaxed) != now)
+        s.clock.store(now, std::memory_order_relaxed);
       break;
     }
   }
@@ -366,7 +368,7 @@ void evictor::resize() {
 }
 
 std::uint8_t evictor::lfu_count(const key_slot& s) noexcept {
-  auto packed = s.lfu.load(std::memory_order_relaxed);
+  auto packed = s.clock.load(std::memory_order_relaxed);
   auto then = packed >> 8;
   std::uint32_t count = packed & 0xff;
   auto now = minutes_now();
@@ -378,7 +380,7 @@ std::uint8_t evictor::lfu_count(const key_slot& s) noexcept {
 
 std::uint32_t evictor::idle_seconds(const key_slot& s) noexcept {
   auto now = clock_now();
-  auto then = s.access.load(std::memory_order_relaxed);
+  auto then = s.clock.load(std::memory_order_relaxed);
   return now >= then ? now - then : 0;
 }
 
@@ -390,10 +392,10 @@ std::int64_t key_memory(std::string_view key, const value& v) {
   auto slot = v.slot != nullptr ? sizeof(key_slot) + key.size() : 0;
   std::size_t fields = 0;
   if (!v.is_string()) {
-    std::shared_lock<std::shared_mutex> guard{v.hash->mutex()};
-    fields = v.hash->memory();
+    std::shared_lock<std::shared_mutex> guard{v.hash()->mutex()};
+    fields = v.hash()->memory();
   }
-  return static_cast<std::int64_t>(key.size() + v.bytes.capacity()
+  return static_cast<std::int64_t>(key.size() + v.block_size()
                                    + entry_overhead + slot + fields);
 }
 

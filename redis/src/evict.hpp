@@ -52,6 +52,12 @@ enum class maxmemory_policy : std::uint8_t {
 /// redis's name of `p` ("allkeys-lru").
 std::string_view policy_name(maxmemory_policy p);
 
+/// Whether `p` counts accesses (redis's LFU) rather than their time.
+inline bool lfu_policy(maxmemory_policy p) {
+  return p == maxmemory_policy::allkeys_lfu
+         || p == maxmemory_policy::volatile_lfu;
+}
+
 /// The policy named `name` (any case), if any.
 std::optional<maxmemory_policy> parse_policy(std::string_view name);
 
@@ -65,8 +71,8 @@ inline constexpr std::string_view policy_names
     "allkeys-lru, allkeys-lfu, allkeys-random, allkeys-s3fifo, noeviction";
 
 /// A key's eviction bookkeeping, in one allocation with a copy of the key
-/// (about 40 bytes and the key's): the fields the cache layer's policies
-/// use, redis's access clock and LFU counter for the sampled ones, and a
+/// (32 bytes and the key's): the fields the cache layer's policies use,
+/// redis's access clock or LFU counter for the sampled ones, and a
 /// reference count (values that carry the slot, and the queues while it is
 /// linked there).
 struct key_slot {
@@ -89,10 +95,12 @@ struct key_slot {
   /// Every key weighs one: the queues count keys.
   static constexpr std::uint64_t weight = 1;
   // -- sampling -------------------------------------------------------------
-  /// Seconds of the LRU clock at the last access.
-  std::atomic<std::uint32_t> access{0};
-  /// redis's LFU: minutes of the last decrement << 8 | counter.
-  std::atomic<std::uint32_t> lfu{0};
+  /// As redis's 24-bit `lru` field, one word for either use: under an LFU
+  /// policy, minutes of the last decrement << 8 | counter (redis's LFU);
+  /// under any other, seconds of the LRU clock at the last access. A
+  /// policy change reinterprets it, as in redis. One word keeps the slot at
+  /// 32 bytes: with a key of up to 24 bytes, a 64-byte block of malloc's.
+  std::atomic<std::uint32_t> clock{0};
   // -- ownership ------------------------------------------------------------
   std::atomic<std::uint32_t> refs{1};
   std::uint32_t key_size = 0;

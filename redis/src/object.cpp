@@ -57,18 +57,14 @@ void help(call& c, const std::string_view (&lines)[N]) {
 
 std::string_view encoding_of(const value& v) {
   if (!v.is_string()) {
-    std::shared_lock<std::shared_mutex> guard{v.hash->mutex()};
-    return v.hash->listpack() ? "listpack" : "hashtable";
+    std::shared_lock<std::shared_mutex> guard{v.hash()->mutex()};
+    return v.hash()->listpack() ? "listpack" : "hashtable";
   }
+  auto bytes = v.bytes();
   std::int64_t x = 0;
-  if (v.bytes.size() <= 20 && parse_ll(v.bytes, x))
+  if (bytes.size() <= 20 && parse_ll(bytes, x))
     return "int";
-  return v.bytes.size() <= 44 ? "embstr" : "raw";
-}
-
-bool lfu_policy(maxmemory_policy p) {
-  return p == maxmemory_policy::allkeys_lfu
-         || p == maxmemory_policy::volatile_lfu;
+  return bytes.size() <= 44 ? "embstr" : "raw";
 }
 
 /// The key's value, if live (without counting an access, as redis's OBJECT
@@ -105,7 +101,7 @@ void cmd_object(call& c) {
     if (!c.subcommand("object|refcount", 3) || !lookup(c, got))
       return;
     std::int64_t x = 0;
-    bool shared = encoding_of(*got) == "int" && parse_ll(got->bytes, x)
+    bool shared = encoding_of(*got) == "int" && parse_ll(got->bytes(), x)
                   && x >= 0 && x < 10000
                   && !(bounded
                        && (lfu_policy(policy)

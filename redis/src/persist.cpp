@@ -185,8 +185,8 @@ caf::error take_image(store_table& tab, server_env& env, image& img) {
       return;
     }
     auto& copy = img.hashes.emplace_back(value::string({}, v.expire_at));
-    std::shared_lock<std::shared_mutex> guard{v.hash->mutex()};
-    copy.hash = v.hash->clone();
+    std::shared_lock<std::shared_mutex> guard{v.hash()->mutex()};
+    copy.set_hash(v.hash()->clone());
     img.entries.emplace_back(k, &copy);
   });
   return walked ? caf::error{} : std::move(walked.error());

@@ -46,31 +46,34 @@ template <class Inspector>
 std::enable_if_t<Inspector::reads_state, typename Inspector::result_type>
 inspect(Inspector& f, value& x) {
   bool is_hash = !x.is_string();
+  std::string bytes{x.bytes()};
   std::vector<std::pair<std::string, std::string>> fields;
   if (is_hash) {
-    std::shared_lock<std::shared_mutex> guard{x.hash->mutex()};
-    fields.reserve(x.hash->size());
-    x.hash->for_each([&](const std::string& k, const std::string& v) {
+    std::shared_lock<std::shared_mutex> guard{x.hash()->mutex()};
+    fields.reserve(x.hash()->size());
+    x.hash()->for_each([&](const std::string& k, const std::string& v) {
       fields.emplace_back(k, v);
     });
   }
-  return f(x.bytes, x.expire_at, is_hash, fields);
+  return f(bytes, x.expire_at, is_hash, fields);
 }
 
 template <class Inspector>
 std::enable_if_t<Inspector::writes_state, typename Inspector::result_type>
 inspect(Inspector& f, value& x) {
   bool is_hash = false;
+  std::string bytes;
   std::vector<std::pair<std::string, std::string>> fields;
-  if (auto err = f(x.bytes, x.expire_at, is_hash, fields))
+  if (auto err = f(bytes, x.expire_at, is_hash, fields))
     return err;
-  x.hash.reset();
   if (is_hash) {
     static const listpack_limits defaults;
     hash_ptr h{new hash_object};
     for (auto& [k, v] : fields)
       h->set(k, v, defaults);
-    x.hash = std::move(h);
+    x.set_hash(std::move(h));
+  } else {
+    x.set_bytes(bytes);
   }
   return {};
 }

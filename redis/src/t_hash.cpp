@@ -39,8 +39,8 @@ bool edit_hash(call& c, std::string_view key, Edit&& edit) {
       return false;
     wrong = v.is_string();
     if (!wrong) {
-      hash_lock guard{v.hash->mutex()};
-      edit(*v.hash);
+      hash_lock guard{v.hash()->mutex()};
+      edit(*v.hash());
       edited = true;
     }
     return false;
@@ -57,14 +57,14 @@ bool edit_hash(call& c, std::string_view key, Edit&& edit) {
     if (wrong)
       return false;
     if (live) {
-      hash_lock guard{v.hash->mutex()};
-      return edit(*v.hash);
+      hash_lock guard{v.hash()->mutex()};
+      return edit(*v.hash());
     }
     hash_ptr fresh{new hash_object};
     if (!edit(*fresh))
       return false; // an expired value stays as it was, and reads as absent
     v = value{};
-    v.hash = std::move(fresh);
+    v.set_hash(std::move(fresh));
     return true;
   });
   if (done && wrong)
@@ -293,10 +293,10 @@ void cmd_hdel(call& c) {
     wrong = v.is_string();
     if (wrong)
       return false;
-    hash_lock guard{v.hash->mutex()};
+    hash_lock guard{v.hash()->mutex()};
     for (std::size_t i = 2; i < c.argv.size(); ++i)
-      deleted += v.hash->erase(c.argv[i]) ? 1 : 0;
-    if (v.hash->size() != 0)
+      deleted += v.hash()->erase(c.argv[i]) ? 1 : 0;
+    if (v.hash()->size() != 0)
       return false;
     gone = v.slot;
     return true;

@@ -184,7 +184,7 @@ bool set_value(call& c, std::string_view key, std::string_view val,
       && !c.env.evict.tracking()) {
     // The plain SET: one insert, key and value copied once into the table.
     // (Under maxmemory it goes through upsert, which keeps the key's slot.)
-    if (!c.ok(c.tab().insert(key, value::string(std::string{val}, at)))) {
+    if (!c.ok(c.tab().insert(key, value::string(val, at)))) {
       failed = true;
       return false;
     }
@@ -201,7 +201,7 @@ bool set_value(call& c, std::string_view key, std::string_view val,
       return false;
     if (old != nullptr) {
       if (live)
-        *old = v.bytes;
+        *old = std::string{v.bytes()};
       else
         old->reset();
     }
@@ -210,8 +210,7 @@ bool set_value(call& c, std::string_view key, std::string_view val,
     if ((flags & f_xx) && !live)
       return false;
     v.expire_at = (flags & f_keepttl) && live ? v.expire_at : at;
-    v.hash.reset();
-    v.bytes.assign(val.data(), val.size());
+    v.set_bytes(val);
     stored = true;
     return true;
   });
@@ -243,12 +242,12 @@ template <class Next>
 bool update_number(call& c, Next next, std::string& text) {
   std::string_view failure;
   bool done = c.upsert_string(c.argv[1], [&](value& v, bool live) {
-    failure = next(std::string_view{v.bytes}, live, text);
+    failure = next(v.bytes(), live, text);
     if (!failure.empty())
       return false;
     if (!live)
       v.expire_at = 0;
-    v.bytes = text;
+    v.set_bytes(text);
     return true;
   });
   if (!done)
@@ -282,7 +281,7 @@ void incr_by(call& c, std::int64_t incr) {
 
 void cmd_get(call& c) {
   auto found = c.read_string(
-    c.argv[1], [&](const std::string& bytes) { reply::bulk(c.out, bytes); });
+    c.argv[1], [&](std::string_view bytes) { reply::bulk(c.out, bytes); });
   if (!found)
     return;
   if (*found) {
@@ -366,7 +365,7 @@ void cmd_getdel(call& c) {
     return c.null();
   }
   c.wrote(c.argv[1]);
-  reply::bulk(c.out, taken->bytes);
+  reply::bulk(c.out, taken->bytes());
 }
 
 void cmd_getex(call& c) {
@@ -379,7 +378,7 @@ void cmd_getex(call& c) {
   // As redis: the options' names first, then the key (absent: nil), then
   // the expire time's value.
   if (flags & any_expire) {
-    auto found = c.read_string(key, [](const std::string&) {});
+    auto found = c.read_string(key, [](std::string_view) {});
     if (!found)
       return;
     if (!*found)
@@ -389,7 +388,7 @@ void cmd_getex(call& c) {
   }
   if (!(flags & (any_expire | f_persist))) {
     auto found = c.read_string(
-      key, [&](const std::string& bytes) { reply::bulk(c.out, bytes); });
+      key, [&](std::string_view bytes) { reply::bulk(c.out, bytes); });
     if (found && !*found)
       c.null();
     return;
@@ -402,7 +401,7 @@ void cmd_getex(call& c) {
     wrong = !expired(v, now) && !v.is_string();
     if (expired(v, now) || wrong)
       return;
-    got = v.bytes;
+    got = std::string{v.bytes()};
     v.expire_at = (flags & f_persist) ? 0 : std::max<std::int64_t>(at, 1);
   });
   if (!c.ok(updated))
@@ -424,7 +423,7 @@ void cmd_mget(call& c) {
     bool replied = false; // a key of another type is nil, as in redis
     c.read(c.argv[i], [&](const value& v) {
       if (v.is_string()) {
-        reply::bulk(c.out, v.bytes);
+        reply::bulk(c.out, v.bytes());
         replied = true;
       }
     });
@@ -494,12 +493,16 @@ void cmd_append(call& c) {
     too_long = false;
     if (!live)
       v = value{};
-    if (static_cast<std::int64_t>(v.bytes.size() + add.size()) > max) {
+    auto old = v.bytes();
+    if (static_cast<std::int64_t>(old.size() + add.size()) > max) {
       too_long = true;
       return false;
     }
-    v.bytes.append(add.data(), add.size());
-    len = static_cast<std::int64_t>(v.bytes.size());
+    std::string bytes;
+    bytes.reserve(old.size() + add.size());
+    bytes.append(old).append(add);
+    v.set_bytes(bytes);
+    len = static_cast<std::int64_t>(bytes.size());
     return true;
   });
   if (!done)
@@ -512,7 +515,7 @@ void cmd_append(call& c) {
 
 void cmd_strlen(call& c) {
   std::int64_t len = 0;
-  auto found = c.read_string(c.argv[1], [&](const std::string& bytes) {
+  auto found = c.read_string(c.argv[1], [&](std::string_view bytes) {
     len = static_cast<std::int64_t>(bytes.size());
   });
   if (found)
@@ -524,7 +527,7 @@ void cmd_getrange(call& c) {
   if (!c.integer_arg(c.argv[2], start) || !c.integer_arg(c.argv[3], end))
     return;
   bool replied = false;
-  auto found = c.read_string(c.argv[1], [&](const std::string& bytes) {
+  auto found = c.read_string(c.argv[1], [&](std::string_view bytes) {
     auto len = static_cast<std::int64_t>(bytes.size());
     auto s = start, e = end;
     if (s < 0 && e < 0 && s > e)
@@ -566,7 +569,7 @@ void cmd_setrange(call& c) {
     wrote = false;
     if (!live)
       v = value{};
-    len = static_cast<std::int64_t>(v.bytes.size());
+    len = static_cast<std::int64_t>(v.bytes().size());
     if (val.empty())
       return false; // nothing to write: the length as it is
     if (offset > max - static_cast<std::int64_t>(val.size())) {
@@ -574,11 +577,13 @@ void cmd_setrange(call& c) {
       return false;
     }
     auto end = static_cast<std::size_t>(offset) + val.size();
-    if (v.bytes.size() < end)
-      v.bytes.resize(end, '\0');
-    v.bytes.replace(static_cast<std::size_t>(offset), val.size(), val.data(),
-                    val.size());
-    len = static_cast<std::int64_t>(v.bytes.size());
+    std::string bytes{v.bytes()};
+    if (bytes.size() < end)
+      bytes.resize(end, '\0');
+    bytes.replace(static_cast<std::size_t>(offset), val.size(), val.data(),
+                  val.size());
+    v.set_bytes(bytes);
+    len = static_cast<std::int64_t>(bytes.size());
     wrote = true;
     return true;
   });
@@ -638,7 +643,7 @@ void cmd_lcs(call& c) {
   auto get = [&](std::string_view key, std::string& bytes) {
     return c.ok(c.read(key, [&](const value& v) {
       strings = strings && v.is_string();
-      bytes = v.bytes;
+      bytes = v.bytes();
     }));
   };
   if (!get(c.argv[1], a) || !get(c.argv[2], b))

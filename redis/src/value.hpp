@@ -3,9 +3,13 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
+#include <new>
 #include <string>
 #include <string_view>
 #include <utility>
+
+#include <cachet/detail/varint.hpp>
 
 #include "evict.hpp"
 #include "hash.hpp"
@@ -15,29 +19,142 @@ namespace cachet::redis {
 /// A value: a string's bytes or a hash's fields (hash.hpp), when it
 /// expires (unix ms; 0: never) and, while maxmemory is set, its key's
 /// eviction slot (evict.hpp).
-struct value {
-  std::string bytes;
+///
+/// 24 bytes, since every key's node holds one: the string and the hash
+/// share one word, a pointer to the string's block (its size as a varint,
+/// then its bytes: one allocation, as small as the bytes allow) or, tagged
+/// in its low bit, to the hash. A copy copies the string (values are
+/// immutable in the table, each write makes a new one) and shares the hash
+/// (edited in place under its own lock, t_hash.cpp).
+class value {
+public:
   std::int64_t expire_at = 0;
   slot_ptr slot;
-  hash_ptr hash;
+
+  /// The empty string, without expiry.
+  value() noexcept = default;
 
   /// A string value.
-  static value string(std::string bytes, std::int64_t expire_at) {
+  static value string(std::string_view bytes, std::int64_t expire_at) {
     value v;
-    v.bytes = std::move(bytes);
+    v.set_bytes(bytes);
     v.expire_at = expire_at;
     return v;
   }
 
+  value(const value& other)
+    : expire_at(other.expire_at), slot(other.slot), data_(other.copy_data()) {
+    // nop
+  }
+
+  value(value&& other) noexcept
+    : expire_at(other.expire_at),
+      slot(std::move(other.slot)),
+      data_(std::exchange(other.data_, 0)) {
+    // nop
+  }
+
+  value& operator=(const value& other) {
+    if (this != &other) {
+      auto data = other.copy_data();
+      drop_data();
+      data_ = data;
+      expire_at = other.expire_at;
+      slot = other.slot;
+    }
+    return *this;
+  }
+
+  value& operator=(value&& other) noexcept {
+    if (this != &other) {
+      drop_data();
+      data_ = std::exchange(other.data_, 0);
+      expire_at = other.expire_at;
+      slot = std::move(other.slot);
+    }
+    return *this;
+  }
+
+  ~value() {
+    drop_data();
+  }
+
   bool is_string() const noexcept {
-    return hash == nullptr;
+    return (data_ & hash_tag) == 0;
+  }
+
+  /// A string's bytes; empty for a hash.
+  std::string_view bytes() const noexcept {
+    if (data_ == 0 || !is_string())
+      return {};
+    std::size_t n;
+    auto* p = detail::get_varint(reinterpret_cast<const char*>(data_), n);
+    return {p, n};
+  }
+
+  /// The hash; null for a string.
+  hash_object* hash() const noexcept {
+    return is_string() ? nullptr : reinterpret_cast<hash_object*>(data_ - 1);
+  }
+
+  /// Makes it the string `bytes` (which may view its current bytes).
+  void set_bytes(std::string_view bytes) {
+    auto data = make_block(bytes);
+    drop_data();
+    data_ = data;
+  }
+
+  /// Makes it the hash `h` (not null), shared with the holders of `h`.
+  void set_hash(hash_ptr h) noexcept {
+    drop_data();
+    data_ = reinterpret_cast<std::uintptr_t>(h.detach()) | hash_tag;
+  }
+
+  /// Bytes of the string's block (0 for a hash or an empty string).
+  std::size_t block_size() const noexcept {
+    auto b = bytes();
+    return b.empty() ? 0 : detail::varint_size(b.size()) + b.size();
   }
 
   /// TYPE's name for it.
   std::string_view type_name() const noexcept {
     return is_string() ? "string" : "hash";
   }
+
+private:
+  static constexpr std::uintptr_t hash_tag = 1;
+
+  /// A block holding `bytes`, or 0 for the empty string.
+  static std::uintptr_t make_block(std::string_view bytes) {
+    if (bytes.empty())
+      return 0;
+    auto* mem = static_cast<char*>(
+      ::operator new(detail::varint_size(bytes.size()) + bytes.size()));
+    auto* p = detail::put_varint(mem, bytes.size());
+    std::memcpy(p, bytes.data(), bytes.size());
+    return reinterpret_cast<std::uintptr_t>(mem);
+  }
+
+  std::uintptr_t copy_data() const {
+    if (auto* h = hash()) {
+      intrusive_ptr_add_ref(h);
+      return data_;
+    }
+    return make_block(bytes());
+  }
+
+  void drop_data() noexcept {
+    if (auto* h = hash())
+      intrusive_ptr_release(h);
+    else if (data_ != 0)
+      ::operator delete(reinterpret_cast<void*>(data_));
+    data_ = 0;
+  }
+
+  std::uintptr_t data_ = 0;
 };
+
+static_assert(sizeof(value) == 24, "a value is three words");
 
 /// True if `v` has an expiry and it is not after `now`.
 inline bool expired(const value& v, std::int64_t now) {

@@ -26,13 +26,13 @@
 // the cache has no weigher).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <string>
-#include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace cachet {
@@ -134,71 +134,170 @@ private:
   std::uint64_t weight_ = 0;
 };
 
-/// A bounded FIFO set of key hashes (S3-FIFO's ghost queue).
+/// A bounded FIFO set of key hashes (S3-FIFO's ghost queue): a hash is a
+/// member from its latest add() until `capacity` adds later or its take().
+///
+/// Compact, since a ghost takes room that could hold a live entry: a ring
+/// of 32-bit fingerprints, oldest first, and an open-addressing index from
+/// each member's fingerprint to the number of its latest add (at most 3/4
+/// full): 15 to 30 bytes a ghost instead of a node-based map's 50-odd. Two keys whose
+/// fingerprints collide share a ghost, which is only a hint.
 class ghost_fifo {
 public:
-  void set_capacity(std::size_t n) {
+  /// Keeps the newest `n` (at least 1); may free room, never takes any.
+  void set_capacity(std::size_t n) noexcept {
     cap_ = n == 0 ? 1 : n;
-    while (fifo_.size() > cap_)
+    while (size_ > cap_)
       pop();
+    // A capacity that fell far below the ring returns the room.
+    if (ring_.size() > 64 && ring_.size() / 4 > cap_)
+      rebuild(ring_.size() / 2);
+    if (index_.size() > 64 && index_.size() / 8 > cap_)
+      rehash(index_.size() / 2);
   }
 
   /// Remembers `h`; skipped if there is no memory for it.
   void add(std::uint64_t h) noexcept {
-    try {
-      fifo_.push_back(h);
-    } catch (...) {
-      return;
-    }
-    try {
-      ++members_[h];
-    } catch (...) {
-      fifo_.pop_back();
-      return;
-    }
-    while (fifo_.size() > cap_)
+    if (size_ == cap_)
       pop();
+    if (size_ == ring_.size() && !rebuild(ring_.empty() ? 16 : 2 * size_))
+      return;
+    if (4 * (members_ + 1) > 3 * index_.size()
+        && !rehash(index_.empty() ? 32 : 2 * index_.size()))
+      return;
+    auto fp = fingerprint(h);
+    auto seq = static_cast<std::uint32_t>(next_seq_++);
+    ring_[(head_ + size_) & (ring_.size() - 1)] = fp;
+    ++size_;
+    auto i = find(fp);
+    if (index_[i].fp == 0) {
+      index_[i].fp = fp;
+      ++members_;
+    }
+    index_[i].seq = seq;
   }
 
   /// Removes `h` if present (it then counts as one admission to main).
   bool take(std::uint64_t h) noexcept {
-    auto i = members_.find(h);
-    if (i == members_.end())
+    if (members_ == 0)
       return false;
-    try {
-      // The FIFO keeps the stale hash; pop() skips it by the count.
-      ++stale_[h];
-    } catch (...) {
-      return false; // no memory to record it: treat h as no ghost
-    }
-    if (--i->second == 0)
-      members_.erase(i);
+    auto i = find(fingerprint(h));
+    if (index_[i].fp == 0)
+      return false;
+    erase(i); // its ring entry stays, and pop() finds it no longer indexed
     return true;
   }
 
   void clear() noexcept {
-    fifo_.clear();
-    members_.clear();
-    stale_.clear();
+    std::fill(index_.begin(), index_.end(), slot{});
+    head_ = size_ = members_ = 0;
+  }
+
+  /// Hashes remembered now.
+  std::size_t size() const noexcept {
+    return members_;
   }
 
 private:
-  void pop() noexcept {
-    auto h = fifo_.front();
-    fifo_.pop_front();
-    if (auto s = stale_.find(h); s != stale_.end()) {
-      if (--s->second == 0)
-        stale_.erase(s);
-      return;
+  struct slot {
+    std::uint32_t fp = 0; // 0: empty
+    std::uint32_t seq = 0;
+  };
+
+  static std::uint32_t fingerprint(std::uint64_t h) noexcept {
+    auto fp = static_cast<std::uint32_t>(h ^ (h >> 32));
+    return fp != 0 ? fp : 1;
+  }
+
+  std::size_t home(std::uint32_t fp) const noexcept {
+    // Fibonacci hashing: the fingerprint's bits spread over the index.
+    return static_cast<std::size_t>((fp * 0x9E3779B97F4A7C15ull) >> 32)
+           & (index_.size() - 1);
+  }
+
+  /// `fp`'s slot, or the empty one where it would go.
+  std::size_t find(std::uint32_t fp) const noexcept {
+    auto mask = index_.size() - 1;
+    auto i = home(fp);
+    while (index_[i].fp != 0 && index_[i].fp != fp)
+      i = (i + 1) & mask;
+    return i;
+  }
+
+  /// Linear probing's deletion: later entries of the run move back, so
+  /// that no probe stops early at the hole.
+  void erase(std::size_t i) noexcept {
+    auto mask = index_.size() - 1;
+    for (auto j = (i + 1) & mask; index_[j].fp != 0; j = (j + 1) & mask) {
+      auto h = home(index_[j].fp);
+      // index_[j] may fill the hole if its home is not in (i, j].
+      if (((j - h) & mask) >= ((j - i) & mask)) {
+        index_[i] = index_[j];
+        i = j;
+      }
     }
-    if (auto i = members_.find(h); i != members_.end() && --i->second == 0)
-      members_.erase(i);
+    index_[i] = slot{};
+    --members_;
+  }
+
+  /// Drops the oldest add; its hash leaves unless added again since.
+  void pop() noexcept {
+    auto fp = ring_[head_];
+    auto seq = static_cast<std::uint32_t>(next_seq_ - size_);
+    head_ = (head_ + 1) & (ring_.size() - 1);
+    --size_;
+    auto i = find(fp);
+    if (index_[i].fp != 0 && index_[i].seq == seq)
+      erase(i);
+  }
+
+  /// A ring of `n` (a power of two, at least size_), oldest first.
+  bool rebuild(std::size_t n) noexcept {
+    n = round_up(n);
+    std::vector<std::uint32_t> ring;
+    try {
+      ring.resize(n);
+    } catch (...) {
+      return false;
+    }
+    for (std::size_t k = 0; k < size_; ++k)
+      ring[k] = ring_[(head_ + k) & (ring_.size() - 1)];
+    ring_.swap(ring);
+    head_ = 0;
+    return true;
+  }
+
+  /// An index of `n` slots (a power of two).
+  bool rehash(std::size_t n) noexcept {
+    std::vector<slot> fresh;
+    try {
+      fresh.resize(round_up(n));
+    } catch (...) {
+      return false;
+    }
+    auto old = std::exchange(index_, std::move(fresh));
+    for (auto& e : old)
+      if (e.fp != 0)
+        index_[find(e.fp)] = e;
+    return true;
+  }
+
+  static std::size_t round_up(std::size_t n) noexcept {
+    std::size_t p = 16;
+    while (p < n)
+      p *= 2;
+    return p;
   }
 
   std::size_t cap_ = 1;
-  std::deque<std::uint64_t> fifo_;
-  std::unordered_map<std::uint64_t, std::uint32_t> members_;
-  std::unordered_map<std::uint64_t, std::uint32_t> stale_;
+  std::vector<std::uint32_t> ring_;
+  std::size_t head_ = 0;
+  std::size_t size_ = 0;
+  /// Adds so far; the ring's entry k (from the oldest) was add number
+  /// next_seq_ - size_ + k, of which the index keeps the low 32 bits.
+  std::uint64_t next_seq_ = 0;
+  std::vector<slot> index_;
+  std::size_t members_ = 0;
 };
 
 /// The common interface; the cache holds one, chosen at run time.

@@ -68,6 +68,7 @@
 #include "cachet/detail/engine_common.hpp"
 #include "cachet/detail/epoch.hpp"
 #include "cachet/detail/pages.hpp"
+#include "cachet/detail/varint.hpp"
 
 namespace cachet::detail {
 
@@ -2077,36 +2078,6 @@ public:
                                       std::string_view, K>;
 
 private:
-  static std::size_t varint_size(std::size_t x) noexcept {
-    std::size_t n = 1;
-    while (x >= 0x80) {
-      x >>= 7;
-      ++n;
-    }
-    return n;
-  }
-
-  static char* put_varint(char* out, std::size_t x) noexcept {
-    while (x >= 0x80) {
-      *out++ = static_cast<char>((x & 0x7f) | 0x80);
-      x >>= 7;
-    }
-    *out++ = static_cast<char>(x);
-    return out;
-  }
-
-  static const char* get_varint(const char* in, std::size_t& x) noexcept {
-    x = 0;
-    unsigned shift = 0;
-    for (;;) {
-      auto b = static_cast<unsigned char>(*in++);
-      x |= std::size_t{b & 0x7fu} << shift;
-      if (b < 0x80)
-        return in;
-      shift += 7;
-    }
-  }
-
   template <class T, bool Inline>
   struct field {
     template <class U>
