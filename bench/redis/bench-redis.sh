@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# bench-redis: cachet-redis (direct and message mode) against redis-server
-# 7.0 with redis-benchmark, in one run: for each load (plain, then -P 16)
-# the three servers are measured one after the other, ROUNDS times,
+# bench-redis: cachet-redis (direct mode with one event loop per core and
+# with one, and message mode) against redis-server 7.0 with
+# redis-benchmark, in one run: for each load (plain, then -P 16) the
+# servers are measured one after the other, ROUNDS times,
 # alternating, and the best of the rounds is printed with its ratio to
-# redis-server; the same for HSET and HGET on one hash of FIELDS fields.
+# redis-server, then each server's CPU per request at -P 1 (user and
+# system); the same for HSET and HGET on one hash of FIELDS fields.
 # Then memory per key: fresh servers (redis-server, and
 # cachet-redis without and with a maxmemory bound, whose keys then carry an
 # eviction slot) take KEYS SETs of 100-byte values to random 16-byte keys
 # from 8 clients; INFO used_memory after minus before, over DBSIZE. Then
 # MULTI/EXEC of 10 SETs from 50 connections (cachet-redis-multi-bench),
-# the three servers alternating, best of ROUNDS. Then hit ratios at a
+# the servers alternating, best of ROUNDS. Then hit ratios at a
 # memory bound (hit_ratio.py); last, what a BGSAVE of 1 M keys costs the
 # clients (save_pause.py).
 #
@@ -44,18 +46,26 @@ wait_port() { # bounded poll until the server answers PING
   exit 1
 }
 
-declare -A port
+declare -A port pid
 port[redis-server]=$(free_port)
 redis-server --port "${port[redis-server]}" --bind 127.0.0.1 --save '' \
   --appendonly no --daemonize no --protected-mode no >/dev/null &
-pids+=($!)
+pid[redis-server]=$!
 port[cachet-direct]=$(free_port)
 "$CACHET" --port="${port[cachet-direct]}" --mode=direct >/dev/null &
-pids+=($!)
+pid[cachet-direct]=$!
+# Direct mode again with one event loop, as redis-server has one thread:
+# on a machine of few cores that redis-benchmark shares, a second loop
+# competes with the client for them.
+port[cachet-direct-1]=$(free_port)
+"$CACHET" --port="${port[cachet-direct-1]}" --mode=direct --threads=1 \
+  >/dev/null &
+pid[cachet-direct-1]=$!
 port[cachet-message]=$(free_port)
 "$CACHET" --port="${port[cachet-message]}" --mode=message >/dev/null &
-pids+=($!)
-servers=(redis-server cachet-direct cachet-message)
+pid[cachet-message]=$!
+pids+=("${pid[@]}")
+servers=(redis-server cachet-direct cachet-direct-1 cachet-message)
 for s in "${servers[@]}"; do wait_port "${port[$s]}"; done
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
@@ -108,6 +118,27 @@ set_get() {
   redis-benchmark -p "$1" -t set,get -n "$N" -c "$CLIENTS" "${@:2}" --csv | rows
 }
 measure set_get SET GET
+
+# Where -P 1's time goes: each server's own CPU per request, in user space
+# and in the kernel, from /proc/PID/stat around one -P 1 run of each test
+# (redis-benchmark, on the same cores, is not counted).
+cpu_ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
+echo
+echo "server CPU per request at -P 1 (us; user, system):"
+printf '%-15s %16s %16s\n' server SET GET
+for s in "${servers[@]}"; do
+  line=$(printf '%-15s' "$s")
+  for t in set get; do
+    read -r u0 s0 < <(cpu_ticks "${pid[$s]}")
+    redis-benchmark -p "${port[$s]}" -t "$t" -n "$N" -c "$CLIENTS" -q \
+      >/dev/null
+    read -r u1 s1 < <(cpu_ticks "${pid[$s]}")
+    line+=$(awk -v u="$((u1 - u0))" -v k="$((s1 - s0))" -v n="$N" \
+                -v hz="$(getconf CLK_TCK)" \
+                'BEGIN{printf " %7.2f, %6.2f", u / hz * 1e6 / n, k / hz * 1e6 / n}')
+  done
+  echo "$line"
+done
 
 # Hashes: HSET grows one hash to FIELDS fields (redis-benchmark's myhash,
 # a hashtable in both servers), then HGET reads them; same rounds.
