@@ -16,11 +16,29 @@ std::size_t heap_of(const std::string& s) noexcept {
   return s.capacity() > inline_capacity ? s.capacity() + 1 : 0;
 }
 
-/// A tree node: the key and value, three links, the colour and the
-/// subtree's size, rounded as malloc would.
-constexpr std::size_t tree_node_bytes
-  = (sizeof(std::uint64_t) + 2 * sizeof(std::string) + 5 * sizeof(void*)
-     + 15) / 16 * 16;
+/// Fields a table of 2^bits homes takes before it doubles, and below which
+/// it halves: between an eighth and three quarters full, so a search and
+/// an insert's shift touch few slots, and a random slot is a field often
+/// enough for HRANDFIELD.
+std::size_t grow_at(unsigned bits) noexcept {
+  auto n = std::size_t{1} << bits;
+  return n - n / 4;
+}
+std::size_t shrink_at(unsigned bits) noexcept {
+  return (std::size_t{1} << bits) / 8;
+}
+
+/// The smallest table: 4 homes (a hash made a table by a long value may
+/// have two fields).
+constexpr unsigned min_bits = 2;
+
+/// The fewest bits whose table holds `n` fields.
+unsigned bits_for(std::size_t n) noexcept {
+  unsigned bits = min_bits;
+  while (grow_at(bits) < n)
+    ++bits;
+  return bits;
+}
 
 /// Puts `value` in `slot`, giving back a buffer far larger than it needs.
 void store(std::string& slot, std::string_view value) {
@@ -29,23 +47,14 @@ void store(std::string& slot, std::string_view value) {
     slot.shrink_to_fit();
 }
 
-/// A key to look `field` up by, in a buffer of the thread's: no allocation
-/// per lookup.
-const std::pair<std::uint64_t, std::string>& probe(std::uint64_t hash,
-                                                   std::string_view field) {
-  thread_local std::pair<std::uint64_t, std::string> key;
-  key.first = hash;
-  key.second.assign(field.data(), field.size());
-  return key;
-}
-
 } // namespace
 
 std::uint64_t hash_object::hash_of(std::string_view field) noexcept {
   // Seeded per process, so no one can choose fields that crowd one hash.
   static const std::uint64_t seed
     = (std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}();
-  return XXH3_64bits_withSeed(field.data(), field.size(), seed);
+  auto h = XXH3_64bits_withSeed(field.data(), field.size(), seed);
+  return h != 0 ? h : 1;
 }
 
 std::vector<std::pair<std::string, std::string>>::const_iterator
@@ -54,10 +63,24 @@ hash_object::find_pair(std::string_view field) const {
                       [&](auto& p) { return p.first == field; });
 }
 
+std::size_t hash_object::find_slot(std::uint64_t h,
+                                   std::string_view field) const {
+  // From the home on, the fields of a run are in hash order: an empty slot
+  // or a greater hash ends the search.
+  auto n = slots_.size();
+  auto i = home(h);
+  while (i < n && slots_[i].hash != 0 && slots_[i].hash < h)
+    ++i;
+  for (; i < n && slots_[i].hash == h; ++i)
+    if (slots_[i].pair.first == field)
+      return i;
+  return n;
+}
+
 const std::string* hash_object::find(std::string_view field) const {
-  if (tree_) {
-    auto it = tree_->find(probe(hash_of(field), field));
-    return it == tree_->end() ? nullptr : &it->second;
+  if (table_) {
+    auto i = find_slot(hash_of(field), field);
+    return i < slots_.size() ? &slots_[i].pair.second : nullptr;
   }
   auto it = find_pair(field);
   return it == pairs_.end() ? nullptr : &it->second;
@@ -66,21 +89,39 @@ const std::string* hash_object::find(std::string_view field) const {
 bool hash_object::set(std::string_view field, std::string_view value,
                       const listpack_limits& limits) {
   auto longest = limits.value.load(std::memory_order_relaxed);
-  if (!tree_ && (field.size() > longest || value.size() > longest))
+  if (!table_ && (field.size() > longest || value.size() > longest))
     convert();
-  if (tree_) {
+  if (table_) {
     auto h = hash_of(field);
-    auto it = tree_->find(probe(h, field));
-    bool added = it == tree_->end();
+    auto i = find_slot(h, field);
+    bool added = i == slots_.size();
     if (added) {
-      it = tree_->insert({tree_key{h, std::string{field}}, std::string{}})
-             .first;
-      heap_ += heap_of(it->first.second);
+      // A new field goes before the first greater hash of its run; the
+      // run's rest moves up by one into the next empty slot (or a new one
+      // past the end).
+      if (count_ + 1 > grow_at(64 - shift_))
+        rehash(64 - shift_ + 1);
+      i = home(h);
+      while (i < slots_.size() && slots_[i].hash != 0 && slots_[i].hash <= h)
+        ++i;
+      auto empty = i;
+      while (empty < slots_.size() && slots_[empty].hash != 0)
+        ++empty;
+      if (empty == slots_.size())
+        slots_.emplace_back();
+      std::move_backward(slots_.begin() + static_cast<std::ptrdiff_t>(i),
+                         slots_.begin() + static_cast<std::ptrdiff_t>(empty),
+                         slots_.begin() + static_cast<std::ptrdiff_t>(empty)
+                           + 1);
+      slots_[i].hash = h;
+      slots_[i].pair = {std::string{field}, std::string{}};
+      ++count_;
+      heap_ += heap_of(slots_[i].pair.first);
     }
-    auto& slot = it->second;
-    heap_ -= heap_of(slot);
-    store(slot, value);
-    heap_ += heap_of(slot);
+    auto& held = slots_[i].pair.second;
+    heap_ -= heap_of(held);
+    store(held, value);
+    heap_ += heap_of(held);
     return added;
   }
   auto at = find_pair(field);
@@ -101,13 +142,29 @@ bool hash_object::set(std::string_view field, std::string_view value,
   return true;
 }
 
+void hash_object::erase_slot(std::size_t i) {
+  heap_ -= heap_of(slots_[i].pair.first) + heap_of(slots_[i].pair.second);
+  // Backward shift: a field whose home is before its slot may move back
+  // into the gap, which keeps the run contiguous and in order.
+  auto n = slots_.size();
+  auto j = i + 1;
+  while (j < n && slots_[j].hash != 0 && home(slots_[j].hash) < j)
+    ++j;
+  std::move(slots_.begin() + static_cast<std::ptrdiff_t>(i) + 1,
+            slots_.begin() + static_cast<std::ptrdiff_t>(j),
+            slots_.begin() + static_cast<std::ptrdiff_t>(i));
+  slots_[j - 1] = slot{};
+  --count_;
+  if (count_ < shrink_at(64 - shift_) && 64 - shift_ > min_bits)
+    rehash(64 - shift_ - 1);
+}
+
 bool hash_object::erase(std::string_view field) {
-  if (tree_) {
-    auto it = tree_->find(probe(hash_of(field), field));
-    if (it == tree_->end())
+  if (table_) {
+    auto i = find_slot(hash_of(field), field);
+    if (i == slots_.size())
       return false;
-    heap_ -= heap_of(it->first.second) + heap_of(it->second);
-    tree_->erase(it);
+    erase_slot(i);
     return true;
   }
   auto it = find_pair(field);
@@ -118,36 +175,58 @@ bool hash_object::erase(std::string_view field) {
   return true;
 }
 
-hash_object::field_ref hash_object::at(std::size_t i) const {
-  if (tree_) {
-    auto it = tree_->find_by_order(i);
-    return {it->first.second, it->second};
+void hash_object::rehash(unsigned bits) {
+  std::vector<slot> fresh(std::size_t{1} << bits);
+  unsigned shift = 64 - bits;
+  // The fields in hash order, each at its new home or right after the
+  // one placed before it: the new table is in order too.
+  std::size_t next = 0;
+  auto place = [&](std::uint64_t h, std::pair<std::string, std::string>&& p) {
+    auto i = std::max(next, static_cast<std::size_t>(h >> shift));
+    if (i == fresh.size())
+      fresh.emplace_back();
+    fresh[i].hash = h;
+    fresh[i].pair = std::move(p);
+    next = i + 1;
+  };
+  if (table_) {
+    for (auto& s : slots_)
+      if (s.hash != 0)
+        place(s.hash, std::move(s.pair));
+  } else {
+    std::vector<std::pair<std::uint64_t, std::size_t>> order;
+    order.reserve(pairs_.size());
+    for (std::size_t k = 0; k < pairs_.size(); ++k)
+      order.emplace_back(hash_of(pairs_[k].first), k);
+    std::sort(order.begin(), order.end());
+    for (auto& [h, k] : order)
+      place(h, std::move(pairs_[k]));
   }
-  return {pairs_[i].first, pairs_[i].second};
+  slots_ = std::move(fresh);
+  shift_ = shift;
 }
 
 void hash_object::convert() {
-  auto tree = std::make_unique<tree_type>();
-  for (auto& [field, value] : pairs_)
-    tree->insert({tree_key{hash_of(field), std::move(field)},
-                  std::move(value)});
+  count_ = pairs_.size();
+  rehash(bits_for(count_));
+  table_ = true;
   pairs_.clear();
   pairs_.shrink_to_fit();
-  tree_ = std::move(tree);
 }
 
 std::size_t hash_object::memory() const noexcept {
-  auto entries = tree_ ? tree_->size() * tree_node_bytes
-                       : pairs_.capacity() * sizeof(pairs_[0]);
+  auto entries = table_ ? slots_.capacity() * sizeof(slot)
+                        : pairs_.capacity() * sizeof(pairs_[0]);
   return sizeof(*this) + entries + heap_;
 }
 
 hash_ptr hash_object::clone() const {
   hash_ptr copy{new hash_object};
-  if (tree_)
-    copy->tree_ = std::make_unique<tree_type>(*tree_);
-  else
-    copy->pairs_ = pairs_;
+  copy->pairs_ = pairs_;
+  copy->table_ = table_;
+  copy->slots_ = slots_;
+  copy->shift_ = shift_;
+  copy->count_ = count_;
   copy->for_each([&](const std::string& field, const std::string& value) {
     copy->heap_ += heap_of(field) + heap_of(value);
   });

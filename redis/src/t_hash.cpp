@@ -149,6 +149,15 @@ std::size_t reply_budget(const call& c) {
   return limit > 0 ? static_cast<std::size_t>(limit) : std::size_t{4} << 30;
 }
 
+/// A field of `h` (not empty) drawn uniformly: a position drawn again
+/// while it is an empty slot, which each field is equally likely to end.
+std::size_t random_position(const hash_object& h) {
+  std::uniform_int_distribution<std::size_t> pick{0, h.positions() - 1};
+  for (;;)
+    if (auto i = pick(rng()); h.at(i) != nullptr)
+      return i;
+}
+
 /// HRANDFIELD key count [WITHVALUES] on the hash `h`: |count| fields,
 /// distinct if count > 0 (in iteration order), drawn with repeats if
 /// negative (in draw order), as redis does.
@@ -161,7 +170,7 @@ void random_fields(call& c, const hash_object& h, std::int64_t count,
     n = std::min<std::uint64_t>(n, size);
   auto start = c.out.size();
   auto emit = [&](std::size_t i) {
-    auto [field, value] = h.at(i);
+    auto& [field, value] = *h.at(i);
     if (withvalues && c.resp3())
       reply::array(c.out, 2);
     reply::bulk(c.out, field);
@@ -171,24 +180,30 @@ void random_fields(call& c, const hash_object& h, std::int64_t count,
   auto len = static_cast<std::int64_t>(n);
   reply::array(c.out, withvalues && !c.resp3() ? 2 * len : len);
   auto budget = start + reply_budget(c);
-  if (distinct && n == size) {
-    for (std::size_t i = 0; i < size; ++i)
-      emit(i);
-  } else if (distinct) {
-    // Floyd's sample of n distinct positions, replied in order.
-    std::unordered_set<std::size_t> picked;
-    for (auto j = size - n; j < size; ++j) {
-      auto t = std::uniform_int_distribution<std::size_t>{0, j}(rng());
-      picked.insert(picked.count(t) ? j : t);
+  if (distinct) {
+    // n distinct positions of fields, replied in order: drawn one by one
+    // while they are few, else a partial shuffle of all of them.
+    std::vector<std::size_t> order;
+    if (2 * n <= size) {
+      std::unordered_set<std::size_t> picked;
+      while (picked.size() < n)
+        picked.insert(random_position(h));
+      order.assign(picked.begin(), picked.end());
+    } else {
+      for (std::size_t i = 0; i < h.positions(); ++i)
+        if (h.at(i) != nullptr)
+          order.push_back(i);
+      for (std::size_t k = 0; k < n; ++k)
+        std::swap(order[k], order[std::uniform_int_distribution<std::size_t>{
+                                k, order.size() - 1}(rng())]);
+      order.resize(n);
     }
-    std::vector<std::size_t> order(picked.begin(), picked.end());
     std::sort(order.begin(), order.end());
     for (auto i : order)
       emit(i);
   } else {
-    std::uniform_int_distribution<std::size_t> pick{0, size - 1};
     for (std::uint64_t k = 0; k < n && c.out.size() <= budget; ++k)
-      emit(pick(rng()));
+      emit(random_position(h));
   }
   if (c.out.size() > budget) {
     c.out.resize(start);
@@ -406,8 +421,7 @@ void cmd_hscan(call& c) {
 void cmd_hrandfield(call& c) {
   if (c.argv.size() == 2) {
     auto found = c.read_hash(c.argv[1], [&](const hash_object& h) {
-      std::uniform_int_distribution<std::size_t> pick{0, h.size() - 1};
-      reply::bulk(c.out, h.at(pick(rng())).first);
+      reply::bulk(c.out, h.at(random_position(h))->first);
     });
     if (found && !*found)
       c.null();

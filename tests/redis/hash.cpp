@@ -1,10 +1,11 @@
 // Unit tests of cachet-redis's hash type (redis/src/hash.hpp): the
-// listpack's order, when it becomes a tree, HSCAN's cursor on a tree that
-// changes between steps, the order statistics HRANDFIELD draws by, COPY's
-// deep copy and the memory figure eviction reads.
+// listpack's order, when it becomes a table, HSCAN's cursor on a table that
+// changes, grows and shrinks between steps, the positions HRANDFIELD draws
+// from, COPY's deep copy and the memory figure eviction reads.
 #include <catch2/catch.hpp>
 
 #include <map>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -64,7 +65,7 @@ TEST_CASE("a listpack keeps insertion order through updates and deletes") {
   CHECK(scanned == fields_of(h));
 }
 
-TEST_CASE("a listpack becomes a tree past its limits, for good") {
+TEST_CASE("a listpack becomes a table past its limits, for good") {
   listpack_limits limits;
   limits.entries = 4;
   limits.value = 8;
@@ -104,7 +105,7 @@ TEST_CASE("a listpack becomes a tree past its limits, for good") {
   CHECK_FALSE(by_field.listpack());
 }
 
-TEST_CASE("HSCAN over a tree returns every field present all along once, "
+TEST_CASE("HSCAN over a table returns every field present all along once, "
           "whatever changes between steps") {
   listpack_limits limits;
   hash_object h;
@@ -129,23 +130,53 @@ TEST_CASE("HSCAN over a tree returns every field present all along once, "
   CHECK(n == 10);
 }
 
-TEST_CASE("at(i) walks a tree in its iteration order") {
+TEST_CASE("a table keeps every field through growth and shrinking, and "
+          "its positions go in iteration order") {
   listpack_limits limits;
-  limits.entries = 0; // a tree from the first field
+  limits.entries = 0; // a table from the first field
   hash_object h;
-  for (int i = 0; i < 300; ++i)
-    h.set("k" + std::to_string(i), std::to_string(i), limits);
-  REQUIRE_FALSE(h.listpack());
-  std::vector<std::string> in_order = fields_of(h);
-  REQUIRE(in_order.size() == 300);
-  std::set<std::string> distinct;
-  for (std::size_t i = 0; i < h.size(); ++i) {
-    auto [field, value] = h.at(i);
-    CHECK(field == in_order[i]);
-    CHECK(value == *h.find(field));
-    distinct.insert(field);
+  std::map<std::string, std::string> model;
+  std::mt19937_64 rng{11};
+  auto check_all = [&] {
+    REQUIRE(h.size() == model.size());
+    for (auto& [field, value] : model) {
+      auto got = h.find(field);
+      REQUIRE(got != nullptr);
+      REQUIRE(*got == value);
+    }
+    // The positions hold the fields in iteration order, each once, and
+    // no more empty slots than a draw can afford (an eighth full at least,
+    // past the smallest table).
+    std::vector<std::string> by_position;
+    for (std::size_t i = 0; i < h.positions(); ++i)
+      if (auto p = h.at(i))
+        by_position.push_back(p->first);
+    REQUIRE(by_position == fields_of(h));
+    REQUIRE(h.positions() <= 8 * h.size() + 64);
+  };
+  // Grow to 20 000 fields with churn, then shrink back to a few.
+  for (int round = 0; round < 40000; ++round) {
+    auto field = "f" + std::to_string(rng() % 25000);
+    if (round < 30000 || rng() % 4 == 0) {
+      auto value = std::to_string(round);
+      REQUIRE(h.set(field, value, limits) == (model.count(field) == 0));
+      model[field] = value;
+    }
+    if (round >= 30000 || rng() % 3 == 0) {
+      REQUIRE(h.erase(field) == (model.erase(field) == 1));
+    }
+    if (round % 5000 == 0)
+      check_all();
   }
-  CHECK(distinct.size() == 300);
+  check_all();
+  for (auto it = model.begin(); it != model.end();) {
+    REQUIRE(h.erase(it->first));
+    it = model.erase(it);
+    if (model.size() % 997 == 0)
+      check_all();
+  }
+  CHECK(h.size() == 0);
+  CHECK_FALSE(h.listpack()); // a table for good, even empty
 }
 
 TEST_CASE("clone copies the fields, and memory follows what they hold") {
