@@ -32,6 +32,10 @@ std::size_t shrink_at(unsigned bits) noexcept {
 /// have two fields).
 constexpr unsigned min_bits = 2;
 
+/// A table's pair on the heap, as malloc rounds it.
+constexpr std::size_t pair_block
+  = (2 * sizeof(std::string) + sizeof(void*) + 15) / 16 * 16;
+
 /// The fewest bits whose table holds `n` fields.
 unsigned bits_for(std::size_t n) noexcept {
   unsigned bits = min_bits;
@@ -72,7 +76,7 @@ std::size_t hash_object::find_slot(std::uint64_t h,
   while (i < n && slots_[i].hash != 0 && slots_[i].hash < h)
     ++i;
   for (; i < n && slots_[i].hash == h; ++i)
-    if (slots_[i].pair.first == field)
+    if (slots_[i].pair->first == field)
       return i;
   return n;
 }
@@ -80,7 +84,7 @@ std::size_t hash_object::find_slot(std::uint64_t h,
 const std::string* hash_object::find(std::string_view field) const {
   if (table_) {
     auto i = find_slot(hash_of(field), field);
-    return i < slots_.size() ? &slots_[i].pair.second : nullptr;
+    return i < slots_.size() ? &slots_[i].pair->second : nullptr;
   }
   auto it = find_pair(field);
   return it == pairs_.end() ? nullptr : &it->second;
@@ -99,6 +103,8 @@ bool hash_object::set(std::string_view field, std::string_view value,
       // A new field goes before the first greater hash of its run; the
       // run's rest moves up by one into the next empty slot (or a new one
       // past the end).
+      auto fresh = std::make_unique<std::pair<std::string, std::string>>(
+        std::string{field}, std::string{});
       if (count_ + 1 > grow_at(64 - shift_))
         rehash(64 - shift_ + 1);
       i = home(h);
@@ -113,12 +119,12 @@ bool hash_object::set(std::string_view field, std::string_view value,
                          slots_.begin() + static_cast<std::ptrdiff_t>(empty),
                          slots_.begin() + static_cast<std::ptrdiff_t>(empty)
                            + 1);
+      slots_[i].pair = std::move(fresh);
       slots_[i].hash = h;
-      slots_[i].pair = {std::string{field}, std::string{}};
       ++count_;
-      heap_ += heap_of(slots_[i].pair.first);
+      heap_ += heap_of(slots_[i].pair->first);
     }
-    auto& held = slots_[i].pair.second;
+    auto& held = slots_[i].pair->second;
     heap_ -= heap_of(held);
     store(held, value);
     heap_ += heap_of(held);
@@ -143,7 +149,7 @@ bool hash_object::set(std::string_view field, std::string_view value,
 }
 
 void hash_object::erase_slot(std::size_t i) {
-  heap_ -= heap_of(slots_[i].pair.first) + heap_of(slots_[i].pair.second);
+  heap_ -= heap_of(slots_[i].pair->first) + heap_of(slots_[i].pair->second);
   // Backward shift: a field whose home is before its slot may move back
   // into the gap, which keeps the run contiguous and in order.
   auto n = slots_.size();
@@ -176,12 +182,16 @@ bool hash_object::erase(std::string_view field) {
 }
 
 void hash_object::rehash(unsigned bits) {
-  std::vector<slot> fresh(std::size_t{1} << bits);
+  // Room past the last home for the runs pushed beyond it, so that they
+  // rarely make the array reallocate (and double).
+  std::vector<slot> fresh;
+  fresh.reserve((std::size_t{1} << bits) + (std::size_t{1} << bits) / 16 + 4);
+  fresh.resize(std::size_t{1} << bits);
   unsigned shift = 64 - bits;
   // The fields in hash order, each at its new home or right after the
   // one placed before it: the new table is in order too.
   std::size_t next = 0;
-  auto place = [&](std::uint64_t h, std::pair<std::string, std::string>&& p) {
+  auto place = [&](std::uint64_t h, pair_ptr p) {
     auto i = std::max(next, static_cast<std::size_t>(h >> shift));
     if (i == fresh.size())
       fresh.emplace_back();
@@ -200,7 +210,8 @@ void hash_object::rehash(unsigned bits) {
       order.emplace_back(hash_of(pairs_[k].first), k);
     std::sort(order.begin(), order.end());
     for (auto& [h, k] : order)
-      place(h, std::move(pairs_[k]));
+      place(h, std::make_unique<std::pair<std::string, std::string>>(
+                 std::move(pairs_[k])));
   }
   slots_ = std::move(fresh);
   shift_ = shift;
@@ -216,6 +227,7 @@ void hash_object::convert() {
 
 std::size_t hash_object::memory() const noexcept {
   auto entries = table_ ? slots_.capacity() * sizeof(slot)
+                            + count_ * pair_block
                         : pairs_.capacity() * sizeof(pairs_[0]);
   return sizeof(*this) + entries + heap_;
 }
@@ -224,7 +236,13 @@ hash_ptr hash_object::clone() const {
   hash_ptr copy{new hash_object};
   copy->pairs_ = pairs_;
   copy->table_ = table_;
-  copy->slots_ = slots_;
+  copy->slots_.reserve(slots_.capacity());
+  for (auto& s : slots_) {
+    auto& c = copy->slots_.emplace_back();
+    c.hash = s.hash;
+    if (s.pair)
+      c.pair = std::make_unique<std::pair<std::string, std::string>>(*s.pair);
+  }
   copy->shift_ = shift_;
   copy->count_ = count_;
   copy->for_each([&](const std::string& field, const std::string& value) {

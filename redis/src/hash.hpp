@@ -86,7 +86,7 @@ public:
   const std::pair<std::string, std::string>* at(std::size_t i) const {
     if (!table_)
       return &pairs_[i];
-    return slots_[i].hash != 0 ? &slots_[i].pair : nullptr;
+    return slots_[i].hash != 0 ? slots_[i].pair.get() : nullptr;
   }
 
   /// Calls `f(field, value)` for every field, in iteration order.
@@ -95,7 +95,7 @@ public:
     if (table_) {
       for (auto& s : slots_)
         if (s.hash != 0)
-          f(s.pair.first, s.pair.second);
+          f(s.pair->first, s.pair->second);
     } else {
       for (auto& [field, value] : pairs_)
         f(field, value);
@@ -123,7 +123,7 @@ public:
         continue;
       if (n >= count && h != last)
         return h; // nonzero: above the hash of what this step returned
-      f(slots_[i].pair.first, slots_[i].pair.second);
+      f(slots_[i].pair->first, slots_[i].pair->second);
       ++n;
       last = h;
     }
@@ -137,10 +137,14 @@ public:
   hash_ptr clone() const;
 
 private:
-  /// A table's slot: the field's hash (0: empty) and the pair.
+  using pair_ptr = std::unique_ptr<std::pair<std::string, std::string>>;
+
+  /// A table's slot: the field's hash (0: empty) and the pair, on its
+  /// own (16-byte slots: an insert's shift and a half-empty table cost
+  /// little).
   struct slot {
     std::uint64_t hash = 0;
-    std::pair<std::string, std::string> pair;
+    pair_ptr pair;
   };
 
   /// The field's place in the table (seeded per process, as redis's
