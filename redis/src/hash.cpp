@@ -1,6 +1,7 @@
 #include "hash.hpp"
 
 #include <algorithm>
+#include <new>
 #include <random>
 
 #include <xxhash.h>
@@ -161,8 +162,13 @@ void hash_object::erase_slot(std::size_t i) {
             slots_.begin() + static_cast<std::ptrdiff_t>(i));
   slots_[j - 1] = slot{};
   --count_;
-  if (count_ < shrink_at(64 - shift_) && 64 - shift_ > min_bits)
-    rehash(64 - shift_ - 1);
+  if (count_ < shrink_at(64 - shift_) && 64 - shift_ > min_bits) {
+    try {
+      rehash(64 - shift_ - 1);
+    } catch (const std::bad_alloc&) {
+      // no memory to shrink: the table stays as it is, whole
+    }
+  }
 }
 
 bool hash_object::erase(std::string_view field) {
@@ -182,36 +188,50 @@ bool hash_object::erase(std::string_view field) {
 }
 
 void hash_object::rehash(unsigned bits) {
-  // Room past the last home for the runs pushed beyond it, so that they
-  // rarely make the array reallocate (and double).
-  std::vector<slot> fresh;
-  fresh.reserve((std::size_t{1} << bits) + (std::size_t{1} << bits) / 16 + 4);
-  fresh.resize(std::size_t{1} << bits);
-  unsigned shift = 64 - bits;
-  // The fields in hash order, each at its new home or right after the
-  // one placed before it: the new table is in order too.
-  std::size_t next = 0;
-  auto place = [&](std::uint64_t h, pair_ptr p) {
-    auto i = std::max(next, static_cast<std::size_t>(h >> shift));
-    if (i == fresh.size())
-      fresh.emplace_back();
-    fresh[i].hash = h;
-    fresh[i].pair = std::move(p);
-    next = i + 1;
-  };
+  // Everything that can fail comes before anything moves: the fields'
+  // boxes (a listpack's), their hash order, the new array.
+  std::vector<std::pair<std::uint64_t, pair_ptr*>> order;
+  std::vector<pair_ptr> boxes;
+  order.reserve(size());
   if (table_) {
     for (auto& s : slots_)
       if (s.hash != 0)
-        place(s.hash, std::move(s.pair));
+        order.emplace_back(s.hash, &s.pair);
   } else {
-    std::vector<std::pair<std::uint64_t, std::size_t>> order;
-    order.reserve(pairs_.size());
+    boxes.reserve(pairs_.size());
+    for (std::size_t k = 0; k < pairs_.size(); ++k) {
+      boxes.push_back(std::make_unique<std::pair<std::string, std::string>>());
+      order.emplace_back(hash_of(pairs_[k].first), &boxes.back());
+    }
+    std::sort(order.begin(), order.end(),
+              [](auto& a, auto& b) { return a.first < b.first; });
+  }
+  // The fields in hash order, each at its new home or right after the one
+  // before it (the new table is in order too); some may run past the last
+  // home.
+  unsigned shift = 64 - bits;
+  auto place = [&](std::size_t next, std::uint64_t h) {
+    return std::max(next, static_cast<std::size_t>(h >> shift));
+  };
+  std::size_t end = std::size_t{1} << bits;
+  std::size_t next = 0;
+  for (auto& [h, box] : order)
+    next = place(next, h) + 1;
+  end = std::max(end, next);
+  std::vector<slot> fresh;
+  // Room for runs that a later insert pushes past the end, so that they
+  // rarely make the array reallocate (and double).
+  fresh.reserve(end + end / 16 + 4);
+  fresh.resize(end);
+  if (!table_) // the pairs move into their boxes
     for (std::size_t k = 0; k < pairs_.size(); ++k)
-      order.emplace_back(hash_of(pairs_[k].first), k);
-    std::sort(order.begin(), order.end());
-    for (auto& [h, k] : order)
-      place(h, std::make_unique<std::pair<std::string, std::string>>(
-                 std::move(pairs_[k])));
+      *boxes[k] = std::move(pairs_[k]);
+  next = 0;
+  for (auto& [h, box] : order) {
+    auto i = place(next, h);
+    fresh[i].hash = h;
+    fresh[i].pair = std::move(*box);
+    next = i + 1;
   }
   slots_ = std::move(fresh);
   shift_ = shift;
