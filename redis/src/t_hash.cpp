@@ -149,8 +149,8 @@ std::size_t reply_budget(const call& c) {
   return limit > 0 ? static_cast<std::size_t>(limit) : std::size_t{4} << 30;
 }
 
-/// A field of `h` (not empty) drawn uniformly: a position drawn again
-/// while it is an empty slot, which each field is equally likely to end.
+/// The position of a field of `h` (which has one), drawn uniformly: slots
+/// are drawn until one holds a field, so every field is equally likely.
 std::size_t random_position(const hash_object& h) {
   std::uniform_int_distribution<std::size_t> pick{0, h.positions() - 1};
   for (;;)
