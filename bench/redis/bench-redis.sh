@@ -135,7 +135,7 @@ for s in "${servers[@]}"; do
     read -r u1 s1 < <(cpu_ticks "${pid[$s]}")
     line+=$(awk -v u="$((u1 - u0))" -v k="$((s1 - s0))" -v n="$N" \
                 -v hz="$(getconf CLK_TCK)" \
-                'BEGIN{printf " %7.2f, %6.2f", u / hz * 1e6 / n, k / hz * 1e6 / n}')
+                'BEGIN{us = 1e6 / hz / n; printf " %7.2f, %6.2f", u * us, k * us}')
   done
   echo "$line"
 done

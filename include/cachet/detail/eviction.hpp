@@ -140,8 +140,8 @@ private:
 /// Compact, since a ghost takes room that could hold a live entry: a ring
 /// of 32-bit fingerprints, oldest first, and an open-addressing index from
 /// each member's fingerprint to the number of its latest add (at most 3/4
-/// full): 15 to 30 bytes a ghost instead of a node-based map's 50-odd. Two keys whose
-/// fingerprints collide share a ghost, which is only a hint.
+/// full): 15 to 30 bytes a ghost instead of a node-based map's 50-odd.
+/// Two keys whose fingerprints collide share a ghost, which is only a hint.
 class ghost_fifo {
 public:
   /// Keeps the newest `n` (at least 1); may free room, never takes any.
