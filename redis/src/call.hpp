@@ -212,6 +212,20 @@ struct call {
     touch(key);
   }
 
+  /// The end of a read-modify-write of argv[1] whose function may refuse
+  /// with `failure`: that error replied, or the write counted. True if the
+  /// new value was stored.
+  bool finish_update(bool done, std::string_view failure) {
+    if (!done)
+      return false;
+    if (!failure.empty()) {
+      error(failure);
+      return false;
+    }
+    wrote(argv[1]);
+    return true;
+  }
+
   /// Removes `key` if it is expired at `now`, atomically: a write of the
   /// key landing meanwhile keeps it. True if it removed the key.
   bool erase_expired(std::string_view key, std::int64_t now) {

@@ -224,14 +224,7 @@ bool update_field(call& c, Next next, std::string& text) {
     h.set(c.argv[2], text, c.env.listpack);
     return true;
   });
-  if (!done)
-    return false;
-  if (!failure.empty()) {
-    c.error(failure);
-    return false;
-  }
-  c.wrote(c.argv[1]);
-  return true;
+  return c.finish_update(done, failure);
 }
 
 } // namespace

@@ -250,14 +250,7 @@ bool update_number(call& c, Next next, std::string& text) {
     v.set_bytes(text);
     return true;
   });
-  if (!done)
-    return false;
-  if (!failure.empty()) {
-    c.error(failure);
-    return false;
-  }
-  c.wrote(c.argv[1]);
-  return true;
+  return c.finish_update(done, failure);
 }
 
 void incr_by(call& c, std::int64_t incr) {
@@ -498,11 +491,8 @@ void cmd_append(call& c) {
       too_long = true;
       return false;
     }
-    std::string bytes;
-    bytes.reserve(old.size() + add.size());
-    bytes.append(old).append(add);
-    v.set_bytes(bytes);
-    len = static_cast<std::int64_t>(bytes.size());
+    len = static_cast<std::int64_t>(old.size() + add.size());
+    v.set_bytes(old, add);
     return true;
   });
   if (!done)

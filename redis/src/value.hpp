@@ -97,9 +97,10 @@ public:
     return is_string() ? nullptr : reinterpret_cast<hash_object*>(data_ - 1);
   }
 
-  /// Makes it the string `bytes` (which may view its current bytes).
-  void set_bytes(std::string_view bytes) {
-    auto data = make_block(bytes);
+  /// Makes it the string `head` + `tail` (which may view its current
+  /// bytes): one block, one copy.
+  void set_bytes(std::string_view head, std::string_view tail = {}) {
+    auto data = make_block(head, tail);
     drop_data();
     data_ = data;
   }
@@ -124,14 +125,19 @@ public:
 private:
   static constexpr std::uintptr_t hash_tag = 1;
 
-  /// A block holding `bytes`, or 0 for the empty string.
-  static std::uintptr_t make_block(std::string_view bytes) {
-    if (bytes.empty())
+  /// A block holding `head` + `tail`, or 0 for the empty string.
+  static std::uintptr_t make_block(std::string_view head,
+                                   std::string_view tail = {}) {
+    auto n = head.size() + tail.size();
+    if (n == 0)
       return 0;
-    auto* mem = static_cast<char*>(
-      ::operator new(detail::varint_size(bytes.size()) + bytes.size()));
-    auto* p = detail::put_varint(mem, bytes.size());
-    std::memcpy(p, bytes.data(), bytes.size());
+    auto* mem
+      = static_cast<char*>(::operator new(detail::varint_size(n) + n));
+    auto* p = detail::put_varint(mem, n);
+    if (!head.empty()) // memcpy wants a pointer even for no bytes
+      std::memcpy(p, head.data(), head.size());
+    if (!tail.empty())
+      std::memcpy(p + head.size(), tail.data(), tail.size());
     return reinterpret_cast<std::uintptr_t>(mem);
   }
 
