@@ -138,15 +138,24 @@ bool hash_object::set(std::string_view field, std::string_view value,
     store(slot, value);
     heap_ += heap_of(slot);
     // As redis: any write checks the count (the limit may have come down).
-    if (pairs_.size() > limits.entries.load(std::memory_order_relaxed))
-      convert();
+    convert_past(limits);
     return false;
   }
   pairs_.emplace_back(std::string{field}, std::string{value});
   heap_ += heap_of(pairs_.back().first) + heap_of(pairs_.back().second);
-  if (pairs_.size() > limits.entries.load(std::memory_order_relaxed))
-    convert();
+  convert_past(limits);
   return true;
+}
+
+void hash_object::convert_past(const listpack_limits& limits) noexcept {
+  if (pairs_.size() <= limits.entries.load(std::memory_order_relaxed))
+    return;
+  try {
+    convert();
+  } catch (const std::bad_alloc&) {
+    // The write is done; without memory to convert, the listpack stays
+    // past its limit until a later write converts it.
+  }
 }
 
 void hash_object::erase_slot(std::size_t i) {

@@ -173,6 +173,10 @@ private:
   /// The listpack becomes a table, for good.
   void convert();
 
+  /// convert() if the listpack holds more than `limits` allow and there is
+  /// memory for it.
+  void convert_past(const listpack_limits& limits) noexcept;
+
   mutable std::shared_mutex mtx_;
   std::vector<std::pair<std::string, std::string>> pairs_;
   /// The table: homes 0..2^(64 - shift_) - 1, then slots for the fields

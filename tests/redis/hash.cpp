@@ -1,15 +1,18 @@
 // Unit tests of cachet-redis's hash type (redis/src/hash.hpp): the
 // listpack's order, when it becomes a table, HSCAN's cursor on a table that
 // changes, grows and shrinks between steps, the positions HRANDFIELD draws
-// from, COPY's deep copy and the memory figure eviction reads.
+// from, COPY's deep copy and the memory figure eviction reads; and, with
+// allocations made to fail (failing_new.hpp), that no write loses a field.
 #include <catch2/catch.hpp>
 
 #include <map>
+#include <new>
 #include <random>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "../failing_new.hpp"
 #include "hash.hpp"
 
 using namespace cachet::redis;
@@ -197,4 +200,64 @@ TEST_CASE("clone copies the fields, and memory follows what they hold") {
     h.set("b", "short", limits);
     CHECK(h.memory() < small + 1000);
   }
+}
+
+TEST_CASE("with allocations failing, a write is done or refused whole and "
+          "loses no field: a listpack's conversion, growths, shrinks") {
+  listpack_limits limits;
+  std::map<std::string, std::string> model;
+  hash_object h;
+  auto whole = [&] {
+    REQUIRE(h.size() == model.size());
+    for (auto& [field, value] : model) {
+      auto got = h.find(field);
+      REQUIRE(got != nullptr);
+      REQUIRE(*got == value);
+    }
+  };
+  // Each budget fails one allocation later, until the write goes through;
+  // a refused one leaves the hash as it was.
+  auto set = [&](const std::string& field, const std::string& value) {
+    for (long budget = 0;; ++budget) {
+      bool done = false;
+      try {
+        failing_after fail{budget};
+        h.set(field, value, limits);
+        done = true;
+      } catch (const std::bad_alloc&) {
+        // refused
+      }
+      if (done)
+        break;
+      whole();
+    }
+    model[field] = value;
+    whole();
+  };
+  for (int i = 0; i < 512; ++i) // a full listpack
+    set("f" + std::to_string(i), std::to_string(i));
+  REQUIRE(h.listpack());
+  // The 513th field: done with or without the conversion to a table (a
+  // listpack without memory to convert stays one, past its limit, until a
+  // later write converts it, as this one with memory does).
+  set("f512", "512");
+  h.set("f512", "512", limits);
+  REQUIRE_FALSE(h.listpack());
+  for (int i = 513; i < 1600; ++i) // growths
+    set("f" + std::to_string(i), "v");
+  // Erases down through shrinks, with no memory at all: each takes its
+  // field and nothing else.
+  for (int i = 1599; i >= 10; --i) {
+    auto field = "f" + std::to_string(i);
+    bool erased = false;
+    {
+      failing_after fail{0};
+      erased = h.erase(field);
+    }
+    REQUIRE(erased);
+    model.erase(field);
+    if (i % 97 == 0)
+      whole();
+  }
+  whole();
 }
