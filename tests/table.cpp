@@ -10,6 +10,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -689,6 +690,50 @@ TEST_CASE_METHOD(fixture, "colliding hashes chain correctly", "[table]") {
   }
   CHECK(wrong == 0);
   CHECK(unwrap(t.size()) == n - 4);
+}
+
+TEST_CASE_METHOD(fixture, "colliding hashes chain correctly in a table of "
+                          "nodes",
+                 "[table]") {
+  // Every key has the same hash, so every slot's tag matches: lookups tell
+  // keys apart by the node's key alone, and walks and growth by the hash
+  // they recompute from it.
+  using kind = cachet::set<zero_hash>;
+  auto t = make<std::string, std::string, kind>();
+  constexpr int n = 300; // a chain of 50 groups, grown through
+  for (int i = 0; i < n; ++i)
+    REQUIRE(t.insert("k" + std::to_string(i), std::string(40, 'a' + i % 26)));
+  CHECK(unwrap(t.size()) == n);
+  for (int k : {0, n - 1, n / 2})
+    CHECK(unwrap(t.erase("k" + std::to_string(k))) == true);
+  REQUIRE(t.insert("k7", std::string("seven")));
+  std::set<std::string> want;
+  int wrong = 0;
+  for (int i = 0; i < n; ++i) {
+    auto k = "k" + std::to_string(i);
+    std::optional<std::string> v;
+    if (i == 7)
+      v = "seven";
+    else if (i != 0 && i != n - 1 && i != n / 2)
+      v = std::string(40, 'a' + i % 26);
+    if (v)
+      want.insert(k);
+    if (unwrap(t.lookup(k)) != v)
+      ++wrong;
+  }
+  CHECK(wrong == 0);
+  // first/next visits every key once; so does a walk.
+  std::set<std::string> seen;
+  std::size_t steps = 0;
+  for (auto k = unwrap(t.first()); k && steps <= 2 * n;
+       k = unwrap(t.next(*k)), ++steps)
+    seen.insert(*k);
+  CHECK(steps == want.size());
+  CHECK(seen == want);
+  std::set<std::string> listed;
+  for (auto& kv : sorted_list(t))
+    listed.insert(kv.first);
+  CHECK(listed == want);
 }
 
 TEST_CASE_METHOD(fixture, "non-trivial values are copied in and out intact",

@@ -7,9 +7,11 @@
 // so the table may have any number of groups). A group is one 64-byte
 // line: a sequence word, a count, and either the entries themselves (keys
 // and values of small trivially copyable types, stored as 64-bit words:
-// u64 -> u64 holds 3 per group) or 4 pointers to immutable nodes with their
-// keys' fragments. A full group chains overflow groups of the same shape.
-// A lookup of an inline entry is one cache line, a node's two.
+// u64 -> u64 holds 3 per group) or 6 words, each a pointer to an immutable
+// node with 16 bits of its key's hash (a tag) in the pointer's unused top
+// bits. A full group chains overflow groups of the same shape. A lookup of
+// an inline entry is one cache line, a node's two. A node slot keeps no
+// fragment: walks and growth hash the node's key when they need it.
 //
 // Reads are optimistic: a reader loads the home group's sequence (even),
 // reads the chain, and checks the sequence again; a writer makes it odd
@@ -160,7 +162,7 @@ public:
         f(&v);
         return op_status::ok;
       } else {
-        const node* n = search_nodes(g, frag, key);
+        const node* n = search_nodes(g, h, key);
         if (!read_valid(g, s))
           continue;
         show_value(n, f);
@@ -412,7 +414,7 @@ public:
     auto [home, until, owner] = lock_group(arr, frag);
     (void) until;
     try {
-      auto at = locate(*home, frag, key);
+      auto at = locate(*home, h, key);
       std::optional<V> out;
       write_action action;
       if constexpr (inline_entries) {
@@ -444,7 +446,7 @@ public:
             garbage = const_cast<node*>(cur);
           } else {
             try {
-              append_node(owner, *home, h, frag, n);
+              append_node(owner, *home, h, n);
             } catch (...) {
               destroy(n);
               throw;
@@ -492,7 +494,7 @@ public:
         }
         auto [home, until, owner] = lock_group(arr, frag);
         (void) until;
-        auto at = locate(*home, frag, n->key());
+        auto at = locate(*home, h, n->key());
         added = at.where == nullptr;
         try {
           write_scope ws{*home};
@@ -500,7 +502,7 @@ public:
             garbage = const_cast<node*>(node_at(*at.where, at.i));
             replace_node(*at.where, at.i, h, n);
           } else {
-            append_node(owner, *home, h, frag, n);
+            append_node(owner, *home, h, n);
           }
         } catch (...) {
           unlock(*home);
@@ -590,7 +592,7 @@ public:
         unlock(*g);
     };
     auto present = [&](std::size_t i) {
-      return locate(home_of(arr, hashes[i]), frag_of(hashes[i]),
+      return locate(home_of(arr, hashes[i]), hashes[i],
                     items[i].first)
                .where
              != nullptr;
@@ -630,7 +632,7 @@ public:
           if (earlier[i] != npos) {
             cur = &*outs[earlier[i]];
           } else {
-            auto at = locate(home_of(arr, hashes[i]), frag_of(hashes[i]),
+            auto at = locate(home_of(arr, hashes[i]), hashes[i],
                              items[i].first);
             if (at.where != nullptr) {
               found = copy_entry(*at.where, at.i).value();
@@ -644,7 +646,7 @@ public:
           if (earlier[i] != npos) {
             cur = fresh[earlier[i]];
           } else {
-            auto at = locate(home_of(arr, hashes[i]), frag_of(hashes[i]),
+            auto at = locate(home_of(arr, hashes[i]), hashes[i],
                              items[i].first);
             if (at.where != nullptr)
               cur = node_at(*at.where, at.i);
@@ -687,8 +689,7 @@ public:
       if (!stores(i))
         continue;
       auto& home = home_of(arr, hashes[i]);
-      auto frag = frag_of(hashes[i]);
-      auto at = locate(home, frag, items[i].first);
+      auto at = locate(home, hashes[i], items[i].first);
       if constexpr (inline_entries) {
         if (at.where != nullptr)
           store_value(*at.where, at.i, *outs[i]);
@@ -700,7 +701,7 @@ public:
           garbage.push_back(const_cast<node*>(node_at(*at.where, at.i)));
           replace_node(*at.where, at.i, hashes[i], fresh[i]);
         } else {
-          append_node(arr, home, hashes[i], frag, fresh[i], true);
+          append_node(arr, home, hashes[i], fresh[i], true);
         }
       }
     }
@@ -783,7 +784,7 @@ private:
   /// Entries per group: 48 bytes of slots after the sequence, the count and
   /// the overflow link.
   static constexpr std::size_t slots
-    = inline_entries ? 48 / (8 * (words_of<K> + words_of<V>)) : 4;
+    = inline_entries ? 48 / (8 * (words_of<K> + words_of<V>)) : 6;
 
   /// Groups grow once their entries average this share of their slots: a
   /// lookup then rarely needs an overflow group.
@@ -802,8 +803,8 @@ private:
   };
 
   struct node_area {
-    std::atomic<std::uint32_t> frags[slots];
-    std::atomic<const node*> nodes[slots];
+    /// node_word: a node's address and its key's tag.
+    std::atomic<std::uint64_t> words[slots];
   };
 
   using slot_area = std::conditional_t<inline_entries, inline_area, node_area>;
@@ -1161,12 +1162,13 @@ private:
             | ...);
   }
 
-  /// The node slots of `x` whose fragment is `frag`, as bits (unrolled).
+  /// The node slots of `x` whose tag is `tag`, as bits (unrolled).
   template <std::size_t... I>
-  static unsigned frag_hits(const group& x, std::uint32_t frag,
-                            std::index_sequence<I...>) noexcept {
+  static unsigned tag_hits(const group& x, std::uint64_t tag,
+                           std::index_sequence<I...>) noexcept {
     return ((static_cast<unsigned>(
-               x.area.frags[I].load(std::memory_order_relaxed) == frag)
+               (x.area.words[I].load(std::memory_order_relaxed) >> tag_shift)
+               == tag)
              << I)
             | ...);
   }
@@ -1255,16 +1257,47 @@ private:
     }
   }
 
-  /// The fragment of entry `i` of `g`.
-  std::uint32_t entry_frag(const group& g, std::size_t i) const noexcept {
-    if constexpr (inline_entries)
+  /// The fragment of entry `i` of `g` (0 for a slot an optimistic reader
+  /// found empty: its read fails validation).
+  std::uint32_t entry_frag(const group& g, std::size_t i) const {
+    if constexpr (inline_entries) {
       return frag_of(hash_of(key_at(g, i)));
+    } else {
+      auto* n = node_at(g, i);
+      return n != nullptr ? frag_of(node_hash(n)) : 0;
+    }
+  }
+
+  /// The hash of `n`'s key: of its bytes as a K for a Hash that takes no
+  /// std::string_view.
+  std::uint64_t node_hash(const node* n) const {
+    if constexpr (inline_key
+                  && !std::is_invocable_v<const Hash&, std::string_view>)
+      return hash_of(K(n->key()));
     else
-      return g.area.frags[i].load(std::memory_order_relaxed);
+      return hash_of(n->key());
+  }
+
+  // A node slot's word: the node's address in the low 48 bits (user-space
+  // addresses on x86-64 and AArch64 fit in 47 or 48; make_node checks)
+  // and its key's tag in the top 16.
+  static constexpr unsigned tag_shift = 48;
+  static constexpr std::uint64_t address_mask
+    = (std::uint64_t{1} << tag_shift) - 1;
+
+  /// 16 bits of hash `h` that choose neither its group (the top bits, for
+  /// any array below 2^16 groups) nor its counter stripe (the lowest).
+  static std::uint64_t tag_of(std::uint64_t h) noexcept {
+    return (h >> 16) & 0xffff;
+  }
+
+  static std::uint64_t node_word(const node* n, std::uint64_t h) noexcept {
+    return tag_of(h) << tag_shift | reinterpret_cast<std::uintptr_t>(n);
   }
 
   static const node* node_at(const group& g, std::size_t i) noexcept {
-    return g.area.nodes[i].load(std::memory_order_acquire);
+    return reinterpret_cast<const node*>(
+      g.area.words[i].load(std::memory_order_acquire) & address_mask);
   }
 
   /// Whether entry `i` of `g` holds `key`.
@@ -1315,14 +1348,15 @@ private:
   }
 
   template <class Q>
-  const node* search_nodes(const group& g, std::uint32_t frag,
+  const node* search_nodes(const group& g, std::uint64_t h,
                            const Q& key) const {
+    auto tag = tag_of(h);
     for (auto* x = &g; x != nullptr;
          x = x->overflow.load(std::memory_order_acquire)) {
-      // The slots whose fragment matches, found without a branch per slot
-      // (a key's slot is a coin flip no predictor gets right); nearly
-      // always one at most.
-      auto hits = frag_hits(*x, frag, std::make_index_sequence<slots>{});
+      // The slots whose tag matches, found without a branch per slot (a
+      // key's slot is a coin flip no predictor gets right); nearly always
+      // one at most.
+      auto hits = tag_hits(*x, tag, std::make_index_sequence<slots>{});
       hits &= (1u << x->count.load(std::memory_order_relaxed)) - 1;
       for (; hits != 0; hits &= hits - 1) {
         auto i = static_cast<std::size_t>(__builtin_ctz(hits));
@@ -1340,17 +1374,17 @@ private:
   };
 
   template <class Q>
-  place locate(group& home, std::uint32_t frag, const Q& key) const {
+  place locate(group& home, std::uint64_t h, const Q& key) const {
     for (auto* x = &home; x != nullptr;
          x = x->overflow.load(std::memory_order_relaxed)) {
       if constexpr (inline_entries) {
-        (void) frag;
+        (void) h;
         auto c = count_of(*x);
         for (std::size_t i = 0; i < c; ++i)
           if (eq_(key_at(*x, i), key))
             return {x, i};
       } else {
-        auto hits = frag_hits(*x, frag, std::make_index_sequence<slots>{});
+        auto hits = tag_hits(*x, tag_of(h), std::make_index_sequence<slots>{});
         hits &= (1u << count_of(*x)) - 1;
         for (; hits != 0; hits &= hits - 1) {
           auto i = static_cast<std::size_t>(__builtin_ctz(hits));
@@ -1487,12 +1521,11 @@ private:
     st.count.fetch_add(1, std::memory_order_relaxed);
   }
 
-  void append_node(array* arr, group& home, std::uint64_t h,
-                   std::uint32_t frag, node* n, bool spare = false) {
+  void append_node(array* arr, group& home, std::uint64_t h, node* n,
+                   bool spare = false) {
     auto& x = tail_with_room(arr, home, spare);
     auto c = count_of(x);
-    x.area.frags[c].store(frag, std::memory_order_relaxed);
-    x.area.nodes[c].store(n, std::memory_order_release);
+    x.area.words[c].store(node_word(n, h), std::memory_order_release);
     x.count.store(static_cast<std::uint8_t>(c + 1), std::memory_order_relaxed);
     auto& st = stripes_[h & (stripe_count - 1)];
     st.count.fetch_add(1, std::memory_order_relaxed);
@@ -1501,7 +1534,7 @@ private:
 
   void replace_node(group& g, std::size_t i, std::uint64_t h, node* n) {
     auto* old = node_at(g, i);
-    g.area.nodes[i].store(n, std::memory_order_release);
+    g.area.words[i].store(node_word(n, h), std::memory_order_release);
     // Unsigned wrap-around adds the difference either way.
     stripes_[h & (stripe_count - 1)].bytes.fetch_add(
       footprint(n) - footprint(old), std::memory_order_relaxed);
@@ -1553,9 +1586,7 @@ private:
           from.area.words[i * entry_words + k].load(std::memory_order_relaxed),
           std::memory_order_relaxed);
     } else {
-      to.area.frags[j].store(from.area.frags[i].load(std::memory_order_relaxed),
-                             std::memory_order_relaxed);
-      to.area.nodes[j].store(from.area.nodes[i].load(std::memory_order_relaxed),
+      to.area.words[j].store(from.area.words[i].load(std::memory_order_relaxed),
                              std::memory_order_release);
     }
   }
@@ -1593,8 +1624,7 @@ private:
           store_value(*x, i, *out);
         }
       } else {
-        if (!in_range(x->area.frags[i].load(std::memory_order_relaxed), from,
-                      until)) {
+        if (!in_range(entry_frag(*x, i), from, until)) {
           ++i;
           continue;
         }
@@ -1603,7 +1633,7 @@ private:
           return g(cur->key(), *v, out);
         });
         if (action != write_action::keep) {
-          h = hash_of(cur->key());
+          h = node_hash(cur);
           garbage.reserve(garbage.size() + 1); // nothing changed yet
         }
         if (action == write_action::put) {
@@ -1700,10 +1730,8 @@ private:
         if (!all && !in_range(frag_of(hash_of(e.key())), from, at.until))
           out.pop();
       } else {
-        if (all
-            || in_range(x.area.frags[i].load(std::memory_order_relaxed), from,
-                        at.until))
-          if (auto* n = node_at(x, i))
+        if (auto* n = node_at(x, i))
+          if (all || in_range(frag_of(node_hash(n)), from, at.until))
             out.push() = n;
       }
     });
@@ -1918,6 +1946,14 @@ private:
   /// lock; the destination groups, at most three adjacent ones, are locked
   /// one at a time. False if an allocation failed: nothing changed then.
   bool migrate_group(group& g, array* to) noexcept {
+    if constexpr (!inline_entries) {
+      // Each node's key is hashed below, with the group locked: its lines
+      // are asked for first, all at once, so readers wait for one memory
+      // access rather than one per entry.
+      for_chain(g, [](const group& x, std::size_t i) {
+        __builtin_prefetch(node_at(x, i));
+      });
+    }
     lock(g);
     if (g.moved.load(std::memory_order_relaxed) != 0) {
       unlock(g);
@@ -1951,9 +1987,14 @@ private:
       items = heap.data();
     }
     std::size_t k = 0;
-    for_chain(g, [&](const group& x, std::size_t i) {
-      items[k++] = {index_of(entry_frag(x, i), to->n), &x, i};
-    });
+    try {
+      for_chain(g, [&](const group& x, std::size_t i) {
+        items[k++] = {index_of(entry_frag(x, i), to->n), &x, i};
+      });
+    } catch (...) { // a Hash that allocates ran out of memory
+      unlock(g);
+      return false;
+    }
     std::sort(items, items + total,
               [](const item& a, const item& b) { return a.dest < b.dest; });
     for (std::size_t b = 0; b < total;) {
@@ -2162,8 +2203,15 @@ private:
   /// A node not linked anywhere yet.
   template <class KK, class VV>
   static node* make_node(KK&& key, VV&& value) {
+    static_assert(sizeof(void*) == 8, "node words hold 64-bit addresses");
     auto size = sizeof(node) + extra_bytes(key, value);
     void* mem = ::operator new(size);
+    if ((reinterpret_cast<std::uintptr_t>(mem) & ~address_mask) != 0) {
+      // Beyond the 48 bits a node word keeps (an allocator mapping above
+      // 2^48 on a 57-bit address space): refused as out of memory.
+      ::operator delete(mem);
+      throw std::bad_alloc{};
+    }
     try {
       return new (mem) node(std::forward<KK>(key), std::forward<VV>(value));
     } catch (...) {
