@@ -48,7 +48,8 @@
 //
 // A node is one allocation: std::string keys and values keep their bytes
 // inline behind it, after their sizes as varints (16 B key, 100 B value: a
-// 128-byte malloc chunk).
+// 128-byte malloc chunk), and so does a value type's own block if it
+// specializes node_tail (engine_common.hpp).
 #pragma once
 
 #include <algorithm>
@@ -2110,6 +2111,8 @@ private:
       && (std::is_same_v<KeyEqual, std::equal_to<std::string>>
           || std::is_same_v<KeyEqual, std::equal_to<>>);
   static constexpr bool inline_value = std::is_same_v<V, std::string>;
+  /// A V that keeps its block in the node, after the key's bytes.
+  static constexpr bool tail_value = !inline_value && node_tail<V>::enabled;
 
 public:
   /// What modify and find point their functions at: V, or a view of it.
@@ -2140,7 +2143,7 @@ private:
     /// Call through make_node, which allocates room for the inline bytes.
     template <class KK, class VV>
     node(KK&& k, VV&& v)
-      : k_(std::forward<KK>(k)), v_(std::forward<VV>(v)) {
+      : k_(std::forward<KK>(k)), v_(placed(this, k, std::forward<VV>(v))) {
       auto* out = reinterpret_cast<char*>(this + 1);
       if constexpr (inline_key)
         out = put_varint(out, k.size());
@@ -2186,18 +2189,41 @@ private:
     const char* bytes() const noexcept {
       return reinterpret_cast<const char*>(this + 1);
     }
+
+    /// `v`, or for a tail_value its copy placed after the key's bytes.
+    template <class KK, class VV>
+    static decltype(auto) placed(node* self, const KK& k, VV&& v) {
+      if constexpr (tail_value) {
+        auto* at = reinterpret_cast<char*>(self) + tail_offset(k);
+        return node_tail<V>::place(v, at);
+      } else {
+        return std::forward<VV>(v);
+      }
+    }
     [[no_unique_address]] field<K, inline_key> k_;
     [[no_unique_address]] field<V, inline_value> v_;
   };
 
   template <class KK, class VV>
   static std::size_t extra_bytes(const KK& key, const VV& value) noexcept {
+    if constexpr (tail_value)
+      return tail_offset(key) + node_tail<V>::size(value) - sizeof(node);
     std::size_t extra = 0;
     if constexpr (inline_key)
       extra += varint_size(key.size()) + key.size();
     if constexpr (inline_value)
       extra += varint_size(value.size()) + value.size();
     return extra;
+  }
+
+  /// Where a tail_value's block starts in the node: after the key's
+  /// bytes, 8-aligned (nodes are 16-aligned).
+  template <class KK>
+  static std::size_t tail_offset(const KK& key) noexcept {
+    std::size_t end = sizeof(node);
+    if constexpr (inline_key)
+      end += varint_size(key.size()) + key.size();
+    return (end + 7) & ~std::size_t{7};
   }
 
   /// A node not linked anywhere yet.
