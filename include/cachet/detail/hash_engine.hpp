@@ -7,11 +7,11 @@
 // so the table may have any number of groups). A group is one 64-byte
 // line: a sequence word, a count, and either the entries themselves (keys
 // and values of small trivially copyable types, stored as 64-bit words:
-// u64 -> u64 holds 3 per group) or 6 words, each a pointer to an immutable
-// node with 16 bits of its key's hash (a tag) in the pointer's unused top
-// bits. A full group chains overflow groups of the same shape. A lookup of
-// an inline entry is one cache line, a node's two. A node slot keeps no
-// fragment: walks and growth hash the node's key when they need it.
+// u64 -> u64 holds 3 per group) or 5 pointers to immutable nodes with a
+// byte of each key's hash (a tag), the 5 tags in one word. A full group
+// chains overflow groups of the same shape. A lookup of an inline entry is
+// one cache line, a node's two. A node slot keeps no fragment: walks and
+// growth hash the node's key when they need it.
 //
 // Reads are optimistic: a reader loads the home group's sequence (even),
 // reads the chain, and checks the sequence again; a writer makes it odd
@@ -785,7 +785,7 @@ private:
   /// Entries per group: 48 bytes of slots after the sequence, the count and
   /// the overflow link.
   static constexpr std::size_t slots
-    = inline_entries ? 48 / (8 * (words_of<K> + words_of<V>)) : 6;
+    = inline_entries ? 48 / (8 * (words_of<K> + words_of<V>)) : 5;
 
   /// Groups grow once their entries average this share of their slots: a
   /// lookup then rarely needs an overflow group.
@@ -804,8 +804,9 @@ private:
   };
 
   struct node_area {
-    /// node_word: a node's address and its key's tag.
-    std::atomic<std::uint64_t> words[slots];
+    /// Byte i: the tag (tag_of) of node i's key.
+    std::atomic<std::uint64_t> tags;
+    std::atomic<const node*> nodes[slots];
   };
 
   using slot_area = std::conditional_t<inline_entries, inline_area, node_area>;
@@ -1163,15 +1164,16 @@ private:
             | ...);
   }
 
-  /// The node slots of `x` whose tag is `tag`, as bits (unrolled).
-  template <std::size_t... I>
-  static unsigned tag_hits(const group& x, std::uint64_t tag,
-                           std::index_sequence<I...>) noexcept {
-    return ((static_cast<unsigned>(
-               (x.area.words[I].load(std::memory_order_relaxed) >> tag_shift)
-               == tag)
-             << I)
-            | ...);
+  /// The node slots of `x` below `count` whose tag is `tag`: the high bit
+  /// of byte i set for slot i (a byte-wise compare of the tag word, exact:
+  /// no carry crosses a byte).
+  static std::uint64_t tag_hits(const group& x, std::uint64_t tag,
+                                std::size_t count) noexcept {
+    constexpr std::uint64_t ones = 0x0101010101010101;
+    constexpr std::uint64_t lows = 0x7f7f7f7f7f7f7f7f;
+    auto v = x.area.tags.load(std::memory_order_relaxed) ^ (tag * ones);
+    auto zero = ~(((v & lows) + lows) | v | lows); // zero bytes of v
+    return zero & ((std::uint64_t{1} << (8 * count)) - 1);
   }
 
   /// An inline entry copied out of its words.
@@ -1279,26 +1281,27 @@ private:
       return hash_of(n->key());
   }
 
-  // A node slot's word: the node's address in the low 48 bits (user-space
-  // addresses on x86-64 and AArch64 fit in 47 or 48; make_node checks)
-  // and its key's tag in the top 16.
-  static constexpr unsigned tag_shift = 48;
-  static constexpr std::uint64_t address_mask
-    = (std::uint64_t{1} << tag_shift) - 1;
-
-  /// 16 bits of hash `h` that choose neither its group (the top bits, for
-  /// any array below 2^16 groups) nor its counter stripe (the lowest).
+  /// A byte of hash `h` that chooses neither its group (the top bits) nor
+  /// its counter stripe (the lowest): a lookup derefs a node whose key is
+  /// not the one it seeks for 1 slot in 256.
   static std::uint64_t tag_of(std::uint64_t h) noexcept {
-    return (h >> 16) & 0xffff;
+    return (h >> 16) & 0xff;
   }
 
-  static std::uint64_t node_word(const node* n, std::uint64_t h) noexcept {
-    return tag_of(h) << tag_shift | reinterpret_cast<std::uintptr_t>(n);
+  /// Sets the tag of node slot `i` of `g` (its lock held).
+  static void set_tag(group& g, std::size_t i, std::uint64_t tag) noexcept {
+    auto shift = 8 * i;
+    auto tags = g.area.tags.load(std::memory_order_relaxed);
+    tags = (tags & ~(std::uint64_t{0xff} << shift)) | tag << shift;
+    g.area.tags.store(tags, std::memory_order_relaxed);
+  }
+
+  static std::uint64_t tag_at(const group& g, std::size_t i) noexcept {
+    return (g.area.tags.load(std::memory_order_relaxed) >> (8 * i)) & 0xff;
   }
 
   static const node* node_at(const group& g, std::size_t i) noexcept {
-    return reinterpret_cast<const node*>(
-      g.area.words[i].load(std::memory_order_acquire) & address_mask);
+    return g.area.nodes[i].load(std::memory_order_acquire);
   }
 
   /// Whether entry `i` of `g` holds `key`.
@@ -1357,10 +1360,11 @@ private:
       // The slots whose tag matches, found without a branch per slot (a
       // key's slot is a coin flip no predictor gets right); nearly always
       // one at most.
-      auto hits = tag_hits(*x, tag, std::make_index_sequence<slots>{});
-      hits &= (1u << x->count.load(std::memory_order_relaxed)) - 1;
+      // A count is never above `slots`, torn read or not: no clamp.
+      auto hits
+        = tag_hits(*x, tag, x->count.load(std::memory_order_relaxed));
       for (; hits != 0; hits &= hits - 1) {
-        auto i = static_cast<std::size_t>(__builtin_ctz(hits));
+        auto i = static_cast<std::size_t>(__builtin_ctzll(hits) / 8);
         if (auto* n = node_at(*x, i); n != nullptr && node_holds(n, key))
           return n;
       }
@@ -1385,10 +1389,9 @@ private:
           if (eq_(key_at(*x, i), key))
             return {x, i};
       } else {
-        auto hits = tag_hits(*x, tag_of(h), std::make_index_sequence<slots>{});
-        hits &= (1u << count_of(*x)) - 1;
+        auto hits = tag_hits(*x, tag_of(h), count_of(*x));
         for (; hits != 0; hits &= hits - 1) {
-          auto i = static_cast<std::size_t>(__builtin_ctz(hits));
+          auto i = static_cast<std::size_t>(__builtin_ctzll(hits) / 8);
           if (node_holds(node_at(*x, i), key))
             return {x, i};
         }
@@ -1526,7 +1529,8 @@ private:
                    bool spare = false) {
     auto& x = tail_with_room(arr, home, spare);
     auto c = count_of(x);
-    x.area.words[c].store(node_word(n, h), std::memory_order_release);
+    set_tag(x, c, tag_of(h));
+    x.area.nodes[c].store(n, std::memory_order_release);
     x.count.store(static_cast<std::uint8_t>(c + 1), std::memory_order_relaxed);
     auto& st = stripes_[h & (stripe_count - 1)];
     st.count.fetch_add(1, std::memory_order_relaxed);
@@ -1535,7 +1539,8 @@ private:
 
   void replace_node(group& g, std::size_t i, std::uint64_t h, node* n) {
     auto* old = node_at(g, i);
-    g.area.words[i].store(node_word(n, h), std::memory_order_release);
+    (void) h; // the same key: the tag stays
+    g.area.nodes[i].store(n, std::memory_order_release);
     // Unsigned wrap-around adds the difference either way.
     stripes_[h & (stripe_count - 1)].bytes.fetch_add(
       footprint(n) - footprint(old), std::memory_order_relaxed);
@@ -1587,7 +1592,8 @@ private:
           from.area.words[i * entry_words + k].load(std::memory_order_relaxed),
           std::memory_order_relaxed);
     } else {
-      to.area.words[j].store(from.area.words[i].load(std::memory_order_relaxed),
+      set_tag(to, j, tag_at(from, i));
+      to.area.nodes[j].store(from.area.nodes[i].load(std::memory_order_relaxed),
                              std::memory_order_release);
     }
   }
@@ -2229,15 +2235,8 @@ private:
   /// A node not linked anywhere yet.
   template <class KK, class VV>
   static node* make_node(KK&& key, VV&& value) {
-    static_assert(sizeof(void*) == 8, "node words hold 64-bit addresses");
     auto size = sizeof(node) + extra_bytes(key, value);
     void* mem = ::operator new(size);
-    if ((reinterpret_cast<std::uintptr_t>(mem) & ~address_mask) != 0) {
-      // Beyond the 48 bits a node word keeps (an allocator mapping above
-      // 2^48 on a 57-bit address space): refused as out of memory.
-      ::operator delete(mem);
-      throw std::bad_alloc{};
-    }
     try {
       return new (mem) node(std::forward<KK>(key), std::forward<VV>(value));
     } catch (...) {
