@@ -411,7 +411,11 @@ bool make_room(store_table& tab, server_env& env) {
   if (ev.policy() == maxmemory_policy::noeviction)
     return false;
   thread_local std::size_t since_reclaim = 0;
-  std::int64_t pending = 0; // evicted here, not yet freed
+  // Bytes evicted by this call: on their way out whether or not a reclaim
+  // has freed them yet. Not reset by a reclaim, which frees nothing while
+  // another thread stays pinned: counting on it, one call evicted the
+  // whole table under concurrent writers and then refused the write.
+  std::int64_t pending = 0;
   for (std::size_t evicted = 0; evicted < max_evictions_per_call;) {
     auto bytes = evict_one(tab, env);
     if (bytes < 0) // nothing left to evict: room only if that made it
@@ -421,7 +425,6 @@ bool make_room(store_table& tab, server_env& env) {
     if (++since_reclaim >= reclaim_every) {
       detail::reclaim();
       since_reclaim = 0;
-      pending = 0;
     }
     if (used_memory() - pending <= max)
       return true;
