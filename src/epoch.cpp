@@ -284,6 +284,11 @@ void poll_shared_slow() noexcept {
   dom.free_shared();
 }
 
+void free_retired() noexcept {
+  if (auto* slot = this_thread_slot)
+    domain::free_oldest(*slot, slot->bag.size());
+}
+
 std::size_t reclaim() {
   auto* slot = this_thread_slot;
   if (slot != nullptr && slot->depth != 0)

@@ -3,9 +3,11 @@
 
 #include <chrono>
 #include <cstring>
+#include <deque>
 #include <limits>
 #include <new>
 #include <random>
+#include <thread>
 
 #include <cachet/detail/epoch.hpp>
 #include <cachet/detail/hash.hpp>
@@ -48,8 +50,88 @@ constexpr std::size_t entry_overhead = 87;
 /// pay for it. A reclaim costs two epoch advances (membarrier calls).
 constexpr std::size_t reclaim_every = 64;
 
+/// Bytes of keys evicted and not yet freed, process-wide (within what
+/// threads have not settled yet). An evicted entry waits in the evicting
+/// thread's epoch bag until no reader can hold it, which is as long as any
+/// thread stays pinned: a BGSAVE's for the whole save. make_room counts
+/// these bytes as gone. Without that, each command during a save evicted
+/// again what the commands before it had evicted, and the table emptied.
+std::atomic<std::int64_t> unfreed{0};
+
+/// This thread's evicted bytes, by the epoch they were unlinked in.
+class eviction_backlog {
+public:
+  /// Counts `bytes` of a key this thread has just removed.
+  void add(std::int64_t bytes) {
+    // Not below the epoch the removal tagged its entry with.
+    auto epoch = detail::global_epoch.load(std::memory_order_acquire);
+    if (waiting_.empty() || waiting_.back().first != epoch)
+      waiting_.emplace_back(epoch, 0);
+    waiting_.back().second += bytes;
+    unfreed.fetch_add(bytes, std::memory_order_relaxed);
+  }
+
+  /// Stops counting what the epoch lets go, once freed (no fence).
+  void settle() noexcept {
+    if (waiting_.empty())
+      return;
+    auto now = detail::global_epoch.load(std::memory_order_acquire);
+    if (waiting_.front().first + 2 > now)
+      return;
+    detail::free_retired();
+    while (!waiting_.empty() && waiting_.front().first + 2 <= now)
+      drop_front();
+  }
+
+  /// Advances the epoch if readers let it, frees what that allows and
+  /// stops counting it.
+  void reclaim() {
+    auto* slot = detail::this_thread_slot;
+    if (slot != nullptr && slot->depth != 0)
+      return; // pinned: reclaim cannot free our own retirements
+    // A reclaim frees at least what was retired two epochs before it.
+    auto before = detail::global_epoch.load(std::memory_order_acquire);
+    bool all = detail::reclaim() == 0;
+    while (!waiting_.empty() && (all || waiting_.front().first + 2 <= before))
+      drop_front();
+  }
+
+  /// Waits, until `deadline` at most, for readers to let this thread free
+  /// what it evicted, or for `enough` to hold.
+  template <class Enough>
+  void wait_for_readers(std::chrono::steady_clock::time_point deadline,
+                        Enough enough) {
+    while (!waiting_.empty()) {
+      reclaim();
+      if (enough() || std::chrono::steady_clock::now() >= deadline)
+        return;
+      // Off the CPU, so that a reader it was taken from gets it back.
+      std::this_thread::sleep_for(std::chrono::microseconds{50});
+    }
+  }
+
+  ~eviction_backlog() {
+    // At exit the thread's bag joins the shared list, freed by others.
+    while (!waiting_.empty())
+      drop_front();
+  }
+
+private:
+  void drop_front() {
+    unfreed.fetch_sub(waiting_.front().second, std::memory_order_relaxed);
+    waiting_.pop_front();
+  }
+
+  std::deque<std::pair<std::uint64_t, std::int64_t>> waiting_;
+};
+
+thread_local eviction_backlog backlog;
+
 /// Keys one command evicts at most; it runs if it evicted any.
 constexpr std::size_t max_evictions_per_call = 4096;
+
+/// How long a command waits at most for readers to let evicted keys go.
+constexpr std::chrono::milliseconds max_reader_wait{2};
 
 std::uint32_t minutes_now() noexcept {
   return static_cast<std::uint32_t>(now_ms() / 60000) & 0xffff;
@@ -399,35 +481,53 @@ std::int64_t key_memory(std::string_view key, const value& v) {
                                    + entry_overhead + slot + fields);
 }
 
+std::int64_t evicted_unfreed() noexcept {
+  return unfreed.load(std::memory_order_relaxed);
+}
+
 bool make_room(store_table& tab, server_env& env) {
   auto& ev = env.evict;
   auto max = ev.maxmemory();
   if (max == 0)
     return true;
+  // Counted as unfreed, what this thread evicted keeps other threads from
+  // evicting for it: stop counting it as soon as it is gone.
+  backlog.settle();
   auto used = used_memory();
   ev.note(used);
   if (used <= max)
     return true;
   if (ev.policy() == maxmemory_policy::noeviction)
     return false;
+  // Room once what the keys hold fits: bytes evicted by anyone are on
+  // their way out, freed or not.
+  auto fits = [max] { return used_memory() - evicted_unfreed() <= max; };
   thread_local std::size_t since_reclaim = 0;
-  // Bytes evicted by this call: on their way out whether or not a reclaim
-  // has freed them yet. Not reset by a reclaim, which frees nothing while
-  // another thread stays pinned: counting on it, one call evicted the
-  // whole table under concurrent writers and then refused the write.
-  std::int64_t pending = 0;
-  for (std::size_t evicted = 0; evicted < max_evictions_per_call;) {
+  for (std::size_t evicted = 0; !fits();) {
+    if (evicted == max_evictions_per_call)
+      return true;
     auto bytes = evict_one(tab, env);
     if (bytes < 0) // nothing left to evict: room only if that made it
-      return used_memory() - pending <= max;
+      return fits();
     ++evicted;
-    pending += bytes;
+    backlog.add(bytes);
     if (++since_reclaim >= reclaim_every) {
-      detail::reclaim();
+      backlog.reclaim();
       since_reclaim = 0;
     }
-    if (used_memory() - pending <= max)
-      return true;
+  }
+  // The keys fit, but what was evicted may still take memory: a reader
+  // pinned meanwhile holds it, and on a busy machine a thread can stay
+  // pinned off the CPU for a whole time slice while writers go on. Past
+  // the few evictions in flight, give such a reader the time to let go
+  // rather than hold the writes' garbage over the bound. Not while a save
+  // runs: its image holds everything until written (as redis's fork holds
+  // copied pages), and writes must not wait for it.
+  auto slack = max / 64;
+  if (used_memory() > max + slack && !env.persist.saving()) {
+    backlog.wait_for_readers(
+      std::chrono::steady_clock::now() + max_reader_wait,
+      [&] { return used_memory() <= max + slack; });
   }
   return true;
 }

@@ -137,6 +137,12 @@ public:
   /// Runs `job` (a BGSAVE, which calls finish) on a thread of its own.
   void background(std::function<void()> job);
 
+  /// A save (SAVE or BGSAVE) runs: its image keeps what it reads from
+  /// being freed until it is written.
+  bool saving() const noexcept {
+    return busy_.load(std::memory_order_relaxed);
+  }
+
   /// A BGSAVE is writing (INFO's rdb_bgsave_in_progress).
   bool in_background() const noexcept {
     return background_.load(std::memory_order_acquire);
@@ -167,7 +173,7 @@ public:
 private:
   mutable std::mutex mtx_;
   std::condition_variable idle_;
-  bool busy_ = false;
+  std::atomic<bool> busy_{false}; // written under mtx_
   std::string dir_ = ".";
   std::string dbfilename_ = "dump.cachet";
   std::vector<save_point> points_;

@@ -1909,6 +1909,7 @@ def suite_maxmemory():
 
     for mode in ("direct", "message"):
         maxmemory_bound(mode)
+        maxmemory_during_saves(mode)
     maxmemory_policies()
 
 
@@ -1987,6 +1988,96 @@ def maxmemory_bound(mode):
         c.close()
     finally:
         check(srv.stop() == 0, "maxmemory %s: clean exit" % mode)
+
+
+def maxmemory_during_saves(mode):
+    """4 writers against an 8 MB bound while BGSAVE runs back to back. A
+    save's image holds the entries it reads (its thread stays pinned), so
+    what writes evict or replace meanwhile is freed only after it: eviction
+    must not take that for keys' memory. No write is refused, the table
+    stays about as full as before the saves, and used_memory comes back
+    under the bound once they end."""
+    import shutil
+    import tempfile
+    bound = 8 * 1024 * 1024
+    d = tempfile.mkdtemp(prefix="cachet-redis-saves-")
+    srv = cachet(mode, "--maxmemory=8mb", "--dir=" + d)
+    try:
+        c = Conn(srv.port)
+        check(fill_keys(c, "f", 30000, 500) == b"+OK",
+              "maxmemory during saves %s: fill refused" % mode)
+        full = c.call("DBSIZE")
+        saving = threading.Event()
+        stop = threading.Event()
+        errors = []
+        lowest = [full]
+        saves = [0]
+
+        def save_loop():
+            s = Conn(srv.port)
+            deadline = time.monotonic() + 3
+            while time.monotonic() < deadline and saves[0] < 100:
+                r = s.call("BGSAVE")
+                check(r == b"+Background saving started",
+                      "maxmemory during saves %s: BGSAVE %r" % (mode, r))
+                while info_int(s, "rdb_bgsave_in_progress", "persistence"):
+                    time.sleep(0.001)
+                saves[0] += 1
+            saving.clear()
+            s.close()
+
+        def write(n):
+            w = Conn(srv.port)
+            i = 0
+            while not stop.is_set() and i < 400000:
+                w.send(b"".join(encode("SET", "w%d:%d" % (n, i + j), "v" * 500)
+                                for j in range(32)))
+                for _ in range(32):
+                    r = w.read_parsed()
+                    if r != b"+OK":
+                        errors.append(r)
+                i += 32
+            w.close()
+
+        def watch():
+            m = Conn(srv.port)
+            while saving.is_set():
+                lowest[0] = min(lowest[0], m.call("DBSIZE"))
+                time.sleep(0.005)
+            m.close()
+
+        saving.set()
+        threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+        threads += [threading.Thread(target=watch),
+                    threading.Thread(target=save_loop)]
+        for t in threads:
+            t.start()
+        threads[-1].join()
+        # The writers go on a little after the last save, as a server does:
+        # their next writes free what waited for the saves.
+        time.sleep(0.5)
+        stop.set()
+        for t in threads:
+            t.join()
+        keys = c.call("DBSIZE")
+        used = info_int(c, "used_memory")
+        print("maxmemory %s during %d saves: %d keys before, lowest %d, %d "
+              "after; used_memory after %d (bound %d)" % (
+                  mode, saves[0], full, lowest[0], keys, used, bound),
+              flush=True)
+        check(not errors, "maxmemory during saves %s: writes refused: %r" % (
+            mode, errors[:3]))
+        check(saves[0] >= 3, "maxmemory during saves %s: only %d saves" % (
+            mode, saves[0]))
+        check(lowest[0] >= full // 2 and keys >= full // 2,
+              "maxmemory during saves %s: %d keys before, %d at the lowest, "
+              "%d after" % (mode, full, lowest[0], keys))
+        check(used <= bound * 1.05,
+              "maxmemory during saves %s: used_memory %d after" % (mode, used))
+        c.close()
+    finally:
+        check(srv.stop() == 0, "maxmemory during saves %s: clean exit" % mode)
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def fill_keys(c, prefix, n, size=200, ttl=None):

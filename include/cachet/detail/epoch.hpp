@@ -158,6 +158,10 @@ void retire(T* ptr) {
          [](void* p) { delete static_cast<T*>(p); });
 }
 
+/// Frees everything this thread retired that is safe to free at the
+/// current epoch, without advancing it (no fence): a retire frees only two.
+void free_retired() noexcept;
+
 /// Advances the epoch as far as readers allow and frees whatever is safe to
 /// free on this thread and from exited threads. Returns how many objects
 /// still wait. Tests use it to check that retired memory does get freed.
