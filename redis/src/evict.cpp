@@ -38,10 +38,10 @@ constexpr std::uint32_t lfu_decay_minutes = 1;
 constexpr std::uint8_t lfu_init = 5;
 
 /// Bytes a key costs besides its key, its value's block and its slot: the
-/// table's entry and node, and what malloc adds (204 B per key of 16 bytes
-/// with a value of 100, measured by bench-redis.sh: 87 besides the key and
-/// the value's 101-byte block).
-constexpr std::size_t entry_overhead = 87;
+/// table's entry and node, and what malloc adds (180 B per key of 16 bytes
+/// with a value of 100, measured by bench-redis.sh: 63 besides the key and
+/// the value's 101-byte block, which the node holds).
+constexpr std::size_t entry_overhead = 63;
 
 /// Evictions by one thread after which it frees what it retired. The
 /// table frees a removed value only once no reader can hold it, and a

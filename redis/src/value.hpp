@@ -9,6 +9,7 @@
 #include <string_view>
 #include <utility>
 
+#include <cachet/detail/engine_common.hpp>
 #include <cachet/detail/varint.hpp>
 
 #include "evict.hpp"
@@ -25,7 +26,9 @@ namespace cachet::redis {
 /// then its bytes: one allocation, as small as the bytes allow) or, tagged
 /// in its low bit, to the hash. A copy copies the string (values are
 /// immutable in the table, each write makes a new one) and shares the hash
-/// (edited in place under its own lock, t_hash.cpp).
+/// (edited in place under its own lock, t_hash.cpp). The value in the
+/// table's node keeps its string's block in the node itself (node_tail
+/// below), tagged in its second bit: not its own to free.
 class value {
 public:
   std::int64_t expire_at = 0;
@@ -88,7 +91,8 @@ public:
     if (data_ == 0 || !is_string())
       return {};
     std::size_t n;
-    auto* p = detail::get_varint(reinterpret_cast<const char*>(data_), n);
+    auto* p = detail::get_varint(
+      reinterpret_cast<const char*>(data_ & ~placed_tag), n);
     return {p, n};
   }
 
@@ -122,8 +126,25 @@ public:
     return is_string() ? "string" : "hash";
   }
 
+  /// A copy whose string block (block_size() bytes) is written at `at`,
+  /// 8-aligned, and is not its own: a table's node keeps it.
+  value placed_at(char* at) const {
+    value out;
+    out.expire_at = expire_at;
+    out.slot = slot;
+    if (auto b = bytes(); !b.empty()) {
+      auto* p = detail::put_varint(at, b.size());
+      std::memcpy(p, b.data(), b.size());
+      out.data_ = reinterpret_cast<std::uintptr_t>(at) | placed_tag;
+    } else {
+      out.data_ = copy_data(); // a hash, shared, or the empty string
+    }
+    return out;
+  }
+
 private:
   static constexpr std::uintptr_t hash_tag = 1;
+  static constexpr std::uintptr_t placed_tag = 2;
 
   /// A block holding `head` + `tail`, or 0 for the empty string.
   static std::uintptr_t make_block(std::string_view head,
@@ -152,7 +173,7 @@ private:
   void drop_data() noexcept {
     if (auto* h = hash())
       intrusive_ptr_release(h);
-    else if (data_ != 0)
+    else if (data_ != 0 && (data_ & placed_tag) == 0)
       ::operator delete(reinterpret_cast<void*>(data_));
     data_ = 0;
   }
@@ -161,6 +182,23 @@ private:
 };
 
 static_assert(sizeof(value) == 24, "a value is three words");
+
+} // namespace cachet::redis
+
+/// The store's table keeps a string's block in the key's node.
+template <>
+struct cachet::detail::node_tail<cachet::redis::value> {
+  static constexpr bool enabled = true;
+  static std::size_t size(const cachet::redis::value& v) noexcept {
+    return v.block_size();
+  }
+  static cachet::redis::value place(const cachet::redis::value& v,
+                                    char* at) {
+    return v.placed_at(at);
+  }
+};
+
+namespace cachet::redis {
 
 /// True if `v` has an expiry and it is not after `now`.
 inline bool expired(const value& v, std::int64_t now) {

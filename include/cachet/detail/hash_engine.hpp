@@ -7,9 +7,11 @@
 // so the table may have any number of groups). A group is one 64-byte
 // line: a sequence word, a count, and either the entries themselves (keys
 // and values of small trivially copyable types, stored as 64-bit words:
-// u64 -> u64 holds 3 per group) or 4 pointers to immutable nodes with their
-// keys' fragments. A full group chains overflow groups of the same shape.
-// A lookup of an inline entry is one cache line, a node's two.
+// u64 -> u64 holds 3 per group) or 5 pointers to immutable nodes with a
+// byte of each key's hash (a tag), the 5 tags in one word. A full group
+// chains overflow groups of the same shape. A lookup of an inline entry is
+// one cache line, a node's two. A node slot keeps no fragment: walks and
+// growth hash the node's key when they need it.
 //
 // Reads are optimistic: a reader loads the home group's sequence (even),
 // reads the chain, and checks the sequence again; a writer makes it odd
@@ -46,7 +48,8 @@
 //
 // A node is one allocation: std::string keys and values keep their bytes
 // inline behind it, after their sizes as varints (16 B key, 100 B value: a
-// 128-byte malloc chunk).
+// 128-byte malloc chunk), and so does a value type's own block if it
+// specializes node_tail (engine_common.hpp).
 #pragma once
 
 #include <algorithm>
@@ -160,7 +163,7 @@ public:
         f(&v);
         return op_status::ok;
       } else {
-        const node* n = search_nodes(g, frag, key);
+        const node* n = search_nodes(g, h, key);
         if (!read_valid(g, s))
           continue;
         show_value(n, f);
@@ -412,7 +415,7 @@ public:
     auto [home, until, owner] = lock_group(arr, frag);
     (void) until;
     try {
-      auto at = locate(*home, frag, key);
+      auto at = locate(*home, h, key);
       std::optional<V> out;
       write_action action;
       if constexpr (inline_entries) {
@@ -444,7 +447,7 @@ public:
             garbage = const_cast<node*>(cur);
           } else {
             try {
-              append_node(owner, *home, h, frag, n);
+              append_node(owner, *home, h, n);
             } catch (...) {
               destroy(n);
               throw;
@@ -492,7 +495,7 @@ public:
         }
         auto [home, until, owner] = lock_group(arr, frag);
         (void) until;
-        auto at = locate(*home, frag, n->key());
+        auto at = locate(*home, h, n->key());
         added = at.where == nullptr;
         try {
           write_scope ws{*home};
@@ -500,7 +503,7 @@ public:
             garbage = const_cast<node*>(node_at(*at.where, at.i));
             replace_node(*at.where, at.i, h, n);
           } else {
-            append_node(owner, *home, h, frag, n);
+            append_node(owner, *home, h, n);
           }
         } catch (...) {
           unlock(*home);
@@ -590,7 +593,7 @@ public:
         unlock(*g);
     };
     auto present = [&](std::size_t i) {
-      return locate(home_of(arr, hashes[i]), frag_of(hashes[i]),
+      return locate(home_of(arr, hashes[i]), hashes[i],
                     items[i].first)
                .where
              != nullptr;
@@ -630,7 +633,7 @@ public:
           if (earlier[i] != npos) {
             cur = &*outs[earlier[i]];
           } else {
-            auto at = locate(home_of(arr, hashes[i]), frag_of(hashes[i]),
+            auto at = locate(home_of(arr, hashes[i]), hashes[i],
                              items[i].first);
             if (at.where != nullptr) {
               found = copy_entry(*at.where, at.i).value();
@@ -644,7 +647,7 @@ public:
           if (earlier[i] != npos) {
             cur = fresh[earlier[i]];
           } else {
-            auto at = locate(home_of(arr, hashes[i]), frag_of(hashes[i]),
+            auto at = locate(home_of(arr, hashes[i]), hashes[i],
                              items[i].first);
             if (at.where != nullptr)
               cur = node_at(*at.where, at.i);
@@ -687,8 +690,7 @@ public:
       if (!stores(i))
         continue;
       auto& home = home_of(arr, hashes[i]);
-      auto frag = frag_of(hashes[i]);
-      auto at = locate(home, frag, items[i].first);
+      auto at = locate(home, hashes[i], items[i].first);
       if constexpr (inline_entries) {
         if (at.where != nullptr)
           store_value(*at.where, at.i, *outs[i]);
@@ -700,7 +702,7 @@ public:
           garbage.push_back(const_cast<node*>(node_at(*at.where, at.i)));
           replace_node(*at.where, at.i, hashes[i], fresh[i]);
         } else {
-          append_node(arr, home, hashes[i], frag, fresh[i], true);
+          append_node(arr, home, hashes[i], fresh[i], true);
         }
       }
     }
@@ -783,7 +785,7 @@ private:
   /// Entries per group: 48 bytes of slots after the sequence, the count and
   /// the overflow link.
   static constexpr std::size_t slots
-    = inline_entries ? 48 / (8 * (words_of<K> + words_of<V>)) : 4;
+    = inline_entries ? 48 / (8 * (words_of<K> + words_of<V>)) : 5;
 
   /// Groups grow once their entries average this share of their slots: a
   /// lookup then rarely needs an overflow group.
@@ -802,7 +804,8 @@ private:
   };
 
   struct node_area {
-    std::atomic<std::uint32_t> frags[slots];
+    /// Byte i: the tag (tag_of) of node i's key.
+    std::atomic<std::uint64_t> tags;
     std::atomic<const node*> nodes[slots];
   };
 
@@ -1161,14 +1164,16 @@ private:
             | ...);
   }
 
-  /// The node slots of `x` whose fragment is `frag`, as bits (unrolled).
-  template <std::size_t... I>
-  static unsigned frag_hits(const group& x, std::uint32_t frag,
-                            std::index_sequence<I...>) noexcept {
-    return ((static_cast<unsigned>(
-               x.area.frags[I].load(std::memory_order_relaxed) == frag)
-             << I)
-            | ...);
+  /// The node slots of `x` below `count` whose tag is `tag`: the high bit
+  /// of byte i set for slot i (a byte-wise compare of the tag word, exact:
+  /// no carry crosses a byte).
+  static std::uint64_t tag_hits(const group& x, std::uint64_t tag,
+                                std::size_t count) noexcept {
+    constexpr std::uint64_t ones = 0x0101010101010101;
+    constexpr std::uint64_t lows = 0x7f7f7f7f7f7f7f7f;
+    auto v = x.area.tags.load(std::memory_order_relaxed) ^ (tag * ones);
+    auto zero = ~(((v & lows) + lows) | v | lows); // zero bytes of v
+    return zero & ((std::uint64_t{1} << (8 * count)) - 1);
   }
 
   /// An inline entry copied out of its words.
@@ -1255,12 +1260,44 @@ private:
     }
   }
 
-  /// The fragment of entry `i` of `g`.
-  std::uint32_t entry_frag(const group& g, std::size_t i) const noexcept {
-    if constexpr (inline_entries)
+  /// The fragment of entry `i` of `g` (0 for a slot an optimistic reader
+  /// found empty: its read fails validation).
+  std::uint32_t entry_frag(const group& g, std::size_t i) const {
+    if constexpr (inline_entries) {
       return frag_of(hash_of(key_at(g, i)));
+    } else {
+      auto* n = node_at(g, i);
+      return n != nullptr ? frag_of(node_hash(n)) : 0;
+    }
+  }
+
+  /// The hash of `n`'s key: of its bytes as a K for a Hash that takes no
+  /// std::string_view.
+  std::uint64_t node_hash(const node* n) const {
+    if constexpr (inline_key
+                  && !std::is_invocable_v<const Hash&, std::string_view>)
+      return hash_of(K(n->key()));
     else
-      return g.area.frags[i].load(std::memory_order_relaxed);
+      return hash_of(n->key());
+  }
+
+  /// A byte of hash `h` that chooses neither its group (the top bits) nor
+  /// its counter stripe (the lowest): a lookup derefs a node whose key is
+  /// not the one it seeks for 1 slot in 256.
+  static std::uint64_t tag_of(std::uint64_t h) noexcept {
+    return (h >> 16) & 0xff;
+  }
+
+  /// Sets the tag of node slot `i` of `g` (its lock held).
+  static void set_tag(group& g, std::size_t i, std::uint64_t tag) noexcept {
+    auto shift = 8 * i;
+    auto tags = g.area.tags.load(std::memory_order_relaxed);
+    tags = (tags & ~(std::uint64_t{0xff} << shift)) | tag << shift;
+    g.area.tags.store(tags, std::memory_order_relaxed);
+  }
+
+  static std::uint64_t tag_at(const group& g, std::size_t i) noexcept {
+    return (g.area.tags.load(std::memory_order_relaxed) >> (8 * i)) & 0xff;
   }
 
   static const node* node_at(const group& g, std::size_t i) noexcept {
@@ -1315,17 +1352,19 @@ private:
   }
 
   template <class Q>
-  const node* search_nodes(const group& g, std::uint32_t frag,
+  const node* search_nodes(const group& g, std::uint64_t h,
                            const Q& key) const {
+    auto tag = tag_of(h);
     for (auto* x = &g; x != nullptr;
          x = x->overflow.load(std::memory_order_acquire)) {
-      // The slots whose fragment matches, found without a branch per slot
-      // (a key's slot is a coin flip no predictor gets right); nearly
-      // always one at most.
-      auto hits = frag_hits(*x, frag, std::make_index_sequence<slots>{});
-      hits &= (1u << x->count.load(std::memory_order_relaxed)) - 1;
+      // The slots whose tag matches, found without a branch per slot (a
+      // key's slot is a coin flip no predictor gets right); nearly always
+      // one at most.
+      // A count is never above `slots`, torn read or not: no clamp.
+      auto hits
+        = tag_hits(*x, tag, x->count.load(std::memory_order_relaxed));
       for (; hits != 0; hits &= hits - 1) {
-        auto i = static_cast<std::size_t>(__builtin_ctz(hits));
+        auto i = static_cast<std::size_t>(__builtin_ctzll(hits) / 8);
         if (auto* n = node_at(*x, i); n != nullptr && node_holds(n, key))
           return n;
       }
@@ -1340,20 +1379,19 @@ private:
   };
 
   template <class Q>
-  place locate(group& home, std::uint32_t frag, const Q& key) const {
+  place locate(group& home, std::uint64_t h, const Q& key) const {
     for (auto* x = &home; x != nullptr;
          x = x->overflow.load(std::memory_order_relaxed)) {
       if constexpr (inline_entries) {
-        (void) frag;
+        (void) h;
         auto c = count_of(*x);
         for (std::size_t i = 0; i < c; ++i)
           if (eq_(key_at(*x, i), key))
             return {x, i};
       } else {
-        auto hits = frag_hits(*x, frag, std::make_index_sequence<slots>{});
-        hits &= (1u << count_of(*x)) - 1;
+        auto hits = tag_hits(*x, tag_of(h), count_of(*x));
         for (; hits != 0; hits &= hits - 1) {
-          auto i = static_cast<std::size_t>(__builtin_ctz(hits));
+          auto i = static_cast<std::size_t>(__builtin_ctzll(hits) / 8);
           if (node_holds(node_at(*x, i), key))
             return {x, i};
         }
@@ -1487,11 +1525,11 @@ private:
     st.count.fetch_add(1, std::memory_order_relaxed);
   }
 
-  void append_node(array* arr, group& home, std::uint64_t h,
-                   std::uint32_t frag, node* n, bool spare = false) {
+  void append_node(array* arr, group& home, std::uint64_t h, node* n,
+                   bool spare = false) {
     auto& x = tail_with_room(arr, home, spare);
     auto c = count_of(x);
-    x.area.frags[c].store(frag, std::memory_order_relaxed);
+    set_tag(x, c, tag_of(h));
     x.area.nodes[c].store(n, std::memory_order_release);
     x.count.store(static_cast<std::uint8_t>(c + 1), std::memory_order_relaxed);
     auto& st = stripes_[h & (stripe_count - 1)];
@@ -1501,6 +1539,7 @@ private:
 
   void replace_node(group& g, std::size_t i, std::uint64_t h, node* n) {
     auto* old = node_at(g, i);
+    (void) h; // the same key: the tag stays
     g.area.nodes[i].store(n, std::memory_order_release);
     // Unsigned wrap-around adds the difference either way.
     stripes_[h & (stripe_count - 1)].bytes.fetch_add(
@@ -1553,8 +1592,7 @@ private:
           from.area.words[i * entry_words + k].load(std::memory_order_relaxed),
           std::memory_order_relaxed);
     } else {
-      to.area.frags[j].store(from.area.frags[i].load(std::memory_order_relaxed),
-                             std::memory_order_relaxed);
+      set_tag(to, j, tag_at(from, i));
       to.area.nodes[j].store(from.area.nodes[i].load(std::memory_order_relaxed),
                              std::memory_order_release);
     }
@@ -1593,8 +1631,7 @@ private:
           store_value(*x, i, *out);
         }
       } else {
-        if (!in_range(x->area.frags[i].load(std::memory_order_relaxed), from,
-                      until)) {
+        if (!in_range(entry_frag(*x, i), from, until)) {
           ++i;
           continue;
         }
@@ -1603,7 +1640,7 @@ private:
           return g(cur->key(), *v, out);
         });
         if (action != write_action::keep) {
-          h = hash_of(cur->key());
+          h = node_hash(cur);
           garbage.reserve(garbage.size() + 1); // nothing changed yet
         }
         if (action == write_action::put) {
@@ -1700,10 +1737,8 @@ private:
         if (!all && !in_range(frag_of(hash_of(e.key())), from, at.until))
           out.pop();
       } else {
-        if (all
-            || in_range(x.area.frags[i].load(std::memory_order_relaxed), from,
-                        at.until))
-          if (auto* n = node_at(x, i))
+        if (auto* n = node_at(x, i))
+          if (all || in_range(frag_of(node_hash(n)), from, at.until))
             out.push() = n;
       }
     });
@@ -1918,6 +1953,14 @@ private:
   /// lock; the destination groups, at most three adjacent ones, are locked
   /// one at a time. False if an allocation failed: nothing changed then.
   bool migrate_group(group& g, array* to) noexcept {
+    if constexpr (!inline_entries) {
+      // Each node's key is hashed below, with the group locked: its lines
+      // are asked for first, all at once, so readers wait for one memory
+      // access rather than one per entry.
+      for_chain(g, [](const group& x, std::size_t i) {
+        __builtin_prefetch(node_at(x, i));
+      });
+    }
     lock(g);
     if (g.moved.load(std::memory_order_relaxed) != 0) {
       unlock(g);
@@ -1951,9 +1994,14 @@ private:
       items = heap.data();
     }
     std::size_t k = 0;
-    for_chain(g, [&](const group& x, std::size_t i) {
-      items[k++] = {index_of(entry_frag(x, i), to->n), &x, i};
-    });
+    try {
+      for_chain(g, [&](const group& x, std::size_t i) {
+        items[k++] = {index_of(entry_frag(x, i), to->n), &x, i};
+      });
+    } catch (...) { // a Hash that allocates ran out of memory
+      unlock(g);
+      return false;
+    }
     std::sort(items, items + total,
               [](const item& a, const item& b) { return a.dest < b.dest; });
     for (std::size_t b = 0; b < total;) {
@@ -2069,6 +2117,8 @@ private:
       && (std::is_same_v<KeyEqual, std::equal_to<std::string>>
           || std::is_same_v<KeyEqual, std::equal_to<>>);
   static constexpr bool inline_value = std::is_same_v<V, std::string>;
+  /// A V that keeps its block in the node, after the key's bytes.
+  static constexpr bool tail_value = !inline_value && node_tail<V>::enabled;
 
 public:
   /// What modify and find point their functions at: V, or a view of it.
@@ -2099,7 +2149,7 @@ private:
     /// Call through make_node, which allocates room for the inline bytes.
     template <class KK, class VV>
     node(KK&& k, VV&& v)
-      : k_(std::forward<KK>(k)), v_(std::forward<VV>(v)) {
+      : k_(std::forward<KK>(k)), v_(placed(this, k, std::forward<VV>(v))) {
       auto* out = reinterpret_cast<char*>(this + 1);
       if constexpr (inline_key)
         out = put_varint(out, k.size());
@@ -2145,18 +2195,41 @@ private:
     const char* bytes() const noexcept {
       return reinterpret_cast<const char*>(this + 1);
     }
+
+    /// `v`, or for a tail_value its copy placed after the key's bytes.
+    template <class KK, class VV>
+    static decltype(auto) placed(node* self, const KK& k, VV&& v) {
+      if constexpr (tail_value) {
+        auto* at = reinterpret_cast<char*>(self) + tail_offset(k);
+        return node_tail<V>::place(v, at);
+      } else {
+        return std::forward<VV>(v);
+      }
+    }
     [[no_unique_address]] field<K, inline_key> k_;
     [[no_unique_address]] field<V, inline_value> v_;
   };
 
   template <class KK, class VV>
   static std::size_t extra_bytes(const KK& key, const VV& value) noexcept {
+    if constexpr (tail_value)
+      return tail_offset(key) + node_tail<V>::size(value) - sizeof(node);
     std::size_t extra = 0;
     if constexpr (inline_key)
       extra += varint_size(key.size()) + key.size();
     if constexpr (inline_value)
       extra += varint_size(value.size()) + value.size();
     return extra;
+  }
+
+  /// Where a tail_value's block starts in the node: after the key's
+  /// bytes, 8-aligned (nodes are 16-aligned).
+  template <class KK>
+  static std::size_t tail_offset(const KK& key) noexcept {
+    std::size_t end = sizeof(node);
+    if constexpr (inline_key)
+      end += varint_size(key.size()) + key.size();
+    return (end + 7) & ~std::size_t{7};
   }
 
   /// A node not linked anywhere yet.
