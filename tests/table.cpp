@@ -850,6 +850,75 @@ TEST_CASE_METHOD(fixture, "a value type with a node_tail keeps its bytes "
   CHECK(list.size() == static_cast<std::size_t>(n - (n + 5) / 7));
 }
 
+TEST_CASE_METHOD(fixture, "a growth guard holds the array back until the "
+                          "table is twice full",
+                 "[table]") {
+  // Nodes (string values) and inline entries (u64) alike.
+  auto check = [&](auto tag) {
+    using V = decltype(tag);
+    auto value = [](int i) {
+      if constexpr (std::is_same_v<V, std::string>)
+        return std::string(20, 'a' + i % 26);
+      else
+        return static_cast<std::uint64_t>(i);
+    };
+    // Each guard notes, for every array size it is asked about, the
+    // entries the table held when first asked.
+    using asks = std::vector<std::pair<std::size_t, int>>;
+    int entries = 0;
+    auto noting = [&entries](asks& xs, bool answer) {
+      return [&xs, &entries, answer](std::size_t bytes) {
+        if (xs.empty() || xs.back().first != bytes)
+          xs.emplace_back(bytes, entries);
+        return answer;
+      };
+    };
+    asks declined;
+    asks allowed;
+    cachet::table_options declining;
+    declining.may_grow = noting(declined, false);
+    cachet::table_options allowing;
+    allowing.may_grow = noting(allowed, true);
+    auto held = make<int, V>(declining);
+    auto let = make<int, V>(allowing);
+    auto free = make<int, V>();
+    constexpr int n = 20000;
+    for (int i = 0; i < n; ++i) {
+      entries = i + 1; // while inserting key i
+      REQUIRE(held.insert(i, value(i)));
+      REQUIRE(let.insert(i, value(i)));
+      REQUIRE(free.insert(i, value(i)));
+    }
+    int wrong = 0;
+    for (int i = 0; i < n; ++i)
+      if (unwrap(held.lookup(i)) != std::optional<V>{value(i)})
+        ++wrong;
+    CHECK(wrong == 0);
+    CHECK(unwrap(held.size()) == static_cast<std::size_t>(n));
+    // Allowed, the table grows whenever it fills: each array is asked for
+    // once the one before is full. Declined, it chains instead and grows
+    // only past twice full: it asks for the array after next only once it
+    // holds twice what filled the one before.
+    REQUIRE(allowed.size() >= 5);
+    REQUIRE(declined.size() >= 5);
+    int slack = 0;
+    int never_past = 0;
+    for (std::size_t k = 1; k < declined.size(); ++k) {
+      CHECK(declined[k].first == allowed[k].first); // 1.5x steps alike
+      if (allowed[k].second < 2 * (allowed[k - 1].second - 1))
+        ++slack; // an allowed table did not wait
+      if (declined[k].second <= 2 * (allowed[k - 1].second - 1))
+        ++never_past;
+    }
+    CHECK(slack == static_cast<int>(declined.size()) - 1);
+    CHECK(never_past == 0);
+    // A guard that allows changes nothing.
+    CHECK(unwrap(let.info()).memory == unwrap(free.info()).memory);
+  };
+  check(std::string{});
+  check(std::uint64_t{});
+}
+
 TEST_CASE_METHOD(fixture, "non-trivial values are copied in and out intact",
                  "[table]") {
   auto t = make<std::string, profile>();

@@ -407,7 +407,7 @@ caf::expected<owner_actor<K, V, Kind>> spawn_owner(caf::actor_system& sys,
   using core_type = detail::table_core<K, V, Kind>;
   using owned = owned_table<K, V, Kind>;
   auto op = detail::open<core_type>(sys, opts.name, opts.heir, [&] {
-    return std::make_shared<core_type>(opts);
+    return std::make_shared<core_type>(opts, opts.may_grow);
   });
   if (!op)
     return std::move(op.error());

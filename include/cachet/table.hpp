@@ -1192,7 +1192,7 @@ caf::expected<owned_table<K, V, Kind>> make_table(caf::local_actor* self,
                                                   table_options opts = {}) {
   using core_type = detail::table_core<K, V, Kind>;
   auto op = detail::open<core_type>(self->system(), opts.name, opts.heir, [&] {
-    return std::make_shared<core_type>(opts);
+    return std::make_shared<core_type>(opts, opts.may_grow);
   });
   if (!op)
     return std::move(op.error());

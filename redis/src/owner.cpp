@@ -20,6 +20,7 @@
 #include <caf/all.hpp>
 
 #include "commands.hpp"
+#include "memory.hpp"
 
 namespace cachet::redis {
 
@@ -41,6 +42,14 @@ caf::behavior store_owner(caf::stateful_actor<owner_state>* self,
   opts.name = store_name;
   opts.mode = access_mode::public_;
   opts.heir = heir;
+  // As redis's dictExpandAllowed: under maxmemory, the array grows only if
+  // the larger one fits under the bound, so a full cache does not evict a
+  // slice of its keys to pay for room it will not use.
+  opts.may_grow = [env](std::size_t bytes) {
+    auto max = env->evict.maxmemory();
+    return max == 0
+           || used_memory() + static_cast<std::int64_t>(bytes) <= max;
+  };
   auto tab = make_table<std::string, value>(self, std::move(opts));
   if (!tab) {
     self->quit(tab.error());

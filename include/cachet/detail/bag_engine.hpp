@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <unordered_map>
 #include <utility>
@@ -242,6 +243,11 @@ public:
     if (st == op_status::ok)
       objects_.store(0, std::memory_order_relaxed);
     return st;
+  }
+
+  /// As hash_engine's: the keys' array asks before it grows.
+  void set_growth_guard(std::function<bool(std::size_t)> allowed) {
+    keys_.set_growth_guard(std::move(allowed));
   }
 
   void retire_storage() noexcept {

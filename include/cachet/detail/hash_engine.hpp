@@ -763,6 +763,17 @@ public:
     return op_status::ok;
   }
 
+  /// Makes every growth of the array first ask `allowed(bytes)`, bytes
+  /// being what the larger array takes, while the groups average at most
+  /// twice max_load: declined, the array stays and its groups chain
+  /// overflow groups. Past that load the table grows regardless. So a
+  /// table under a memory bound does not evict a slice of itself to pay
+  /// for an array it can do without (redis's dictExpandAllowed).
+  void set_growth_guard(std::function<bool(std::size_t)> allowed) {
+    std::lock_guard<std::mutex> resizing{resize_};
+    growth_guard_ = std::move(allowed);
+  }
+
   /// Turns the table into a tombstone: every later operation returns `gone`;
   /// the entries are freed once no reader or writer is inside.
   void retire_storage() noexcept {
@@ -1916,7 +1927,8 @@ private:
       std::size_t n = 0;
       size(n);
       if (static_cast<double>(n)
-          <= static_cast<double>(arr->n * slots) * max_load)
+            <= static_cast<double>(arr->n * slots) * max_load
+          || !growth_allowed(arr->n, arr->n + arr->n / 2, n))
         return;
       try {
         next = make_array(arr->n + arr->n / 2);
@@ -2029,6 +2041,22 @@ private:
     return true;
   }
 
+  /// Whether an array of `from` groups holding `entries` may give way to
+  /// one of `to` groups (resize_ held): the growth guard's say, while the
+  /// load allows it one.
+  bool growth_allowed(std::size_t from, std::size_t to,
+                      std::size_t entries) const noexcept {
+    if (!growth_guard_
+        || static_cast<double>(entries)
+             > 2 * static_cast<double>(from * slots) * max_load)
+      return true;
+    try {
+      return growth_guard_((to + pool_for(to)) * sizeof(group));
+    } catch (...) {
+      return true; // a guard that cannot tell does not hold growth back
+    }
+  }
+
   /// Grows to hold `entries` and finishes any migration, synchronously (the
   /// resize mutex held); returns the current array. Out of memory: stays.
   array* grow_to_locked(std::size_t entries) noexcept {
@@ -2047,6 +2075,8 @@ private:
       while (static_cast<double>(n * slots) * max_load
              < static_cast<double>(entries))
         n += n / 2;
+      if (!growth_allowed(arr->n, n, entries))
+        return arr;
       try {
         next = make_array(n);
       } catch (...) {
@@ -2303,6 +2333,8 @@ private:
   /// Growth starts, migration steps, batches, clear and retirement; never
   /// waited for by readers, nor by single-key writers (they skip a step).
   std::mutex resize_;
+  /// set_growth_guard's function (resize_ held); empty: growth is free.
+  std::function<bool(std::size_t)> growth_guard_;
   /// The next group of the current array to migrate (resize_ held).
   std::size_t migrated_ = 0;
   /// Overflow groups that migrations and batches take before they change

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <new>
 #include <optional>
@@ -347,6 +348,12 @@ public:
     }
     retire_chain(chain);
     return op_status::ok;
+  }
+
+  /// Nothing to guard: a skip list grows a node at a time, with no array
+  /// to replace.
+  void set_growth_guard(std::function<bool(std::size_t)>) noexcept {
+    // nop
   }
 
   /// See hash_engine::retire_storage.

@@ -4,6 +4,7 @@
 // so late handles answer table_gone instead of crashing.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <typeinfo>
 
@@ -43,9 +44,11 @@ class table_core final : public resource_core {
 public:
   using engine_type = typename engine_of<K, V, Kind>::type;
 
-  explicit table_core(ownership_options opts)
+  explicit table_core(ownership_options opts,
+                      std::function<bool(std::size_t)> may_grow = {})
     : resource_core(std::move(opts), typeid(table_core)) {
-    // nop
+    if (may_grow)
+      engine_.set_growth_guard(std::move(may_grow));
   }
 
   engine_type& engine() noexcept {
