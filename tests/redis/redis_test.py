@@ -2111,14 +2111,15 @@ def maxmemory_policies():
     the table's array, which keeps its size; when the array doubles, keys
     go to pay for it.)"""
 
-    def run(policy, bound, test):
+    def run(policy, bound, test, slack=1.05):
         srv = cachet("direct", "--maxmemory-policy=" + policy,
                      "--maxmemory=%d" % bound)
         try:
             c = Conn(srv.port)
             test(c)
-            check(info_int(c, "used_memory_peak") <= bound * 1.05,
-                  "maxmemory %s: over the bound" % policy)
+            peak = info_int(c, "used_memory_peak")
+            check(peak <= bound * slack, "maxmemory %s: over the bound: "
+                  "used_memory_peak %d" % (policy, peak))
             c.close()
         finally:
             check(srv.stop() == 0, "maxmemory %s: clean exit" % policy)
@@ -2151,9 +2152,11 @@ def maxmemory_policies():
                   "maxmemory %s: a key without expiry was evicted" % policy)
         return test
 
+    # One client, so the peak is the table's: its array must not grow past
+    # the bound (3.26 MB, 3.6% over, before growth asked whether it fits).
     for policy in ("volatile-ttl", "volatile-lru", "volatile-random",
                    "volatile-lfu"):
-        run(policy, 3 * mb, volatile(policy))
+        run(policy, 3 * mb, volatile(policy), slack=1.02)
 
     def read_keys(c, keys, times=1):
         c.send(b"".join(encode("GET", "k%d" % i)
