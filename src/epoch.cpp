@@ -107,6 +107,10 @@ struct domain {
     if (s.freed >= 64 && s.freed * 2 >= xs.size()) {
       xs.erase(xs.begin(), xs.begin() + static_cast<std::ptrdiff_t>(s.freed));
       s.freed = 0;
+      // A bag that grew while a reader stayed pinned (a long save) gives
+      // its room back once drained, rather than keep it for good.
+      if (xs.capacity() > 4 * std::max<std::size_t>(xs.size(), reclaim_batch))
+        xs.shrink_to_fit();
     }
   }
 

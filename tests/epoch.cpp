@@ -125,6 +125,23 @@ TEST_CASE("free_retired frees all that the epoch allows, and only that") {
   REQUIRE(drain());
 }
 
+TEST_CASE("a bag that grew behind a long pin gives its room back once "
+          "drained") {
+  REQUIRE(drain());
+  freed = 0;
+  constexpr int n = 100000;
+  pinned_thread reader; // as a save that holds the epoch for long
+  for (int i = 0; i < n; ++i)
+    retire(new tracked);
+  auto grown = this_thread_slot->bag.capacity();
+  reader.release();
+  REQUIRE(grown >= static_cast<std::size_t>(n));
+  REQUIRE(drain());
+  CHECK(freed == n);
+  // Kept at its peak, the bag would hold 24 bytes a retirement for good.
+  CHECK(this_thread_slot->bag.capacity() <= 4 * 1024);
+}
+
 TEST_CASE("pins nest: only the outermost unpin releases") {
   REQUIRE(drain());
   freed = 0;
