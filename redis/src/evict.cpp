@@ -536,10 +536,12 @@ bool make_room(store_table& tab, server_env& env) {
   // the data. A save here holds every write's garbage until it ends, with
   // no such bound (80 MB under an 8 MB bound, seen when a loaded disk made
   // a save slow): past twice the bound, writes wait for the save.
-  auto deadline = std::chrono::steady_clock::now() + max_save_wait;
-  while (used_memory() > 2 * max && env.persist.saving()
-         && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds{1});
+  if (used_memory() > 2 * max && env.persist.saving()) {
+    auto deadline = std::chrono::steady_clock::now() + max_save_wait;
+    while (used_memory() > 2 * max && env.persist.saving()
+           && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds{1});
+  }
   return true;
 }
 
