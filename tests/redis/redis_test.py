@@ -1919,6 +1919,17 @@ def suite_maxmemory():
     maxmemory_policies()
 
 
+def set_batch(c, n, i, value, errors):
+    """Writer n's keys w<n>:<i> to w<n>:<i + 31>, values from value(),
+    pipelined; the replies that are not +OK go to errors."""
+    c.send(b"".join(encode("SET", "w%d:%d" % (n, i + j), value())
+                    for j in range(32)))
+    for _ in range(32):
+        r = c.read_parsed()
+        if r != b"+OK":
+            errors.append(r)
+
+
 def maxmemory_bound(mode):
     """8 writers of keys of 50 B to 2 KB against a 16 MB bound: the highest
     used_memory ever seen (INFO polled, and used_memory_peak) stays within
@@ -1943,14 +1954,7 @@ def maxmemory_bound(mode):
             deadline = time.monotonic() + 3
             i = 0
             while time.monotonic() < deadline and i < 200000:
-                batch = b"".join(
-                    encode("SET", "w%d:%d" % (n, i + j),
-                           "v" * rnd.randint(50, 2000)) for j in range(32))
-                c.send(batch)
-                for _ in range(32):
-                    r = c.read_parsed()
-                    if r != b"+OK":
-                        errors.append(r)
+                set_batch(c, n, i, lambda: "v" * rnd.randint(50, 2000), errors)
                 i += 32
             c.close()
 
@@ -2036,12 +2040,7 @@ def maxmemory_during_saves(mode):
             w = Conn(srv.port)
             i = 0
             while not stop.is_set() and i < 400000:
-                w.send(b"".join(encode("SET", "w%d:%d" % (n, i + j), "v" * 500)
-                                for j in range(32)))
-                for _ in range(32):
-                    r = w.read_parsed()
-                    if r != b"+OK":
-                        errors.append(r)
+                set_batch(w, n, i, lambda: "v" * 500, errors)
                 i += 32
             w.close()
 
