@@ -2121,8 +2121,8 @@ def present(c, prefix, n):
 def maxmemory_policies():
     """What each policy evicts, each on a server of its own whose bound the
     keys written outgrow. (A key evicted frees its entry, not its share of
-    the table's array, which keeps its size; when the array doubles, keys
-    go to pay for it.)"""
+    the table's array, which keeps its size; under the bound the array
+    grows only if the larger one fits.)"""
 
     def run(policy, bound, test, slack=1.05):
         srv = cachet("direct", "--maxmemory-policy=" + policy,
