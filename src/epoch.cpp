@@ -71,10 +71,58 @@ void heavy_fence() {
   std::atomic_thread_fence(std::memory_order_seq_cst);
 }
 
+// What a waiting record counts for in retired_bytes.
+std::int64_t weight(const retired& x) noexcept {
+  return static_cast<std::int64_t>(x.bytes);
+}
+
+// What a record of an object holding `bytes` counts for: the object and
+// itself, while counting is on.
+std::size_t weight_of(std::size_t bytes) noexcept {
+  return counting_retired.load(std::memory_order_relaxed)
+           ? bytes + sizeof(retired)
+           : 0;
+}
+
+// Records a bag keeps room for once drained; more it gives back (see
+// free_oldest).
+constexpr std::size_t resting_room = 4 * reclaim_batch;
+
+// The empty room a bag has grown beyond its resting room, while a reader
+// held what it waits to free (its records count apart, by weight; the
+// resting room is a thread's lasting cost, not held back by readers).
+std::int64_t spare_room(const std::vector<retired>& bag) noexcept {
+  auto used = std::max(bag.size(), resting_room);
+  auto n = bag.capacity() > used ? bag.capacity() - used : 0;
+  return static_cast<std::int64_t>(n * sizeof(retired));
+}
+
+void count_unfreed(epoch_slot& s, std::int64_t delta) noexcept {
+  s.unfreed.store(s.unfreed.load(std::memory_order_relaxed) + delta,
+                  std::memory_order_relaxed);
+}
+
+// Recounts the slot's spare room after its bag changed.
+void recount_room(epoch_slot& s) noexcept {
+  auto now = spare_room(s.bag);
+  if (now != s.room) {
+    count_unfreed(s, now - s.room);
+    s.room = now;
+  }
+}
+
+void no_op(void*) noexcept {
+  // nop
+}
+
 struct domain {
   std::atomic<epoch_slot*> slots{nullptr};
   std::mutex shared_mtx;
   std::vector<retired> shared;
+  // retired_bytes' share for the shared list: what was retired onto it
+  // minus what was freed from it. (What an exited thread's bag moved there
+  // stays counted by that thread's slot: this goes below zero for it.)
+  std::atomic<std::int64_t> shared_unfreed{0};
 
   domain() {
     asymmetric_fences = register_membarrier();
@@ -99,29 +147,43 @@ struct domain {
   static void free_oldest(epoch_slot& s, std::size_t n) {
     auto now = global_epoch.load(std::memory_order_acquire);
     auto& xs = s.bag;
+    std::int64_t gone = 0;
     for (; n > 0 && s.freed < xs.size() && xs[s.freed].epoch + 2 <= now; --n) {
       xs[s.freed].deleter(xs[s.freed].ptr);
+      gone += weight(xs[s.freed]);
       ++s.freed;
     }
+    if (gone != 0)
+      count_unfreed(s, -gone);
     // Drop the freed prefix once it is most of the bag: amortized O(1).
     if (s.freed >= 64 && s.freed * 2 >= xs.size()) {
       xs.erase(xs.begin(), xs.begin() + static_cast<std::ptrdiff_t>(s.freed));
       s.freed = 0;
       // A bag that grew while a reader stayed pinned (a long save) gives
       // its room back once drained, rather than keep it for good.
-      if (xs.capacity() > 4 * std::max<std::size_t>(xs.size(), reclaim_batch))
+      if (xs.capacity() > std::max(4 * xs.size(), resting_room))
         xs.shrink_to_fit();
+      if (counting_retired.load(std::memory_order_relaxed))
+        recount_room(s);
     }
   }
 
-  // Frees what in `xs` was retired at least two epochs ago.
-  static void free_safe(std::vector<retired>& xs) {
+  // Frees what on the shared list was retired at least two epochs ago;
+  // the caller holds shared_mtx.
+  void free_safe() {
     auto now = global_epoch.load(std::memory_order_acquire);
-    auto waiting = std::partition(xs.begin(), xs.end(), [now](const retired& x) {
-      return x.epoch + 2 <= now;
+    auto waiting = std::partition(shared.begin(), shared.end(),
+                                  [now](const retired& x) {
+                                    return x.epoch + 2 <= now;
+                                  });
+    std::int64_t gone = 0;
+    std::for_each(shared.begin(), waiting, [&gone](retired& x) {
+      x.deleter(x.ptr);
+      gone += weight(x);
     });
-    std::for_each(xs.begin(), waiting, [](retired& x) { x.deleter(x.ptr); });
-    xs.erase(xs.begin(), waiting);
+    shared.erase(shared.begin(), waiting);
+    if (gone != 0)
+      shared_unfreed.fetch_sub(gone, std::memory_order_relaxed);
   }
 
   std::size_t reclaim(epoch_slot* self) {
@@ -138,7 +200,7 @@ struct domain {
   // Frees what is safe on the shared list; returns how many still wait.
   std::size_t free_shared() {
     std::lock_guard<std::mutex> guard{shared_mtx};
-    free_safe(shared);
+    free_safe();
     shared_waiting.store(shared.size(), std::memory_order_relaxed);
     return shared.size();
   }
@@ -182,7 +244,9 @@ struct slot_releaser {
                         slot->bag.end());
       shared_waiting.store(dom.shared.size(), std::memory_order_relaxed);
     }
-    slot->bag.clear();
+    // Its room goes too: a slot may wait long for its next thread.
+    std::vector<retired>{}.swap(slot->bag);
+    recount_room(*slot);
     slot->freed = 0;
     slot->advance_in = 0;
     slot->depth = 0;
@@ -218,7 +282,7 @@ epoch_slot* claim_epoch_slot() {
   return fresh;
 }
 
-void retire(void* ptr, void (*deleter)(void*)) noexcept {
+void retire(void* ptr, void (*deleter)(void*), std::size_t bytes) noexcept {
   // The unlink that precedes this call must be visible before we read the
   // epoch we tag the object with (StoreLoad).
   std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -226,7 +290,30 @@ void retire(void* ptr, void (*deleter)(void*)) noexcept {
   epoch_slot* slot = nullptr;
   try {
     slot = this_thread_slot != nullptr ? this_thread_slot : claim_epoch_slot();
-    slot->bag.push_back(retired{ptr, deleter, epoch});
+    auto& bag = slot->bag;
+    auto counted = weight_of(bytes);
+    std::int64_t growing = 0;
+    if (counted != 0 && bag.size() == bag.capacity()) {
+      // Growing, the bag holds its records twice for a moment, and a
+      // thread taken off the CPU meanwhile holds them so for its time
+      // slice: count the new room from before it is taken, or eviction
+      // pays for it in keys (1 800 of 12 500, under an 8 MB bound).
+      auto want = std::max<std::size_t>(2 * bag.capacity(), 16);
+      growing = static_cast<std::int64_t>(want * sizeof(retired));
+      count_unfreed(*slot, growing);
+      try {
+        bag.reserve(want);
+      } catch (...) {
+        count_unfreed(*slot, -growing);
+        throw;
+      }
+    }
+    bag.push_back(retired{ptr, deleter, epoch, counted});
+    if (counted != 0) {
+      if (bag.capacity() > resting_room) // else it has no spare room
+        recount_room(*slot);
+      count_unfreed(*slot, static_cast<std::int64_t>(counted) - growing);
+    }
   } catch (...) {
     free_after_grace_period(ptr, deleter, epoch);
     return;
@@ -247,14 +334,17 @@ void retire(void* ptr, void (*deleter)(void*)) noexcept {
   dom.free_oldest(*slot, 2);
 }
 
-void retire_shared(void* ptr, void (*deleter)(void*)) noexcept {
+void retire_shared(void* ptr, void (*deleter)(void*),
+                   std::size_t bytes) noexcept {
   auto& dom = the_domain();
   std::atomic_thread_fence(std::memory_order_seq_cst); // as in retire
   auto epoch = global_epoch.load(std::memory_order_seq_cst);
   {
     std::lock_guard<std::mutex> guard{dom.shared_mtx};
     try {
-      dom.shared.push_back(retired{ptr, deleter, epoch});
+      dom.shared.push_back(retired{ptr, deleter, epoch, weight_of(bytes)});
+      dom.shared_unfreed.fetch_add(weight(dom.shared.back()),
+                                 std::memory_order_relaxed);
       shared_waiting.store(dom.shared.size(), std::memory_order_relaxed);
       return;
     } catch (...) {
@@ -286,6 +376,22 @@ void poll_shared_slow() noexcept {
   dom.try_advance();
   dom.try_advance();
   dom.free_shared();
+}
+
+void retire_bytes(std::size_t bytes) noexcept {
+  // A record with nothing to free, after (so freed no sooner than) what
+  // this thread retired before.
+  if (counting_retired.load(std::memory_order_relaxed))
+    retire(nullptr, no_op, bytes);
+}
+
+std::int64_t retired_bytes() noexcept {
+  auto& dom = the_domain();
+  auto sum = dom.shared_unfreed.load(std::memory_order_relaxed);
+  for (auto* s = dom.slots.load(std::memory_order_acquire); s != nullptr;
+       s = s->next)
+    sum += s->unfreed.load(std::memory_order_relaxed);
+  return sum;
 }
 
 void free_retired() noexcept {

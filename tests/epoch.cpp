@@ -127,19 +127,82 @@ TEST_CASE("free_retired frees all that the epoch allows, and only that") {
 
 TEST_CASE("a bag that grew behind a long pin gives its room back once "
           "drained") {
+  count_retired_bytes();
   REQUIRE(drain());
   freed = 0;
+  auto before = retired_bytes();
   constexpr int n = 100000;
   pinned_thread reader; // as a save that holds the epoch for long
   for (int i = 0; i < n; ++i)
     retire(new tracked);
   auto grown = this_thread_slot->bag.capacity();
+  // Its records count as retired, and so does the room it grew by.
+  CHECK(retired_bytes() - before
+        >= static_cast<std::int64_t>(grown * sizeof(retired)
+                                     - 4 * 1024 * sizeof(retired)));
   reader.release();
   REQUIRE(grown >= static_cast<std::size_t>(n));
   REQUIRE(drain());
   CHECK(freed == n);
-  // Kept at its peak, the bag would hold 24 bytes a retirement for good.
+  // Kept at its peak, the bag would hold 32 bytes a retirement for good.
   CHECK(this_thread_slot->bag.capacity() <= 4 * 1024);
+  CHECK(retired_bytes() == before);
+}
+
+TEST_CASE("nothing counts as retired until a program asks for it") {
+  REQUIRE(drain());
+  counting_retired = false; // as in a program that never asked
+  auto before = retired_bytes();
+  pinned_thread reader;
+  retire(new tracked, [](void* p) { delete static_cast<tracked*>(p); }, 1000);
+  retire_bytes(500);
+  CHECK(retired_bytes() == before);
+  count_retired_bytes();
+  retire(new tracked, [](void* p) { delete static_cast<tracked*>(p); }, 1000);
+  CHECK(retired_bytes()
+        == before + 1000 + static_cast<std::int64_t>(sizeof(retired)));
+  reader.release();
+  REQUIRE(drain()); // the uncounted one goes without a trace
+  CHECK(retired_bytes() == before);
+}
+
+TEST_CASE("retired bytes count what waits for readers, until it is freed") {
+  count_retired_bytes();
+  REQUIRE(drain());
+  auto before = retired_bytes();
+  pinned_thread reader;
+  for (int i = 0; i < 100; ++i)
+    retire(new tracked, [](void* p) { delete static_cast<tracked*>(p); }, 1000);
+  retire_bytes(500); // what the last one frees besides itself
+  // Each with its record, in a bag that has not outgrown its resting room.
+  auto record = static_cast<std::int64_t>(sizeof(retired));
+  auto held = 100 * (1000 + record) + 500 + record;
+  CHECK(retired_bytes() == before + held);
+  for (int i = 0; i < 10; ++i)
+    reclaim();
+  CHECK(retired_bytes() == before + held); // the reader holds it all
+  reader.release();
+  REQUIRE(drain());
+  CHECK(retired_bytes() == before);
+}
+
+TEST_CASE("what an exited thread retired stops counting once others free "
+          "it") {
+  count_retired_bytes();
+  REQUIRE(drain());
+  auto before = retired_bytes();
+  pinned_thread reader;
+  std::thread{[] {
+    for (int i = 0; i < 10; ++i)
+      retire(new tracked, [](void* p) { delete static_cast<tracked*>(p); },
+             100);
+  }}.join();
+  // Now on the shared list, records and all.
+  CHECK(retired_bytes()
+        == before + 10 * (100 + static_cast<std::int64_t>(sizeof(retired))));
+  reader.release();
+  REQUIRE(drain()); // frees the shared list
+  CHECK(retired_bytes() == before);
 }
 
 TEST_CASE("pins nest: only the outermost unpin releases") {

@@ -20,6 +20,8 @@
 
 #include <caf/all.hpp>
 
+#include <cachet/detail/epoch.hpp>
+
 namespace {
 
 using cachet::access_mode;
@@ -848,6 +850,37 @@ TEST_CASE_METHOD(fixture, "a value type with a node_tail keeps its bytes "
   CHECK(misaligned == 0);
   auto list = sorted_list(t);
   CHECK(list.size() == static_cast<std::size_t>(n - (n + 5) / 7));
+}
+
+TEST_CASE_METHOD(fixture, "what writes replace and erase counts as retired "
+                          "bytes while a reader can hold it",
+                 "[table]") {
+  cachet::detail::count_retired_bytes();
+  auto tab = make<int, std::string>();
+  for (int i = 0; i < 100; ++i)
+    REQUIRE(tab.insert(i, std::string(100, 'a')));
+  auto drained = [] {
+    for (int i = 0; i < 100; ++i)
+      if (cachet::detail::reclaim() == 0)
+        return true;
+    return false;
+  };
+  REQUIRE(drained());
+  auto before = cachet::detail::retired_bytes();
+  {
+    // This thread's own pin holds back what its writes retire.
+    cachet::detail::epoch_guard pin;
+    for (int i = 0; i < 50; ++i)
+      REQUIRE(tab.insert(i, std::string(200, 'b')));
+    for (int i = 50; i < 100; ++i)
+      REQUIRE(unwrap(tab.erase(i)));
+    // Each node held its value's 100 bytes at least.
+    CHECK(cachet::detail::retired_bytes() - before >= 100 * 100);
+    cachet::detail::reclaim();
+    CHECK(cachet::detail::retired_bytes() - before >= 100 * 100);
+  }
+  REQUIRE(drained());
+  CHECK(cachet::detail::retired_bytes() == before);
 }
 
 TEST_CASE_METHOD(fixture, "a growth guard holds the array back until the "

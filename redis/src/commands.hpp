@@ -103,10 +103,10 @@ void end_transaction(server_env& env, session& sess);
 /// bound under what the server holds besides its keys).
 bool make_room(store_table& tab, server_env& env);
 
-/// Bytes of keys evicted and not freed yet: they wait for readers (a
-/// BGSAVE's image holds everything until written). make_room does not
-/// evict for them; INFO's mem_not_counted_for_evict.
-std::int64_t evicted_unfreed() noexcept;
+/// Bytes make_room does not evict for (INFO's mem_not_counted_for_evict):
+/// what writes replaced, deleted or evicted and readers still hold (a
+/// BGSAVE's image holds everything until written), and the save's image.
+std::int64_t not_counted_for_evict(const server_env& env) noexcept;
 
 /// About what `key` with value `v` holds: its bytes, the table's entry and
 /// its slot (MEMORY USAGE; what eviction expects to free).

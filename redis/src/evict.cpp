@@ -3,7 +3,6 @@
 
 #include <chrono>
 #include <cstring>
-#include <deque>
 #include <limits>
 #include <new>
 #include <random>
@@ -46,91 +45,14 @@ constexpr std::size_t entry_overhead = 63;
 /// Evictions by one thread after which it frees what it retired. The
 /// table frees a removed value only once no reader can hold it, and a
 /// thread otherwise lets up to a thousand such wait (epoch.cpp): under a
-/// small bound that garbage would count against it, and keys would go to
-/// pay for it. A reclaim costs two epoch advances (membarrier calls).
+/// small bound that garbage would take memory keys could have. A reclaim
+/// costs two epoch advances (membarrier calls).
 constexpr std::size_t reclaim_every = 64;
-
-/// Bytes of keys evicted and not yet freed, process-wide (within what
-/// threads have not settled yet). An evicted entry waits in the evicting
-/// thread's epoch bag until no reader can hold it, which is as long as any
-/// thread stays pinned: a BGSAVE's for the whole save. make_room counts
-/// these bytes as gone. Without that, each command during a save evicted
-/// again what the commands before it had evicted, and the table emptied.
-std::atomic<std::int64_t> unfreed{0};
-
-/// This thread's evicted bytes, by the epoch they were unlinked in.
-class eviction_backlog {
-public:
-  /// Counts `bytes` of a key this thread has just removed.
-  void add(std::int64_t bytes) {
-    // Not below the epoch the removal tagged its entry with.
-    auto epoch = detail::global_epoch.load(std::memory_order_acquire);
-    if (waiting_.empty() || waiting_.back().first != epoch)
-      waiting_.emplace_back(epoch, 0);
-    waiting_.back().second += bytes;
-    unfreed.fetch_add(bytes, std::memory_order_relaxed);
-  }
-
-  /// Stops counting what the epoch lets go, once freed (no fence).
-  void settle() noexcept {
-    if (waiting_.empty())
-      return;
-    auto now = detail::global_epoch.load(std::memory_order_acquire);
-    if (waiting_.front().first + 2 > now)
-      return;
-    detail::free_retired();
-    while (!waiting_.empty() && waiting_.front().first + 2 <= now)
-      drop_front();
-  }
-
-  /// Advances the epoch if readers let it, frees what that allows and
-  /// stops counting it.
-  void reclaim() {
-    auto* slot = detail::this_thread_slot;
-    if (slot != nullptr && slot->depth != 0)
-      return; // pinned: reclaim cannot free our own retirements
-    // A reclaim frees at least what was retired two epochs before it.
-    auto before = detail::global_epoch.load(std::memory_order_acquire);
-    bool all = detail::reclaim() == 0;
-    while (!waiting_.empty() && (all || waiting_.front().first + 2 <= before))
-      drop_front();
-  }
-
-  /// Waits, until `deadline` at most, for readers to let this thread free
-  /// what it evicted, or for `enough` to hold.
-  template <class Enough>
-  void wait_for_readers(std::chrono::steady_clock::time_point deadline,
-                        Enough enough) {
-    while (!waiting_.empty()) {
-      reclaim();
-      if (enough() || std::chrono::steady_clock::now() >= deadline)
-        return;
-      // Off the CPU, so that a reader it was taken from gets it back.
-      std::this_thread::sleep_for(std::chrono::microseconds{50});
-    }
-  }
-
-  ~eviction_backlog() {
-    // At exit the thread's bag joins the shared list, freed by others.
-    while (!waiting_.empty())
-      drop_front();
-  }
-
-private:
-  void drop_front() {
-    unfreed.fetch_sub(waiting_.front().second, std::memory_order_relaxed);
-    waiting_.pop_front();
-  }
-
-  std::deque<std::pair<std::uint64_t, std::int64_t>> waiting_;
-};
-
-thread_local eviction_backlog backlog;
 
 /// Keys one command evicts at most; it runs if it evicted any.
 constexpr std::size_t max_evictions_per_call = 4096;
 
-/// How long a command waits at most for readers to let evicted keys go.
+/// How long a command waits at most for readers to let removed keys go.
 constexpr std::chrono::milliseconds max_reader_wait{2};
 
 /// How long a command waits at most for a save that holds twice the bound.
@@ -203,48 +125,61 @@ std::optional<candidate> sample(store_table& tab, server_env& env) {
   return best;
 }
 
+/// What an evicted `v` frees with its node besides the node (which the
+/// table counts as retired): its slot, whose other holders (the policy's
+/// queues, the eviction in progress) let go of it first, and its hash
+/// where it holds the last reference.
+std::size_t held_beside_node(const value& v) {
+  std::size_t bytes = 0;
+  if (v.slot != nullptr)
+    bytes += sizeof(key_slot) + v.slot->key_size;
+  if (auto* h = v.hash(); h != nullptr && h->use_count() == 1)
+    bytes += h->memory(); // edited only under the key's lock, which we hold
+  return bytes;
+}
+
 /// Removes `key` if its value still carries `slot` (any value if `slot`
-/// is null); the bytes it held (estimated) or -1 if it was not removed.
-std::int64_t remove(store_table& tab, server_env& env, const std::string& key,
-                    const key_slot* slot) {
-  std::int64_t bytes = -1;
+/// is null); false if it was not removed.
+bool remove(store_table& tab, server_env& env, const std::string& key,
+            const key_slot* slot) {
+  std::size_t beside = 0;
   auto erased = tab.erase_if(key, [&](const value& v) {
     if (slot != nullptr && v.slot.get() != slot)
       return false;
-    bytes = key_memory(key, v);
+    beside = held_beside_node(v);
     return true;
   });
   if (!erased || !*erased)
-    return -1;
+    return false;
+  // Freed with the node, once no reader holds it: until then it counts
+  // as retired, as the node does, and eviction does not pay for it twice.
+  detail::retire_bytes(beside);
   if (slot != nullptr)
     env.evict.forget(const_cast<key_slot*>(slot));
   env.evict.evicted_keys.fetch_add(1, std::memory_order_relaxed);
   // As a write: EXEC fails for connections that WATCH the key.
   env.watches.touch(key);
-  return bytes;
+  return true;
 }
 
-/// Evicts one key; its bytes, or -1 if the policy has none to give.
-std::int64_t evict_one(store_table& tab, server_env& env) {
+/// Evicts one key; false if the policy has none to give.
+bool evict_one(store_table& tab, server_env& env) {
   if (env.evict.queued()) {
     // Stale slots (keys deleted, renamed or overwritten as a whole) are
     // dropped on the way.
-    while (auto s = env.evict.next_victim()) {
-      auto bytes = remove(tab, env, std::string{s->key()}, s.get());
-      if (bytes >= 0)
-        return bytes;
-    }
+    while (auto s = env.evict.next_victim())
+      if (remove(tab, env, std::string{s->key()}, s.get()))
+        return true;
     // Queues empty: keys without a slot, by sampling.
   }
   for (int attempt = 0; attempt < 4; ++attempt) {
     auto victim = sample(tab, env);
     if (!victim)
-      return -1;
-    auto bytes = remove(tab, env, victim->key, victim->slot.get());
-    if (bytes >= 0)
-      return bytes;
+      return false;
+    if (remove(tab, env, victim->key, victim->slot.get()))
+      return true;
   }
-  return -1;
+  return false;
 }
 
 } // namespace
@@ -484,8 +419,9 @@ std::int64_t key_memory(std::string_view key, const value& v) {
                                    + entry_overhead + slot + fields);
 }
 
-std::int64_t evicted_unfreed() noexcept {
-  return unfreed.load(std::memory_order_relaxed);
+std::int64_t not_counted_for_evict(const server_env& env) noexcept {
+  return detail::retired_bytes()
+         + env.persist.working_bytes.load(std::memory_order_relaxed);
 }
 
 bool make_room(store_table& tab, server_env& env) {
@@ -493,44 +429,50 @@ bool make_room(store_table& tab, server_env& env) {
   auto max = ev.maxmemory();
   if (max == 0)
     return true;
-  // Counted as unfreed, what this thread evicted keeps other threads from
-  // evicting for it: stop counting it as soon as it is gone.
-  backlog.settle();
+  // Free what this thread retired and readers let go of (no fence): until
+  // freed it counts as retired, and that lets memory over the bound.
+  detail::free_retired();
   auto used = used_memory();
   ev.note(used);
   if (used <= max)
     return true;
   if (ev.policy() == maxmemory_policy::noeviction)
     return false;
-  // Room once what the keys hold fits: bytes evicted by anyone are on
-  // their way out, freed or not.
-  auto fits = [max] { return used_memory() - evicted_unfreed() <= max; };
+  // Room once what the keys hold fits. What writes replaced, deleted or
+  // evicted is freed only when no reader can hold it, which is as long as
+  // any thread stays pinned (a save's for the whole save), and a save's
+  // own image is not the keys': evicting more frees none of it. Counted
+  // against the keys, each command during a save evicted again what the
+  // ones before it had, and the table emptied.
+  auto fits = [&] { return used_memory() - not_counted_for_evict(env) <= max; };
   thread_local std::size_t since_reclaim = 0;
   for (std::size_t evicted = 0; !fits();) {
     if (evicted == max_evictions_per_call)
       return true;
-    auto bytes = evict_one(tab, env);
-    if (bytes < 0) // nothing left to evict: room only if that made it
+    if (!evict_one(tab, env)) // nothing left to evict: room if that made it
       return fits();
     ++evicted;
-    backlog.add(bytes);
     if (++since_reclaim >= reclaim_every) {
-      backlog.reclaim();
+      detail::reclaim();
       since_reclaim = 0;
     }
   }
-  // The keys fit, but what was evicted may still take memory: a reader
+  // The keys fit, but what they replaced may still take memory: a reader
   // pinned meanwhile holds it, and on a busy machine a thread can stay
   // pinned off the CPU for a whole time slice while writers go on. Past
-  // the few evictions in flight, give such a reader the time to let go
-  // rather than hold the writes' garbage over the bound. Not while a save
-  // runs: its image holds everything until written (as redis's fork holds
-  // copied pages), and writes must not wait for it.
+  // the few removals in flight, give such a reader the time to let go
+  // rather than hold the writes' garbage over the bound (redis waits so
+  // for its lazy-free thread). Not while a save runs: its image holds
+  // everything until written (as redis's fork holds copied pages), and
+  // writes must not wait for it.
   auto slack = max / 64;
   if (used_memory() > max + slack && !env.persist.saving()) {
-    backlog.wait_for_readers(
-      std::chrono::steady_clock::now() + max_reader_wait,
-      [&] { return used_memory() <= max + slack; });
+    auto deadline = std::chrono::steady_clock::now() + max_reader_wait;
+    // reclaim() is 0 once nothing this thread could free waits; the
+    // sleep takes it off the CPU, for a reader it was taken from.
+    while (detail::reclaim() != 0 && used_memory() > max + slack
+           && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::microseconds{50});
   }
   // A fork copies each page at most once: its memory stays under twice
   // the data. A save here holds every write's garbage until it ends, with

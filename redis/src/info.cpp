@@ -179,7 +179,7 @@ void memory_section(info_writer& w, server_env& env) {
   w.line("maxmemory", evict.maxmemory());
   w.line("maxmemory_human", human_bytes(evict.maxmemory()));
   w.line("maxmemory_policy", policy_name(evict.policy()));
-  w.line("mem_not_counted_for_evict", evicted_unfreed());
+  w.line("mem_not_counted_for_evict", not_counted_for_evict(env));
   w.line("mem_allocator", "libc");
   w.line("client_output_buffer_limit", env.config.output_buffer_limit);
   w.line("proto_max_bulk_len", env.config.proto_max_bulk_len);

@@ -23,6 +23,7 @@
 
 #include <caf/all.hpp>
 
+#include <cachet/detail/epoch.hpp>
 #include <cachet/dump.hpp>
 #include <cachet/errc.hpp>
 
@@ -90,6 +91,8 @@ int fail(const std::string& text) {
 } // namespace
 
 int main(int argc, char** argv) {
+  // maxmemory leaves out what readers hold back from being freed: count it.
+  cachet::detail::count_retired_bytes();
   cachet::redis::server_env env;
   auto& cfg = env.config;
   env.persist.set_dir(std::filesystem::current_path().string());

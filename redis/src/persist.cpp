@@ -132,6 +132,7 @@ void persistence::finish(const caf::expected<std::uint64_t>& written,
     last_seconds.store((now_ms() - started_ms) / 1000);
     background_.store(false, std::memory_order_release);
   }
+  working_bytes.store(0);
   release();
 }
 
@@ -170,6 +171,17 @@ struct image {
   std::deque<value> hashes; // the copies the entries point to
   std::int64_t dirty = 0;   // the server's write count it holds
 };
+
+/// What `img` and the dump's write buffer take while a save holds them
+/// (persistence::working_bytes).
+std::int64_t image_bytes(const image& img) {
+  auto bytes = img.entries.capacity() * sizeof(img.entries[0])
+               + img.hashes.size() * sizeof(value)
+               + detail::dump_writer::chunk_size; // write_entries' buffer
+  for (auto& h : img.hashes)
+    bytes += h.hash()->memory();
+  return static_cast<std::int64_t>(bytes);
+}
 
 /// Takes the image on a pinned thread; the caller keeps commands out.
 caf::error take_image(store_table& tab, server_env& env, image& img) {
@@ -216,13 +228,13 @@ void start_background(store_table& tab, server_env& env) {
         detail::epoch_guard pin; // the image's views stay valid
         image img;
         auto err = take_image(tab, env, img);
+        env.persist.working_bytes.store(image_bytes(img));
         taken->set_value();
-        if (err) {
-          env.persist.finish(std::move(err), img.dirty, true);
-          return;
-        }
-        env.persist.finish(write_image(img, env.persist.path()), img.dirty,
-                           true);
+        auto written = err ? caf::expected<std::uint64_t>{std::move(err)}
+                           : write_image(img, env.persist.path());
+        auto dirty = img.dirty;
+        img = image{}; // gone before finish stops counting it as the save's
+        env.persist.finish(written, dirty, true);
       });
     ready.wait();
   });
@@ -234,9 +246,12 @@ caf::error save_claimed(store_table& tab, server_env& env) {
   image img;
   caf::error err;
   isolated(env, [&] { err = take_image(tab, env, img); });
+  env.persist.working_bytes.store(image_bytes(img));
   auto written = err ? caf::expected<std::uint64_t>{std::move(err)}
                      : write_image(img, env.persist.path());
-  env.persist.finish(written, img.dirty, false);
+  auto dirty = img.dirty;
+  img = image{}; // gone before finish stops counting it as the save's
+  env.persist.finish(written, dirty, false);
   return written ? caf::error{} : written.error();
 }
 

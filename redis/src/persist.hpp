@@ -143,6 +143,13 @@ public:
     return busy_.load(std::memory_order_relaxed);
   }
 
+  /// What the save in flight holds of its own (its image's list of
+  /// entries and copied hashes, its write buffer); 0 when none runs
+  /// (finish resets it).
+  /// Counted in used_memory, not for eviction: redis's fork holds the
+  /// like outside it.
+  std::atomic<std::int64_t> working_bytes{0};
+
   /// A BGSAVE is writing (INFO's rdb_bgsave_in_progress).
   bool in_background() const noexcept {
     return background_.load(std::memory_order_acquire);

@@ -37,6 +37,9 @@ struct retired {
   void* ptr;
   void (*deleter)(void*);
   std::uint64_t epoch;
+  /// What it counts for in retired_bytes(): the bytes its retirer said
+  /// `ptr` holds and the record itself; 0 if retired while not counting.
+  std::size_t bytes;
 };
 
 /// Per-thread reader state; only its owning thread writes `state`.
@@ -55,6 +58,12 @@ struct alignas(64) epoch_slot {
   std::size_t freed = 0;
   /// Retires left before this thread next tries to advance the epoch.
   std::size_t advance_in = 0;
+  /// This slot's share of retired_bytes(): what its threads retired minus
+  /// what they freed. Written by the owning thread only (no shared RMW on a
+  /// write's path); read by retired_bytes().
+  std::atomic<std::int64_t> unfreed{0};
+  /// The bag's spare room counted in `unfreed` (epoch.cpp's spare_room).
+  std::int64_t room = 0;
 };
 
 /// The global epoch. Starts at 1 so that a pinned state is never 0.
@@ -116,12 +125,43 @@ public:
 /// reach it. Call after unlinking `ptr` from every shared structure. Never
 /// throws: with no memory left for its record, it waits for the readers
 /// (unless this thread is pinned: then `ptr` is leaked) and frees `ptr` now.
-void retire(void* ptr, void (*deleter)(void*)) noexcept;
+/// `bytes`, what `ptr` holds, counts in retired_bytes() until it is freed.
+void retire(void* ptr, void (*deleter)(void*), std::size_t bytes = 0) noexcept;
+
+/// Whether retirements count what they hold (retired_bytes). Off until a
+/// program asks for the figure (count_retired_bytes), so that a table's
+/// write does not pay for it: 3-5% of a write-heavy string table's.
+inline std::atomic<bool> counting_retired{false};
+
+/// Turns counting on, for good; what was retired before stays uncounted.
+inline void count_retired_bytes() noexcept {
+  counting_retired.store(true, std::memory_order_relaxed);
+}
+
+/// What a retire of an object holding `bytes()` should say: 0 (and no
+/// call) while nothing counts.
+template <class Bytes>
+std::size_t retire_size(Bytes bytes) noexcept {
+  return counting_retired.load(std::memory_order_relaxed) ? bytes() : 0;
+}
+
+/// Counts `bytes` in retired_bytes() as if retired now, with no object: for
+/// memory that an object this thread has just retired frees besides what
+/// its retire said (what it shares and lets go of as the last holder).
+void retire_bytes(std::size_t bytes) noexcept;
+
+/// Bytes retired and not yet freed, process-wide, as the retirers said,
+/// with the records that hold them and the room a bag grew by beyond its
+/// resting room: memory that readers hold back (all of it, while a thread
+/// stays pinned for long). Sums every thread's slot. 0 unless counting
+/// (count_retired_bytes).
+std::int64_t retired_bytes() noexcept;
 
 /// Like retire, but onto the domain's shared list, which every thread's
 /// reclaim frees from. For large, rare retirements (a table's storage) that
 /// must not wait for the retiring thread to retire again.
-void retire_shared(void* ptr, void (*deleter)(void*)) noexcept;
+void retire_shared(void* ptr, void (*deleter)(void*),
+                   std::size_t bytes = 0) noexcept;
 
 /// Objects waiting on the shared list (a hint: read without its lock).
 inline std::atomic<std::size_t> shared_waiting{0};

@@ -1587,7 +1587,7 @@ private:
       // array's chains to take again.
       if (last->pooled == 0) {
         arr->overflows.fetch_sub(1, std::memory_order_relaxed);
-        detail::retire(last, &free_overflow);
+        detail::retire(last, &free_overflow, sizeof(group));
       } else {
         park_pooled(arr, last);
       }
@@ -2095,9 +2095,9 @@ private:
   static void retire_arrays(array* arr, array* keep) noexcept {
     for (auto* a = arr; a != nullptr && a != keep;) {
       auto* next = a->next.load(std::memory_order_relaxed);
-      detail::retire_shared(a, [](void* p) {
-        free_array(static_cast<array*>(p), false);
-      });
+      detail::retire_shared(
+        a, [](void* p) { free_array(static_cast<array*>(p), false); },
+        array_bytes(a->n));
       a = next;
     }
   }
@@ -2291,7 +2291,8 @@ private:
   }
 
   static void retire(node* n) {
-    detail::retire(n, [](void* p) { destroy(static_cast<node*>(p)); });
+    detail::retire(n, [](void* p) { destroy(static_cast<node*>(p)); },
+                   detail::retire_size([n] { return footprint(n); }));
   }
 
   /// How a node compares its key with `key` (a K or a view of one).

@@ -445,7 +445,8 @@ private:
   }
 
   static void retire_node(node* n) {
-    detail::retire(n, [](void* p) { free_node(static_cast<node*>(p)); });
+    detail::retire(n, [](void* p) { free_node(static_cast<node*>(p)); },
+                   detail::retire_size([n] { return footprint(n); }));
   }
 
   static void retire_chain(node* n) {
