@@ -109,7 +109,7 @@ bool make_room(store_table& tab, server_env& env);
 std::int64_t not_counted_for_evict(const server_env& env) noexcept;
 
 /// About what `key` with value `v` holds: its bytes, the table's entry and
-/// its slot (MEMORY USAGE; what eviction expects to free).
+/// its slot (MEMORY USAGE).
 std::int64_t key_memory(std::string_view key, const value& v);
 
 /// Links every key into the queues of a policy that keeps them (after
