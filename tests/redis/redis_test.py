@@ -2099,10 +2099,14 @@ def maxmemory_during_saves(mode, overwrite=False):
         check(restarts == 0, "maxmemory during saves %s: the store "
               "restarted %d times" % (mode, restarts))
         # What a save holds back stays under the bound's worth, as a fork's
-        # copied pages do.
+        # copied pages do; the save's own image (24 bytes a key) and its
+        # 1 MB write buffer come on top, not evicted for (a save that
+        # starts as the last one's garbage peaks takes them there).
         peak = info_int(c, "used_memory_peak")
-        check(peak <= 2.1 * bound, "maxmemory during saves %s: "
-              "used_memory_peak %d" % (mode, peak))
+        own = 32 * full + 1024 * 1024
+        check(peak <= 2.1 * bound + own, "maxmemory during saves %s: "
+              "used_memory_peak %d (bound %d, the save's own about %d)" % (
+                  mode, peak, bound, own))
         check(not errors, "maxmemory during saves %s: writes refused: %r" % (
             mode, errors[:3]))
         check(saves[0] >= 3, "maxmemory during saves %s: only %d saves" % (
