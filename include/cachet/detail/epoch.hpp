@@ -129,8 +129,8 @@ public:
 void retire(void* ptr, void (*deleter)(void*), std::size_t bytes = 0) noexcept;
 
 /// Whether retirements count what they hold (retired_bytes). Off until a
-/// program asks for the figure (count_retired_bytes), so that a table's
-/// write does not pay for it: 3-5% of a write-heavy string table's.
+/// program asks for the figure (count_retired_bytes): counting costs a
+/// write-heavy string table 3-5% of its throughput.
 inline std::atomic<bool> counting_retired{false};
 
 /// Turns counting on, for good; what was retired before stays uncounted.
