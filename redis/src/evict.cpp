@@ -444,14 +444,23 @@ bool make_room(store_table& tab, server_env& env) {
   // own image is not the keys': evicting more frees none of it. Counted
   // against the keys, each command during a save evicted again what the
   // ones before it had, and the table emptied.
-  auto fits = [&] { return used_memory() - not_counted_for_evict(env) <= max; };
+  // Other threads' share read every 64 evictions (it sums every thread's
+  // slot); this thread's, which its evictions change, at each step.
+  auto others = [&] {
+    return not_counted_for_evict(env) - detail::retired_bytes_here();
+  };
+  auto theirs = others();
+  auto fits = [&] {
+    return used_memory() - theirs - detail::retired_bytes_here() <= max;
+  };
   thread_local std::size_t since_reclaim = 0;
   for (std::size_t evicted = 0; !fits();) {
     if (evicted == max_evictions_per_call)
       return true;
     if (!evict_one(tab, env)) // nothing left to evict: room if that made it
       return fits();
-    ++evicted;
+    if (++evicted % 64 == 0)
+      theirs = others();
     if (++since_reclaim >= reclaim_every) {
       detail::reclaim();
       since_reclaim = 0;

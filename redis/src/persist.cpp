@@ -216,6 +216,20 @@ caf::expected<std::uint64_t> write_image(const image& img,
     });
 }
 
+/// Writes `img` (unless taking it failed with `err`), frees it and
+/// records the outcome; the save's memory stops counting as its own only
+/// once freed.
+caf::expected<std::uint64_t> write_and_finish(server_env& env, image& img,
+                                              caf::error err,
+                                              bool background) {
+  auto written = err ? caf::expected<std::uint64_t>{std::move(err)}
+                     : write_image(img, env.persist.path());
+  auto dirty = img.dirty;
+  img = image{};
+  env.persist.finish(written, dirty, background);
+  return written;
+}
+
 /// Starts a BGSAVE; the caller holds the claim. Its thread takes the image
 /// while this one keeps commands out, then writes it on its own.
 void start_background(store_table& tab, server_env& env) {
@@ -230,11 +244,7 @@ void start_background(store_table& tab, server_env& env) {
         auto err = take_image(tab, env, img);
         env.persist.working_bytes.store(image_bytes(img));
         taken->set_value();
-        auto written = err ? caf::expected<std::uint64_t>{std::move(err)}
-                           : write_image(img, env.persist.path());
-        auto dirty = img.dirty;
-        img = image{}; // gone before finish stops counting it as the save's
-        env.persist.finish(written, dirty, true);
+        write_and_finish(env, img, std::move(err), true);
       });
     ready.wait();
   });
@@ -247,11 +257,7 @@ caf::error save_claimed(store_table& tab, server_env& env) {
   caf::error err;
   isolated(env, [&] { err = take_image(tab, env, img); });
   env.persist.working_bytes.store(image_bytes(img));
-  auto written = err ? caf::expected<std::uint64_t>{std::move(err)}
-                     : write_image(img, env.persist.path());
-  auto dirty = img.dirty;
-  img = image{}; // gone before finish stops counting it as the save's
-  env.persist.finish(written, dirty, false);
+  auto written = write_and_finish(env, img, std::move(err), false);
   return written ? caf::error{} : written.error();
 }
 

@@ -157,6 +157,14 @@ void retire_bytes(std::size_t bytes) noexcept;
 /// (count_retired_bytes).
 std::int64_t retired_bytes() noexcept;
 
+/// The calling thread's share of retired_bytes() (one load of its own
+/// slot): for a loop that changes it, and would otherwise sum every slot
+/// at each step.
+inline std::int64_t retired_bytes_here() noexcept {
+  auto* slot = this_thread_slot;
+  return slot != nullptr ? slot->unfreed.load(std::memory_order_relaxed) : 0;
+}
+
 /// Like retire, but onto the domain's shared list, which every thread's
 /// reclaim frees from. For large, rare retirements (a table's storage) that
 /// must not wait for the retiring thread to retire again.
