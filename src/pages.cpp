@@ -1,5 +1,6 @@
 #include "cachet/detail/pages.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <new>
@@ -20,7 +21,7 @@ std::size_t round_up(std::size_t bytes) noexcept {
 
 } // namespace
 
-void* map_pages(std::size_t bytes) {
+void* map_pages(std::size_t bytes, std::size_t huge) {
   auto len = round_up(bytes);
   // One huge page more than needed, then the unaligned ends go back.
   auto* raw = mmap(nullptr, len + huge_page, PROT_READ | PROT_WRITE,
@@ -34,8 +35,12 @@ void* map_pages(std::size_t bytes) {
   if (auto tail = base + len + huge_page - (start + len); tail > 0)
     munmap(reinterpret_cast<void*>(start + len), tail);
   auto* p = reinterpret_cast<void*>(start);
-  // Advice only: without huge pages the block works the same.
-  madvise(p, len, MADV_HUGEPAGE);
+  // Advice only: without it the block works the same.
+  auto big = std::min(len, huge & ~(huge_page - 1));
+  if (big > 0)
+    madvise(p, big, MADV_HUGEPAGE);
+  if (big < len)
+    madvise(static_cast<char*>(p) + big, len - big, MADV_NOHUGEPAGE);
   mapped.fetch_add(len, std::memory_order_relaxed);
   return p;
 }

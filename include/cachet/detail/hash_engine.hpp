@@ -907,7 +907,7 @@ private:
     arr->pool_n = pool_for(n);
     arr->pool_taken.store(0, std::memory_order_relaxed);
     try {
-      arr->groups = static_cast<group*>(allocate_groups(n + arr->pool_n));
+      arr->groups = static_cast<group*>(allocate_groups(n + arr->pool_n, n));
     } catch (...) {
       delete arr;
       throw;
@@ -946,11 +946,16 @@ private:
     return (n + n / 4) * sizeof(group) >= map_threshold ? n / 4 : 0;
   }
 
-  static void* allocate_groups(std::size_t n) {
+  /// Room for `n` groups: the first `home` are the array's own, read by
+  /// every lookup (in huge pages where the kernel gives them); the rest
+  /// are its overflow pool, in small pages so that only the groups taken
+  /// are committed (2 MiB at a time, a pool partly taken cost up to 2 B
+  /// per entry of a table of a million).
+  static void* allocate_groups(std::size_t n, std::size_t home) {
     auto bytes = n * sizeof(group);
     if (bytes < map_threshold)
       return ::operator new(bytes, std::align_val_t{alignof(group)});
-    return map_pages(bytes);
+    return map_pages(bytes, home * sizeof(group));
   }
 
   static void free_groups(void* p, std::size_t n) noexcept {

@@ -5,10 +5,13 @@
 
 namespace cachet::detail {
 
-/// Maps `bytes` of zeroed memory, 2 MiB aligned and advised as huge pages
-/// (the kernel backs it with them where transparent huge pages allow).
-/// Throws std::bad_alloc if the OS refuses.
-void* map_pages(std::size_t bytes);
+/// Maps `bytes` of zeroed memory, 2 MiB aligned. Its first `huge` bytes
+/// (rounded down to whole huge pages) are advised as huge pages, which the
+/// kernel uses where transparent huge pages allow; the rest is kept in
+/// small pages, so that memory taken a little at a time (an overflow pool)
+/// is committed 4 KiB at a time, not 2 MiB. Throws std::bad_alloc if the
+/// OS refuses.
+void* map_pages(std::size_t bytes, std::size_t huge = ~std::size_t{0});
 
 /// Returns what map_pages(bytes) gave to the OS.
 void unmap_pages(void* p, std::size_t bytes) noexcept;
