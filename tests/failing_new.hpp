@@ -1,8 +1,8 @@
 // Out of memory, injected, for a test program: the global operator new
 // replaced so that a test can make every allocation of its own thread fail
-// after a countdown (failing_after), and counting the bytes each thread
-// holds (live_bytes). It defines the operators: include it in one file of
-// a program only.
+// after a countdown (failing_after), and counting the blocks and the bytes
+// each thread holds (live_blocks, live_bytes). It defines the operators: include it
+// in one file of a program only.
 #pragma once
 
 #include <algorithm>
@@ -20,6 +20,9 @@ thread_local long allocation_budget = -1;
 /// own threads allocate at any time; a table written and reclaimed on one
 /// thread allocates and frees on that thread.
 thread_local long long live_bytes = 0;
+
+/// Blocks this thread allocated minus blocks it released.
+thread_local long live_blocks = 0;
 
 /// Each block carries its requested size (and the header's length) in a
 /// header in front of it, so that unsized deletes can count it.
@@ -40,6 +43,7 @@ void* allocate(std::size_t n, std::size_t align) {
   reinterpret_cast<std::size_t*>(user)[-1] = n;
   reinterpret_cast<std::size_t*>(user)[-2] = head;
   live_bytes += static_cast<long long>(n);
+  ++live_blocks;
   return user;
 }
 
@@ -50,6 +54,7 @@ void release(void* p) noexcept {
   auto n = reinterpret_cast<std::size_t*>(user)[-1];
   auto head = reinterpret_cast<std::size_t*>(user)[-2];
   live_bytes -= static_cast<long long>(n);
+  --live_blocks;
   std::free(user - head);
 }
 

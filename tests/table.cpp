@@ -931,7 +931,10 @@ TEST_CASE_METHOD(fixture, "a growth guard holds the array back until the "
     // Allowed, the table grows whenever it fills: each array is asked for
     // once the one before is full. Declined, it chains instead and grows
     // only past twice full: it asks for the array after next only once it
-    // holds twice what filled the one before.
+    // holds twice what filled the one before. "What filled it" is read off
+    // the allowing table, which asks a few inserts after its array is full
+    // (at the first insert into a counter stripe past its share): 1.9x of
+    // that leaves room for those few.
     REQUIRE(allowed.size() >= 5);
     REQUIRE(declined.size() >= 5);
     int slack = 0;
@@ -940,7 +943,7 @@ TEST_CASE_METHOD(fixture, "a growth guard holds the array back until the "
       CHECK(declined[k].first == allowed[k].first); // 1.5x steps alike
       if (allowed[k].second < 2 * (allowed[k - 1].second - 1))
         ++slack; // an allowed table did not wait
-      if (declined[k].second <= 2 * (allowed[k - 1].second - 1))
+      if (declined[k].second - 1 <= 1.9 * (allowed[k - 1].second - 1))
         ++never_past;
     }
     CHECK(slack == static_cast<int>(declined.size()) - 1);
@@ -1193,4 +1196,33 @@ TEST_CASE_METHOD(fixture, "scan walks a quiet table in steps, each entry "
   CHECK(steps >= 5000 / (100 + 16)); // bounded steps, not one big walk
   auto empty = make<int, int>();
   CHECK(unwrap(empty.scan(0, 10, [](int, int) { FAIL("empty"); })) == 0);
+}
+
+TEST_CASE("consecutive integer keys spread over a table's groups like "
+          "random ones",
+          "[table]") {
+  // std::hash of an integer is the integer; the engine mixes it and takes
+  // a key's group from the top bits, as group = (hash >> 32) * n >> 32.
+  // With one multiply in the mix, consecutive keys piled up at some table
+  // sizes: 57% of the groups of a u64 table held more than their 3 slots.
+  // Random keys at this load overflow about 22% of them.
+  std::size_t n = 8;
+  double worst = 0;
+  for (int growth = 0; growth < 24; ++growth, n += n / 2) {
+    for (double load : {0.55, 0.8}) {
+      auto keys = static_cast<std::uint64_t>(3 * load * n);
+      std::vector<int> per_group(n);
+      for (std::uint64_t k = 0; k < keys; ++k) {
+        auto h = cachet::detail::mix_hash(std::hash<std::uint64_t>{}(k));
+        ++per_group[((h >> 32) * n) >> 32];
+      }
+      auto over = std::count_if(per_group.begin(), per_group.end(),
+                                [](int c) { return c > 3; });
+      auto share = static_cast<double>(over) / static_cast<double>(n);
+      INFO(n << " groups, " << keys << " keys: " << over << " overflow");
+      CHECK(share <= 0.3);
+      worst = std::max(worst, share);
+    }
+  }
+  CHECK(worst > 0.15); // still random-like: no table size is special
 }

@@ -123,11 +123,17 @@ inline bool seq_valid(const std::atomic<std::uint32_t>& seq, std::uint32_t s) {
   return seq.load(std::memory_order_relaxed) == s;
 }
 
-/// Finalizer for hashes: std::hash of an integer is the identity, which would
-/// put consecutive keys into consecutive stripes and leave high bits unused.
+/// Finalizer for hashes (MurmurHash3's fmix64): std::hash of an integer is
+/// the identity. Both rounds are needed: with one, a group's index (the top
+/// bits) is the top of key * constant, a Weyl sequence, which spreads
+/// consecutive keys evenly at some table sizes and piles them up at others
+/// (57% of 3-slot groups overflowing at a load of 0.8, against 22% for
+/// random keys); with two, consecutive keys spread like random ones.
 inline std::size_t mix_hash(std::size_t h) noexcept {
   h ^= h >> 33;
   h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
   h ^= h >> 33;
   return h;
 }

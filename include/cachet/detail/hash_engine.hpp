@@ -376,10 +376,7 @@ public:
       return op_status::gone;
     out = 0;
     for (auto* a = arr; a != nullptr; a = a->next.load(std::memory_order_acquire))
-      out += array_bytes(a->n)
-             + a->overflows.load(std::memory_order_relaxed) * sizeof(group)
-             + a->limbo_capacity.load(std::memory_order_relaxed)
-                 * sizeof(std::pair<group*, std::uint64_t>);
+      out += held_bytes(*a);
     for (auto& s : stripes_)
       out += s.bytes.load(std::memory_order_relaxed);
     out += spare_count_.load(std::memory_order_relaxed) * sizeof(group)
@@ -895,6 +892,22 @@ private:
     return sizeof(array) + n * sizeof(group);
   }
 
+  /// What `a` holds from the allocator: its groups, the overflow groups its
+  /// chains took (from its pool or the heap), its limbo and, if malloc gave
+  /// it, the rest of its pool (a mapped pool's untaken pages hold nothing).
+  static std::size_t held_bytes(const array& a) noexcept {
+    auto out = array_bytes(a.n)
+               + a.overflows.load(std::memory_order_relaxed) * sizeof(group)
+               + a.limbo_capacity.load(std::memory_order_relaxed)
+                   * sizeof(std::pair<group*, std::uint64_t>);
+    if ((a.n + a.pool_n) * sizeof(group) < map_threshold)
+      out += (a.pool_n
+              - std::min(a.pool_taken.load(std::memory_order_relaxed),
+                         a.pool_n))
+             * sizeof(group);
+    return out;
+  }
+
   /// A zeroed array of `n` groups.
   static array* make_array(std::size_t n) {
     auto* arr = new array;
@@ -938,12 +951,13 @@ private:
 
   /// The overflow pool of an array of `n` groups: a quarter as many, about
   /// what chains need at the maximum load (with 3 or 4 slots a group and
-  /// 0.8 of them used on average, about 22% of groups overflow). Only a
-  /// mapped array has one: there, pages not taken cost nothing, and the
-  /// overflow groups leave with the array instead of staying in malloc's
-  /// heap after a migration freed them.
+  /// 0.8 of them used on average, about 22% of groups overflow). The
+  /// overflow groups leave with the array, in one block, instead of each
+  /// freeing a 64-byte hole among the nodes when a migration drops them:
+  /// malloc rarely fills such holes again (1 B an entry of a table of a
+  /// million strings). A mapped pool's pages not taken cost nothing.
   static std::size_t pool_for(std::size_t n) noexcept {
-    return (n + n / 4) * sizeof(group) >= map_threshold ? n / 4 : 0;
+    return n / 4;
   }
 
   /// Room for `n` groups: the first `home` are the array's own, read by
@@ -2102,7 +2116,7 @@ private:
       auto* next = a->next.load(std::memory_order_relaxed);
       detail::retire_shared(
         a, [](void* p) { free_array(static_cast<array*>(p), false); },
-        array_bytes(a->n));
+        held_bytes(*a));
       a = next;
     }
   }
