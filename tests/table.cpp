@@ -933,8 +933,9 @@ TEST_CASE_METHOD(fixture, "a growth guard holds the array back until the "
     // only past twice full: it asks for the array after next only once it
     // holds twice what filled the one before. "What filled it" is read off
     // the allowing table, which asks a few inserts after its array is full
-    // (at the first insert into a counter stripe past its share): 1.9x of
-    // that leaves room for those few.
+    // (at the first insert into a counter stripe past its share): 1.75x of
+    // that leaves room for those few, and a guard ignored (1.5x: each ask
+    // one growth later) still fails.
     REQUIRE(allowed.size() >= 5);
     REQUIRE(declined.size() >= 5);
     int slack = 0;
@@ -943,7 +944,7 @@ TEST_CASE_METHOD(fixture, "a growth guard holds the array back until the "
       CHECK(declined[k].first == allowed[k].first); // 1.5x steps alike
       if (allowed[k].second < 2 * (allowed[k - 1].second - 1))
         ++slack; // an allowed table did not wait
-      if (declined[k].second - 1 <= 1.9 * (allowed[k - 1].second - 1))
+      if (declined[k].second - 1 <= 1.75 * (allowed[k - 1].second - 1))
         ++never_past;
     }
     CHECK(slack == static_cast<int>(declined.size()) - 1);
@@ -1203,9 +1204,9 @@ TEST_CASE("consecutive integer keys spread over a table's groups like "
           "[table]") {
   // std::hash of an integer is the integer; the engine mixes it and takes
   // a key's group from the top bits, as group = (hash >> 32) * n >> 32.
-  // With one multiply in the mix, consecutive keys piled up at some table
-  // sizes: 57% of the groups of a u64 table held more than their 3 slots.
-  // Random keys at this load overflow about 22% of them.
+  // Taken from the top of key * constant, consecutive keys piled up at
+  // some table sizes: 57% of the groups of a u64 table held more than
+  // their 3 slots. Random keys at this load overflow about 22% of them.
   std::size_t n = 8;
   double worst = 0;
   for (int growth = 0; growth < 24; ++growth, n += n / 2) {
