@@ -1,8 +1,8 @@
 // Out of memory, injected, for a test program: the global operator new
 // replaced so that a test can make every allocation of its own thread fail
 // after a countdown (failing_after), and counting the blocks and the bytes
-// each thread holds (live_blocks, live_bytes). It defines the operators: include it
-// in one file of a program only.
+// each thread holds (live_blocks, live_bytes). It defines the operators:
+// include it in one file of a program only.
 #pragma once
 
 #include <algorithm>

@@ -22,8 +22,8 @@ constexpr std::size_t huge_page = std::size_t{2} << 20;
 /// (empty if no mapping starts there).
 std::string vm_flags_at(const void* p) {
   char start[32];
-  std::snprintf(start, sizeof(start), "%lx-",
-                static_cast<unsigned long>(reinterpret_cast<std::uintptr_t>(p)));
+  auto at = reinterpret_cast<std::uintptr_t>(p);
+  std::snprintf(start, sizeof(start), "%lx-", static_cast<unsigned long>(at));
   std::ifstream in{"/proc/self/smaps"};
   std::string line;
   bool ours = false;
@@ -74,7 +74,8 @@ TEST_CASE("only the first part of a block is advised as huge pages") {
     // 2.5 huge pages of home groups: the first two whole ones are huge,
     // the rest (the home part's tail and the pool) small.
     auto bytes = 4 * huge_page + 8192;
-    auto* p = static_cast<char*>(map_pages(bytes, 2 * huge_page + huge_page / 2));
+    auto home = 2 * huge_page + huge_page / 2;
+    auto* p = static_cast<char*>(map_pages(bytes, home));
     auto head = vm_flags_at(p);
     auto tail = vm_flags_at(p + 2 * huge_page);
     CHECK(has_flag(head, "hg"));
