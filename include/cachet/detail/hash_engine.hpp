@@ -900,7 +900,7 @@ private:
                + a.overflows.load(std::memory_order_relaxed) * sizeof(group)
                + a.limbo_capacity.load(std::memory_order_relaxed)
                    * sizeof(std::pair<group*, std::uint64_t>);
-    if ((a.n + a.pool_n) * sizeof(group) < map_threshold)
+    if (!mapped(a.n + a.pool_n))
       out += (a.pool_n
               - std::min(a.pool_taken.load(std::memory_order_relaxed),
                          a.pool_n))
@@ -942,12 +942,14 @@ private:
     g.overflow.store(nullptr, std::memory_order_relaxed);
   }
 
-  /// Arrays this large are mapped from the OS, in huge pages where the
-  /// kernel gives them: a lookup in a table of a million entries then
-  /// misses the TLB rarely, and a replaced array goes back to the OS at
-  /// once (malloc would keep it in the heap, where the next growth cannot
-  /// reuse it).
-  static constexpr std::size_t map_threshold = std::size_t{2} << 20;
+  /// Whether an array of `groups` (its pool included) is mapped from the
+  /// OS: from 2 MiB on, in huge pages where the kernel gives them. A lookup
+  /// in a table of a million entries then misses the TLB rarely, and a
+  /// replaced array goes back to the OS at once (malloc would keep it in
+  /// the heap, where the next growth cannot reuse it).
+  static constexpr bool mapped(std::size_t groups) noexcept {
+    return groups * sizeof(group) >= (std::size_t{2} << 20);
+  }
 
   /// The overflow pool of an array of `n` groups: a quarter as many, about
   /// what chains need at the maximum load (with 3 or 4 slots a group and
@@ -967,17 +969,16 @@ private:
   /// per entry of a table of a million).
   static void* allocate_groups(std::size_t n, std::size_t home) {
     auto bytes = n * sizeof(group);
-    if (bytes < map_threshold)
+    if (!mapped(n))
       return ::operator new(bytes, std::align_val_t{alignof(group)});
     return map_pages(bytes, home * sizeof(group));
   }
 
   static void free_groups(void* p, std::size_t n) noexcept {
-    auto bytes = n * sizeof(group);
-    if (bytes < map_threshold)
+    if (!mapped(n))
       ::operator delete(p, std::align_val_t{alignof(group)});
     else
-      unmap_pages(p, bytes);
+      unmap_pages(p, n * sizeof(group));
   }
 
   /// An overflow group from `arr`'s pool, or null once it is used up.
