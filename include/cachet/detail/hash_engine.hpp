@@ -321,14 +321,23 @@ public:
       auto* arr = arr_.load(std::memory_order_acquire);
       if (arr == nullptr)
         return op_status::gone;
-      for (std::size_t k = 0; k < groups_per_pin && at < frag_end; ++k) {
+      std::size_t budget = groups_per_pin;
+      while (budget != 0 && at < frag_end) {
         if constexpr (tested) {
-          auto rg = find_group(arr, static_cast<std::uint32_t>(at));
-          prefetch_ahead(*rg.arr, rg.index);
-          if (collect(rg, at, got) && !any_of(got, wanted)) {
-            at = rg.until;
-            continue;
+          bool found = skip_run(*arr, at, budget, got, wanted);
+          if (!found) {
+            if (budget == 0 || at >= frag_end)
+              break;
+            --budget;
+            auto rg = find_group(arr, static_cast<std::uint32_t>(at));
+            prefetch_ahead(*rg.arr, rg.index);
+            if (collect(rg, at, got) && !any_of(got, wanted)) {
+              at = rg.until;
+              continue;
+            }
           }
+        } else {
+          --budget;
         }
         auto [home, until, owner] = lock_group(arr,
                                                static_cast<std::uint32_t>(at));
@@ -1756,24 +1765,96 @@ private:
   /// at.until); false if a writer interfered (collect again).
   bool collect(const read_group& at, std::uint64_t from,
                collected& out) const {
-    out.clear();
     // Only a group reached after a growth, or through a moved one, holds
     // entries outside the range: the rest need no fragment.
-    bool all = starts_group(from, at.index, at.arr->n)
-               && ends_group(at.until, at.index, at.arr->n);
+    if (starts_group(from, at.index, at.arr->n)
+        && ends_group(at.until, at.index, at.arr->n)) {
+      collect_all(*at.g, out);
+      return read_valid(*at.g, at.seq);
+    }
+    out.clear();
     for_chain(*at.g, [&](const group& x, std::size_t i) {
       if constexpr (inline_entries) {
         auto& e = out.push();
         copy_entry(x, i, e);
-        if (!all && !in_range(frag_of(hash_of(e.key())), from, at.until))
+        if (!in_range(frag_of(hash_of(e.key())), from, at.until))
           out.pop();
       } else {
         if (auto* n = node_at(x, i))
-          if (all || in_range(frag_of(node_hash(n)), from, at.until))
+          if (in_range(frag_of(node_hash(n)), from, at.until))
             out.push() = n;
       }
     });
     return read_valid(*at.g, at.seq);
+  }
+
+  /// Collects every entry of the chain at `g` (validate after).
+  static void collect_all(const group& g, collected& out) {
+    out.clear();
+    for_chain(g, [&](const group& x, std::size_t i) {
+      if constexpr (inline_entries) {
+        copy_entry(x, i, out.push());
+      } else {
+        if (auto* n = node_at(x, i))
+          out.push() = n;
+      }
+    });
+  }
+
+  /// Shows `f(key, value)` what collect gathered.
+  template <class F>
+  static void show(const collected& got, F& f) {
+    if constexpr (inline_entries) {
+      got.each([&](const entry_copy& e) { f(e.key(), e.value()); });
+    } else {
+      got.each([](const node* n) { __builtin_prefetch(n); });
+      got.each([&](const node* n) { f(n->key(), n->value()); });
+    }
+  }
+
+  /// The first fragment of group `i` of `arr`.
+  static std::uint64_t group_start(std::size_t i, const array& arr) noexcept {
+    return i == 0 ? 0 : group_end(i - 1, arr);
+  }
+
+  /// A walk's fast lane (visit_groups, pinned): from pos.at, the first
+  /// fragment of a group of `arr`, shows the groups of `arr` in index
+  /// order, whole, for up to `budget` groups, and stops early at a moved
+  /// group (the caller's general path follows it) or once `more()` says
+  /// false (then returns false). Unlike find_group and collect, it needs
+  /// no fragment arithmetic per group: a group of an array that has not
+  /// moved holds exactly its own interval, and the interval after it
+  /// starts where it ends. Advances pos and `budget` past the groups shown.
+  template <class F, class More>
+  bool visit_run(const array& arr, position& pos, std::size_t& budget,
+                 collected& got, F& f, More& more) const {
+    const auto n = arr.n;
+    auto i = index_of(static_cast<std::uint32_t>(pos.at), n);
+    if (!starts_group(pos.at, i, n))
+      return true;
+    bool go_on = true;
+    for (; budget != 0 && i < n; --budget) {
+      const auto& g = arr.groups[i];
+      prefetch_ahead(arr, i);
+      std::uint32_t s;
+      do {
+        s = read_begin(g);
+        if ((s & moved_bit) != 0)
+          break;
+        collect_all(g, got);
+      } while (!read_valid(g, s));
+      if ((s & moved_bit) != 0)
+        break;
+      show(got, f);
+      ++i;
+      if (!more()) {
+        go_on = false;
+        break;
+      }
+    }
+    pos.at = i < n ? group_start(i, arr) : frag_end;
+    pos.done = pos.at >= frag_end;
+    return go_on;
   }
 
   /// A walk at group `i` asks for the groups it reaches a few steps on,
@@ -1787,6 +1868,39 @@ private:
       if (auto* o = arr.groups[i + ahead / 2].overflow.load(
             std::memory_order_relaxed))
         __builtin_prefetch(o);
+  }
+
+  /// edit_each's fast lane, as visit_run is a walk's: from `at`, the first
+  /// fragment of a group of `arr`, skips the groups of `arr` in which
+  /// `wanted` holds for no entry, for up to `budget` groups, and stops at a
+  /// moved group, at one whose read a writer disturbed, or at one where
+  /// `wanted` holds: then true, with `at` its first fragment and the group
+  /// counted in `budget`, for the caller to lock.
+  template <class W>
+  bool skip_run(const array& arr, std::uint64_t& at, std::size_t& budget,
+                collected& got, W& wanted) const {
+    const auto n = arr.n;
+    auto i = index_of(static_cast<std::uint32_t>(at), n);
+    if (!starts_group(at, i, n))
+      return false;
+    bool found = false;
+    for (; budget != 0 && i < n; ++i) {
+      const auto& g = arr.groups[i];
+      prefetch_ahead(arr, i);
+      auto s = read_begin(g);
+      if ((s & moved_bit) != 0)
+        break;
+      collect_all(g, got);
+      if (!read_valid(g, s))
+        break;
+      --budget;
+      if (any_of(got, wanted)) {
+        found = true;
+        break;
+      }
+    }
+    at = i < n ? group_start(i, arr) : frag_end;
+    return found;
   }
 
   /// edit_each without a test: every group is locked.
@@ -1822,7 +1936,12 @@ private:
       auto* arr = arr_.load(std::memory_order_acquire);
       if (arr == nullptr)
         return false;
-      for (std::size_t k = 0; k < groups_per_pin && !pos.done; ++k) {
+      std::size_t budget = groups_per_pin;
+      if (!visit_run(*arr, pos, budget, got, f, more))
+        return true;
+      // A moved group, or a position inside a group (after a growth): one
+      // group at a time, following moved groups.
+      for (; budget != 0 && !pos.done; --budget) {
         read_group at;
         for (;;) {
           at = find_group(arr, static_cast<std::uint32_t>(pos.at));
@@ -1830,12 +1949,7 @@ private:
           if (collect(at, pos.at, got))
             break;
         }
-        if constexpr (inline_entries) {
-          got.each([&](const entry_copy& e) { f(e.key(), e.value()); });
-        } else {
-          got.each([](const node* n) { __builtin_prefetch(n); });
-          got.each([&](const node* n) { f(n->key(), n->value()); });
-        }
+        show(got, f);
         pos.at = at.until;
         pos.done = pos.at >= frag_end;
         if (!more())
