@@ -1859,15 +1859,30 @@ private:
 
   /// A walk at group `i` asks for the groups it reaches a few steps on,
   /// and for their overflow groups, which lie anywhere: a walk is bound by
-  /// memory latency, not bandwidth, without it.
+  /// memory latency, not bandwidth, without it. Nodes lie anywhere too: it
+  /// asks for the first line of each node of the chain 8 groups on (whose
+  /// lines are there by then), so that a walk waits on a few dozen nodes at
+  /// once rather than on one group's (1M string entries: 29 -> 18 ms).
   static void prefetch_ahead(const array& arr, std::size_t i) noexcept {
     constexpr std::size_t ahead = 64;
+    constexpr std::size_t nodes_ahead = 8;
     if (i + ahead < arr.n)
       __builtin_prefetch(&arr.groups[i + ahead]);
     if (i + ahead / 2 < arr.n)
       if (auto* o = arr.groups[i + ahead / 2].overflow.load(
             std::memory_order_relaxed))
         __builtin_prefetch(o);
+    if constexpr (!inline_entries)
+      if (i + nodes_ahead < arr.n)
+        for (auto* x = &arr.groups[i + nodes_ahead]; x != nullptr;
+             x = x->overflow.load(std::memory_order_relaxed)) {
+          // Unvalidated: a stale or null pointer costs one useless
+          // prefetch, never a fault; the pin keeps every group readable.
+          auto c = count_of(*x);
+          for (std::size_t k = 0; k < c; ++k)
+            __builtin_prefetch(
+              x->area.nodes[k].load(std::memory_order_relaxed));
+        }
   }
 
   /// edit_each's fast lane, as visit_run is a walk's: from `at`, the first
