@@ -71,7 +71,7 @@ inline constexpr std::string_view policy_names
     "allkeys-lru, allkeys-lfu, allkeys-random, allkeys-s3fifo, noeviction";
 
 /// A key's eviction bookkeeping, in one allocation with a copy of the key
-/// (32 bytes and the key's): the fields the cache layer's policies use,
+/// (40 bytes and the key's): the fields the cache layer's policies use,
 /// redis's access clock or LFU counter for the sampled ones, and a
 /// reference count (values that carry the slot, and the queues while it is
 /// linked there).
@@ -99,7 +99,7 @@ struct key_slot {
   /// policy, minutes of the last decrement << 8 | counter (redis's LFU);
   /// under any other, seconds of the LRU clock at the last access. A
   /// policy change reinterprets it, as in redis. One word keeps the slot at
-  /// 32 bytes: with a key of up to 24 bytes, a 64-byte block of malloc's.
+  /// 40 bytes: with a key of up to 16 bytes, a 64-byte block of malloc's.
   std::atomic<std::uint32_t> clock{0};
   // -- ownership ------------------------------------------------------------
   std::atomic<std::uint32_t> refs{1};
