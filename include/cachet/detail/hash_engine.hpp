@@ -1872,17 +1872,16 @@ private:
       if (auto* o = arr.groups[i + ahead / 2].overflow.load(
             std::memory_order_relaxed))
         __builtin_prefetch(o);
+    // Unvalidated: a stale or null node costs one useless prefetch, never
+    // a fault; the pin keeps every group readable, and for_chain follows
+    // a chain as a reader does (acquire: a new overflow group is whole).
     if constexpr (!inline_entries)
       if (i + nodes_ahead < arr.n)
-        for (auto* x = &arr.groups[i + nodes_ahead]; x != nullptr;
-             x = x->overflow.load(std::memory_order_relaxed)) {
-          // Unvalidated: a stale or null pointer costs one useless
-          // prefetch, never a fault; the pin keeps every group readable.
-          auto c = count_of(*x);
-          for (std::size_t k = 0; k < c; ++k)
-            __builtin_prefetch(
-              x->area.nodes[k].load(std::memory_order_relaxed));
-        }
+        for_chain(arr.groups[i + nodes_ahead],
+                  [](const group& x, std::size_t k) {
+                    __builtin_prefetch(
+                      x.area.nodes[k].load(std::memory_order_relaxed));
+                  });
   }
 
   /// edit_each's fast lane, as visit_run is a walk's: from `at`, the first
