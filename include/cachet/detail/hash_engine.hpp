@@ -1723,8 +1723,9 @@ private:
     using item = std::conditional_t<inline_entries, entry_copy, const node*>;
 
     void clear() noexcept {
+      if (n_ > local)
+        spill_.clear();
       n_ = 0;
-      spill_.clear();
     }
     item& push() {
       if (n_ < local)
@@ -1741,9 +1742,10 @@ private:
       for (std::size_t i = 0; i < std::min(n_, local); ++i)
         if (f(local_[i]))
           return true;
-      for (auto& x : spill_)
-        if (f(x))
-          return true;
+      if (n_ > local)
+        for (auto& x : spill_)
+          if (f(x))
+            return true;
       return false;
     }
     template <class F>
@@ -1833,7 +1835,11 @@ private:
     if (!starts_group(pos.at, i, n))
       return true;
     bool go_on = true;
-    for (; budget != 0 && i < n; --budget) {
+    // Counted against a local end, not `budget`: a count kept in memory is
+    // reloaded after every store of a copied word (they may alias).
+    const auto first = i;
+    const auto stop = std::min(n, i + budget);
+    while (i < stop) {
       const auto& g = arr.groups[i];
       prefetch_ahead(arr, i);
       std::uint32_t s;
@@ -1852,6 +1858,7 @@ private:
         break;
       }
     }
+    budget -= i - first;
     pos.at = i < n ? group_start(i, arr) : frag_end;
     pos.done = pos.at >= frag_end;
     return go_on;
@@ -1866,12 +1873,14 @@ private:
   static void prefetch_ahead(const array& arr, std::size_t i) noexcept {
     constexpr std::size_t ahead = 64;
     constexpr std::size_t nodes_ahead = 8;
-    if (i + ahead < arr.n)
+    // One bound for both: the overflow groups of the last 32 groups go
+    // unasked for, a few misses at the end of a walk.
+    if (i + ahead < arr.n) {
       __builtin_prefetch(&arr.groups[i + ahead]);
-    if (i + ahead / 2 < arr.n)
       if (auto* o = arr.groups[i + ahead / 2].overflow.load(
             std::memory_order_relaxed))
         __builtin_prefetch(o);
+    }
     // Unvalidated: a stale or null node costs one useless prefetch, never
     // a fault; the pin keeps every group readable, and for_chain follows
     // a chain as a reader does (acquire: a new overflow group is whole).
