@@ -35,6 +35,9 @@ enum command_flag : unsigned {
   denyoom = 8,
   /// Refused inside MULTI (redis's no-multi).
   no_multi = 16,
+  /// Runs while the dump loads at start (redis's loading); the others are
+  /// refused with LOADING then.
+  ok_loading = 32,
 };
 
 struct command_def {
@@ -48,21 +51,21 @@ struct command_def {
 // commandstats slot.
 constexpr command_def command_table[] = {
   {"append", cmd_append, 3, denyoom},
-  {"auth", cmd_auth, -2, no_auth | conn},
+  {"auth", cmd_auth, -2, no_auth | conn | ok_loading},
   {"bgsave", cmd_bgsave, -1},
   {"bitcount", cmd_bitcount, -2},
-  {"client", cmd_client, -2, conn},
-  {"command", cmd_command, -1},
-  {"config", cmd_config, -2},
+  {"client", cmd_client, -2, conn | ok_loading},
+  {"command", cmd_command, -1, ok_loading},
+  {"config", cmd_config, -2, ok_loading},
   {"copy", cmd_copy, -3, denyoom},
   {"dbsize", cmd_dbsize, 1},
-  {"debug", cmd_debug, -2},
+  {"debug", cmd_debug, -2, ok_loading},
   {"decr", cmd_decr, 2, denyoom},
   {"decrby", cmd_decrby, 3, denyoom},
   {"del", cmd_del, -2},
-  {"discard", cmd_discard, 1, conn | immediate},
-  {"echo", cmd_echo, 2},
-  {"exec", cmd_exec, 1, conn | immediate},
+  {"discard", cmd_discard, 1, conn | immediate | ok_loading},
+  {"echo", cmd_echo, 2, ok_loading},
+  {"exec", cmd_exec, 1, conn | immediate | ok_loading},
   {"exists", cmd_exists, -2},
   {"expire", cmd_expire, -3},
   {"expireat", cmd_expireat, -3},
@@ -76,7 +79,7 @@ constexpr command_def command_table[] = {
   {"getrange", cmd_getrange, 4},
   {"getset", cmd_getset, 3, denyoom},
   {"hdel", cmd_hdel, -3},
-  {"hello", cmd_hello, -1, no_auth | conn},
+  {"hello", cmd_hello, -1, no_auth | conn | ok_loading},
   {"hexists", cmd_hexists, 3},
   {"hget", cmd_hget, 3},
   {"hgetall", cmd_hgetall, 2},
@@ -95,15 +98,15 @@ constexpr command_def command_table[] = {
   {"incr", cmd_incr, 2, denyoom},
   {"incrby", cmd_incrby, 3, denyoom},
   {"incrbyfloat", cmd_incrbyfloat, 3, denyoom},
-  {"info", cmd_info, -1},
+  {"info", cmd_info, -1, ok_loading},
   {"keys", cmd_keys, 2},
-  {"lastsave", cmd_lastsave, 1},
+  {"lastsave", cmd_lastsave, 1, ok_loading},
   {"lcs", cmd_lcs, -3},
   {"memory", cmd_memory, -2},
   {"mget", cmd_mget, -2},
   {"mset", cmd_mset, -3, denyoom},
   {"msetnx", cmd_msetnx, -3, denyoom},
-  {"multi", cmd_multi, 1, conn | immediate},
+  {"multi", cmd_multi, 1, conn | immediate | ok_loading},
   {"object", cmd_object, -2},
   {"persist", cmd_persist, 2},
   {"pexpire", cmd_pexpire, -3},
@@ -112,27 +115,27 @@ constexpr command_def command_table[] = {
   {"ping", cmd_ping, -1},
   {"psetex", cmd_psetex, 4, denyoom},
   {"pttl", cmd_pttl, 2},
-  {"quit", cmd_quit, -1, no_auth | conn | immediate},
+  {"quit", cmd_quit, -1, no_auth | conn | immediate | ok_loading},
   {"randomkey", cmd_randomkey, 1},
   {"rename", cmd_rename, 3},
   {"renamenx", cmd_renamenx, 3},
   {"save", cmd_save, 1, no_multi},
   {"scan", cmd_scan, -2},
-  {"select", cmd_select, 2},
+  {"select", cmd_select, 2, ok_loading},
   {"set", cmd_set, -3, denyoom},
   {"setbit", cmd_setbit, 4, denyoom},
   {"setex", cmd_setex, 4, denyoom},
   {"setnx", cmd_setnx, 3, denyoom},
   {"setrange", cmd_setrange, 4, denyoom},
-  {"shutdown", cmd_shutdown, -1, no_multi},
+  {"shutdown", cmd_shutdown, -1, no_multi | ok_loading},
   {"strlen", cmd_strlen, 2},
   {"substr", cmd_getrange, 4},
-  {"time", cmd_time, 1},
+  {"time", cmd_time, 1, ok_loading},
   {"ttl", cmd_ttl, 2},
   {"type", cmd_type, 2},
   {"unlink", cmd_del, -2},
-  {"unwatch", cmd_unwatch, 1, conn},
-  {"watch", cmd_watch, -2, conn | immediate},
+  {"unwatch", cmd_unwatch, 1, conn | ok_loading},
+  {"watch", cmd_watch, -2, conn | immediate | ok_loading},
 };
 
 constexpr std::size_t command_count = std::size(command_table);
@@ -275,7 +278,8 @@ std::size_t lookup(const server_env& env, std::string_view name) {
 bool room_for(store_table* tab, server_env& env) {
   if (tab != nullptr)
     return make_room(*tab, env);
-  return env.evict.policy() != maxmemory_policy::noeviction
+  return env.persist.loading()
+         || env.evict.policy() != maxmemory_policy::noeviction
          || used_memory() <= env.evict.maxmemory();
 }
 
@@ -349,6 +353,9 @@ exec_result execute(store_table* tab, server_env& env, session& sess,
     sess.multi_refused |= sess.in_multi;
   } else if (!sess.authenticated && !(def.flags & no_auth)) {
     c.reject("NOAUTH Authentication required.");
+  } else if (!(def.flags & ok_loading) && env.persist.loading()) {
+    c.reject("LOADING Redis is loading the dataset in memory");
+    sess.multi_refused |= sess.in_multi;
   } else if (!sess.in_exec && env.evict.maxmemory() != 0
              && !room_for(tab, env) && refused_when_full(env, def, sess)) {
     if (def.run == cmd_exec) {

@@ -11,6 +11,7 @@
 // whole (transactions.hpp).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -119,6 +120,13 @@ void adopt_keys(store_table& tab, server_env& env);
 /// Saves a point-in-time image of the store now (persist.hpp), after the
 /// save in flight if any; the error if it failed.
 caf::error save_now(store_table& tab, server_env& env);
+
+/// The load at start (redis's loading phase), while the server already
+/// answers: reads and verifies the dump file, then inserts its keys (but
+/// the expired) into the store in batches, counting them for INFO, until
+/// done or `stop`. The caller brackets it with persist.begin_loading and
+/// end_loading. The error if the file is bad (nothing inserted then).
+caf::error load_at_start(server_env& env, const std::atomic<bool>& stop);
 
 /// The owner's check, every second: starts a BGSAVE when a save point is
 /// due or one was scheduled.

@@ -427,7 +427,9 @@ std::int64_t not_counted_for_evict(const server_env& env) noexcept {
 bool make_room(store_table& tab, server_env& env) {
   auto& ev = env.evict;
   auto max = ev.maxmemory();
-  if (max == 0)
+  // As redis, nothing is evicted while the dump loads: the keys it has put
+  // in so far are not a cache's choice yet.
+  if (max == 0 || env.persist.loading())
     return true;
   // Free what this thread retired and readers let go of (no fence): until
   // freed it counts as retired, and that lets memory over the bound.

@@ -190,8 +190,9 @@ void persistence_section(info_writer& w, server_env& env) {
   // by a thread, not a forked child: no copy-on-write to report.
   auto& p = env.persist;
   bool bg = p.in_background();
+  bool loading = p.loading();
   w.begin("Persistence");
-  w.line("loading", 0);
+  w.line("loading", loading ? 1 : 0);
   w.line("async_loading", 0);
   w.line("current_cow_peak", 0);
   w.line("current_cow_size", 0);
@@ -209,8 +210,8 @@ void persistence_section(info_writer& w, server_env& env) {
          bg ? (now_ms() - p.started_ms) / 1000 : -1);
   w.line("rdb_saves", p.saves.load());
   w.line("rdb_last_cow_size", 0);
-  w.line("rdb_last_load_keys_expired", p.loaded_expired);
-  w.line("rdb_last_load_keys_loaded", p.loaded_keys);
+  w.line("rdb_last_load_keys_expired", p.loaded_expired.load());
+  w.line("rdb_last_load_keys_loaded", p.loaded_keys.load());
   w.line("aof_enabled", 0);
   w.line("aof_rewrite_in_progress", 0);
   w.line("aof_rewrite_scheduled", 0);
@@ -223,6 +224,25 @@ void persistence_section(info_writer& w, server_env& env) {
   w.line("aof_last_cow_size", 0);
   w.line("module_fork_in_progress", 0);
   w.line("module_fork_last_cow_size", 0);
+  if (loading) {
+    // redis's loading_* fields but loading_rdb_used_mem, which a cachet
+    // dump does not record. The ETA is the time so far, scaled.
+    auto started = p.loading_started.load();
+    auto total = p.loading_total_bytes.load();
+    auto loaded = p.loading_loaded_bytes.load();
+    auto elapsed = now_ms() / 1000 - started;
+    w.line("loading_start_time", started);
+    w.line("loading_total_bytes", total);
+    w.line("loading_loaded_bytes", loaded);
+    char perc[32];
+    std::snprintf(perc, sizeof(perc), "%.2f",
+                  total > 0 ? 100.0 * static_cast<double>(loaded)
+                                / static_cast<double>(total)
+                            : 0.0);
+    w.line("loading_loaded_perc", perc);
+    w.line("loading_eta_seconds",
+           loaded > 0 ? elapsed * (total - loaded) / loaded : 1);
+  }
 }
 
 void stats_section(info_writer& w, server_env& env) {

@@ -1,10 +1,11 @@
 // cachet-redis: a Redis-compatible (RESP2) server whose store is a cachet
-// table. Parses the command line, loads the dump file if there is one (a
-// bad one stops it here), starts CAF, the supervised store owner and the
-// event loops, then waits for SIGINT or SIGTERM (saving first if save
-// points are set; if that fails it goes on serving, as redis does) or
-// SHUTDOWN to shut down cleanly: loops stop and close their connections,
-// then the supervisor stops the owner, then the actor system ends.
+// table. Parses the command line, starts CAF, the supervised store owner
+// and the event loops, loads the dump file if there is one while the loops
+// answer LOADING (a bad file stops it), then waits for SIGINT or SIGTERM
+// (saving first if save points are set; if that fails it goes on serving,
+// as redis does) or SHUTDOWN to shut down cleanly: loops stop and close
+// their connections, then the supervisor stops the owner, then the actor
+// system ends.
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -16,6 +17,7 @@
 #include <iostream>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include <fcntl.h>
 #include <signal.h>
@@ -65,6 +67,8 @@ const char* usage = R"(usage: cachet-redis [options]
   --save="S C [S C ...]"   save points: a BGSAVE once S seconds have passed
                            with C writes made (default "": none; as
                            redis's "3600 1 300 100 60 10000")
+  --key-load-delay=US      wait US microseconds after each key the load at
+                           start puts in (for tests, as redis's; default 0)
   --help                   this text
 )";
 
@@ -77,6 +81,10 @@ bool parse_size(std::string_view s, std::int64_t& out) {
 }
 
 int signal_pipe[2] = {-1, -1};
+
+/// What the loader writes to the pipe when the load at start ends (no
+/// signal has this number; 0 is SHUTDOWN).
+constexpr unsigned char loaded_byte = 255;
 
 extern "C" void on_signal(int sig) {
   auto byte = static_cast<unsigned char>(sig);
@@ -177,6 +185,9 @@ int main(int argc, char** argv) {
     } else if (arg == "--save"
                && cachet::redis::parse_save_points(val, points)) {
       env.persist.set_save_points(points);
+    } else if (arg == "--key-load-delay" && cachet::redis::parse_ll(val, n)
+               && n >= 0 && n <= 1000000) {
+      env.persist.key_load_delay_us = n;
     } else {
       return fail("bad option: " + std::string{argv[i]});
     }
@@ -215,30 +226,6 @@ int main(int argc, char** argv) {
   env.persist.render = [&sys](const caf::error& err) {
     return sys.render(err);
   };
-  // The dump file, whole and verified, or no start at all: a server that
-  // came up empty over a file it could not read would lose it at its next
-  // save.
-  std::error_code absent;
-  if (auto path = env.persist.path();
-      std::filesystem::exists(path, absent) || absent) {
-    auto entries = cachet::file2entries<std::string, cachet::redis::value>(path);
-    if (!entries) {
-      std::cerr << "cachet-redis: cannot load " << path << ": "
-                << sys.render(entries.error()) << "\n";
-      return 1;
-    }
-    auto now = cachet::redis::now_ms();
-    for (auto& entry : *entries) {
-      if (cachet::redis::expired(entry.second, now))
-        ++env.persist.loaded_expired;
-      else
-        env.persist.initial.push_back(std::move(entry));
-    }
-    env.persist.loaded_keys
-      = static_cast<std::int64_t>(env.persist.initial.size());
-    std::cout << "cachet-redis: loaded " << env.persist.loaded_keys
-              << " keys from " << path << std::endl;
-  }
   env.persist.last_save = cachet::redis::now_ms() / 1000;
   // SHUTDOWN ends main's wait as a signal does (byte 0: no signal's number).
   env.shutdown = [] { on_signal(0); };
@@ -248,9 +235,24 @@ int main(int argc, char** argv) {
               << sys.render(sup.error()) << "\n";
     return 1;
   }
+  // The dump file is loaded while the server answers, as redis's is: all
+  // commands but a few get LOADING until it is in. A file that is not
+  // whole and verified stops the server before any key goes in: one that
+  // came up empty over it would lose it at its next save.
+  auto path = env.persist.path();
+  std::error_code absent;
+  bool load = std::filesystem::exists(path, absent) || absent;
+  if (load) {
+    std::error_code ec;
+    auto size = std::filesystem::file_size(path, ec);
+    env.persist.begin_loading(ec ? 0 : static_cast<std::int64_t>(size));
+  }
   int status = 0;
   {
     cachet::redis::server srv{env, slot};
+    std::atomic<bool> stop_loading{false};
+    caf::error load_error;
+    std::thread loader;
     if (auto err = srv.start()) {
       std::cerr << "cachet-redis: " << sys.render(err) << "\n";
       status = 1;
@@ -258,17 +260,43 @@ int main(int argc, char** argv) {
       std::cout << "cachet-redis: ready on " << cfg.bind << ":" << srv.port()
                 << " (" << (cfg.message_mode ? "message" : "direct")
                 << " mode, " << env.loops << " event loops)" << std::endl;
+      if (load)
+        loader = std::thread{[&] {
+          load_error = cachet::redis::load_at_start(env, stop_loading);
+          on_signal(loaded_byte);
+        }};
       for (;;) {
         unsigned char sig = 0;
         while (::read(signal_pipe[0], &sig, 1) < 0 && errno == EINTR)
           ; // interrupted by the signal itself: read again
-        if (sig == 0) {
+        if (sig == loaded_byte) {
+          loader.join();
+          if (load_error) {
+            std::cerr << "cachet-redis: cannot load " << path << ": "
+                      << sys.render(load_error) << "\n";
+            status = 1;
+            break;
+          }
+          env.persist.end_loading();
+          std::cout << "cachet-redis: loaded " << env.persist.loaded_keys
+                    << " keys from " << path << std::endl;
+          continue;
+        }
+        if (sig == 0)
           std::cout << "cachet-redis: SHUTDOWN, shutting down" << std::endl;
+        else
+          std::cout << "cachet-redis: signal " << int{sig}
+                    << ", shutting down" << std::endl;
+        if (loader.joinable()) {
+          // As redis: no save before the load is done (the table holds a
+          // part of the file, which stays as it is).
+          std::cout << "cachet-redis: the load was not done: not saving"
+                    << std::endl;
+          stop_loading = true;
+          loader.join();
           break;
         }
-        std::cout << "cachet-redis: signal " << int{sig} << ", shutting down"
-                  << std::endl;
-        if (env.persist.save_points().empty())
+        if (sig == 0 || env.persist.save_points().empty())
           break;
         auto err = cachet::redis::save_on_owner(sys, slot);
         if (err.empty())

@@ -58,16 +58,6 @@ caf::behavior store_owner(caf::stateful_actor<owner_state>* self,
   auto& st = self->state;
   st.shared.emplace(tab->share());
   st.tab.emplace(std::move(*tab));
-  if (!env->persist.initial.empty()) {
-    // The dump file's keys, in one batch, before any command can run.
-    if (auto res = st.tab->insert(std::move(env->persist.initial)); !res) {
-      self->quit(res.error());
-      return {};
-    }
-    env->persist.initial = {};
-    if (env->evict.tracking())
-      adopt_keys(*st.shared, *env);
-  }
   slot->set(caf::actor_cast<caf::actor>(self));
   self->send(self, sweep_atom::value);
   self->delayed_send(self, std::chrono::seconds{1}, save_tick_atom::value);

@@ -4,6 +4,7 @@
 #include <future>
 #include <iostream>
 #include <memory>
+#include <thread>
 
 #include <cachet/detail/epoch.hpp>
 #include <cachet/dump.hpp>
@@ -134,6 +135,19 @@ void persistence::finish(const caf::expected<std::uint64_t>& written,
   }
   working_bytes.store(0);
   release();
+}
+
+void persistence::begin_loading(std::int64_t total_bytes) noexcept {
+  loading_started.store(now_ms() / 1000);
+  loading_total_bytes.store(total_bytes);
+  loading_loaded_bytes.store(0);
+  loaded_keys.store(0);
+  loaded_expired.store(0);
+  loading_.store(true, std::memory_order_release);
+}
+
+void persistence::end_loading() noexcept {
+  loading_.store(false, std::memory_order_release);
 }
 
 void persistence::background(std::function<void()> job) {
@@ -279,6 +293,8 @@ caf::error save_now(store_table& tab, server_env& env) {
 
 void save_tick(store_table& tab, server_env& env) {
   auto& p = env.persist;
+  if (p.loading())
+    return;
   auto now = now_ms() / 1000;
   bool due = p.scheduled.load();
   // As redis: a save point is due once its time has passed with its count
@@ -293,6 +309,58 @@ void save_tick(store_table& tab, server_env& env) {
     p.scheduled.store(false);
     start_background(tab, env);
   }
+}
+
+caf::error load_at_start(server_env& env, const std::atomic<bool>& stop) {
+  auto& p = env.persist;
+  auto path = p.path();
+  // Read and verified whole before any key goes in: a bad file changes
+  // nothing, and the server refuses to start over it.
+  auto entries = file2entries<std::string, value>(path);
+  if (!entries)
+    return std::move(entries.error());
+  auto total = static_cast<std::int64_t>(entries->size());
+  auto delay = std::chrono::microseconds{p.key_load_delay_us};
+  // Batches, so that INFO shows the load go on; one key at a time when
+  // each waits (key-load-delay).
+  std::size_t batch_size = delay.count() > 0 ? 1 : 4096;
+  // A shared handle stays valid while the table lives, whoever owns it
+  // (an owner's restart hands it to the next through the heir).
+  auto tab = whereis<std::string, value>(*env.system, store_name);
+  if (!tab)
+    return std::move(tab.error());
+  auto now = now_ms();
+  std::int64_t done = 0;
+  std::vector<std::pair<std::string, value>> batch;
+  auto flush = [&]() -> caf::error {
+    auto n = static_cast<std::int64_t>(batch.size());
+    if (auto res = tab->insert(std::exchange(batch, {})); !res)
+      return std::move(res.error());
+    p.loaded_keys.fetch_add(n);
+    return caf::none;
+  };
+  for (auto& entry : *entries) {
+    if (stop.load(std::memory_order_relaxed))
+      return caf::make_error(errc::io_error, "the load was stopped");
+    if (expired(entry.second, now))
+      p.loaded_expired.fetch_add(1);
+    else
+      batch.push_back(std::move(entry));
+    ++done;
+    if (batch.size() == batch_size || done == total) {
+      if (!batch.empty())
+        if (auto err = flush())
+          return err;
+      p.loading_loaded_bytes.store(static_cast<std::int64_t>(
+        static_cast<double>(p.loading_total_bytes.load()) * done / total));
+    }
+    if (delay.count() > 0)
+      std::this_thread::sleep_for(delay);
+  }
+  entries->clear();
+  if (env.evict.tracking())
+    adopt_keys(*tab, env);
+  return caf::none;
 }
 
 // -- the commands -------------------------------------------------------------------
@@ -349,6 +417,10 @@ void cmd_shutdown(call& c) {
     return c.error(syntax_error);
   if (abort)
     return c.error("ERR No shutdown in progress.");
+  // As redis: during the load at start, SHUTDOWN never saves (the table
+  // holds only a part of the file).
+  if (c.env.persist.loading())
+    save = false, nosave = true;
   if (save || (!nosave && !c.env.persist.save_points().empty())) {
     if (save_now(c.tab(), c.env) && !force)
       return c.error("ERR Errors trying to SHUTDOWN. Check logs.");

@@ -1,6 +1,6 @@
 // Persistence (redis-server 7.0's rdb.c as seen by clients): SAVE, BGSAVE,
 // LASTSAVE, save points, SHUTDOWN SAVE, a save at SIGTERM, and the load at
-// start, on cachet's dump files (cachet/dump.hpp): a temp file, fsynced,
+// start (while the server answers LOADING), on cachet's dump files (cachet/dump.hpp): a temp file, fsynced,
 // renamed over the old one, then the directory fsynced, so a crash at any
 // point leaves the previous file whole; checksummed, so a corrupt or
 // truncated file is refused at start with the reason, not taken as empty.
@@ -98,9 +98,6 @@ std::string save_points_text(const std::vector<save_point>& points);
 /// background), so that files land in the order their images were taken.
 class persistence {
 public:
-  /// A dump's entries, as the file held them at start.
-  using entries = std::vector<std::pair<std::string, value>>;
-
   persistence() = default;
   persistence(const persistence&) = delete;
   persistence& operator=(const persistence&) = delete;
@@ -166,13 +163,32 @@ public:
   std::atomic<std::int64_t> last_seconds{-1};  // rdb_last_bgsave_time_sec
   std::atomic<std::int64_t> started_ms{0};     // the BGSAVE in flight
   std::atomic<std::int64_t> saves{0};          // rdb_saves
-  std::int64_t loaded_keys = 0;                // set at start
-  std::int64_t loaded_expired = 0;
+  std::atomic<std::int64_t> loaded_keys{0};    // so far, while loading
+  std::atomic<std::int64_t> loaded_expired{0};
 
   std::atomic<std::int64_t> last_try{0};       // unix s of the last BGSAVE
 
-  /// What the file held at start, for the owner to insert (then emptied).
-  entries initial;
+  // -- loading at start (redis's loading:1) -----------------------------------
+
+  /// The dump is being loaded: commands without redis's `loading` flag are
+  /// refused with LOADING, and nothing saves (a save would write a part of
+  /// the file over the whole of it).
+  bool loading() const noexcept {
+    return loading_.load(std::memory_order_acquire);
+  }
+
+  void begin_loading(std::int64_t total_bytes) noexcept;
+  void end_loading() noexcept;
+
+  /// INFO's loading_* figures: unix s of the start, the file's size, and
+  /// its bytes counted in proportion to the keys inserted so far (the file
+  /// is read and verified whole before the first key goes in).
+  std::atomic<std::int64_t> loading_started{0};
+  std::atomic<std::int64_t> loading_total_bytes{0};
+  std::atomic<std::int64_t> loading_loaded_bytes{0};
+  /// redis's key-load-delay, for tests: microseconds to wait after each
+  /// key loaded.
+  std::int64_t key_load_delay_us = 0;
 
   /// How errors read in the log (the actor system's render).
   std::function<std::string(const caf::error&)> render;
@@ -185,6 +201,7 @@ private:
   std::string dbfilename_ = "dump.cachet";
   std::vector<save_point> points_;
   std::atomic<bool> background_{false};
+  std::atomic<bool> loading_{false};
   std::thread writer_;
 };
 

@@ -76,11 +76,30 @@ class Server:
         return self.proc.returncode
 
 
-def cachet(mode="direct", *extra):
+def cachet(mode="direct", *extra, loaded=True):
+    """cachet-redis on a free port; with --dir, once its dump is loaded
+    (unless `loaded` is False): it answers LOADING until then, as
+    redis-server does."""
     port = free_port()
-    return Server("cachet-" + mode,
-                  [CACHET, "--port=%d" % port, "--mode=" + mode] + list(extra),
-                  port)
+    s = Server("cachet-" + mode,
+               [CACHET, "--port=%d" % port, "--mode=" + mode] + list(extra),
+               port)
+    if loaded and any(a.startswith("--dir=") for a in extra):
+        wait_loaded(s)
+    return s
+
+
+def wait_loaded(s, limit=60):
+    """Bounded poll until INFO says loading:0."""
+    c = Conn(s.port)
+    deadline = time.monotonic() + limit
+    try:
+        while b"loading:1" in c.call("INFO", "persistence"):
+            if time.monotonic() > deadline:
+                raise RuntimeError("%s still loading" % s.name)
+            time.sleep(0.01)
+    finally:
+        c.close()
 
 
 def redis(*extra):
@@ -2788,6 +2807,150 @@ def kill_during_bgsave(d):
     return n
 
 
+LOADING = b"-LOADING Redis is loading the dataset in memory\r\n"
+
+# Commands sent while a dump loads: refused with LOADING but for redis's
+# `loading` ones (ECHO, SELECT, CONFIG, MULTI/EXEC/DISCARD, WATCH, HELLO,
+# INFO, LASTSAVE, TIME, CLIENT, AUTH, SHUTDOWN...); a refusal in MULTI
+# aborts the EXEC.
+LOADING_SEQUENCE = [
+    ("PING",), ("GET", "key:1"), ("SET", "a", "b"), ("DBSIZE",),
+    ("KEYS", "*"), ("ECHO", "x"), ("SELECT", "0"),
+    ("CONFIG", "GET", "maxmemory"), ("MULTI",), ("SET", "a", "b"),
+    ("ECHO", "y"), ("EXEC",), ("MULTI",), ("ECHO", "y"), ("EXEC",),
+    ("MULTI",), ("PING",), ("DISCARD",), ("WATCH", "a"), ("UNWATCH",),
+    ("BGSAVE",), ("SAVE",), ("FLUSHALL",), ("FOO",), ("GET",),
+    ("HELLO", "3"), ("PING",), ("GET", "key:1"), ("HELLO", "2"),
+    ("AUTH", "pw"),
+]
+
+
+def loading_replies(port):
+    """LOADING_SEQUENCE's raw replies, pipelined, and whether the server
+    still loaded after them."""
+    c = Conn(port)
+    c.send(b"".join(encode(*cmd) for cmd in LOADING_SEQUENCE))
+    replies = []
+    for cmd in LOADING_SEQUENCE:
+        raw = c.read_raw()
+        replies.append(hello_normalized(raw) if cmd[0] == "HELLO" else raw)
+    still = b"loading:1" in c.call("INFO", "persistence")
+    c.close()
+    return replies, still
+
+
+def loading_phase(root):
+    """The load at start, as redis-server's: while the dump goes in, the
+    same commands answer LOADING and the same run, byte for byte against
+    redis-server loading an RDB of the same keys (both slowed by
+    key-load-delay); INFO shows the load go on; then every key is there,
+    in both modes. A signal or SHUTDOWN SAVE during the load stops the
+    server without saving: the file stays as it was."""
+    n, delay = 4000, 1000  # 1 ms a key: 4 s of loading
+    rd = os.path.join(root, "loading-redis")
+    cd = os.path.join(root, "loading-cachet")
+    os.mkdir(rd)
+    os.mkdir(cd)
+    for srv in (redis("--dir", rd), cachet("direct", "--dir=" + cd)):
+        try:
+            c = Conn(srv.port)
+            fill(c, "key:", 0, n)
+            check(c.call("SAVE") == b"+OK", "SAVE of %d keys" % n)
+            c.close()
+        finally:
+            srv.stop()
+    dump = os.path.join(cd, "dump.cachet")
+    with open(dump, "rb") as f:
+        original = f.read()
+    slow = "--key-load-delay=%d" % delay
+    r = redis("--dir", rd, "--key-load-delay", str(delay),
+              "--loading-process-events-interval-bytes", "1024")
+    try:
+        want, r_loading = loading_replies(r.port)
+    finally:
+        r.stop()
+    check(r_loading, "redis-server loaded %d keys before the sequence ended"
+          % n)
+    check(want[0] == LOADING, "redis-server during its load: %r" % want[0])
+    for mode in ("direct", "message"):
+        s = cachet(mode, "--dir=" + cd, slow, loaded=False)
+        try:
+            got, loading = loading_replies(s.port)
+            check(loading, "%s: loaded before the sequence ended" % mode)
+            # redis-py knows the error: BusyLoadingError, for callers to
+            # retry.
+            import redis as pyredis
+            py = pyredis.Redis(port=s.port)
+            try:
+                py.get("key:1")
+                check(False, "%s: redis-py GET while loading" % mode)
+            except pyredis.exceptions.BusyLoadingError:
+                pass
+            py.close()
+            for cmd, a, b in zip(LOADING_SEQUENCE, want, got):
+                check(a == b, "%s, loading, %s: redis %r, cachet %r"
+                      % (mode, " ".join(cmd), a, b))
+            # INFO while loading: the figures go on and stay in bounds.
+            c = Conn(s.port)
+            seen = []
+            for _ in range(3):
+                info = info_dict(c.call("INFO", "persistence"))
+                if info[b"loading"] != b"1":
+                    break
+                seen.append(info)
+                time.sleep(0.3)
+            check(len(seen) >= 2, "%s: INFO while loading: %r"
+                  % (mode, seen))
+            for info in seen:
+                total = int(info[b"loading_total_bytes"])
+                done = int(info[b"loading_loaded_bytes"])
+                keys = int(info[b"rdb_last_load_keys_loaded"])
+                check(total == len(original) and 0 <= done <= total
+                      and 0 <= keys <= n
+                      and float(info[b"loading_loaded_perc"])
+                      == round(100.0 * done / total, 2),
+                      "%s: INFO while loading: %r" % (mode, info))
+            if len(seen) >= 2:
+                check(int(seen[-1][b"rdb_last_load_keys_loaded"])
+                      > int(seen[0][b"rdb_last_load_keys_loaded"]),
+                      "%s: the load goes on: %r" % (mode, seen))
+            c.close()
+            wait_loaded(s)
+            c = Conn(s.port)
+            check(c.call("DBSIZE") == n and c.call("GET", "key:7") == b"v"
+                  and c.call("PING") == b"+PONG",
+                  "%s: after the load" % mode)
+            info = info_dict(c.call("INFO", "persistence"))
+            check(info[b"rdb_last_load_keys_loaded"] == str(n).encode()
+                  and b"loading_total_bytes" not in info,
+                  "%s: INFO after the load: %r" % (mode, info))
+            c.close()
+        finally:
+            s.stop()
+    # Stopped during the load: no save, whatever asks for one.
+    for how in ("SIGTERM", "SHUTDOWN SAVE"):
+        s = cachet("direct", "--dir=" + cd, slow, "--save=1 1", loaded=False)
+        try:
+            c = Conn(s.port)
+            check(b"loading:1" in c.call("INFO", "persistence"),
+                  how + ": not loading")
+            if how == "SIGTERM":
+                s.proc.send_signal(signal.SIGTERM)
+            else:
+                c.send(encode("SHUTDOWN", "SAVE"))
+                check(c.read_until_eof() == b"",
+                      "SHUTDOWN SAVE during the load replied")
+            c.close()
+            code = s.proc.wait(timeout=15)
+            out = s.proc.stdout.read().decode(errors="replace")
+            check(code == 0 and "not saving" in out,
+                  "%s during the load: exit %r, %r" % (how, code, out[-300:]))
+        finally:
+            s.stop()
+        with open(dump, "rb") as f:
+            check(f.read() == original, how + " during the load: file changed")
+
+
 def suite_persistence():
     """SAVE, BGSAVE, LASTSAVE, save points, SHUTDOWN and SIGTERM saves, the
     load at start, and what a bad file does, on real files in temp dirs."""
@@ -2843,6 +3006,7 @@ def suite_persistence():
         check(code == 1 and "bad magic" in out,
               "redis-server's RDB: exit %r, %r" % (code, out[-200:]))
         persistence_shutdown(root)
+        loading_phase(root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
