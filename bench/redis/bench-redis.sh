@@ -6,10 +6,10 @@
 # alternating, and the best of the rounds is printed with its ratio to
 # redis-server, then each server's CPU per request at -P 1 (user and
 # system); the same for HSET and HGET on one hash of FIELDS fields.
-# Then memory per key: fresh servers (redis-server, and
+# Then memory per key (key_memory.py): fresh servers (redis-server, and
 # cachet-redis without and with a maxmemory bound, whose keys then carry an
-# eviction slot) take KEYS SETs of 100-byte values to random 16-byte keys
-# from 8 clients; INFO used_memory after minus before, over DBSIZE. Then
+# eviction slot) take KEYS SETs of 100-byte values to keys of 9 to 24
+# bytes; INFO used_memory after minus before, over DBSIZE. Then
 # MULTI/EXEC of 10 SETs from 50 connections (cachet-redis-multi-bench),
 # the servers alternating, best of ROUNDS. Then hit ratios at a
 # memory bound (hit_ratio.py); last, what a BGSAVE of 1 M keys costs the
@@ -153,36 +153,6 @@ echo
 echo "hashes: redis-benchmark -t hset -r $FIELDS, then 'hget myhash element:__rand_int__', -n $N -c $CLIENTS [-P 16] (best of $ROUNDS):"
 measure hset_hget HSET HGET
 
-used_memory() {
-  redis-cli -p "$1" INFO memory | awk -F: '/^used_memory:/ {print $2+0}'
-}
-
-# Bytes per key on a fresh server started by "$@" (its port appended).
-per_key() {
-  local p
-  p=$(free_port)
-  "$@" "$p" >/dev/null &
-  local pid=$!
-  wait_port "$p"
-  local before after keys
-  before=$(used_memory "$p")
-  redis-benchmark -p "$p" -t set -n "$KEYS" -r 100000000 -d 100 -c 8 -q \
-    >/dev/null
-  after=$(used_memory "$p")
-  keys=$(redis-cli -p "$p" DBSIZE)
-  kill "$pid"
-  wait "$pid" 2>/dev/null || true
-  awk -v a="$after" -v b="$before" -v k="$keys" \
-    'BEGIN{printf "%7.0f B/key over %d keys\n", (a-b)/k, k}'
-}
-
-redis_at() {
-  exec redis-server --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
-    --protected-mode no --port "$1"
-}
-cachet_at() { exec "$CACHET" --port="$1"; }
-cachet_bounded_at() { exec "$CACHET" --maxmemory=4gb --port="$1"; }
-
 MULTI_BENCH=${MULTI_BENCH:-$(dirname "$CACHET")/../bench/cachet-redis-multi-bench}
 echo
 echo "MULTI, 10 x SET, EXEC from $CLIENTS connections, 5 s (transactions/s, best of $ROUNDS):"
@@ -199,10 +169,7 @@ for s in "${servers[@]}"; do
 done
 
 echo
-echo "memory per key ($KEYS SETs of 100-byte values, 16-byte keys):"
-printf '  %-30s %s\n' redis-server "$(per_key redis_at)"
-printf '  %-30s %s\n' cachet-redis "$(per_key cachet_at)"
-printf '  %-30s %s\n' "cachet-redis --maxmemory" "$(per_key cachet_bounded_at)"
+KEYS=$KEYS /usr/bin/python3 "$(dirname "$0")/key_memory.py" "$CACHET"
 
 echo
 /usr/bin/python3 "$(dirname "$0")/hit_ratio.py" "$CACHET"

@@ -24,24 +24,15 @@ import bisect
 import heapq
 import os
 import random
-import subprocess
 import sys
 
-from resp_client import Conn, encode, free_port
+from resp_client import Conn, encode, started, used_memory
 
 KEYS = int(os.environ.get("HIT_KEYS", 50000))
 REQUESTS = int(os.environ.get("HIT_REQUESTS", 400000))
 BUDGET = int(os.environ.get("HIT_BUDGET", 1 << 20))
 VALUE = b"v" * 100
 BATCH = 32
-
-
-def used_memory(c):
-    info = c.call(b"INFO", b"memory")
-    for l in info.split(b"\r\n"):
-        if l.startswith(b"used_memory:"):
-            return int(l.split(b":")[1])
-    raise RuntimeError("no used_memory")
 
 
 def zipf_trace(n, length, scan_size):
@@ -138,18 +129,12 @@ def replay(port, trace):
 
 
 def run(argv, trace):
-    port = free_port()
-    proc = subprocess.Popen(argv(port), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    try:
+    with started(argv) as port:
         c = Conn(port)
         c.call(b"CONFIG", b"SET", b"maxmemory",
                str(used_memory(c) + BUDGET).encode())
         c.sock.close()
         return replay(port, trace)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
 
 
 def main():
@@ -169,8 +154,8 @@ def main():
                ("redis-server allkeys-lfu", redis("allkeys-lfu")),
                ("cachet-redis allkeys-s3fifo", cachet_redis("allkeys-s3fifo")),
                ("cachet-redis allkeys-lru", cachet_redis("allkeys-lru"))]
-    # What redis-server holds in the budget (213 B a key of this size, as
-    # bench-redis.sh measures): the scan's length.
+    # What redis-server holds in the budget (213 B a key, as key_memory.py
+    # measures with 16-byte keys): the scan's length.
     size = BUDGET // 213
     traces = [zipf_trace(KEYS, REQUESTS, 0), zipf_trace(KEYS, REQUESTS, size)]
     print("hit ratio (%%), cache-aside GET/SET of 100-byte values, %d keys, "

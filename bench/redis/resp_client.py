@@ -1,7 +1,10 @@
 """A minimal RESP2 client for the benchmark scripts of this directory
-(hit_ratio.py, save_pause.py): free ports, encoding, a connection that
-waits for its server and reads replies."""
+(hit_ratio.py, key_memory.py, save_pause.py): free ports, servers started
+for a block, encoding, a connection that waits for its server and reads
+replies, INFO's used_memory."""
+import contextlib
 import socket
+import subprocess
 import time
 
 
@@ -9,6 +12,20 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def started(argv):
+    """A server started by `argv(port)` on a free port, stopped when the
+    block ends: yields the port."""
+    port = free_port()
+    proc = subprocess.Popen(argv(port), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
 
 
 def encode(*args):
@@ -59,3 +76,11 @@ class Conn:
     def call(self, *args):
         self.sock.sendall(encode(*args))
         return self.reply()
+
+
+def used_memory(c):
+    """INFO's used_memory, through the connection `c`."""
+    for line in c.call(b"INFO", b"memory").split(b"\r\n"):
+        if line.startswith(b"used_memory:"):
+            return int(line.split(b":")[1])
+    raise RuntimeError("no used_memory")

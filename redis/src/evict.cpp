@@ -1,7 +1,9 @@
 // maxmemory: the policies' state (evict.hpp) and make_room, which evicts.
 #include "evict.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <cstring>
 #include <limits>
 #include <new>
@@ -10,6 +12,7 @@
 
 #include <cachet/detail/epoch.hpp>
 #include <cachet/detail/hash.hpp>
+#include <cachet/detail/varint.hpp>
 
 #include "call.hpp"
 #include "memory.hpp"
@@ -132,7 +135,7 @@ std::optional<candidate> sample(store_table& tab, server_env& env) {
 std::size_t held_beside_node(const value& v) {
   std::size_t bytes = 0;
   if (v.slot != nullptr)
-    bytes += sizeof(key_slot) + v.slot->key_size;
+    bytes += key_slot::bytes_for(v.slot->key().size());
   if (auto* h = v.hash(); h != nullptr && h->use_count() == 1)
     bytes += h->memory(); // edited only under the key's lock, which we hold
   return bytes;
@@ -227,15 +230,38 @@ std::optional<std::int64_t> parse_memory(std::string_view text) {
   return std::nullopt;
 }
 
+namespace {
+
+constexpr std::size_t key_offset = offsetof(key_slot, key_bytes);
+static_assert(key_offset == 27 && sizeof(key_slot) == 32,
+              "key_slot: 27 bytes of fields, then the key");
+
+} // namespace
+
 key_slot* key_slot::make(std::string_view key) {
-  void* mem = ::operator new(sizeof(key_slot) + key.size());
+  void* mem = ::operator new(bytes_for(key.size()));
   auto* s = new (mem) key_slot;
-  s->key_size = static_cast<std::uint32_t>(key.size());
-  std::memcpy(static_cast<char*>(mem) + sizeof(key_slot), key.data(),
-              key.size());
-  s->hash = static_cast<std::uint32_t>(
-    detail::hash_bytes(key.data(), key.size()));
+  auto* out = detail::put_varint(static_cast<char*>(mem) + key_offset,
+                                 key.size());
+  std::memcpy(out, key.data(), key.size());
   return s;
+}
+
+std::size_t key_slot::bytes_for(std::size_t n) noexcept {
+  return std::max(sizeof(key_slot), key_offset + detail::varint_size(n) + n);
+}
+
+std::string_view key_slot::key() const noexcept {
+  std::size_t n = 0;
+  auto* at = detail::get_varint(reinterpret_cast<const char*>(this)
+                                  + key_offset,
+                                n);
+  return {at, n};
+}
+
+std::uint64_t key_slot::ghost_hash() const noexcept {
+  auto k = key();
+  return detail::hash_bytes(k.data(), k.size());
 }
 
 void slot_ptr::release(key_slot* s) noexcept {
@@ -409,7 +435,7 @@ std::uint32_t evictor::clock_now() noexcept {
 }
 
 std::int64_t key_memory(std::string_view key, const value& v) {
-  auto slot = v.slot != nullptr ? sizeof(key_slot) + key.size() : 0;
+  auto slot = v.slot != nullptr ? key_slot::bytes_for(key.size()) : 0;
   std::size_t fields = 0;
   if (!v.is_string()) {
     std::shared_lock<std::shared_mutex> guard{v.hash()->mutex()};

@@ -59,6 +59,11 @@ struct cache_slot {
   std::uint64_t weight = 1;
   /// Hash of the key, for the ghost queue.
   std::uint64_t hash = 0;
+  /// What the ghost queue remembers the key by. A slot type of one's own
+  /// may compute it instead of keeping a field.
+  std::uint64_t ghost_hash() const noexcept {
+    return hash;
+  }
   /// The slot's place in the cache's expiry heap, and the deadline it is
   /// ordered by there (expiry_heap.hpp); `no_pos` when not in the heap.
   static constexpr std::size_t no_pos = static_cast<std::size_t>(-1);
@@ -138,10 +143,13 @@ private:
 /// member from its latest add() until `capacity` adds later or its take().
 ///
 /// Compact, since a ghost takes room that could hold a live entry: a ring
-/// of 32-bit fingerprints, oldest first, and an open-addressing index from
-/// each member's fingerprint to the number of its latest add (at most 3/4
-/// full): 15 to 30 bytes a ghost instead of a node-based map's 50-odd.
-/// Two keys whose fingerprints collide share a ghost, which is only a hint.
+/// of 32-bit fingerprints, oldest first, as long as the capacity, and an
+/// open-addressing index of 32-bit words (at most 3/4 full), one per
+/// fingerprint in the ring: 23 bits of it, whether it was taken, and how
+/// many times the ring holds it. 9 to 15 bytes a ghost (a node-based map's
+/// are 50-odd; with 64-bit index slots keeping each fingerprint's latest
+/// add and a ring of a power of two, 15 to 30). Two keys whose
+/// fingerprints collide share a ghost, which is only a hint.
 class ghost_fifo {
 public:
   /// Keeps the newest `n` (at least 1); may free room, never takes any.
@@ -151,7 +159,7 @@ public:
       pop();
     // A capacity that fell far below the ring returns the room.
     if (ring_.size() > 64 && ring_.size() / 4 > cap_)
-      rebuild(ring_.size() / 2);
+      rebuild(std::max(size_, ring_.size() / 2));
     if (index_.size() > 64 && index_.size() / 8 > cap_)
       rehash(index_.size() / 2);
   }
@@ -160,37 +168,46 @@ public:
   void add(std::uint64_t h) noexcept {
     if (size_ == cap_)
       pop();
-    if (size_ == ring_.size() && !rebuild(ring_.empty() ? 16 : 2 * size_))
+    if (size_ == ring_.size()
+        && !rebuild(std::min(cap_, std::max<std::size_t>(16, 2 * size_))))
       return;
-    if (4 * (members_ + 1) > 3 * index_.size()
+    if (4 * (indexed_ + 1) > 3 * index_.size()
         && !rehash(index_.empty() ? 32 : 2 * index_.size()))
       return;
     auto fp = fingerprint(h);
-    auto seq = static_cast<std::uint32_t>(next_seq_++);
-    ring_[(head_ + size_) & (ring_.size() - 1)] = fp;
-    ++size_;
     auto i = find(fp);
-    if (index_[i].fp == 0) {
-      index_[i].fp = fp;
-      ++members_;
+    auto& w = index_[i];
+    if (w == 0) {
+      w = fp << fp_shift;
+      ++indexed_;
     }
-    index_[i].seq = seq;
+    if ((w & count_mask) == count_mask)
+      return; // the count is full (no key is added so often): skipped
+    if ((w & taken_bit) != 0 || (w & count_mask) == 0)
+      ++members_;
+    w = (w & ~taken_bit) + 1;
+    auto at = head_ + size_;
+    ring_[at < ring_.size() ? at : at - ring_.size()] = fp;
+    ++size_;
   }
 
   /// Removes `h` if present (it then counts as one admission to main).
   bool take(std::uint64_t h) noexcept {
     if (members_ == 0)
       return false;
-    auto i = find(fingerprint(h));
-    if (index_[i].fp == 0)
+    auto& w = index_[find(fingerprint(h))];
+    if (w == 0 || (w & taken_bit) != 0)
       return false;
-    erase(i); // its ring entry stays, and pop() finds it no longer indexed
+    // Its ring entries stay: the word does too, until pop() counts them
+    // out, so that a later add is counted out by its own entry only.
+    w |= taken_bit;
+    --members_;
     return true;
   }
 
   void clear() noexcept {
-    std::fill(index_.begin(), index_.end(), slot{});
-    head_ = size_ = members_ = 0;
+    std::fill(index_.begin(), index_.end(), 0);
+    head_ = size_ = members_ = indexed_ = 0;
   }
 
   /// Hashes remembered now.
@@ -199,13 +216,13 @@ public:
   }
 
 private:
-  struct slot {
-    std::uint32_t fp = 0; // 0: empty
-    std::uint32_t seq = 0;
-  };
+  static constexpr unsigned fp_shift = 9;
+  static constexpr std::uint32_t taken_bit = 1u << 8;
+  static constexpr std::uint32_t count_mask = 0xff;
 
+  /// 23 bits of `h`, never 0 (an index word of 0 is an empty slot).
   static std::uint32_t fingerprint(std::uint64_t h) noexcept {
-    auto fp = static_cast<std::uint32_t>(h ^ (h >> 32));
+    auto fp = static_cast<std::uint32_t>(h ^ (h >> 32)) & 0x7fffff;
     return fp != 0 ? fp : 1;
   }
 
@@ -219,7 +236,7 @@ private:
   std::size_t find(std::uint32_t fp) const noexcept {
     auto mask = index_.size() - 1;
     auto i = home(fp);
-    while (index_[i].fp != 0 && index_[i].fp != fp)
+    while (index_[i] != 0 && (index_[i] >> fp_shift) != fp)
       i = (i + 1) & mask;
     return i;
   }
@@ -228,40 +245,47 @@ private:
   /// that no probe stops early at the hole.
   void erase(std::size_t i) noexcept {
     auto mask = index_.size() - 1;
-    for (auto j = (i + 1) & mask; index_[j].fp != 0; j = (j + 1) & mask) {
-      auto h = home(index_[j].fp);
+    for (auto j = (i + 1) & mask; index_[j] != 0; j = (j + 1) & mask) {
+      auto h = home(index_[j] >> fp_shift);
       // index_[j] may fill the hole if its home is not in (i, j].
       if (((j - h) & mask) >= ((j - i) & mask)) {
         index_[i] = index_[j];
         i = j;
       }
     }
-    index_[i] = slot{};
-    --members_;
+    index_[i] = 0;
+    --indexed_;
   }
 
-  /// Drops the oldest add; its hash leaves unless added again since.
+  /// Drops the oldest add; its hash leaves with its last add in the ring.
   void pop() noexcept {
     auto fp = ring_[head_];
-    auto seq = static_cast<std::uint32_t>(next_seq_ - size_);
-    head_ = (head_ + 1) & (ring_.size() - 1);
+    if (++head_ == ring_.size())
+      head_ = 0;
     --size_;
+    // Every fingerprint in the ring has its word (an add that could not
+    // count is not in the ring).
     auto i = find(fp);
-    if (index_[i].fp != 0 && index_[i].seq == seq)
-      erase(i);
+    auto& w = index_[i];
+    if (--w & count_mask)
+      return;
+    if ((w & taken_bit) == 0)
+      --members_;
+    erase(i);
   }
 
-  /// A ring of `n` (a power of two, at least size_), oldest first.
+  /// A ring of `n` (at least size_), oldest first.
   bool rebuild(std::size_t n) noexcept {
-    n = round_up(n);
     std::vector<std::uint32_t> ring;
     try {
       ring.resize(n);
     } catch (...) {
       return false;
     }
-    for (std::size_t k = 0; k < size_; ++k)
-      ring[k] = ring_[(head_ + k) & (ring_.size() - 1)];
+    for (std::size_t k = 0; k < size_; ++k) {
+      auto at = head_ + k;
+      ring[k] = ring_[at < ring_.size() ? at : at - ring_.size()];
+    }
     ring_.swap(ring);
     head_ = 0;
     return true;
@@ -269,16 +293,16 @@ private:
 
   /// An index of `n` slots (a power of two).
   bool rehash(std::size_t n) noexcept {
-    std::vector<slot> fresh;
+    std::vector<std::uint32_t> fresh;
     try {
       fresh.resize(round_up(n));
     } catch (...) {
       return false;
     }
     auto old = std::exchange(index_, std::move(fresh));
-    for (auto& e : old)
-      if (e.fp != 0)
-        index_[find(e.fp)] = e;
+    for (auto w : old)
+      if (w != 0)
+        index_[find(w >> fp_shift)] = w;
     return true;
   }
 
@@ -290,13 +314,13 @@ private:
   }
 
   std::size_t cap_ = 1;
+  /// The fingerprints of the last size_ adds, oldest at head_.
   std::vector<std::uint32_t> ring_;
   std::size_t head_ = 0;
   std::size_t size_ = 0;
-  /// Adds so far; the ring's entry k (from the oldest) was add number
-  /// next_seq_ - size_ + k, of which the index keeps the low 32 bits.
-  std::uint64_t next_seq_ = 0;
-  std::vector<slot> index_;
+  std::vector<std::uint32_t> index_;
+  /// Words in the index, and those of them not taken: the members.
+  std::size_t indexed_ = 0;
   std::size_t members_ = 0;
 };
 
@@ -334,7 +358,7 @@ class s3fifo final : public eviction<Slot> {
 public:
   void admit(Slot* s) noexcept override {
     s->freq.store(0, std::memory_order_relaxed);
-    if (ghost_.take(s->hash)) {
+    if (ghost_.take(s->ghost_hash())) {
       s->queue = 1;
       main_.push_head(s);
     } else {
@@ -363,7 +387,7 @@ public:
           main_.push_head(t);
           continue;
         }
-        ghost_.add(t->hash);
+        ghost_.add(t->ghost_hash());
         return t;
       }
       auto* t = main_.tail();
