@@ -145,7 +145,7 @@ private:
 /// Compact, since a ghost takes room that could hold a live entry: a ring
 /// of 32-bit fingerprints, oldest first, as long as the capacity, and an
 /// open-addressing index of 32-bit words (at most 3/4 full), one per
-/// fingerprint in the ring: 23 bits of it, whether it was taken, and how
+/// fingerprint in the ring: 24 bits of it, whether it was taken, and how
 /// many times the ring holds it. 9 to 15 bytes a ghost (a node-based map's
 /// are 50-odd; with 64-bit index slots keeping each fingerprint's latest
 /// add and a ring of a power of two, 15 to 30). Two keys whose
@@ -216,13 +216,13 @@ public:
   }
 
 private:
-  static constexpr unsigned fp_shift = 9;
-  static constexpr std::uint32_t taken_bit = 1u << 8;
-  static constexpr std::uint32_t count_mask = 0xff;
+  static constexpr unsigned fp_shift = 8;
+  static constexpr std::uint32_t taken_bit = 1u << 7;
+  static constexpr std::uint32_t count_mask = 0x7f;
 
-  /// 23 bits of `h`, never 0 (an index word of 0 is an empty slot).
+  /// 24 bits of `h`, never 0 (an index word of 0 is an empty slot).
   static std::uint32_t fingerprint(std::uint64_t h) noexcept {
-    auto fp = static_cast<std::uint32_t>(h ^ (h >> 32)) & 0x7fffff;
+    auto fp = static_cast<std::uint32_t>(h ^ (h >> 32)) & 0xffffff;
     return fp != 0 ? fp : 1;
   }
 
