@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <climits>
@@ -257,14 +258,19 @@ int main(int argc, char** argv) {
       std::cerr << "cachet-redis: " << sys.render(err) << "\n";
       status = 1;
     } else {
-      std::cout << "cachet-redis: ready on " << cfg.bind << ":" << srv.port()
-                << " (" << (cfg.message_mode ? "message" : "direct")
-                << " mode, " << env.loops << " event loops)" << std::endl;
-      if (load)
+      std::cout << "cachet-redis: listening on " << cfg.bind << ":"
+                << srv.port() << " ("
+                << (cfg.message_mode ? "message" : "direct") << " mode, "
+                << env.loops << " event loops)" << std::endl;
+      auto load_start = std::chrono::steady_clock::now();
+      if (load) {
+        std::cout << "cachet-redis: loading " << path
+                  << " (commands get LOADING until it is in)" << std::endl;
         loader = std::thread{[&] {
           load_error = cachet::redis::load_at_start(env, stop_loading);
           on_signal(loaded_byte);
         }};
+      }
       for (;;) {
         unsigned char sig = 0;
         while (::read(signal_pipe[0], &sig, 1) < 0 && errno == EINTR)
@@ -278,8 +284,13 @@ int main(int argc, char** argv) {
             break;
           }
           env.persist.end_loading();
+          std::chrono::duration<double> took
+            = std::chrono::steady_clock::now() - load_start;
+          char secs[32];
+          std::snprintf(secs, sizeof(secs), "%.2f", took.count());
           std::cout << "cachet-redis: loaded " << env.persist.loaded_keys
-                    << " keys from " << path << std::endl;
+                    << " keys from " << path << " in " << secs << " s"
+                    << std::endl;
           continue;
         }
         if (sig == 0)
