@@ -80,8 +80,10 @@ inline thread_local epoch_slot* this_thread_slot
 epoch_slot* claim_epoch_slot();
 
 /// Pins the calling thread; nests. A thread's first pin claims it a slot,
-/// which may throw std::bad_alloc.
-inline void epoch_pin() {
+/// which may throw std::bad_alloc. Always inlined: every direct read pins,
+/// and as the call GCC made of it, it took 3 of a u64 lookup's 120
+/// instructions more (callgrind).
+__attribute__((always_inline)) inline void epoch_pin() {
   auto* slot = this_thread_slot;
   if (__builtin_expect(slot == nullptr, 0))
     slot = claim_epoch_slot();
