@@ -278,7 +278,7 @@ TEST_CASE_METHOD(cache_fixture, "S3-FIFO keeps hot entries through a scan, "
 TEST_CASE("S3-FIFO's ghost queue keeps a hash from its latest add until "
           "capacity adds later or its take") {
   // Against a model: the adds in order, the first still remembered, each
-  // untaken hash's latest add. Hashes below 2^24 have distinct fingerprints.
+  // untaken hash's latest add. Hashes below 2^32 have distinct fingerprints.
   cachet::detail::ghost_fifo ghost;
   std::vector<std::uint64_t> adds;
   std::size_t first = 0;

@@ -125,7 +125,8 @@ caf::error save_now(store_table& tab, server_env& env);
 /// answers: reads and verifies the dump file, then inserts its keys (but
 /// the expired) into the store in batches, counting them for INFO, until
 /// done or `stop`. The caller brackets it with persist.begin_loading and
-/// end_loading. The error if the file is bad (nothing inserted then).
+/// end_loading. The error if the file is bad (nothing inserted then), if
+/// an insert failed, or if `stop` ended it (a part inserted then).
 caf::error load_at_start(server_env& env, const std::atomic<bool>& stop);
 
 /// The owner's check, every second: starts a BGSAVE when a save point is

@@ -276,6 +276,8 @@ int main(int argc, char** argv) {
         while (::read(signal_pipe[0], &sig, 1) < 0 && errno == EINTR)
           ; // interrupted by the signal itself: read again
         if (sig == loaded_byte) {
+          if (!loader.joinable())
+            continue; // a signal came first and joined it
           loader.join();
           if (load_error) {
             std::cerr << "cachet-redis: cannot load " << path << ": "
@@ -299,13 +301,16 @@ int main(int argc, char** argv) {
           std::cout << "cachet-redis: signal " << int{sig}
                     << ", shutting down" << std::endl;
         if (loader.joinable()) {
-          // As redis: no save before the load is done (the table holds a
-          // part of the file, which stays as it is).
-          std::cout << "cachet-redis: the load was not done: not saving"
-                    << std::endl;
           stop_loading = true;
           loader.join();
-          break;
+          if (load_error) {
+            // As redis: no save before the load is done (the table holds
+            // a part of the file, which stays as it is).
+            std::cout << "cachet-redis: the load was not done: not saving"
+                      << std::endl;
+            break;
+          }
+          env.persist.end_loading(); // it was done, just before the signal
         }
         if (sig == 0 || env.persist.save_points().empty())
           break;

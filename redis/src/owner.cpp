@@ -1,8 +1,8 @@
 // The owner of cachet-redis's table: a GenServer holding the store.
 //
 // It creates the public table (or, restarted, takes it back from its heir),
-// inserts what the dump file held at start, runs active expiry and save
-// points, and in message mode executes every command. Active
+// which the load at start fills (load_at_start, persist.cpp), runs active
+// expiry and save points, and in message mode executes every command. Active
 // expiry keeps no per-key state: each sweep message runs one bounded step
 // of the table's scan cursor (active_expire_cycle, expire.cpp) and sends
 // the next sweep to itself at once if the step found many keys expired

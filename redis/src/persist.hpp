@@ -1,9 +1,10 @@
 // Persistence (redis-server 7.0's rdb.c as seen by clients): SAVE, BGSAVE,
 // LASTSAVE, save points, SHUTDOWN SAVE, a save at SIGTERM, and the load at
-// start (while the server answers LOADING), on cachet's dump files (cachet/dump.hpp): a temp file, fsynced,
-// renamed over the old one, then the directory fsynced, so a crash at any
-// point leaves the previous file whole; checksummed, so a corrupt or
-// truncated file is refused at start with the reason, not taken as empty.
+// start (while the server answers LOADING), on cachet's dump files
+// (cachet/dump.hpp): a temp file, fsynced, renamed over the old one, then the
+// directory fsynced, so a crash at any point leaves the previous file whole;
+// checksummed, so a corrupt or truncated file is refused at start with the
+// reason, not taken as empty.
 //
 // A save writes a point-in-time image: the table's entries as they are at
 // one instant, taken while no command runs (the exec gate held alone, as
@@ -180,9 +181,10 @@ public:
   void begin_loading(std::int64_t total_bytes) noexcept;
   void end_loading() noexcept;
 
-  /// INFO's loading_* figures: unix s of the start, the file's size, and
-  /// its bytes counted in proportion to the keys inserted so far (the file
-  /// is read and verified whole before the first key goes in).
+  /// INFO's loading_* figures: unix s of the start, the file's size, and its
+  /// bytes counted in proportion to the entries gone through so far, expired
+  /// ones included (the file is read and verified whole before the first key
+  /// goes in).
   std::atomic<std::int64_t> loading_started{0};
   std::atomic<std::int64_t> loading_total_bytes{0};
   std::atomic<std::int64_t> loading_loaded_bytes{0};

@@ -144,12 +144,14 @@ private:
 ///
 /// Compact, since a ghost takes room that could hold a live entry: a ring
 /// of 32-bit fingerprints, oldest first, as long as the capacity, and an
-/// open-addressing index of 32-bit words (at most 3/4 full), one per
-/// fingerprint in the ring: 24 bits of it, whether it was taken, and how
-/// many times the ring holds it. 9 to 15 bytes a ghost (a node-based map's
-/// are 50-odd; with 64-bit index slots keeping each fingerprint's latest
+/// open-addressing index (at most 3/4 full) with a slot per fingerprint in
+/// the ring: the fingerprint, and a byte saying whether it was taken and
+/// how many times the ring holds it. 11 to 17 bytes a ghost (a node-based
+/// map's are 50-odd; with 64-bit slots keeping each fingerprint's latest
 /// add and a ring of a power of two, 15 to 30). Two keys whose
-/// fingerprints collide share a ghost, which is only a hint.
+/// fingerprints collide share a ghost, which is only a hint; with 32 bits,
+/// a new key is mistaken for one of a million ghosts 0.02% of the time
+/// (24 bits in the slot's word made that 6%).
 class ghost_fifo {
 public:
   /// Keeps the newest `n` (at least 1); may free room, never takes any.
@@ -160,32 +162,36 @@ public:
     // A capacity that fell far below the ring returns the room.
     if (ring_.size() > 64 && ring_.size() / 4 > cap_)
       rebuild(std::max(size_, ring_.size() / 2));
-    if (index_.size() > 64 && index_.size() / 8 > cap_)
-      rehash(index_.size() / 2);
+    if (fps_.size() > 64 && fps_.size() / 8 > cap_)
+      rehash(fps_.size() / 2);
   }
 
   /// Remembers `h`; skipped if there is no memory for it.
   void add(std::uint64_t h) noexcept {
+    auto fp = fingerprint(h);
+    if (!fps_.empty()) {
+      auto i = find(fp);
+      if (fps_[i] != 0 && (marks_[i] & count_mask) == count_mask)
+        return; // its count is full (no key is added so often): skipped
+    }
     if (size_ == cap_)
       pop();
     if (size_ == ring_.size()
         && !rebuild(std::min(cap_, std::max<std::size_t>(16, 2 * size_))))
       return;
-    if (4 * (indexed_ + 1) > 3 * index_.size()
-        && !rehash(index_.empty() ? 32 : 2 * index_.size()))
+    if (4 * (indexed_ + 1) > 3 * fps_.size()
+        && !rehash(fps_.empty() ? 32 : 2 * fps_.size()))
       return;
-    auto fp = fingerprint(h);
     auto i = find(fp);
-    auto& w = index_[i];
-    if (w == 0) {
-      w = fp << fp_shift;
+    if (fps_[i] == 0) {
+      fps_[i] = fp;
+      marks_[i] = 0;
       ++indexed_;
     }
-    if ((w & count_mask) == count_mask)
-      return; // the count is full (no key is added so often): skipped
-    if ((w & taken_bit) != 0 || (w & count_mask) == 0)
+    auto& m = marks_[i];
+    if ((m & taken_bit) != 0 || (m & count_mask) == 0)
       ++members_;
-    w = (w & ~taken_bit) + 1;
+    m = static_cast<std::uint8_t>((m & count_mask) + 1);
     auto at = head_ + size_;
     ring_[at < ring_.size() ? at : at - ring_.size()] = fp;
     ++size_;
@@ -195,18 +201,18 @@ public:
   bool take(std::uint64_t h) noexcept {
     if (members_ == 0)
       return false;
-    auto& w = index_[find(fingerprint(h))];
-    if (w == 0 || (w & taken_bit) != 0)
+    auto i = find(fingerprint(h));
+    if (fps_[i] == 0 || (marks_[i] & taken_bit) != 0)
       return false;
-    // Its ring entries stay: the word does too, until pop() counts them
+    // Its ring entries stay: the slot does too, until pop() counts them
     // out, so that a later add is counted out by its own entry only.
-    w |= taken_bit;
+    marks_[i] |= taken_bit;
     --members_;
     return true;
   }
 
   void clear() noexcept {
-    std::fill(index_.begin(), index_.end(), 0);
+    std::fill(fps_.begin(), fps_.end(), 0);
     head_ = size_ = members_ = indexed_ = 0;
   }
 
@@ -216,27 +222,26 @@ public:
   }
 
 private:
-  static constexpr unsigned fp_shift = 8;
-  static constexpr std::uint32_t taken_bit = 1u << 7;
-  static constexpr std::uint32_t count_mask = 0x7f;
+  static constexpr std::uint8_t taken_bit = 0x80;
+  static constexpr std::uint8_t count_mask = 0x7f;
 
-  /// 24 bits of `h`, never 0 (an index word of 0 is an empty slot).
+  /// 32 bits of `h`, never 0 (a fingerprint of 0 marks an empty slot).
   static std::uint32_t fingerprint(std::uint64_t h) noexcept {
-    auto fp = static_cast<std::uint32_t>(h ^ (h >> 32)) & 0xffffff;
+    auto fp = static_cast<std::uint32_t>(h ^ (h >> 32));
     return fp != 0 ? fp : 1;
   }
 
   std::size_t home(std::uint32_t fp) const noexcept {
     // Fibonacci hashing: the fingerprint's bits spread over the index.
     return static_cast<std::size_t>((fp * 0x9E3779B97F4A7C15ull) >> 32)
-           & (index_.size() - 1);
+           & (fps_.size() - 1);
   }
 
   /// `fp`'s slot, or the empty one where it would go.
   std::size_t find(std::uint32_t fp) const noexcept {
-    auto mask = index_.size() - 1;
+    auto mask = fps_.size() - 1;
     auto i = home(fp);
-    while (index_[i] != 0 && (index_[i] >> fp_shift) != fp)
+    while (fps_[i] != 0 && fps_[i] != fp)
       i = (i + 1) & mask;
     return i;
   }
@@ -244,16 +249,17 @@ private:
   /// Linear probing's deletion: later entries of the run move back, so
   /// that no probe stops early at the hole.
   void erase(std::size_t i) noexcept {
-    auto mask = index_.size() - 1;
-    for (auto j = (i + 1) & mask; index_[j] != 0; j = (j + 1) & mask) {
-      auto h = home(index_[j] >> fp_shift);
-      // index_[j] may fill the hole if its home is not in (i, j].
+    auto mask = fps_.size() - 1;
+    for (auto j = (i + 1) & mask; fps_[j] != 0; j = (j + 1) & mask) {
+      auto h = home(fps_[j]);
+      // slot j may fill the hole if its home is not in (i, j].
       if (((j - h) & mask) >= ((j - i) & mask)) {
-        index_[i] = index_[j];
+        fps_[i] = fps_[j];
+        marks_[i] = marks_[j];
         i = j;
       }
     }
-    index_[i] = 0;
+    fps_[i] = 0;
     --indexed_;
   }
 
@@ -263,13 +269,14 @@ private:
     if (++head_ == ring_.size())
       head_ = 0;
     --size_;
-    // Every fingerprint in the ring has its word (an add that could not
+    // Every fingerprint in the ring has its slot (an add that could not
     // count is not in the ring).
     auto i = find(fp);
-    auto& w = index_[i];
-    if (--w & count_mask)
+    auto& m = marks_[i];
+    --m;
+    if ((m & count_mask) != 0)
       return;
-    if ((w & taken_bit) == 0)
+    if ((m & taken_bit) == 0)
       --members_;
     erase(i);
   }
@@ -293,16 +300,23 @@ private:
 
   /// An index of `n` slots (a power of two).
   bool rehash(std::size_t n) noexcept {
-    std::vector<std::uint32_t> fresh;
+    std::vector<std::uint32_t> fps;
+    std::vector<std::uint8_t> marks;
     try {
-      fresh.resize(round_up(n));
+      fps.resize(round_up(n));
+      marks.resize(fps.size());
     } catch (...) {
       return false;
     }
-    auto old = std::exchange(index_, std::move(fresh));
-    for (auto w : old)
-      if (w != 0)
-        index_[find(w >> fp_shift)] = w;
+    auto old_fps = std::exchange(fps_, std::move(fps));
+    auto old_marks = std::exchange(marks_, std::move(marks));
+    for (std::size_t k = 0; k < old_fps.size(); ++k) {
+      if (old_fps[k] != 0) {
+        auto i = find(old_fps[k]);
+        fps_[i] = old_fps[k];
+        marks_[i] = old_marks[k];
+      }
+    }
     return true;
   }
 
@@ -318,8 +332,10 @@ private:
   std::vector<std::uint32_t> ring_;
   std::size_t head_ = 0;
   std::size_t size_ = 0;
-  std::vector<std::uint32_t> index_;
-  /// Words in the index, and those of them not taken: the members.
+  /// The index: a fingerprint per slot (0: empty), and its mark.
+  std::vector<std::uint32_t> fps_;
+  std::vector<std::uint8_t> marks_;
+  /// Slots in use, and those of them not taken: the members.
   std::size_t indexed_ = 0;
   std::size_t members_ = 0;
 };
