@@ -297,9 +297,59 @@ caf::error dump_writer::commit(std::uint64_t count) {
 
 // -- reading ------------------------------------------------------------------
 
-caf::error read_dump(const std::string& path, const dump_types& types,
-                     std::uint64_t& count, std::vector<char>& body) {
-  fd_guard fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+struct dump_reader::impl {
+  std::string path;
+  fd_guard fd{-1};
+  std::uint64_t count = 0;
+  /// Where the body starts in the file, its size and checksum.
+  std::uint64_t body_at = 0;
+  std::uint64_t body_size = 0;
+  std::uint64_t body_sum = 0;
+  /// Body bytes read into the window so far (the second time).
+  std::uint64_t read = 0;
+  /// The window: [pos, end) of buf is read and not yet consumed.
+  std::vector<char> buf;
+  std::size_t pos = 0;
+  std::size_t end = 0;
+  /// The second read's checksum.
+  XXH3_state_t* hash = nullptr;
+
+  ~impl() {
+    if (hash != nullptr)
+      XXH3_freeState(hash);
+  }
+
+  /// Reads up to `n` body bytes at `offset` of the body into `p`;
+  /// bad_file if the file ends first (it shrank since it was checked).
+  caf::error read_body(std::uint64_t offset, char* p, std::size_t n) {
+    std::size_t got = 0;
+    while (got < n) {
+      auto r = ::pread(fd.fd, p + got, n - got,
+                       static_cast<off_t>(body_at + offset + got));
+      if (r < 0 && errno == EINTR)
+        continue;
+      if (r < 0)
+        return io_failure("cannot read", path, errno);
+      if (r == 0)
+        return bad_file(path, "truncated body (the file shrank while reading)");
+      got += static_cast<std::size_t>(r);
+    }
+    return caf::none;
+  }
+};
+
+dump_reader::dump_reader() : impl_(std::make_unique<impl>()) {
+  // nop
+}
+
+dump_reader::~dump_reader() = default;
+
+caf::error dump_reader::open(const std::string& path,
+                             const dump_types& types) {
+  auto& d = *impl_;
+  d.path = path;
+  auto& fd = d.fd;
+  fd.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd.fd < 0)
     return io_failure("cannot open", path, errno);
   struct stat st;
@@ -385,16 +435,79 @@ caf::error read_dump(const std::string& path, const dump_types& types,
     return bad_file(path, "count mismatch: " + std::to_string(file_count)
                             + " entries cannot fit in "
                             + std::to_string(body_size) + " bytes");
-  // Bounded by the file's size, checked above.
-  body.resize(static_cast<std::size_t>(body_size));
-  got = read_fully(fd.fd, body.data(), body.size());
-  if (got < 0)
-    return io_failure("cannot read", path, errno);
-  if (static_cast<std::size_t>(got) < body.size())
-    return bad_file(path, "truncated body (the file shrank while reading)");
-  if (XXH3_64bits(body.data(), body.size()) != body_sum)
+  d.body_at = header_size;
+  d.body_size = body_size;
+  d.body_sum = body_sum;
+  // The first read only checks the body, a chunk at a time: no entry is
+  // handed out of a file that fails, and none is held twice.
+  d.hash = XXH3_createState();
+  if (d.hash == nullptr || XXH3_64bits_reset(d.hash) != XXH_OK)
+    return caf::make_error(errc::io_error, "cannot create a hash state");
+  d.buf.resize(static_cast<std::size_t>(
+    std::min<std::uint64_t>(body_size, dump_writer::chunk_size)));
+  for (std::uint64_t at = 0; at < body_size;) {
+    auto n = static_cast<std::size_t>(
+      std::min<std::uint64_t>(body_size - at, d.buf.size()));
+    if (auto err = d.read_body(at, d.buf.data(), n))
+      return err;
+    XXH3_64bits_update(d.hash, d.buf.data(), n);
+    at += n;
+  }
+  if (XXH3_64bits_digest(d.hash) != body_sum)
     return bad_file(path, "checksum mismatch: the body is corrupt");
-  count = file_count;
+  XXH3_64bits_reset(d.hash);
+  d.count = file_count;
+  return caf::none;
+}
+
+std::uint64_t dump_reader::count() const noexcept {
+  return impl_->count;
+}
+
+const char* dump_reader::data() const noexcept {
+  return impl_->buf.data() + impl_->pos;
+}
+
+std::size_t dump_reader::size() const noexcept {
+  return impl_->end - impl_->pos;
+}
+
+std::uint64_t dump_reader::left() const noexcept {
+  auto& d = *impl_;
+  return d.body_size - d.read + (d.end - d.pos);
+}
+
+void dump_reader::consume(std::size_t n) noexcept {
+  impl_->pos += std::min(n, size());
+}
+
+caf::expected<bool> dump_reader::more() {
+  auto& d = *impl_;
+  if (d.read == d.body_size)
+    return false;
+  // Keep what is not consumed, at the front; a window that one entry
+  // fills doubles.
+  auto kept = d.end - d.pos;
+  std::memmove(d.buf.data(), d.buf.data() + d.pos, kept);
+  d.pos = 0;
+  d.end = kept;
+  if (kept == d.buf.size())
+    d.buf.resize(std::max<std::size_t>(2 * d.buf.size(), 1));
+  auto n = static_cast<std::size_t>(std::min<std::uint64_t>(
+    d.body_size - d.read, d.buf.size() - d.end));
+  if (auto err = d.read_body(d.read, d.buf.data() + d.end, n))
+    return err;
+  XXH3_64bits_update(d.hash, d.buf.data() + d.end, n);
+  d.end += n;
+  d.read += n;
+  return true;
+}
+
+caf::error dump_reader::finish() {
+  auto& d = *impl_;
+  if (d.read == d.body_size && XXH3_64bits_digest(d.hash) != d.body_sum)
+    return bad_file(d.path, "checksum mismatch: the body changed while it "
+                            "was read");
   return caf::none;
 }
 

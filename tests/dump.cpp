@@ -278,6 +278,112 @@ TEST_CASE_METHOD(fixture, "entries2file and file2entries: a vector's dump, "
   CHECK(unwrap(cachet::file2entries<u64, u64>(path)).empty());
 }
 
+TEST_CASE_METHOD(fixture, "file2batches: the entries in file order, a batch "
+                          "at a time, with the bytes left after each",
+                 "[dump]") {
+  temp_dir dir;
+  auto path = dir.file("b.dump");
+  std::vector<std::pair<u64, u64>> entries;
+  for (u64 i = 0; i < 10; ++i)
+    entries.emplace_back(i, i * i);
+  REQUIRE(unwrap(cachet::entries2file(entries, path)) == 10);
+  std::vector<std::pair<u64, u64>> got;
+  std::vector<std::size_t> sizes;
+  std::vector<u64> left;
+  auto collect = [&](std::vector<std::pair<u64, u64>>& batch,
+                     u64 bytes_left) -> caf::error {
+    sizes.push_back(batch.size());
+    left.push_back(bytes_left);
+    std::move(batch.begin(), batch.end(), std::back_inserter(got));
+    return {};
+  };
+  SECTION("every entry, in batches of at most batch_size") {
+    CHECK(unwrap(cachet::file2batches<u64, u64>(path, 3, collect)) == 10);
+    CHECK(got == entries);
+    CHECK(sizes == std::vector<std::size_t>{3, 3, 3, 1});
+    // 16 bytes an entry, the body last in the file.
+    CHECK(left == std::vector<u64>{7 * u64_entry, 4 * u64_entry, u64_entry, 0});
+  }
+  SECTION("a batch size of 0 is 1") {
+    CHECK(unwrap(cachet::file2batches<u64, u64>(path, 0, collect)) == 10);
+    CHECK(sizes == std::vector<std::size_t>(10, 1));
+  }
+  SECTION("an error from f ends the read and is returned") {
+    auto stopping = [&](std::vector<std::pair<u64, u64>>& batch,
+                        u64 bytes_left) -> caf::error {
+      collect(batch, bytes_left);
+      if (sizes.size() == 2)
+        return caf::make_error(errc::io_error, "enough");
+      return {};
+    };
+    auto res = cachet::file2batches<u64, u64>(path, 4, stopping);
+    CHECK(outcome(res) == "io_error");
+    CHECK(sizes == std::vector<std::size_t>{4, 4});
+  }
+  SECTION("a bad checksum hands no batch") {
+    auto body = read_bytes(path);
+    body[u64_header + 3] ^= 1;
+    write_bytes(path, body);
+    CHECK(bad_file_reason(cachet::file2batches<u64, u64>(path, 1, collect))
+            .find("checksum mismatch: the body")
+          != std::string::npos);
+    CHECK(sizes.empty());
+  }
+  SECTION("an entry larger than the read window") {
+    std::vector<std::pair<std::string, std::string>> big{
+      {"a", ""}, {"b", std::string(3 << 20, 'x')}, {"c", "z"}};
+    REQUIRE(unwrap(cachet::entries2file(big, path)) == 3);
+    CHECK(unwrap(cachet::file2entries<std::string, std::string>(path)) == big);
+  }
+  SECTION("a file changed in place while it is read is bad_file") {
+    // 100K entries: 1.6 MB, more than one read window (1 MiB). The last
+    // entry's value changes once the first batch is handed: it decodes,
+    // but the second read's checksum differs from the first's.
+    entries.clear();
+    for (u64 i = 0; i < 100000; ++i)
+      entries.emplace_back(i, i);
+    REQUIRE(unwrap(cachet::entries2file(entries, path)) == 100000);
+    auto size = fs::file_size(path);
+    std::size_t handed = 0;
+    auto res = cachet::file2batches<u64, u64>(
+      path, 1000, [&](std::vector<std::pair<u64, u64>>& batch, u64) {
+        if (handed == 0) {
+          std::fstream f(path, std::ios::in | std::ios::out
+                                 | std::ios::binary);
+          f.seekp(static_cast<std::streamoff>(size - 1));
+          f.put('\x7f');
+        }
+        handed += batch.size();
+        return caf::error{};
+      });
+    CHECK(bad_file_reason(res).find("the body changed while it was read")
+          != std::string::npos);
+    CHECK(handed == 100000);
+  }
+  SECTION("an entry that does not decode ends the read after the batches "
+          "before it") {
+    // Dumped at 16 bytes an entry, read at 24: 6 entries and a key and a
+    // half of the 7th fit in the body.
+    evolving::fields = 1;
+    auto src = make<u64, evolving>();
+    for (u64 i = 0; i < 10; ++i)
+      ok(src.insert(i, evolving{i, i}));
+    REQUIRE(unwrap(tab2file(src, path)) == 10);
+    evolving::fields = 2;
+    std::size_t handed = 0;
+    auto res = cachet::file2batches<u64, evolving>(
+      path, 4, [&](std::vector<std::pair<u64, evolving>>& batch, u64) {
+        handed += batch.size();
+        return caf::error{};
+      });
+    evolving::fields = 1;
+    CHECK(bad_file_reason(res).find("count mismatch: the body ends after 6 "
+                                    "of 10")
+          != std::string::npos);
+    CHECK(handed == 4);
+  }
+}
+
 TEST_CASE_METHOD(fixture, "round trip: an empty table", "[dump]") {
   temp_dir dir;
   auto path = dir.file("t.dump");

@@ -5,7 +5,9 @@
 // `path`; `file2tab(owned, path)` verifies a dump completely and then inserts
 // all of its entries into the owner's table in one atomic batch.
 // `entries2file` and `file2entries` do the same from and to a vector of
-// entries (a point-in-time copy, say, which a walk of a live table is not).
+// entries (a point-in-time copy, say, which a walk of a live table is not);
+// `file2batches` hands a file's entries over a batch at a time as they
+// decode.
 // Keys and values are written with CAF's binary serializer, so K and V must
 // be inspectable (`inspect` overload, or types CAF knows).
 //
@@ -124,11 +126,43 @@ private:
   std::unique_ptr<impl> impl_;
 };
 
-/// Reads the dump at `path` and verifies its header against `types` and the
-/// checksum; on success `body` holds the encoded entries and `count` their
-/// number, with `count <= max(1, body.size())`.
-caf::error read_dump(const std::string& path, const dump_types& types,
-                     std::uint64_t& count, std::vector<char>& body);
+/// Reads one dump file. `open` verifies the header against `types` and the
+/// body's checksum, reading the body once a chunk at a time; the entries
+/// are then decoded from a window that `more` slides over the body (and
+/// doubles while one entry fills it), reading it again, so that no more
+/// than a chunk or an entry of the file is held at once. `finish`, once the
+/// body is consumed, tells whether the second read saw the bytes the
+/// first checked (a file changed in place meanwhile is bad_file).
+class dump_reader {
+public:
+  dump_reader();
+  dump_reader(const dump_reader&) = delete;
+  dump_reader& operator=(const dump_reader&) = delete;
+  ~dump_reader();
+
+  caf::error open(const std::string& path, const dump_types& types);
+
+  /// The header's count of entries, at most max(1, the body's bytes).
+  std::uint64_t count() const noexcept;
+
+  /// The window: body bytes read and not yet consumed.
+  const char* data() const noexcept;
+  std::size_t size() const noexcept;
+
+  /// Body bytes not yet consumed, in the window or still in the file.
+  std::uint64_t left() const noexcept;
+
+  void consume(std::size_t n) noexcept;
+
+  /// Reads more of the body into the window; false at the body's end.
+  caf::expected<bool> more();
+
+  caf::error finish();
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
 
 /// errc::bad_file for an entry of a verified body that did not decode.
 caf::error bad_dump_entry(const std::string& path, std::uint64_t index,
@@ -258,40 +292,96 @@ entries2file(const std::vector<std::pair<K, V>>& entries,
     });
 }
 
+/// Reads the dump of a K -> V table of kind Kind at `path` and hands its
+/// entries, in file order, to `f(std::vector<std::pair<K, V>>& batch,
+/// std::uint64_t bytes_left)` as they decode, up to `batch_size` at a time
+/// (`f` may move them out); `bytes_left` is what the file holds after the
+/// batch. Returns the number of entries. For loads that need not hold every
+/// entry at once, or that report progress: a server that starts from its
+/// dump (cachet-redis) inserts each batch as it comes.
+///
+/// The header and both checksums are verified before the first batch, so a
+/// truncated, corrupt or foreign file hands none. An entry that does not
+/// decode although the checksums held (a writer's bug, not a disk's) ends
+/// the read with bad_file after the batches before it; file2entries, which
+/// collects the batches, then returns nothing. A non-empty error from `f`
+/// ends the read and is returned. Errors: io_error, bad_file (as
+/// file2tab's), or `f`'s.
+template <class K, class V, class Kind = set<>, class F>
+caf::expected<std::uint64_t>
+file2batches(const std::string& path, std::size_t batch_size, F&& f) {
+  static_assert(detail::dumpable_v<K> && detail::dumpable_v<V>,
+                "file2batches: keys and values must be serializable by CAF "
+                "(provide an inspect overload)");
+  static_assert(std::is_default_constructible_v<K>
+                  && std::is_default_constructible_v<V>,
+                "file2batches: keys and values are decoded into default-"
+                "constructed objects");
+  static_assert(
+    std::is_invocable_r_v<caf::error, F&, std::vector<std::pair<K, V>>&,
+                          std::uint64_t>,
+    "file2batches: f(std::vector<std::pair<K, V>>&, std::uint64_t) must "
+    "return a caf::error");
+  batch_size = std::max<std::size_t>(batch_size, 1);
+  detail::dump_reader in;
+  if (auto err = in.open(path, detail::dump_types_of<K, V, Kind>()))
+    return err;
+  auto count = in.count();
+  std::vector<std::pair<K, V>> batch;
+  // The count is checksummed, but still bound the reservation by the bytes
+  // in the file.
+  batch.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(
+    {count, batch_size, in.left() / sizeof(std::pair<K, V>) + 1})));
+  for (std::uint64_t i = 0; i < count; ++i) {
+    for (;;) {
+      K k{};
+      V v{};
+      caf::binary_deserializer source{
+        static_cast<caf::execution_unit*>(nullptr), in.data(), in.size()};
+      auto err = source(k, v);
+      if (!err) {
+        in.consume(in.size() - source.remaining());
+        batch.emplace_back(std::move(k), std::move(v));
+        break;
+      }
+      // The entry may go on past the window: read on, then decode it again.
+      auto grown = in.more();
+      if (!grown)
+        return std::move(grown.error());
+      if (!*grown)
+        return detail::bad_dump_entry(path, i, count, source.remaining(),
+                                      err);
+    }
+    if (batch.size() == batch_size || i + 1 == count) {
+      if (auto err = f(batch, in.left()))
+        return err;
+      batch.clear();
+    }
+  }
+  if (in.left() != 0)
+    return detail::dump_count_mismatch(path, count,
+                                       static_cast<std::size_t>(in.left()));
+  if (auto err = in.finish())
+    return err;
+  return count;
+}
+
 /// Reads the dump of a K -> V table of kind Kind at `path` and returns its
 /// entries, verified as file2tab verifies them, without touching any table.
 /// Errors: io_error, bad_file (as file2tab's).
 template <class K, class V, class Kind = set<>>
 caf::expected<std::vector<std::pair<K, V>>>
 file2entries(const std::string& path) {
-  static_assert(detail::dumpable_v<K> && detail::dumpable_v<V>,
-                "file2entries: keys and values must be serializable by CAF "
-                "(provide an inspect overload)");
-  static_assert(std::is_default_constructible_v<K>
-                  && std::is_default_constructible_v<V>,
-                "file2entries: keys and values are decoded into default-"
-                "constructed objects");
-  std::uint64_t count = 0;
-  std::vector<char> body;
-  if (auto err = detail::read_dump(path, detail::dump_types_of<K, V, Kind>(),
-                                   count, body))
-    return err;
   std::vector<std::pair<K, V>> entries;
-  // The count is checksummed, but still bound the reservation by the bytes
-  // actually read.
-  entries.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(
-    count, body.size() / sizeof(std::pair<K, V>) + 1)));
-  caf::binary_deserializer source{static_cast<caf::execution_unit*>(nullptr),
-                                  body.data(), body.size()};
-  for (std::uint64_t i = 0; i < count; ++i) {
-    K k{};
-    V v{};
-    if (auto err = source(k, v))
-      return detail::bad_dump_entry(path, i, count, source.remaining(), err);
-    entries.emplace_back(std::move(k), std::move(v));
-  }
-  if (source.remaining() != 0)
-    return detail::dump_count_mismatch(path, count, source.remaining());
+  // One batch: every entry.
+  auto take = [&](std::vector<std::pair<K, V>>& all,
+                  std::uint64_t) -> caf::error {
+    entries = std::move(all);
+    return {};
+  };
+  auto n = file2batches<K, V, Kind>(path, SIZE_MAX, take);
+  if (!n)
+    return std::move(n.error());
   return entries;
 }
 

@@ -122,11 +122,14 @@ void adopt_keys(store_table& tab, server_env& env);
 caf::error save_now(store_table& tab, server_env& env);
 
 /// The load at start (redis's loading phase), while the server already
-/// answers: reads and verifies the dump file, then inserts its keys (but
-/// the expired) into the store in batches, counting them for INFO, until
-/// done or `stop`. The caller brackets it with persist.begin_loading and
-/// end_loading. The error if the file is bad (nothing inserted then), if
-/// an insert failed, or if `stop` ended it (a part inserted then).
+/// answers: reads the dump file and verifies its checksums, then decodes
+/// and inserts its keys (but the expired) into the store a batch at a
+/// time, counting them and the file's bytes for INFO, until done or
+/// `stop`. The caller brackets it with persist.begin_loading and
+/// end_loading. The error if the file is bad (nothing inserted then, or,
+/// for an entry that fails to decode although the checksums held, the keys
+/// before it), if an insert failed, or if `stop` ended it (a part inserted
+/// then).
 caf::error load_at_start(server_env& env, const std::atomic<bool>& stop);
 
 /// The owner's check, every second: starts a BGSAVE when a save point is

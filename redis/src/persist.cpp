@@ -1,5 +1,6 @@
 #include "persist.hpp"
 
+#include <algorithm>
 #include <deque>
 #include <future>
 #include <iostream>
@@ -313,51 +314,45 @@ void save_tick(store_table& tab, server_env& env) {
 
 caf::error load_at_start(server_env& env, const std::atomic<bool>& stop) {
   auto& p = env.persist;
-  auto path = p.path();
-  // Read and verified whole before any key goes in: a bad file changes
-  // nothing, and the server refuses to start over it.
-  auto entries = file2entries<std::string, value>(path);
-  if (!entries)
-    return std::move(entries.error());
-  auto total = static_cast<std::int64_t>(entries->size());
-  auto delay = std::chrono::microseconds{p.key_load_delay_us};
-  // Batches, so that INFO shows the load go on; one key at a time when
-  // each waits (key-load-delay).
-  std::size_t batch_size = delay.count() > 0 ? 1 : 4096;
   // A shared handle stays valid while the table lives, whoever owns it
   // (an owner's restart hands it to the next through the heir).
   auto tab = whereis<std::string, value>(*env.system, store_name);
   if (!tab)
     return std::move(tab.error());
+  auto delay = std::chrono::microseconds{p.key_load_delay_us};
   auto now = now_ms();
-  std::int64_t done = 0;
-  std::vector<std::pair<std::string, value>> batch;
-  auto flush = [&]() -> caf::error {
-    auto n = static_cast<std::int64_t>(batch.size());
-    if (auto res = tab->insert(std::exchange(batch, {})); !res)
-      return std::move(res.error());
-    p.loaded_keys.fetch_add(n);
-    return caf::none;
-  };
-  for (auto& entry : *entries) {
+  // Each batch goes in as it decodes, as redis loads as it reads: the
+  // entries are never all held twice, and INFO shows the file's bytes go
+  // by. The checksums hold before the first batch; an entry that still
+  // fails to decode stops the server, which saves nothing while loading,
+  // so the keys before it are lost with the process and the file stays.
+  auto insert = [&](std::vector<std::pair<std::string, value>>& batch,
+                    std::uint64_t bytes_left) -> caf::error {
     if (stop.load(std::memory_order_relaxed))
       return caf::make_error(errc::io_error, "the load was stopped");
-    if (expired(entry.second, now))
-      p.loaded_expired.fetch_add(1);
-    else
-      batch.push_back(std::move(entry));
-    ++done;
-    if (batch.size() == batch_size || done == total) {
-      if (!batch.empty())
-        if (auto err = flush())
-          return err;
-      p.loading_loaded_bytes.store(static_cast<std::int64_t>(
-        static_cast<double>(p.loading_total_bytes.load()) * done / total));
-    }
+    auto live = std::remove_if(batch.begin(), batch.end(), [&](auto& e) {
+      return expired(e.second, now);
+    });
+    p.loaded_expired.fetch_add(batch.end() - live);
+    batch.erase(live, batch.end());
+    auto n = static_cast<std::int64_t>(batch.size());
+    if (n > 0)
+      if (auto res = tab->insert(std::exchange(batch, {})); !res)
+        return std::move(res.error());
+    p.loaded_keys.fetch_add(n);
+    auto total = p.loading_total_bytes.load();
+    p.loading_loaded_bytes.store(
+      std::max<std::int64_t>(total - static_cast<std::int64_t>(bytes_left),
+                             0));
     if (delay.count() > 0)
       std::this_thread::sleep_for(delay);
-  }
-  entries->clear();
+    return caf::none;
+  };
+  // One key at a time when each waits (key-load-delay).
+  auto loaded = file2batches<std::string, value>(
+    p.path(), delay.count() > 0 ? 1 : 4096, insert);
+  if (!loaded)
+    return std::move(loaded.error());
   if (env.evict.tracking())
     adopt_keys(*tab, env);
   return caf::none;
