@@ -13,7 +13,7 @@
 # MULTI/EXEC of 10 SETs from 50 connections (cachet-redis-multi-bench),
 # the servers alternating, best of ROUNDS. Then hit ratios at a
 # memory bound (hit_ratio.py); last, what a BGSAVE of 1 M keys costs the
-# clients (save_pause.py).
+# clients and what a restart on its file takes (save_pause.py).
 #
 # usage: bench/redis/bench-redis.sh path/to/cachet-redis
 # env:   N (requests, default 1000000), CLIENTS (50), ROUNDS (1),

@@ -129,7 +129,8 @@ def replay(port, trace):
 
 
 def run(argv, trace):
-    with started(argv) as port:
+    with started(argv) as server:
+        port = server.port
         c = Conn(port)
         c.call(b"CONFIG", b"SET", b"maxmemory",
                str(used_memory(c) + BUDGET).encode())

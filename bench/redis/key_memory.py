@@ -22,7 +22,8 @@ BATCH = 1000
 
 
 def per_key(argv, length):
-    with started(argv) as port:
+    with started(argv) as server:
+        port = server.port
         c = Conn(port)
         before = used_memory(c)
         for start in range(0, KEYS, BATCH):

@@ -1,7 +1,7 @@
 """A minimal RESP2 client for the benchmark scripts of this directory
 (hit_ratio.py, key_memory.py, save_pause.py): free ports, servers started
 for a block, encoding, a connection that waits for its server and reads
-replies, INFO's used_memory."""
+replies, INFO's used_memory, a process's resident memory."""
 import contextlib
 import socket
 import subprocess
@@ -17,12 +17,13 @@ def free_port():
 @contextlib.contextmanager
 def started(argv):
     """A server started by `argv(port)` on a free port, stopped when the
-    block ends: yields the port."""
+    block ends: yields its process, whose `port` is the port."""
     port = free_port()
     proc = subprocess.Popen(argv(port), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
+    proc.port = port
     try:
-        yield port
+        yield proc
     finally:
         proc.terminate()
         proc.wait(timeout=15)
@@ -84,3 +85,11 @@ def used_memory(c):
         if line.startswith(b"used_memory:"):
             return int(line.split(b":")[1])
     raise RuntimeError("no used_memory")
+
+
+def rss_kib(pid):
+    """VmRSS and VmHWM (its peak) of process `pid`, in KiB."""
+    with open("/proc/%d/status" % pid) as f:
+        kib = {line.split(":")[0]: int(line.split()[1]) for line in f
+               if line.startswith(("VmRSS:", "VmHWM:"))}
+    return kib["VmRSS"], kib["VmHWM"]
