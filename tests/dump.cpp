@@ -1,5 +1,5 @@
-// Dump and load (tab2file / file2tab, entries2file / file2entries): round
-// trips for both kinds and several
+// Dump and load (tab2file / file2tab, entries2file / file2entries,
+// file2batches): round trips for both kinds and several
 // key/value types, 1M entries, and every way a file can be wrong (truncated
 // at each section boundary and at random offsets, flipped bits, foreign
 // types or kind, changed inspect, missing file, failing writes). Each
