@@ -182,9 +182,8 @@ public:
   void end_loading() noexcept;
 
   /// INFO's loading_* figures: unix s of the start, the file's size, and its
-  /// bytes counted in proportion to the entries gone through so far, expired
-  /// ones included (the file is read and verified whole before the first key
-  /// goes in).
+  /// bytes up to the last entry gone through, expired ones included (0 while
+  /// the checksums are checked, before the first key goes in).
   std::atomic<std::int64_t> loading_started{0};
   std::atomic<std::int64_t> loading_total_bytes{0};
   std::atomic<std::int64_t> loading_loaded_bytes{0};
