@@ -11,13 +11,17 @@ PACKAGES := cmake ninja-build g++ clang-14 libclang-rt-14-dev libcaf-dev \
             libfmt-dev catch2 libsqlite3-dev libxxhash-dev \
             nlohmann-json3-dev libtbb-dev libcuckoo-dev libcds-dev \
             libxenium-dev libboost1.81-dev libabsl-dev \
-            redis-tools python3-redis redis-server libfuzzer-14-dev
+            redis-tools python3-redis redis-server libfuzzer-14-dev lld
 # Only for running the benchmark (make run, make bench): the plot and the
 # BEAM beside cachet. Kept out of `make test`: Erlang/Elixir is ~40 MB.
 BENCH_PACKAGES := gnuplot-nox elixir
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 WERROR := -DCACHET_WERROR=ON
+# lld links the ~130 executables of the four trees in a quarter of GNU ld's
+# time (a sanitized test binary: 0.9 s instead of 3.3 s).
+LLD := -DCMAKE_EXE_LINKER_FLAGS=-fuse-ld=lld \
+       -DCMAKE_SHARED_LINKER_FLAGS=-fuse-ld=lld
 
 .PHONY: all deps node-deps bench-deps build run bench test test-normal test-asan test-tsan clean
 .PHONY: test-fuzz bench-redis
@@ -52,7 +56,7 @@ bench-deps:
 	@$(MAKE) --no-print-directory deps PACKAGES="$(BENCH_PACKAGES)"
 
 build/build.ninja: | deps
-	cmake -S . -B build -G Ninja -DCACHET_BUILD_UNIT_TESTS=OFF $(WERROR) \
+	cmake -S . -B build -G Ninja -DCACHET_BUILD_UNIT_TESTS=OFF $(WERROR) $(LLD) \
 	  $(CMAKE_FLAGS)
 
 build: deps build/build.ninja
@@ -82,7 +86,7 @@ build-asan/build.ninja: | deps
 	cmake -S . -B build-asan -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 \
 	  -DCMAKE_BUILD_TYPE=Debug "-DCACHET_SANITIZE=address;undefined" \
 	  -DBUILD_SHARED_LIBS=ON -DCACHET_BUILD_EXAMPLES=OFF \
-	  -DCACHET_BUILD_BENCH=OFF $(WERROR) $(CMAKE_FLAGS)
+	  -DCACHET_BUILD_BENCH=OFF $(WERROR) $(LLD) $(CMAKE_FLAGS)
 
 # ThreadSanitizer sees through CAF's mailboxes only if CAF is instrumented too.
 # Debug (-O0, assertions on), as the ASan tree: it compiles a third faster
@@ -95,7 +99,7 @@ build-tsan/build.ninja: | build-tsan/caf/lib/libcaf_io.so
 	  -DCMAKE_BUILD_TYPE=Debug -DCACHET_SANITIZE=thread \
 	  -DCMAKE_PREFIX_PATH=$(CURDIR)/build-tsan/caf \
 	  -DCACHET_BUILD_EXAMPLES=OFF -DCACHET_BUILD_BENCH=OFF \
-	  -DCACHET_BUILD_REDIS=OFF $(WERROR) $(CMAKE_FLAGS)
+	  -DCACHET_BUILD_REDIS=OFF $(WERROR) $(LLD) $(CMAKE_FLAGS)
 
 test-normal: node-deps build
 	cd build && ctest --output-on-failure -j $(JOBS)
@@ -121,7 +125,7 @@ build-fuzz/build.ninja: | deps
 	cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 \
 	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCACHET_REDIS_FUZZ=ON \
 	  -DCACHET_BUILD_TESTS=OFF -DCACHET_BUILD_EXAMPLES=OFF \
-	  -DCACHET_BUILD_BENCH=OFF $(WERROR) $(CMAKE_FLAGS)
+	  -DCACHET_BUILD_BENCH=OFF $(WERROR) $(LLD) $(CMAKE_FLAGS)
 
 test-fuzz: deps build-fuzz/build.ninja
 	cmake --build build-fuzz -j $(JOBS) --target cachet-redis-fuzz

@@ -41,6 +41,7 @@ sed -i '0,/^#include </s//#include <limits>\n#include </' \
 cmake -S "$work/actor-framework-$version" -B "$work/build" -G Ninja \
   -DCMAKE_CXX_COMPILER=clang++-14 \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS=-fsanitize=thread" \
+  -DCMAKE_SHARED_LINKER_FLAGS=-fuse-ld=lld \
   "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" \
   -DCMAKE_INSTALL_PREFIX="$prefix" -DCAF_NO_OPENSSL=yes \
   -DCAF_NO_EXAMPLES=yes -DCAF_NO_UNIT_TESTS=yes -DCAF_NO_TOOLS=yes \
