@@ -1,11 +1,15 @@
 #include "persist.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <deque>
 #include <future>
 #include <iostream>
 #include <memory>
+#include <new>
 #include <thread>
+
+#include <sys/mman.h>
 
 #include <cachet/detail/epoch.hpp>
 #include <cachet/dump.hpp>
@@ -179,10 +183,62 @@ void isolated(server_env& env, F&& f) {
     env.gate.exclusive(nullptr, f);
 }
 
+/// Memory for the image's list that the kernel may back with 2 MB pages
+/// (MADV_HUGEPAGE; Linux's transparent huge pages, unless set to never).
+/// The list is filled while no command runs, and each first write of a
+/// 4 KB page is a fault: for a 1M-key list (24 MB) they took 70 of a
+/// save's 97 ms pause on the VM. Lists under 2 MB use malloc as they were.
+template <class T>
+struct huge_page_allocator {
+  using value_type = T;
+  static constexpr std::size_t huge = std::size_t{2} << 20;
+
+  huge_page_allocator() = default;
+  template <class U>
+  huge_page_allocator(const huge_page_allocator<U>&) noexcept {
+    // nop
+  }
+
+  /// What `n` elements take: whole 2 MB pages from 2 MB on.
+  static std::size_t bytes_for(std::size_t n) noexcept {
+    auto bytes = n * sizeof(T);
+    return bytes < huge ? bytes : (bytes + huge - 1) / huge * huge;
+  }
+
+  T* allocate(std::size_t n) {
+    auto bytes = bytes_for(n);
+    void* p = nullptr;
+    if (bytes < huge) {
+      p = std::malloc(bytes);
+    } else {
+      p = std::aligned_alloc(huge, bytes);
+      if (p != nullptr)
+        madvise(p, bytes, MADV_HUGEPAGE); // only advice: a refusal is fine
+    }
+    if (p == nullptr)
+      throw std::bad_alloc{};
+    return static_cast<T*>(p);
+  }
+
+  void deallocate(T* p, std::size_t) noexcept {
+    std::free(p);
+  }
+
+  friend bool operator==(const huge_page_allocator&,
+                         const huge_page_allocator&) noexcept {
+    return true;
+  }
+  friend bool operator!=(const huge_page_allocator&,
+                         const huge_page_allocator&) noexcept {
+    return false;
+  }
+};
+
 /// The store's live entries at one instant: views of the table's entries
 /// (valid while the thread that took them stays pinned), hashes copied.
 struct image {
-  std::vector<std::pair<std::string_view, const value*>> entries;
+  using entry = std::pair<std::string_view, const value*>;
+  std::vector<entry, huge_page_allocator<entry>> entries;
   std::deque<value> hashes; // the copies the entries point to
   std::int64_t dirty = 0;   // the server's write count it holds
 };
@@ -190,7 +246,8 @@ struct image {
 /// What `img` and the dump's write buffer take while a save holds them
 /// (persistence::working_bytes).
 std::int64_t image_bytes(const image& img) {
-  auto bytes = img.entries.capacity() * sizeof(img.entries[0])
+  using list = decltype(img.entries);
+  auto bytes = list::allocator_type::bytes_for(img.entries.capacity())
                + img.hashes.size() * sizeof(value)
                + detail::dump_writer::chunk_size; // write_entries' buffer
   for (auto& h : img.hashes)
