@@ -47,6 +47,7 @@ void cmd_setbit(call& c) {
     b = bit == "1" ? static_cast<unsigned char>(b | mask)
                    : static_cast<unsigned char>(b & ~mask);
     v.set_bytes(bytes);
+    v.mark_in_place();
     return true;
   });
   if (!done)

@@ -3,9 +3,9 @@
 //
 // cachet-redis keeps one representation for every string, so ENCODING is
 // told from the bytes as redis would have stored them when written whole
-// ("int", then "embstr" up to 44 bytes, then "raw"); a string changed in
-// place (APPEND, SETRANGE, SETBIT), which redis makes "raw", is not told
-// apart. A hash is "listpack" or "hashtable" as it is held (hash.hpp).
+// ("int", then "embstr" up to 44 bytes, then "raw"), except for a string
+// changed in place (APPEND to a key there, SETRANGE, SETBIT), which redis
+// makes "raw" and the value marks so until it is written whole. A hash is "listpack" or "hashtable" as it is held (hash.hpp).
 // REFCOUNT follows: redis shares the integers 0 to 9999 unless an
 // LRU or LFU bound forbids it. FREQ and IDLETIME read the key's eviction
 // slot, which exists only while maxmemory is set.
@@ -60,6 +60,8 @@ std::string_view encoding_of(const value& v) {
     std::shared_lock<std::shared_mutex> guard{v.hash()->mutex()};
     return v.hash()->listpack() ? "listpack" : "hashtable";
   }
+  if (v.changed_in_place())
+    return "raw";
   auto bytes = v.bytes();
   std::int64_t x = 0;
   if (bytes.size() <= 20 && parse_ll(bytes, x))

@@ -493,6 +493,8 @@ void cmd_append(call& c) {
     }
     len = static_cast<std::int64_t>(old.size() + add.size());
     v.set_bytes(old, add);
+    if (live)
+      v.mark_in_place(); // a new key is written whole, as redis's SET
     return true;
   });
   if (!done)
@@ -573,6 +575,7 @@ void cmd_setrange(call& c) {
     bytes.replace(static_cast<std::size_t>(offset), val.size(), val.data(),
                   val.size());
     v.set_bytes(bytes);
+    v.mark_in_place(); // a new key too: redis makes it raw from the start
     len = static_cast<std::int64_t>(bytes.size());
     wrote = true;
     return true;

@@ -28,7 +28,9 @@ namespace cachet::redis {
 /// immutable in the table, each write makes a new one) and shares the hash
 /// (edited in place under its own lock, t_hash.cpp). The value in the
 /// table's node keeps its string's block in the node itself (node_tail
-/// below), tagged in its second bit: not its own to free.
+/// below), tagged in its second bit: not its own to free. A third bit
+/// marks a string changed in place (APPEND, SETRANGE, SETBIT), which redis
+/// holds "raw" whatever its bytes, until it is written whole again.
 class value {
 public:
   std::int64_t expire_at = 0;
@@ -92,8 +94,19 @@ public:
       return {};
     std::size_t n;
     auto* p = detail::get_varint(
-      reinterpret_cast<const char*>(data_ & ~placed_tag), n);
+      reinterpret_cast<const char*>(data_ & ~tag_bits), n);
     return {p, n};
+  }
+
+  /// Marks a string changed in place (OBJECT ENCODING's "raw"); writing it
+  /// whole (set_bytes) clears the mark. The empty string stays unmarked.
+  void mark_in_place() noexcept {
+    if (data_ != 0 && is_string())
+      data_ |= in_place_tag;
+  }
+
+  bool changed_in_place() const noexcept {
+    return (data_ & in_place_tag) != 0;
   }
 
   /// The hash; null for a string.
@@ -135,7 +148,8 @@ public:
     if (auto b = bytes(); !b.empty()) {
       auto* p = detail::put_varint(at, b.size());
       std::memcpy(p, b.data(), b.size());
-      out.data_ = reinterpret_cast<std::uintptr_t>(at) | placed_tag;
+      out.data_ = reinterpret_cast<std::uintptr_t>(at) | placed_tag
+                  | (data_ & in_place_tag);
     } else {
       out.data_ = copy_data(); // a hash, shared, or the empty string
     }
@@ -145,6 +159,8 @@ public:
 private:
   static constexpr std::uintptr_t hash_tag = 1;
   static constexpr std::uintptr_t placed_tag = 2;
+  static constexpr std::uintptr_t in_place_tag = 4; // blocks are 8-aligned
+  static constexpr std::uintptr_t tag_bits = 7;
 
   /// A block holding `head` + `tail`, or 0 for the empty string.
   static std::uintptr_t make_block(std::string_view head,
@@ -167,14 +183,14 @@ private:
       intrusive_ptr_add_ref(h);
       return data_;
     }
-    return make_block(bytes());
+    return make_block(bytes()) | (data_ & in_place_tag);
   }
 
   void drop_data() noexcept {
     if (auto* h = hash())
       intrusive_ptr_release(h);
     else if (data_ != 0 && (data_ & placed_tag) == 0)
-      ::operator delete(reinterpret_cast<void*>(data_));
+      ::operator delete(reinterpret_cast<void*>(data_ & ~tag_bits));
     data_ = 0;
   }
 

@@ -387,6 +387,29 @@ SEQUENCE = [
     ("MEMORY", "USAGE", "oi", "SAMPLES", "5", "x"),
     ("MEMORY", "USAGE", "oi", "BOGUS", "1"), ("MEMORY",), ("MEMORY", "FOO"),
     ("MEMORY", "USAGE"),
+    # A string changed in place (APPEND to a key there, SETRANGE that
+    # writes, SETBIT) is "raw" whatever its bytes until written whole again
+    # (string.tcl's "SETRANGE against integer-encoded key"); COPY, RENAME
+    # and EXPIRE keep it so.
+    ("SET", "or", "1234"), ("SETRANGE", "or", "0", "2"),
+    ("OBJECT", "ENCODING", "or"), ("OBJECT", "REFCOUNT", "or"),
+    ("GET", "or"), ("SET", "or", "1234"),
+    ("SETRANGE", "or", "0", ""), ("OBJECT", "ENCODING", "or"),
+    ("SETRANGE", "or", "5", "2"), ("OBJECT", "ENCODING", "or"),
+    ("GET", "or"), ("SETRANGE", "orn", "0", "7"),
+    ("OBJECT", "ENCODING", "orn"), ("APPEND", "oa", "12"),
+    ("OBJECT", "ENCODING", "oa"), ("APPEND", "oa", "3"),
+    ("OBJECT", "ENCODING", "oa"), ("COPY", "oa", "oc"),
+    ("OBJECT", "ENCODING", "oc"), ("EXPIRE", "oa", "100"),
+    ("OBJECT", "ENCODING", "oa"), ("RENAME", "oc", "od"),
+    ("OBJECT", "ENCODING", "od"), ("INCR", "oa"),
+    ("OBJECT", "ENCODING", "oa"), ("SETBIT", "os", "3", "1"),
+    ("OBJECT", "ENCODING", "os"), ("SET", "os", "5"),
+    ("SETBIT", "os", "0", "0"), ("OBJECT", "ENCODING", "os"),
+    ("SET", "os", "abc"), ("OBJECT", "ENCODING", "os"),
+    ("SETRANGE", "od", "0", "9"), ("GETEX", "od", "PERSIST"),
+    ("OBJECT", "ENCODING", "od"), ("GETSET", "od", "77"),
+    ("OBJECT", "ENCODING", "od"),
 ] + [cmd for n in range(12) for cmd in (
     ("SET", "r1", rand_text(2 * n)), ("SET", "r2", rand_text(2 * n + 1)),
     ("LCS", "r1", "r2"), ("LCS", "r1", "r2", "IDX", "WITHMATCHLEN"),
