@@ -24,7 +24,7 @@ LLD := -DCMAKE_EXE_LINKER_FLAGS=-fuse-ld=lld \
        -DCMAKE_SHARED_LINKER_FLAGS=-fuse-ld=lld
 
 .PHONY: all deps node-deps bench-deps build run bench test test-normal test-asan test-tsan clean
-.PHONY: test-fuzz bench-redis
+.PHONY: test-fuzz bench-redis redis-suite
 
 all: build
 
@@ -142,6 +142,12 @@ test: test-normal test-asan test-tsan test-fuzz
 # cachet-redis against redis-server 7.0 with redis-benchmark (a few minutes).
 bench-redis: build
 	bench/redis/bench-redis.sh build/redis/cachet-redis
+
+# redis 7.0's own test suite, in external mode, against redis-server and
+# cachet-redis (a couple of minutes; fetches Debian's redis source once).
+redis-suite: build
+	@$(MAKE) --no-print-directory deps PACKAGES="tcl"
+	bench/redis/redis-suite.sh build/redis/cachet-redis
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz
