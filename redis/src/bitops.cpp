@@ -89,6 +89,10 @@ void cmd_bitcount(call& c) {
   if (c.argv.size() == 4 || c.argv.size() == 5) {
     if (!c.integer_arg(c.argv[2], start) || !c.integer_arg(c.argv[3], end))
       return;
+    // Both from the end and crossed: empty, before BIT|BYTE is looked at
+    // (redis's order), rather than both clamped to the first byte.
+    if (start < 0 && end < 0 && start > end)
+      return reply::integer(c.out, 0);
     bool bits = false;
     if (c.argv.size() == 5) {
       if (iequals(c.argv[4], "bit"))

@@ -342,6 +342,11 @@ SEQUENCE = [
     ("BITCOUNT", "s", "1", "1", "BIT"), ("BITCOUNT", "s", "5", "30", "BIT"),
     ("BITCOUNT", "s", "-2", "-1"), ("BITCOUNT", "s", "-13", "-2", "bit"),
     ("BITCOUNT", "s", "0"), ("BITCOUNT", "nokey"),
+    # From the end and crossed: 0, even with a bogus unit (bitops.tcl's
+    # "BITCOUNT returns 0 with negative indexes where start > end").
+    ("BITCOUNT", "s", "-6", "-7"), ("BITCOUNT", "s", "-6", "-15", "BIT"),
+    ("BITCOUNT", "s", "-6", "-7", "bogus"), ("BITCOUNT", "s", "-7", "-6"),
+    ("BITCOUNT", "s", "-2", "-100"),
     ("BITCOUNT", "nokey", "0"), ("BITCOUNT", "s", "0", "1", "WORD"),
     ("BITCOUNT", "s", "x", "1"), ("BITCOUNT", "s", "3", "1"),
     ("BITCOUNT", "s", "-1", "-5"), ("BITCOUNT", "s", "0", "-100", "BIT"),
