@@ -261,16 +261,18 @@ struct call {
   }
 
   /// Calls `f(const value&)` if `key` is live; true if it was. A key found
-  /// expired is removed, as redis does on access (lazy expiry).
+  /// expired is removed, as redis does on access (lazy expiry). The read
+  /// counts as an access for eviction unless not `touch` (redis's
+  /// LOOKUP_NOTOUCH: EXISTS, TYPE, TTL and the like).
   template <class F>
-  caf::expected<bool> read(std::string_view key, F&& f) {
+  caf::expected<bool> read(std::string_view key, F&& f, bool touch = true) {
     auto now = now_ms();
     bool live = false;
     auto found = tab().visit(key, [&](const value& v) {
       if (!expired(v, now)) {
         live = true;
         f(v);
-        if (v.slot != nullptr)
+        if (touch && v.slot != nullptr)
           env.evict.hit(*v.slot.get());
       }
     });
@@ -497,6 +499,7 @@ void cmd_dbsize(call& c);
 void cmd_flush(call& c);
 void cmd_del(call& c);
 void cmd_exists(call& c);
+void cmd_touch(call& c);
 void cmd_type(call& c);
 void cmd_rename(call& c);
 void cmd_renamenx(call& c);

@@ -131,6 +131,7 @@ constexpr command_def command_table[] = {
   {"strlen", cmd_strlen, 2},
   {"substr", cmd_getrange, 4},
   {"time", cmd_time, 1, ok_loading},
+  {"touch", cmd_touch, -2},
   {"ttl", cmd_ttl, 2},
   {"type", cmd_type, 2},
   {"unlink", cmd_del, -2},

@@ -135,10 +135,14 @@ void cmd_del(call& c) {
   reply::integer(c.out, n);
 }
 
-void cmd_exists(call& c) {
+namespace {
+
+/// How many of the keys are live, each read counting as an access if
+/// `touch`; the count replied unless the store failed.
+void count_live(call& c, bool touch) {
   std::int64_t n = 0;
   for (std::size_t i = 1; i < c.argv.size(); ++i) {
-    auto found = c.read(c.argv[i], [](const value&) {});
+    auto found = c.read(c.argv[i], [](const value&) {}, touch);
     if (!c.ok(found))
       return;
     n += *found ? 1 : 0;
@@ -146,9 +150,20 @@ void cmd_exists(call& c) {
   reply::integer(c.out, n);
 }
 
+} // namespace
+
+void cmd_exists(call& c) {
+  count_live(c, false);
+}
+
+void cmd_touch(call& c) {
+  count_live(c, true);
+}
+
 void cmd_type(call& c) {
   std::string_view type = "none";
-  auto found = c.read(c.argv[1], [&](const value& v) { type = v.type_name(); });
+  auto found = c.read(
+    c.argv[1], [&](const value& v) { type = v.type_name(); }, false);
   if (c.ok(found))
     reply::simple(c.out, type);
 }

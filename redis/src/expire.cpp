@@ -103,7 +103,8 @@ void expire_generic(call& c, std::int64_t base, bool seconds) {
 /// expires at), in seconds or, if `ms`, milliseconds.
 void ttl_generic(call& c, bool ms, bool absolute = false) {
   std::int64_t at = -1;
-  auto found = c.read(c.argv[1], [&](const value& v) { at = v.expire_at; });
+  auto found = c.read(
+    c.argv[1], [&](const value& v) { at = v.expire_at; }, false);
   if (!c.ok(found))
     return;
   if (!*found)

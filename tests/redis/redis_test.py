@@ -346,7 +346,8 @@ SEQUENCE = [
     # "BITCOUNT returns 0 with negative indexes where start > end").
     ("BITCOUNT", "s", "-6", "-7"), ("BITCOUNT", "s", "-6", "-15", "BIT"),
     ("BITCOUNT", "s", "-6", "-7", "bogus"), ("BITCOUNT", "s", "-7", "-6"),
-    ("BITCOUNT", "s", "-2", "-100"),
+    ("BITCOUNT", "s", "-2", "-100"), ("TOUCH", "s", "nokey", "s"),
+    ("TOUCH",),
     ("BITCOUNT", "nokey", "0"), ("BITCOUNT", "s", "0", "1", "WORD"),
     ("BITCOUNT", "s", "x", "1"), ("BITCOUNT", "s", "3", "1"),
     ("BITCOUNT", "s", "-1", "-5"), ("BITCOUNT", "s", "0", "-100", "BIT"),
@@ -2317,6 +2318,25 @@ def maxmemory_policies():
               "maxmemory: OBJECT FREQ %r, after 200 reads %r" % (before, after))
         check(c.call("OBJECT", "IDLETIME", "k0").startswith(b"-ERR An LFU"),
               "maxmemory: OBJECT IDLETIME under an LFU policy")
+        # EXISTS, TYPE and the TTLs leave the count alone, as redis's
+        # lookups without a touch; TOUCH counts as a read. From 5 (or 4) a
+        # read always adds one, unless a minute passed: it decays first.
+        c.call("DEL", "k0")
+        fill_keys(c, "k", 1)
+        t0 = time.time()
+        fresh = c.call("OBJECT", "FREQ", "k0")
+        for cmd in ("EXISTS", "TYPE", "TTL", "PTTL", "EXPIRETIME"):
+            c.call(cmd, "k0")
+        untouched = c.call("OBJECT", "FREQ", "k0")
+        check(c.call("TOUCH", "k0", "nokey", "k0") == 2,
+              "maxmemory: TOUCH counts the live keys")
+        touched = c.call("OBJECT", "FREQ", "k0")
+        minute_passed = int(t0 / 60) != int(time.time() / 60)
+        check(untouched <= fresh, "maxmemory: OBJECT FREQ %r after EXISTS, "
+              "TYPE and the TTLs, %r before" % (untouched, fresh))
+        check(touched > untouched or (minute_passed and touched == untouched),
+              "maxmemory: OBJECT FREQ %r after TOUCH, %r before"
+              % (touched, untouched))
     run("allkeys-random", 2 * mb, object_figures)
 
     # allkeys-lfu: keys read often outlive keys read once.
