@@ -5,7 +5,8 @@
 // told from the bytes as redis would have stored them when written whole
 // ("int", then "embstr" up to 44 bytes, then "raw"), except for a string
 // changed in place (APPEND to a key there, SETRANGE, SETBIT), which redis
-// makes "raw" and the value marks so until it is written whole. A hash is "listpack" or "hashtable" as it is held (hash.hpp).
+// makes "raw" and the value marks so until it is written whole. A hash is
+// "listpack" or "hashtable" as it is held (hash.hpp).
 // REFCOUNT follows: redis shares the integers 0 to 9999 unless an
 // LRU or LFU bound forbids it. FREQ and IDLETIME read the key's eviction
 // slot, which exists only while maxmemory is set.
