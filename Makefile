@@ -18,7 +18,7 @@ BENCH_PACKAGES := gnuplot-nox elixir
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 WERROR := -DCACHET_WERROR=ON
-# lld links the ~130 executables of the four trees in a quarter of GNU ld's
+# lld links the trees' hundred-odd executables in a quarter of GNU ld's
 # time (a sanitized test binary: 0.9 s instead of 3.3 s).
 LLD := -DCMAKE_EXE_LINKER_FLAGS=-fuse-ld=lld \
        -DCMAKE_SHARED_LINKER_FLAGS=-fuse-ld=lld
