@@ -90,10 +90,9 @@ struct call {
   session& sess;
   const args_t& argv;
   std::string& out;
-  /// The lower-case name, for error texts (a subcommand may set
-  /// "config|get").
+  /// The lower-case name, for error texts: "config|get" for a subcommand.
   std::string_view name;
-  /// The commandstats slot charged; a subcommand may change it.
+  /// The commandstats slot charged: the subcommand's for a subcommand.
   std::size_t slot;
   exec_result res{};
   /// Refused before it ran (arity, unknown subcommand, DEBUG disabled): a
@@ -148,19 +147,6 @@ struct call {
 
   void wrong_type() {
     error(wrong_type_text);
-  }
-
-  /// Charges the subcommand `name` ("client|id": its commandstats slot and
-  /// error texts) and checks that it has exactly `argc` arguments (at
-  /// least -argc if negative); false (refused) if not.
-  bool subcommand(std::string_view sub_name, int argc) {
-    name = sub_name;
-    slot = command_slot(sub_name);
-    auto n = static_cast<int>(argv.size());
-    if (argc >= 0 ? n == argc : n >= -argc)
-      return true;
-    reject(arity_text());
-    return false;
   }
 
   /// redis's error for an unknown subcommand of `command` ("CLIENT").
@@ -430,6 +416,7 @@ void cmd_ping(call& c);
 void cmd_echo(call& c);
 void cmd_time(call& c);
 void cmd_quit(call& c);
+void cmd_reset(call& c);
 void cmd_command(call& c);
 void cmd_config(call& c);
 void cmd_debug(call& c);
@@ -492,6 +479,8 @@ void cmd_lcs(call& c);
 void cmd_setbit(call& c);
 void cmd_getbit(call& c);
 void cmd_bitcount(call& c);
+void cmd_bitpos(call& c);
+void cmd_bitop(call& c);
 
 // db.cpp: the keyspace.
 void cmd_select(call& c);

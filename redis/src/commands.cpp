@@ -38,6 +38,9 @@ enum command_flag : unsigned {
   /// Runs while the dump loads at start (redis's loading); the others are
   /// refused with LOADING then.
   ok_loading = 32,
+  /// Has subcommands (redis's container commands): the subcommand is looked
+  /// up and its arity checked before the command runs or is queued.
+  container = 64,
 };
 
 struct command_def {
@@ -54,9 +57,11 @@ constexpr command_def command_table[] = {
   {"auth", cmd_auth, -2, no_auth | conn | ok_loading},
   {"bgsave", cmd_bgsave, -1},
   {"bitcount", cmd_bitcount, -2},
-  {"client", cmd_client, -2, conn | ok_loading},
-  {"command", cmd_command, -1, ok_loading},
-  {"config", cmd_config, -2, ok_loading},
+  {"bitop", cmd_bitop, -4, denyoom},
+  {"bitpos", cmd_bitpos, -3},
+  {"client", cmd_client, -2, conn | ok_loading | container},
+  {"command", cmd_command, -1, ok_loading | container},
+  {"config", cmd_config, -2, ok_loading | container},
   {"copy", cmd_copy, -3, denyoom},
   {"dbsize", cmd_dbsize, 1},
   {"debug", cmd_debug, -2, ok_loading},
@@ -102,12 +107,12 @@ constexpr command_def command_table[] = {
   {"keys", cmd_keys, 2},
   {"lastsave", cmd_lastsave, 1, ok_loading},
   {"lcs", cmd_lcs, -3},
-  {"memory", cmd_memory, -2},
+  {"memory", cmd_memory, -2, container},
   {"mget", cmd_mget, -2},
   {"mset", cmd_mset, -3, denyoom},
   {"msetnx", cmd_msetnx, -3, denyoom},
   {"multi", cmd_multi, 1, conn | immediate | ok_loading},
-  {"object", cmd_object, -2},
+  {"object", cmd_object, -2, container},
   {"persist", cmd_persist, 2},
   {"pexpire", cmd_pexpire, -3},
   {"pexpireat", cmd_pexpireat, -3},
@@ -119,6 +124,7 @@ constexpr command_def command_table[] = {
   {"randomkey", cmd_randomkey, 1},
   {"rename", cmd_rename, 3},
   {"renamenx", cmd_renamenx, 3},
+  {"reset", cmd_reset, 1, no_auth | conn | immediate | ok_loading},
   {"save", cmd_save, 1, no_multi},
   {"scan", cmd_scan, -2},
   {"select", cmd_select, 2, ok_loading},
@@ -150,30 +156,32 @@ constexpr bool table_sorted() {
 
 static_assert(table_sorted(), "command_table must be sorted by name");
 
-// Subcommands that redis counts apart; their slots follow the commands'.
-const std::string_view subcommand_names[] = {
-  "client|getname",
-  "client|id",
-  "client|info",
-  "client|kill",
-  "client|list",
-  "client|no-evict",
-  "client|setname",
-  "command|count",
-  "command|docs",
-  "command|list",
-  "config|get",
-  "config|set",
-  "memory|help",
-  "memory|usage",
-  "object|encoding",
-  "object|freq",
-  "object|help",
-  "object|idletime",
-  "object|refcount",
+// The subcommands, with redis's arity (the command's name included); their
+// commandstats slots follow the commands'.
+constexpr command_info subcommand_table[] = {
+  {"client|getname", 2},
+  {"client|id", 2},
+  {"client|info", 2},
+  {"client|kill", -3},
+  {"client|list", -2},
+  {"client|no-evict", 3},
+  {"client|setname", 3},
+  {"command|count", 2},
+  {"command|docs", -2},
+  {"command|list", -2},
+  {"config|get", -3},
+  {"config|resetstat", 2},
+  {"config|set", -4},
+  {"memory|help", 2},
+  {"memory|usage", -3},
+  {"object|encoding", 3},
+  {"object|freq", 3},
+  {"object|help", 2},
+  {"object|idletime", 3},
+  {"object|refcount", 3},
 };
 
-static_assert(command_count + std::size(subcommand_names) <= command_slots,
+static_assert(command_count + std::size(subcommand_table) <= command_slots,
               "raise command_slots (stats.hpp)");
 
 /// Every command's slot by name (the lookup of every command).
@@ -216,6 +224,37 @@ std::string unknown_command_text(const args_t& argv) {
   }
   text += args;
   return text;
+}
+
+/// Whether `arity` (redis's: n exactly, -n at least n) admits `argc`.
+bool arity_fits(int arity, std::size_t argc) {
+  auto n = static_cast<int>(std::min<std::size_t>(argc, INT_MAX));
+  return arity >= 0 ? n == arity : n >= -arity;
+}
+
+/// Makes `c`, a container command, its subcommand (argv[1]): its name and
+/// slot. False, with redis's error, if there is no such subcommand or the
+/// arity is wrong.
+bool to_subcommand(call& c) {
+  std::string full{c.name};
+  full += '|';
+  for (auto ch : c.argv[1])
+    full += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  auto slot = command_slot(full);
+  if (slot == no_slot) {
+    std::string upper;
+    for (auto ch : c.argv[0])
+      upper += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    c.unknown_subcommand(upper);
+    return false;
+  }
+  auto& sub = subcommand_table[slot - command_count];
+  c.name = sub.name;
+  c.slot = slot;
+  if (arity_fits(sub.arity, c.argv.size()))
+    return true;
+  c.reject(c.arity_text());
+  return false;
 }
 
 /// Counts a command that was looked up: refused, or run for `ticks`.
@@ -308,8 +347,8 @@ const std::vector<std::string_view>& slot_names() {
     std::vector<std::string_view> xs;
     for (auto& def : command_table)
       xs.push_back(def.name);
-    xs.insert(xs.end(), std::begin(subcommand_names),
-              std::end(subcommand_names));
+    for (auto& sub : subcommand_table)
+      xs.push_back(sub.name);
     return xs;
   }();
   return names;
@@ -346,11 +385,12 @@ exec_result execute(store_table* tab, server_env& env, session& sess,
   call c{tab, env, sess, argv, out, def.name, slot};
   if (sess.record != nullptr)
     sess.record->last_cmd.store(slot, std::memory_order_relaxed);
-  auto argc = static_cast<int>(std::min<std::size_t>(argv.size(), INT_MAX));
   std::int64_t ticks = 0;
-  if ((def.arity > 0 && def.arity != argc)
-      || (def.arity < 0 && argc < -def.arity)) {
+  if (!arity_fits(def.arity, argv.size())) {
     c.reject(c.arity_text());
+    sess.multi_refused |= sess.in_multi;
+  } else if ((def.flags & container) && argv.size() >= 2
+             && !to_subcommand(c)) {
     sess.multi_refused |= sess.in_multi;
   } else if (!sess.authenticated && !(def.flags & no_auth)) {
     c.reject("NOAUTH Authentication required.");

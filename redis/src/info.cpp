@@ -290,19 +290,7 @@ void cpu_section(info_writer& w) {
 
 void commandstats_section(info_writer& w, server_env& env) {
   auto& names = slot_names();
-  struct totals {
-    std::int64_t calls = 0, ticks = 0, rejected = 0, failed = 0;
-  };
-  std::vector<totals> sum(names.size());
-  env.stats.each_thread([&](thread_counters& t) {
-    for (std::size_t i = 0; i < names.size(); ++i) {
-      auto& c = t.per_command[i];
-      sum[i].calls += load(c.calls);
-      sum[i].ticks += load(c.ticks);
-      sum[i].rejected += load(c.rejected);
-      sum[i].failed += load(c.failed);
-    }
-  });
+  auto sum = env.stats.command_sums();
   auto us_per_tick = env.stats.ns_per_tick() / 1000.0;
   w.begin("Commandstats");
   for (std::size_t i = 0; i < names.size(); ++i) {
@@ -324,14 +312,8 @@ void commandstats_section(info_writer& w, server_env& env) {
 }
 
 void errorstats_section(info_writer& w, server_env& env) {
-  std::map<std::string, std::int64_t, std::less<>> counts; // redis: sorted
-  env.stats.each_thread([&](thread_counters& t) {
-    t.each_error([&](std::string_view prefix, std::int64_t n) {
-      counts[std::string{prefix}] += n;
-    });
-  });
   w.begin("Errorstats");
-  for (auto& [prefix, n] : counts)
+  for (auto& [prefix, n] : env.stats.error_sums()) // sorted, as redis's
     w.line("errorstat_" + prefix, "count=" + ll_text(n));
 }
 

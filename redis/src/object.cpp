@@ -95,13 +95,12 @@ void cmd_object(call& c) {
   auto policy = c.env.evict.policy();
   bool bounded = c.env.evict.maxmemory() != 0;
   if (iequals(sub, "help")) {
-    if (c.subcommand("object|help", 2))
-      help(c, object_help);
+    help(c, object_help);
   } else if (iequals(sub, "encoding")) {
-    if (c.subcommand("object|encoding", 3) && lookup(c, got))
+    if (lookup(c, got))
       reply::bulk(c.out, encoding_of(*got));
   } else if (iequals(sub, "refcount")) {
-    if (!c.subcommand("object|refcount", 3) || !lookup(c, got))
+    if (!lookup(c, got))
       return;
     std::int64_t x = 0;
     bool shared = encoding_of(*got) == "int" && parse_ll(got->bytes(), x)
@@ -113,7 +112,7 @@ void cmd_object(call& c) {
                            || policy == maxmemory_policy::allkeys_s3fifo));
     reply::integer(c.out, shared ? INT_MAX : 1);
   } else if (iequals(sub, "freq")) {
-    if (!c.subcommand("object|freq", 3) || !lookup(c, got))
+    if (!lookup(c, got))
       return;
     if (!lfu_policy(policy))
       return c.error("ERR An LFU maxmemory policy is not selected, access "
@@ -124,7 +123,7 @@ void cmd_object(call& c) {
                             ? evictor::lfu_count(*got->slot.get())
                             : 0);
   } else if (iequals(sub, "idletime")) {
-    if (!c.subcommand("object|idletime", 3) || !lookup(c, got))
+    if (!lookup(c, got))
       return;
     if (lfu_policy(policy))
       return c.error("ERR An LFU maxmemory policy is selected, idle time not "
@@ -145,15 +144,10 @@ void cmd_object(call& c) {
 // fields hold without sampling them.
 void cmd_memory(call& c) {
   auto sub = c.argv[1];
-  if (iequals(sub, "help")) {
-    if (c.subcommand("memory|help", 2))
-      help(c, memory_help);
-    return;
-  }
+  if (iequals(sub, "help"))
+    return help(c, memory_help);
   if (!iequals(sub, "usage"))
     return c.unknown_subcommand("MEMORY");
-  if (!c.subcommand("memory|usage", -3))
-    return;
   for (std::size_t j = 3; j < c.argv.size(); j += 2) {
     std::int64_t samples = 0;
     if (!iequals(c.argv[j], "samples") || j + 1 >= c.argv.size())

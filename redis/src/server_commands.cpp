@@ -3,9 +3,10 @@
 // TIME, COMMAND, CONFIG GET and SET, and DEBUG CRASH-STORE. INFO has a file of
 // its own (info.cpp).
 //
-// Subcommands that redis counts apart in commandstats (config|get,
-// command|count, ...) charge their own slot; an unknown subcommand is
-// refused before it runs, as redis refuses it, and counts under none.
+// Subcommands (config|get, command|count, ...) have their own arity and
+// commandstats slot, checked and charged before they run (commands.cpp);
+// an unknown one is refused then, as redis refuses it, and counts under
+// none.
 #include "call.hpp"
 
 #include "glob.hpp"
@@ -271,39 +272,28 @@ void cmd_hello(call& c) {
 void cmd_client(call& c) {
   auto sub = c.argv[1];
   if (iequals(sub, "id")) {
-    if (c.subcommand("client|id", 2))
-      reply::integer(c.out, static_cast<std::int64_t>(c.sess.id));
+    reply::integer(c.out, static_cast<std::int64_t>(c.sess.id));
   } else if (iequals(sub, "getname")) {
-    if (!c.subcommand("client|getname", 2))
-      return;
     if (c.sess.name.empty())
       c.null();
     else
       reply::bulk(c.out, c.sess.name);
   } else if (iequals(sub, "setname")) {
-    if (!c.subcommand("client|setname", 3))
-      return;
     auto name = c.argv[2];
     if (!valid_client_name(name))
       return c.error(bad_client_name);
     set_client_name(c, name);
     reply::ok(c.out);
   } else if (iequals(sub, "list")) {
-    if (c.subcommand("client|list", -2))
-      client_list(c);
+    client_list(c);
   } else if (iequals(sub, "info")) {
-    if (!c.subcommand("client|info", 2))
-      return;
     if (c.sess.record == nullptr)
       return reply::verbatim(c.out, "", c.resp3());
     c.sess.record->last_cmd.store(c.slot, std::memory_order_relaxed);
     reply::verbatim(c.out, client_line(*c.sess.record, now_ms()), c.resp3());
   } else if (iequals(sub, "kill")) {
-    if (c.subcommand("client|kill", -3))
-      client_kill(c);
+    client_kill(c);
   } else if (iequals(sub, "no-evict")) {
-    if (!c.subcommand("client|no-evict", 3))
-      return;
     // Accepted as redis takes it; cachet-redis never evicts clients.
     if (!iequals(c.argv[2], "on") && !iequals(c.argv[2], "off"))
       return c.error(syntax_error);
@@ -341,6 +331,64 @@ void cmd_quit(call& c) {
   c.res.close = true;
 }
 
+namespace {
+
+// COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN glob]:
+// every command as clients call it, each followed by its subcommands
+// ("config|get"). A pattern matches each name apart, in any case, as
+// redis's; cachet-redis has no modules and no ACL categories, so those
+// filters match nothing.
+void command_names(call& c) {
+  std::optional<std::string_view> pattern;
+  bool none = false;
+  if (c.argv.size() != 2) {
+    if (c.argv.size() != 5 || !iequals(c.argv[2], "filterby"))
+      return c.error(syntax_error);
+    auto kind = c.argv[3];
+    if (iequals(kind, "pattern"))
+      pattern = c.argv[4];
+    else if (iequals(kind, "module") || iequals(kind, "aclcat"))
+      none = true;
+    else
+      return c.error(syntax_error);
+  }
+  std::vector<std::string> names;
+  if (!none) {
+    auto keep = [&](std::string name) {
+      if (!pattern || glob_match(*pattern, name, true))
+        names.push_back(std::move(name));
+    };
+    auto& all = slot_names();
+    for (auto& cmd : command_list()) {
+      auto name = client_name(c.env, cmd.name);
+      if (name.empty())
+        continue;
+      keep(std::string{name});
+      std::string prefix{cmd.name};
+      prefix += '|';
+      for (auto& sub : all)
+        if (sub.substr(0, prefix.size()) == prefix)
+          keep(std::string{name} + std::string{sub.substr(prefix.size() - 1)});
+    }
+  }
+  reply::array(c.out, static_cast<std::int64_t>(names.size()));
+  for (auto& name : names)
+    reply::bulk(c.out, name);
+}
+
+} // namespace
+
+// RESET: the connection as it came (redis's resetCommand): a transaction
+// discarded and every watch dropped, no name, RESP2, and not authenticated
+// while a password is set.
+void cmd_reset(call& c) {
+  end_transaction(c.env, c.sess);
+  set_client_name(c, {});
+  c.sess.proto = 2;
+  c.sess.authenticated = !c.env.pass.required();
+  reply::simple(c.out, "RESET");
+}
+
 void cmd_command(call& c) {
   // What clients call the commands: rename-command renames, or hides.
   std::vector<std::pair<std::string_view, int>> list;
@@ -363,17 +411,12 @@ void cmd_command(call& c) {
     return;
   }
   auto sub = c.argv[1];
-  if (iequals(sub, "count") && c.argv.size() == 2) {
-    c.slot = command_slot("command|count");
+  if (iequals(sub, "count")) {
     reply::integer(c.out, static_cast<std::int64_t>(list.size()));
   } else if (iequals(sub, "docs")) {
-    c.slot = command_slot("command|docs");
     reply::map(c.out, 0, c.resp3()); // redis-cli then just has no hints
-  } else if (iequals(sub, "list") && c.argv.size() == 2) {
-    c.slot = command_slot("command|list");
-    reply::array(c.out, static_cast<std::int64_t>(list.size()));
-    for (auto& entry : list)
-      reply::bulk(c.out, entry.first);
+  } else if (iequals(sub, "list")) {
+    command_names(c);
   } else {
     c.unknown_subcommand("COMMAND");
   }
@@ -384,10 +427,6 @@ void cmd_command(call& c) {
 /// dbfilename are refused, as redis's protected configs); all or nothing,
 /// as in redis.
 void config_set(call& c) {
-  c.name = "config|set";
-  c.slot = command_slot(c.name);
-  if (c.argv.size() < 4)
-    return c.reject(c.arity_text());
   if (c.argv.size() % 2 != 0)
     return c.error(syntax_error);
   auto failed = [&](std::string_view param, std::string_view why) {
@@ -495,12 +534,13 @@ void config_set(call& c) {
 void cmd_config(call& c) {
   if (iequals(c.argv[1], "set"))
     return config_set(c);
+  if (iequals(c.argv[1], "resetstat")) {
+    c.env.stats.reset();
+    c.env.evict.evicted_keys.store(0, std::memory_order_relaxed);
+    return reply::ok(c.out);
+  }
   if (!iequals(c.argv[1], "get"))
     return c.unknown_subcommand("CONFIG");
-  c.name = "config|get";
-  c.slot = command_slot(c.name);
-  if (c.argv.size() < 3)
-    return c.reject(c.arity_text());
   auto& cfg = c.env.config;
   auto hash_entries = static_cast<std::int64_t>(c.env.listpack.entries.load());
   auto hash_value = static_cast<std::int64_t>(c.env.listpack.value.load());

@@ -3,6 +3,7 @@
 #include "stats.hpp"
 
 #include <algorithm>
+#include <iterator>
 
 namespace cachet::redis {
 
@@ -24,12 +25,82 @@ void thread_counters::count_error(std::string_view text) {
     errors_.emplace_back(std::string{prefix}, 1);
 }
 
-std::int64_t server_stats::sum(std::atomic<std::int64_t> thread_counters::*field) {
+std::int64_t server_stats::raw_sum(field f) {
   std::int64_t total = 0;
   each_thread([&](thread_counters& c) {
-    total += (c.*field).load(std::memory_order_relaxed);
+    total += (c.*f).load(std::memory_order_relaxed);
   });
   return total;
+}
+
+std::vector<server_stats::command_totals> server_stats::raw_command_sums() {
+  std::vector<command_totals> sums(command_slots);
+  each_thread([&](thread_counters& t) {
+    for (std::size_t i = 0; i < command_slots; ++i) {
+      auto& c = t.per_command[i];
+      sums[i].calls += c.calls.load(std::memory_order_relaxed);
+      sums[i].ticks += c.ticks.load(std::memory_order_relaxed);
+      sums[i].rejected += c.rejected.load(std::memory_order_relaxed);
+      sums[i].failed += c.failed.load(std::memory_order_relaxed);
+    }
+  });
+  return sums;
+}
+
+std::map<std::string, std::int64_t, std::less<>>
+server_stats::raw_error_sums() {
+  std::map<std::string, std::int64_t, std::less<>> counts;
+  each_thread([&](thread_counters& t) {
+    t.each_error([&](std::string_view prefix, std::int64_t n) {
+      counts[std::string{prefix}] += n;
+    });
+  });
+  return counts;
+}
+
+std::int64_t server_stats::sum(field f) {
+  std::lock_guard<std::mutex> guard{base_mtx_};
+  auto total = raw_sum(f);
+  auto* at = std::find(std::begin(resettable_), std::end(resettable_), f);
+  if (at != std::end(resettable_))
+    total -= base_[static_cast<std::size_t>(at - std::begin(resettable_))];
+  return total;
+}
+
+std::vector<server_stats::command_totals> server_stats::command_sums() {
+  std::lock_guard<std::mutex> guard{base_mtx_};
+  auto sums = raw_command_sums();
+  for (std::size_t i = 0; i < command_slots; ++i) {
+    sums[i].calls -= command_base_[i].calls;
+    sums[i].ticks -= command_base_[i].ticks;
+    sums[i].rejected -= command_base_[i].rejected;
+    sums[i].failed -= command_base_[i].failed;
+  }
+  return sums;
+}
+
+std::map<std::string, std::int64_t, std::less<>> server_stats::error_sums() {
+  std::lock_guard<std::mutex> guard{base_mtx_};
+  auto counts = raw_error_sums();
+  for (auto i = counts.begin(); i != counts.end();) {
+    auto base = error_base_.find(i->first);
+    if (base != error_base_.end())
+      i->second -= base->second;
+    i = i->second == 0 ? counts.erase(i) : std::next(i);
+  }
+  return counts;
+}
+
+void server_stats::reset() {
+  std::lock_guard<std::mutex> guard{base_mtx_};
+  for (std::size_t i = 0; i < std::size(resettable_); ++i)
+    base_[i] = raw_sum(resettable_[i]);
+  command_base_ = raw_command_sums();
+  error_base_ = raw_error_sums();
+  total_connections.store(0, std::memory_order_relaxed);
+  rejected_connections.store(0, std::memory_order_relaxed);
+  expired_keys.store(0, std::memory_order_relaxed);
+  store_restarts.store(0, std::memory_order_relaxed);
 }
 
 thread_counters& server_stats::add_thread() {

@@ -16,6 +16,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <iterator>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -130,8 +133,29 @@ public:
     return *cached;
   }
 
-  /// The sum of one counter over every thread.
-  std::int64_t sum(std::atomic<std::int64_t> thread_counters::*field);
+  using field = std::atomic<std::int64_t> thread_counters::*;
+
+  /// The sum of one counter over every thread, since the last reset (the
+  /// write count, `dirty`, is not a statistic and is never reset).
+  std::int64_t sum(field f);
+
+  /// One command's figures summed over every thread (INFO commandstats).
+  struct command_totals {
+    std::int64_t calls = 0, ticks = 0, rejected = 0, failed = 0;
+  };
+
+  /// Every commandstats slot's figures since the last reset.
+  std::vector<command_totals> command_sums();
+
+  /// Every error prefix's count since the last reset, sorted by prefix
+  /// (INFO errorstats).
+  std::map<std::string, std::int64_t, std::less<>> error_sums();
+
+  /// CONFIG RESETSTAT: the sums above, and the shared counters below but
+  /// connected_clients, start again from zero. The threads' own counters
+  /// are only ever written by their thread, so a reset keeps their sums at
+  /// this instant and subtracts them from then on.
+  void reset();
 
   /// Calls `f(thread_counters&)` for every thread's counters.
   template <class F>
@@ -160,6 +184,18 @@ public:
 private:
   thread_counters& add_thread();
 
+  /// The sums over every thread, not less the baseline.
+  std::int64_t raw_sum(field f);
+  std::vector<command_totals> raw_command_sums();
+  std::map<std::string, std::int64_t, std::less<>> raw_error_sums();
+
+  /// The counters a reset zeroes.
+  static constexpr field resettable_[] = {
+    &thread_counters::commands,         &thread_counters::keyspace_hits,
+    &thread_counters::keyspace_misses,  &thread_counters::net_input_bytes,
+    &thread_counters::net_output_bytes, &thread_counters::error_replies,
+  };
+
   static std::uint64_t next_id() noexcept;
 
   const std::uint64_t id_ = next_id();
@@ -167,6 +203,12 @@ private:
   const std::int64_t start_ns_ = steady_ns();
   std::mutex mtx_;
   std::vector<std::unique_ptr<thread_counters>> per_thread_;
+  /// The sums at the last reset, which the figures subtract.
+  std::mutex base_mtx_;
+  std::array<std::int64_t, std::size(resettable_)> base_{};
+  std::vector<command_totals> command_base_ =
+    std::vector<command_totals>(command_slots);
+  std::map<std::string, std::int64_t, std::less<>> error_base_;
 };
 
 } // namespace cachet::redis

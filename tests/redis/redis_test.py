@@ -227,6 +227,14 @@ def rand_text(seed):
     return "".join(rng.choice("abc") for _ in range(rng.randint(0, 40)))
 
 
+def rand_bits(seed):
+    """Up to 24 bytes, from `seed`: runs of zero and all-one bytes among
+    random ones, so that searches skip whole bytes."""
+    rng = random.Random(seed)
+    return bytes(rng.choice((0, 0xFF, rng.randrange(256)))
+                 for _ in range(rng.randint(0, 24)))
+
+
 SEQUENCE = [
     ("PING",), ("PING", "hi"), ("PING", "a", "b"), ("ECHO", "x"), ("ECHO",),
     ("SELECT", "0"), ("SELECT", "x"), ("SELECT", "99999999999"),
@@ -353,6 +361,58 @@ SEQUENCE = [
     ("BITCOUNT", "s", "-1", "-5"), ("BITCOUNT", "s", "0", "-100", "BIT"),
     ("GETBIT", "s", "x"), ("GETBIT", "s", "1"), ("SETBIT", "s", "0", "1"),
     ("GET", "s"), ("SET", "ex", "v", "PX", "1"),
+    # BITPOS: the bit argument, then the key, then the range; a clear bit
+    # past the string only when no end is given
+    ("SET", "bp", b"\xff\xf0\x00"), ("BITPOS", "bp", "0"), ("BITPOS", "bp", "1"),
+    ("BITPOS", "bp", "1", "2"), ("BITPOS", "bp", "0", "0", "0"),
+    ("BITPOS", "bp", "0", "0"), ("BITPOS", "bp", "1", "-1"),
+    ("BITPOS", "bp", "1", "7", "15", "BIT"), ("BITPOS", "bp", "0", "7", "15", "bit"),
+    ("BITPOS", "bp", "0", "3", "5", "BIT"), ("BITPOS", "bp", "0", "9", "11", "BIT"),
+    ("BITPOS", "bp", "1", "20", "10", "BIT"), ("BITPOS", "bp", "0", "-3", "-1", "BIT"),
+    ("BITPOS", "bp", "0", "-100", "100", "BYTE"), ("BITPOS", "bp", "1", "0", "-1", "bogus"),
+    ("BITPOS", "bp", "2"), ("BITPOS", "bp", "x"), ("BITPOS", "bp", "-1"),
+    ("BITPOS", "nokey", "1"), ("BITPOS", "nokey", "0"),
+    ("BITPOS", "nokey", "0", "x"), ("BITPOS", "bp", "0", "x"),
+    ("BITPOS", "bp", "0", "0", "x"), ("BITPOS", "bp", "0", "0", "1", "BIT", "x"),
+    ("BITPOS", "bp"), ("SET", "b1s", b"\xff\xff"), ("BITPOS", "b1s", "0"),
+    ("BITPOS", "b1s", "0", "0", "-1"), ("BITPOS", "b1s", "0", "0", "-1", "BIT"),
+    ("BITPOS", "b1s", "0", "1"), ("BITPOS", "b1s", "0", "3", "BIT"),
+    ("BITPOS", "b1s", "1", "3", "BIT"), ("SET", "bempty", ""),
+    ("BITPOS", "bempty", "0"), ("BITPOS", "bempty", "1"),
+    ("SET", "bint", "7"), ("BITPOS", "bint", "1"), ("HSET", "bh", "f", "v"),
+    ("BITPOS", "bh", "1"), ("BITPOS", "bh", "2"),
+    # BITOP: sources padded with zero bytes, absent ones empty; the result
+    # replaces the destination whole (type and TTL) and is "raw"; an empty
+    # one deletes it
+    ("SET", "b1", "foobar"), ("SET", "b2", "abcdef"), ("SET", "b3", "a"),
+    ("BITOP", "AND", "bd", "b1", "b2"), ("GET", "bd"),
+    ("BITOP", "or", "bd", "b1", "b2"), ("GET", "bd"),
+    ("BITOP", "XOR", "bd", "b1", "b2", "nokey"), ("GET", "bd"),
+    ("BITOP", "NOT", "bd", "b1"), ("GET", "bd"),
+    ("BITOP", "AND", "bd", "b3", "b1"), ("GET", "bd"),
+    ("BITOP", "AND", "bd", "b1", "nokey"), ("GET", "bd"),
+    ("BITOP", "OR", "bd", "b3", "b1"), ("GET", "bd"),
+    ("BITOP", "NOT", "bd", "b1", "b2"), ("BITOP", "FOO", "bd", "b1"),
+    ("BITOP", "AND", "bd"), ("BITOP", "OR", "bd", "b1", "bh"),
+    ("BITOP", "AND", "bd", "nokey"), ("EXISTS", "bd"),
+    ("BITOP", "NOT", "bd", "nokey"), ("SET", "bn", "12"),
+    ("BITOP", "OR", "bd", "bn"), ("GET", "bd"), ("OBJECT", "ENCODING", "bd"),
+    ("SET", "bt", "v", "EX", "100"), ("BITOP", "OR", "bt", "b1"),
+    ("TTL", "bt"), ("BITOP", "OR", "bh", "b1"), ("TYPE", "bh"), ("GET", "bh"),
+    ("BITOP", "AND", "b1", "b1", "b2"), ("GET", "b1"), ("BITCOUNT", "b1"),
+    # COMMAND LIST's filters where one answer is right; subcommands are
+    # looked up, and their arity checked, before anything else
+    ("COMMAND", "LIST", "FILTERBY", "PATTERN", "getrange"),
+    ("COMMAND", "LIST", "FILTERBY", "PATTERN", "OBJECT|ENC*"),
+    ("COMMAND", "LIST", "FILTERBY", "PATTERN", "client|setn?me"),
+    ("COMMAND", "LIST", "FILTERBY", "PATTERN", "nosuch*"),
+    ("COMMAND", "LIST", "FILTERBY", "ACLCAT", "nosuch"),
+    ("COMMAND", "LIST", "FILTERBY", "MODULE", "nosuch"),
+    ("COMMAND", "LIST", "bad"), ("COMMAND", "LIST", "FILTERBY", "bad", "x"),
+    ("COMMAND", "LIST", "FILTERBY", "PATTERN"), ("COMMAND", "COUNT", "x"),
+    ("CONFIG", "GET"), ("CONFIG", "SET", "x"), ("CONFIG", "GET_XX"),
+    ("CONFIG|GET", "x"), ("GET|",), ("MEMORY", "USAGE"), ("OBJECT", "FREQ"),
+    ("CLIENT", "KILL"), ("client", "nosuch", "x"),
     # RANDOMKEY where only one answer is right; TIME's arity
     ("FLUSHALL",), ("RANDOMKEY",), ("SET", "solo", "1"), ("RANDOMKEY",),
     ("RANDOMKEY", "x"), ("TIME", "x"),
@@ -416,7 +476,18 @@ SEQUENCE = [
     ("SETRANGE", "od", "0", "9"), ("GETEX", "od", "PERSIST"),
     ("OBJECT", "ENCODING", "od"), ("GETSET", "od", "77"),
     ("OBJECT", "ENCODING", "od"),
-] + [cmd for n in range(12) for cmd in (
+] + [cmd for n in range(24) for cmd in (
+    # Random bitmaps under every operation, and BITPOS over random ranges
+    ("SET", "x1", rand_bits(3 * n)), ("SET", "x2", rand_bits(3 * n + 1)),
+    ("SET", "x3", rand_bits(3 * n + 2)),
+    ("BITOP", ("AND", "OR", "XOR")[n % 3], "xd", "x1", "x2", "x3"),
+    ("GET", "xd"), ("BITOP", "NOT", "xd", "x2"), ("GET", "xd"),
+    ("BITPOS", "x1", "0"), ("BITPOS", "x1", "1"),
+    ("BITPOS", "x2", str(n % 2), str(n % 5 - 2)),
+    ("BITPOS", "x3", str(n % 2), str(n - 12), str(n % 7 - 3)),
+    ("BITPOS", "x1", str(n % 2), str(n * 3 - 30), str(n * 5 - 40), "BIT"),
+    ("BITPOS", "x2", str((n + 1) % 2), str(n % 9), str(n % 9 + n % 4), "BIT"),
+    ("BITPOS", "x3", str(n % 2), str(n % 11), "BIT"))] + [cmd for n in range(12) for cmd in (
     ("SET", "r1", rand_text(2 * n)), ("SET", "r2", rand_text(2 * n + 1)),
     ("LCS", "r1", "r2"), ("LCS", "r1", "r2", "IDX", "WITHMATCHLEN"),
     ("LCS", "r2", "r1", "IDX", "MINMATCHLEN", "2"))] + [
@@ -1409,6 +1480,13 @@ STATS_SEQUENCE = [
     ("DEBUG", "CRASH-STORE"), ("PING", "a", "b"), ("DEL", "nokey"),
     ("EXPIRE", "a", "100"), ("TTL", "a"), ("SCAN", "0"), ("SCAN", "x"),
     ("INCRBYFLOAT", "b", "1"), ("PERSIST", "a"), ("DBSIZE",),
+    # SETBIT counts a write only when it creates, grows or flips; an empty
+    # BITOP deletes its destination once
+    ("SETBIT", "sb", "0", "0"), ("SETBIT", "sb", "0", "0"),
+    ("SETBIT", "sb", "0", "1"), ("SETBIT", "sb", "0", "1"),
+    ("SETBIT", "sb", "9", "0"), ("SETBIT", "sb", "9", "0"),
+    ("BITOP", "AND", "bo", "sb"), ("BITOP", "OR", "bo", "nokey"),
+    ("BITOP", "OR", "bo", "nokey"),
 ]
 
 
@@ -1439,6 +1517,44 @@ def suite_info():
                 check(counts[i].get(f) == counts[0].get(f),
                       "%s %s: %r, redis-server %r" % (
                           s.name, f, counts[i].get(f), counts[0].get(f)))
+        dirty = [info_dict(c.call("INFO", "persistence"))
+                 [b"rdb_changes_since_last_save"] for c in conns]
+        check(dirty[1:] == [dirty[0]] * 2,
+              "rdb_changes_since_last_save: %r, redis-server first" % dirty)
+        # CONFIG RESETSTAT: the figures count again from zero (the
+        # reset itself included), the write count does not.
+        after = [("SET", "a", "1"), ("GET", "a"), ("GET", "nokey"),
+                 ("NOSUCH",), ("GET",), ("CONFIG", "RESETSTAT", "x"),
+                 ("SET", "gone", "v", "PX", "1")]
+        for c in conns:
+            check(c.call("CONFIG", "RESETSTAT") == b"+OK", "CONFIG RESETSTAT")
+            for cmd in after:
+                c.call(*cmd)
+        time.sleep(0.05)
+        for c in conns:
+            c.call("GET", "gone")  # expired on access
+        stats = [command_stats(c.call("INFO", "commandstats")) for c in conns]
+        errs = [c.call("INFO", "errorstats") for c in conns]
+        counts = [info_dict(c.call("INFO", "stats")) for c in conns]
+        again = [info_dict(c.call("INFO", "persistence"))
+                 [b"rdb_changes_since_last_save"] for c in conns]
+        check(int(again[0]) > int(dirty[0]), "redis-server's write count "
+              "after RESETSTAT: %r, before %r" % (again[0], dirty[0]))
+        for i, s in enumerate(servers[1:], 1):
+            check(stats[i] == stats[0], "%s commandstats after RESETSTAT: "
+                  "%r, redis-server %r" % (s.name, sorted(stats[i].items()),
+                                           sorted(stats[0].items())))
+            check(errs[i] == errs[0], "%s errorstats after RESETSTAT: %r, "
+                  "redis-server %r" % (s.name, errs[i], errs[0]))
+            for f in (b"total_commands_processed", b"total_error_replies",
+                      b"keyspace_hits", b"keyspace_misses", b"expired_keys",
+                      b"total_connections_received", b"evicted_keys"):
+                check(counts[i].get(f) == counts[0].get(f),
+                      "%s %s after RESETSTAT: %r, redis-server %r" % (
+                          s.name, f, counts[i].get(f), counts[0].get(f)))
+            check(again[i] == again[0], "%s rdb_changes_since_last_save "
+                  "after RESETSTAT: %r, redis-server %r"
+                  % (s.name, again[i], again[0]))
         # Which sections each argument prints, in redis's order (cachet-redis
         # keeps no latency histograms: no Latencystats).
         for args in ((), ("default",), ("all",), ("everything",),
@@ -1588,6 +1704,31 @@ def suite_transactions():
             (0, ("WATCH", "w")), (1, ("SET", "w", "4", "NX")),
             (1, ("EXPIRE", "nokey", "10")), (0, ("MULTI",)),
             (0, ("GET", "w")), (0, ("EXEC",)),
+            # RESET: the transaction discarded (RESET itself not queued),
+            # the watches dropped, the name cleared.
+            (0, ("MULTI",)), (0, ("SET", "q", "3")), (0, ("RESET",)),
+            (0, ("EXEC",)), (0, ("GET", "q")), (0, ("WATCH", "wr")),
+            (0, ("RESET",)), (1, ("SET", "wr", "1")), (0, ("MULTI",)),
+            (0, ("GET", "wr")), (0, ("EXEC",)),
+            (0, ("CLIENT", "SETNAME", "foo")), (0, ("RESET",)),
+            (0, ("CLIENT", "GETNAME")),
+            # A subcommand unknown or of the wrong arity is refused when
+            # queued: EXECABORT.
+            (0, ("MULTI",)), (0, ("CONFIG", "GET_XX")), (0, ("SET", "q", "2")),
+            (0, ("EXEC",)), (0, ("MULTI",)), (0, ("CLIENT", "SETNAME")),
+            (0, ("EXEC",)), (0, ("GET", "q")),
+            # SETBIT writes only when it changes the string; BITOP writes.
+            (0, ("SET", "wb", "a")), (0, ("WATCH", "wb")),
+            (1, ("SETBIT", "wb", "1", "1")), (0, ("MULTI",)),
+            (0, ("GET", "wb")), (0, ("EXEC",)),
+            (0, ("WATCH", "wb")), (1, ("SETBIT", "wb", "0", "1")),
+            (0, ("MULTI",)), (0, ("GET", "wb")), (0, ("EXEC",)),
+            (0, ("WATCH", "wb")), (1, ("SETBIT", "wb", "20", "0")),
+            (0, ("MULTI",)), (0, ("STRLEN", "wb")), (0, ("EXEC",)),
+            (0, ("WATCH", "wb")), (1, ("BITOP", "NOT", "wb", "wb")),
+            (0, ("MULTI",)), (0, ("GET", "wb")), (0, ("EXEC",)),
+            (0, ("MULTI",)), (0, ("BITOP", "XOR", "wx", "wb", "w")),
+            (0, ("BITPOS", "wx", "1")), (0, ("EXEC",)),
             # UNWATCH, and a watched key deleted, renamed onto, flushed.
             (0, ("WATCH", "w")), (1, ("DEL", "w")), (0, ("UNWATCH",)),
             (0, ("MULTI",)), (0, ("EXISTS", "w")), (0, ("EXEC",)),
@@ -1786,7 +1927,10 @@ def suite_security():
                  ("HELLO", "2", "AUTH", "bob", "sekret"), ("GET", "nokey"),
                  ("HELLO", "3", "AUTH", "default", "sekret"),
                  ("GET", "nokey"), ("HELLO",), ("HELLO", "2"),
-                 ("GET", "nokey")]
+                 ("GET", "nokey"),
+                 # RESET: RESP2 again, and not authenticated
+                 ("HELLO", "3"), ("RESET",), ("GET", "nokey"),
+                 ("AUTH", "sekret"), ("GET", "nokey"), ("RESET", "x")]
         got = []
         for s in servers:
             c = Conn(s.port)

@@ -4,9 +4,13 @@
 #include <catch2/catch.hpp>
 
 #include <cstdint>
+#include <map>
 #include <new>
+#include <string>
 #include <thread>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 #include "stats.hpp"
 
@@ -81,4 +85,42 @@ TEST_CASE("error replies count under their first word, as redis's "
   using entry = std::pair<std::string, std::int64_t>;
   CHECK(got == std::vector<entry>{{"ERR", 3}, {"WRONGTYPE", 1}});
   CHECK(stats.sum(&thread_counters::error_replies) == 4);
+}
+
+TEST_CASE("a reset counts every thread's figures from zero again, but not "
+          "the write count") {
+  server_stats stats;
+  auto& t = stats.local();
+  thread_counters::add(t.commands, 4);
+  thread_counters::add(t.dirty, 2);
+  thread_counters::add(t.per_command[3].calls, 5);
+  t.count_error("ERR one");
+  t.count_error("WRONGTYPE two");
+  std::thread other{[&] {
+    auto& o = stats.local();
+    thread_counters::add(o.commands, 6);
+    thread_counters::add(o.per_command[3].failed);
+    o.count_error("ERR three");
+  }};
+  other.join();
+  stats.expired_keys = 7;
+  stats.connected_clients = 2;
+  stats.reset();
+  CHECK(stats.sum(&thread_counters::commands) == 0);
+  CHECK(stats.sum(&thread_counters::error_replies) == 0);
+  CHECK(stats.sum(&thread_counters::dirty) == 2);
+  CHECK(stats.command_sums()[3].calls == 0);
+  CHECK(stats.command_sums()[3].failed == 0);
+  CHECK(stats.error_sums().empty());
+  CHECK(stats.expired_keys == 0);
+  CHECK(stats.connected_clients == 2); // a gauge, not a count
+  // Counting goes on from the thread's own value.
+  thread_counters::add(t.commands);
+  thread_counters::add(t.per_command[3].calls, 2);
+  t.count_error("WRONGTYPE again");
+  CHECK(stats.sum(&thread_counters::commands) == 1);
+  CHECK(stats.command_sums()[3].calls == 2);
+  using counts = std::map<std::string, std::int64_t, std::less<>>;
+  CHECK(stats.error_sums() == counts{{"WRONGTYPE", 1}});
+  CHECK(stats.sum(&thread_counters::error_replies) == 1);
 }
