@@ -420,6 +420,7 @@ void cmd_reset(call& c);
 void cmd_command(call& c);
 void cmd_config(call& c);
 void cmd_debug(call& c);
+void cmd_slowlog(call& c);
 
 // t_hash.cpp: hashes.
 void cmd_hset(call& c);

@@ -68,6 +68,13 @@ public:
     clients_.erase(id);
   }
 
+  /// The client `id`, or null.
+  client_ptr find(std::uint64_t id) const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    auto i = clients_.find(id);
+    return i != clients_.end() ? i->second : nullptr;
+  }
+
   /// The clients now, by id.
   std::vector<client_ptr> all() const {
     std::lock_guard<std::mutex> guard{mtx_};

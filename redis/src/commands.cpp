@@ -134,6 +134,7 @@ constexpr command_def command_table[] = {
   {"setnx", cmd_setnx, 3, denyoom},
   {"setrange", cmd_setrange, 4, denyoom},
   {"shutdown", cmd_shutdown, -1, no_multi | ok_loading},
+  {"slowlog", cmd_slowlog, -2, ok_loading | container},
   {"strlen", cmd_strlen, 2},
   {"substr", cmd_getrange, 4},
   {"time", cmd_time, 1, ok_loading},
@@ -179,6 +180,10 @@ constexpr command_info subcommand_table[] = {
   {"object|help", 2},
   {"object|idletime", 3},
   {"object|refcount", 3},
+  {"slowlog|get", -2},
+  {"slowlog|help", 2},
+  {"slowlog|len", 2},
+  {"slowlog|reset", 2},
 };
 
 static_assert(command_count + std::size(subcommand_table) <= command_slots,
@@ -255,6 +260,61 @@ bool to_subcommand(call& c) {
     return true;
   c.reject(c.arity_text());
   return false;
+}
+
+/// The arguments of `c` as the slow log keeps them (redis's
+/// slowlogCreateEntry): secrets redacted (AUTH's, HELLO's AUTH pair,
+/// CONFIG SET requirepass's value), at most 32 (the last then says how many
+/// more there were), each at most 128 bytes (then how many more).
+std::vector<std::string> slow_args(const call& c) {
+  constexpr std::size_t max_args = 32;
+  constexpr std::size_t max_bytes = 128;
+  auto& argv = c.argv;
+  std::vector<bool> secret(argv.size());
+  if (c.name == "auth") {
+    std::fill(secret.begin() + 1, secret.end(), true);
+  } else if (c.name == "hello") {
+    for (std::size_t j = 2; j + 2 < argv.size(); ++j)
+      if (iequals(argv[j], "auth"))
+        secret[j + 1] = secret[j + 2] = true;
+  } else if (c.name == "config|set") {
+    for (std::size_t j = 2; j + 1 < argv.size(); j += 2)
+      if (iequals(argv[j], "requirepass"))
+        secret[j + 1] = true;
+  }
+  auto n = std::min(argv.size(), max_args);
+  std::vector<std::string> out;
+  out.reserve(n);
+  for (std::size_t j = 0; j < n; ++j) {
+    if (n != argv.size() && j == n - 1) {
+      out.push_back("... (" + std::to_string(argv.size() - n + 1)
+                    + " more arguments)");
+    } else if (secret[j]) {
+      out.emplace_back("(redacted)");
+    } else if (argv[j].size() > max_bytes) {
+      out.emplace_back(argv[j].substr(0, max_bytes));
+      out.back() += "... (" + std::to_string(argv[j].size() - max_bytes)
+                    + " more bytes)";
+    } else {
+      out.emplace_back(argv[j]);
+    }
+  }
+  return out;
+}
+
+/// Logs `c`, which ran for `ticks`, if that reaches slowlog-log-slower-than.
+/// The client is the connection's, or, for a command its connection sent
+/// on (EXEC's queue, message mode's owner), found by its id.
+void log_slow(const call& c, std::int64_t ticks) {
+  auto us = static_cast<std::int64_t>(static_cast<double>(ticks)
+                                      * c.env.stats.ns_per_tick() / 1000.0);
+  if (us < c.env.slow.slower_than())
+    return;
+  auto who = c.sess.record;
+  if (who == nullptr && c.sess.id != 0)
+    who = c.env.clients.find(c.sess.id);
+  c.env.slow.push(us, slow_args(c), who ? who->addr : std::string{},
+                  who ? who->name() : std::string{});
 }
 
 /// Counts a command that was looked up: refused, or run for `ticks`.
@@ -425,6 +485,9 @@ exec_result execute(store_table* tab, server_env& env, session& sess,
     def.run(c);
     // A TSC read on another core may be behind: never a negative time.
     ticks = std::max<std::int64_t>(cycle_now() - start, 0);
+    // EXEC is not logged, the commands it ran are (redis's skip_slowlog).
+    if (env.slow.may_log(ticks) && def.run != cmd_exec)
+      log_slow(c, ticks);
   }
   record(counters, c, ticks);
   if (auto& rec = sess.record; rec != nullptr) {

@@ -73,12 +73,12 @@ exec_result execute(store_table* tab, server_env& env, session& sess,
                     const std::vector<std::string_view>& args,
                     std::string& out);
 
-/// EXEC's work: unless a key `watch_id` watches was written (a null array
-/// then), runs `queued` in order and returns their replies as one array,
-/// in protocol `proto`. The caller isolates it (exec_gate, or the owner's
-/// mailbox).
+/// EXEC's work for the client `client_id`: unless a key `watch_id`
+/// watches was written (a null array then), runs `queued` in order and
+/// returns their replies as one array, in protocol `proto`. The caller
+/// isolates it (exec_gate, or the owner's mailbox).
 std::string run_transaction(store_table& tab, server_env& env,
-                            std::uint64_t watch_id,
+                            std::uint64_t watch_id, std::uint64_t client_id,
                             const std::vector<std::vector<std::string>>& queued,
                             int proto);
 

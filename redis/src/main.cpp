@@ -68,6 +68,9 @@ const char* usage = R"(usage: cachet-redis [options]
   --save="S C [S C ...]"   save points: a BGSAVE once S seconds have passed
                            with C writes made (default "": none; as
                            redis's "3600 1 300 100 60 10000")
+  --slowlog-log-slower-than=US  SLOWLOG keeps commands that ran US
+                           microseconds or more (default 10000; -1: none)
+  --slowlog-max-len=N      SLOWLOG keeps the newest N (default 128)
   --key-load-delay=US      wait US microseconds after each key the load at
                            start puts in (for tests, as redis's; default 0)
   --help                   this text
@@ -106,6 +109,7 @@ int main(int argc, char** argv) {
   auto& cfg = env.config;
   env.persist.set_dir(std::filesystem::current_path().string());
   std::vector<cachet::redis::save_point> points;
+  std::int64_t slower_than = 10000; // slowlog-log-slower-than, as redis
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     std::string_view val;
@@ -186,6 +190,12 @@ int main(int argc, char** argv) {
     } else if (arg == "--save"
                && cachet::redis::parse_save_points(val, points)) {
       env.persist.set_save_points(points);
+    } else if (arg == "--slowlog-log-slower-than"
+               && cachet::redis::parse_ll(val, n) && n >= -1) {
+      slower_than = n;
+    } else if (arg == "--slowlog-max-len" && cachet::redis::parse_ll(val, n)
+               && n >= 0) {
+      env.slow.set_max_len(n);
     } else if (arg == "--key-load-delay" && cachet::redis::parse_ll(val, n)
                && n >= 0 && n <= 1000000) {
       env.persist.key_load_delay_us = n;
@@ -197,6 +207,7 @@ int main(int argc, char** argv) {
   env.protected_mode.store(cfg.protected_mode);
   env.evict.set_samples(cfg.maxmemory_samples);
   env.evict.configure(cfg.maxmemory, cfg.policy);
+  env.slow.set_slower_than(slower_than);
   // SIGINT/SIGTERM write to a pipe that main waits on. A handler (not
   // sigwait) because threads we did not start (a sanitizer's, say) do not
   // block the signals and may be the ones to receive them.

@@ -13,7 +13,7 @@ void end_transaction(server_env& env, session& sess) {
 }
 
 std::string run_transaction(store_table& tab, server_env& env,
-                            std::uint64_t watch_id,
+                            std::uint64_t watch_id, std::uint64_t client_id,
                             const std::vector<std::vector<std::string>>& queued,
                             int proto) {
   std::string out;
@@ -24,6 +24,7 @@ std::string run_transaction(store_table& tab, server_env& env,
   reply::array(out, static_cast<std::int64_t>(queued.size()));
   // The queue was admitted (AUTH included) as it was built.
   session admitted;
+  admitted.id = client_id; // whose commands the slow log shows
   admitted.in_exec = true;
   admitted.proto = proto;
   std::vector<std::string_view> argv;
@@ -62,8 +63,8 @@ void cmd_exec(call& c) {
     return;
   }
   c.env.gate.isolated(gate_slot, [&] {
-    c.out += run_transaction(c.tab(), c.env, c.sess.watch_id, c.sess.queued,
-                             c.sess.proto);
+    c.out += run_transaction(c.tab(), c.env, c.sess.watch_id, c.sess.id,
+                             c.sess.queued, c.sess.proto);
   });
   end_transaction(c.env, c.sess);
 }

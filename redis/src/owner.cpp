@@ -62,19 +62,20 @@ caf::behavior store_owner(caf::stateful_actor<owner_state>* self,
   self->send(self, sweep_atom::value);
   self->delayed_send(self, std::chrono::seconds{1}, save_tick_atom::value);
   return {
-    [=](exec_atom, int proto,
+    [=](exec_atom, int proto, std::uint64_t client_id,
         const std::vector<std::string>& args) -> std::string {
       std::vector<std::string_view> views(args.begin(), args.end());
       std::string out;
       // The connection thread admitted the command (AUTH included).
       session admitted;
+      admitted.id = client_id; // whose command the slow log shows
       admitted.proto = proto;
       if (!views.empty())
         execute(&*self->state.shared, *env, admitted, views, out);
       return out;
     },
-    [=](transaction_atom, std::uint64_t watch_id, int proto,
-        const std::vector<std::string>& flat) -> std::string {
+    [=](transaction_atom, std::uint64_t watch_id, std::uint64_t client_id,
+        int proto, const std::vector<std::string>& flat) -> std::string {
       std::vector<std::vector<std::string>> queued;
       for (std::size_t i = 0; i < flat.size();) {
         auto argc = std::stoul(flat[i++]);
@@ -88,8 +89,8 @@ caf::behavior store_owner(caf::stateful_actor<owner_state>* self,
         return "-EXECABORT Transaction discarded because of: "
                + std::string{oom_text} + "\r\n";
       // One message: no other command runs until it is done.
-      return run_transaction(*self->state.shared, *env, watch_id, queued,
-                             proto);
+      return run_transaction(*self->state.shared, *env, watch_id, client_id,
+                             queued, proto);
     },
     [=](watch_atom, std::uint64_t id,
         const std::vector<std::string>& keys) -> std::string {

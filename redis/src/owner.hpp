@@ -21,10 +21,11 @@
 
 namespace cachet::redis {
 
-/// A command in message mode: (exec_atom, protocol, the arguments).
+/// A command in message mode: (exec_atom, protocol, client id, the
+/// arguments).
 using exec_atom = caf::atom_constant<caf::atom("exec")>;
-/// EXEC in message mode: (transaction_atom, watch id, protocol, each queued
-/// command as its argc then its arguments).
+/// EXEC in message mode: (transaction_atom, watch id, client id, protocol,
+/// each queued command as its argc then its arguments).
 using transaction_atom = caf::atom_constant<caf::atom("multi")>;
 /// WATCH in message mode: (watch_atom, watch id, the keys).
 using watch_atom = caf::atom_constant<caf::atom("watch")>;

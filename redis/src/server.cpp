@@ -359,7 +359,7 @@ private:
     auto res = execute(nullptr, env_, c->sess, args_, c->out);
     c->close_after |= res.close;
     if (res.forward) {
-      call_owner(c, exec_atom::value, c->sess.proto,
+      call_owner(c, exec_atom::value, c->sess.proto, c->sess.id,
                  std::vector<std::string>(args_.begin(), args_.end()));
     } else if (res.forward_exec) {
       // The queue as one message: argc, then the arguments, per command.
@@ -368,7 +368,7 @@ private:
         flat.push_back(std::to_string(cmd.size()));
         flat.insert(flat.end(), cmd.begin(), cmd.end());
       }
-      call_owner(c, transaction_atom::value, c->sess.watch_id,
+      call_owner(c, transaction_atom::value, c->sess.watch_id, c->sess.id,
                  c->sess.proto, std::move(flat));
       end_transaction(env_, c->sess);
     } else if (res.forward_watch) {

@@ -423,7 +423,7 @@ void cmd_command(call& c) {
 }
 
 /// CONFIG SET param value [param value ...]: requirepass, protected-mode,
-/// maxmemory's, hash-max-listpack-* and save, at run time (dir and
+/// maxmemory's, hash-max-listpack-*, save and slowlog's, at run time (dir and
 /// dbfilename are refused, as redis's protected configs); all or nothing,
 /// as in redis.
 void config_set(call& c) {
@@ -440,7 +440,9 @@ void config_set(call& c) {
                                     "hash-max-listpack-value",
                                     "hash-max-ziplist-entries",
                                     "hash-max-ziplist-value", "dir",
-                                    "dbfilename", "save"};
+                                    "dbfilename", "save",
+                                    "slowlog-log-slower-than",
+                                    "slowlog-max-len"};
   bool seen[std::size(known)] = {};
   for (std::size_t i = 2; i < c.argv.size(); i += 2) {
     auto* at = std::find_if(std::begin(known), std::end(known),
@@ -462,6 +464,7 @@ void config_set(call& c) {
   std::optional<std::int64_t> samples;
   std::optional<std::int64_t> entries, longest; // hash-max-listpack-*
   std::optional<std::vector<save_point>> points;
+  std::optional<std::int64_t> slower_than, slow_len;
   for (std::size_t i = 2; i < c.argv.size(); i += 2) {
     auto param = c.argv[i];
     auto val = c.argv[i + 1];
@@ -486,6 +489,18 @@ void config_set(call& c) {
         return failed(param, "argument must be between 1 and 2147483647 "
                              "inclusive");
       samples = n;
+    } else if (iequals(param, "slowlog-log-slower-than")
+               || iequals(param, "slowlog-max-len")) {
+      std::int64_t n = 0;
+      if (!parse_ll(val, n))
+        return failed(param, "argument couldn't be parsed into an integer");
+      bool len = iequals(param, "slowlog-max-len");
+      if (n < (len ? 0 : -1))
+        return failed(param, len ? "argument must be between 0 and "
+                                   "9223372036854775807 inclusive"
+                                 : "argument must be between -1 and "
+                                   "9223372036854775807 inclusive");
+      (len ? slow_len : slower_than) = n;
     } else if (iequals(param, "dir") || iequals(param, "dbfilename")) {
       // As redis 7.0's protected configs: where the server writes files is
       // no client's to choose (--dir and --dbfilename set it).
@@ -526,6 +541,10 @@ void config_set(call& c) {
     c.env.listpack.entries.store(static_cast<std::size_t>(*entries));
   if (longest)
     c.env.listpack.value.store(static_cast<std::size_t>(*longest));
+  if (slower_than)
+    c.env.slow.set_slower_than(*slower_than);
+  if (slow_len)
+    c.env.slow.set_max_len(*slow_len);
   if (evict.configure(maxmemory, policy))
     adopt_keys(c.tab(), c.env);
   reply::ok(c.out);
@@ -564,6 +583,8 @@ void cmd_config(call& c) {
     {"proto-max-bulk-len", ll_text(cfg.proto_max_bulk_len)},
     {"requirepass", c.env.pass.get()},
     {"save", save_points_text(c.env.persist.save_points())},
+    {"slowlog-log-slower-than", ll_text(c.env.slow.slower_than())},
+    {"slowlog-max-len", ll_text(c.env.slow.max_len())},
     {"client-output-buffer-limit",
      "normal " + ll_text(cfg.output_buffer_limit) + " "
        + ll_text(cfg.output_buffer_limit) + " 0"},
@@ -579,6 +600,57 @@ void cmd_config(call& c) {
   for (auto* p : hits) {
     reply::bulk(c.out, p->first);
     reply::bulk(c.out, p->second);
+  }
+}
+
+// SLOWLOG GET [count] | LEN | RESET | HELP (slowlog.hpp).
+void cmd_slowlog(call& c) {
+  auto sub = c.argv[1];
+  auto& log = c.env.slow;
+  if (iequals(sub, "help")) {
+    constexpr std::string_view lines[] = {
+      "SLOWLOG <subcommand> [<arg> ...]. Subcommands are:",
+      "GET [<count>]",
+      "    The newest <count> entries (10 unless given; -1: all). Each is",
+      "    id, unix time, microseconds taken, arguments, client address,",
+      "    client name.",
+      "LEN",
+      "    How many entries the log holds.",
+      "RESET",
+      "    Empties the log.",
+      "HELP",
+      "    Prints this help.",
+    };
+    reply::array(c.out, static_cast<std::int64_t>(std::size(lines)));
+    for (auto line : lines)
+      reply::simple(c.out, line);
+  } else if (iequals(sub, "len")) {
+    reply::integer(c.out, static_cast<std::int64_t>(log.size()));
+  } else if (iequals(sub, "reset")) {
+    log.reset();
+    reply::ok(c.out);
+  } else if (iequals(sub, "get") && c.argv.size() <= 3) {
+    std::int64_t count = 10;
+    if (c.argv.size() == 3
+        && (!parse_ll(c.argv[2], count) || count < -1))
+      return c.error("ERR count should be greater than or equal to -1");
+    auto entries = log.newest(count < 0 ? SIZE_MAX
+                                        : static_cast<std::size_t>(count));
+    reply::array(c.out, static_cast<std::int64_t>(entries.size()));
+    for (auto& e : entries) {
+      reply::array(c.out, 6);
+      reply::integer(c.out, e.id);
+      reply::integer(c.out, e.unix_s);
+      reply::integer(c.out, e.duration_us);
+      reply::array(c.out, static_cast<std::int64_t>(e.args.size()));
+      for (auto& arg : e.args)
+        reply::bulk(c.out, arg);
+      reply::bulk(c.out, e.peer);
+      reply::bulk(c.out, e.name);
+    }
+  } else {
+    c.error("ERR unknown subcommand or wrong number of arguments for '"
+            + std::string{sub.substr(0, 128)} + "'. Try SLOWLOG HELP.");
   }
 }
 

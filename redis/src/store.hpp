@@ -25,6 +25,7 @@
 #include "clients.hpp"
 #include "evict.hpp"
 #include "persist.hpp"
+#include "slowlog.hpp"
 #include "stats.hpp"
 #include "transactions.hpp"
 #include "value.hpp"
@@ -128,6 +129,8 @@ struct server_env {
   listpack_limits listpack;
   /// Where saves go and how the last one went (persist.hpp).
   persistence persist;
+  /// The commands that ran slowly (SLOWLOG).
+  slowlog slow;
 };
 
 } // namespace cachet::redis

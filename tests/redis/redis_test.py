@@ -413,6 +413,16 @@ SEQUENCE = [
     ("CONFIG", "GET"), ("CONFIG", "SET", "x"), ("CONFIG", "GET_XX"),
     ("CONFIG|GET", "x"), ("GET|",), ("MEMORY", "USAGE"), ("OBJECT", "FREQ"),
     ("CLIENT", "KILL"), ("client", "nosuch", "x"),
+    # SLOWLOG where the answer is known: empty after RESET (nothing takes
+    # the default 10 ms); its errors; its configuration
+    ("SLOWLOG", "RESET"), ("SLOWLOG", "LEN"), ("SLOWLOG", "GET"),
+    ("SLOWLOG", "GET", "-2"), ("SLOWLOG", "GET", "x"),
+    ("SLOWLOG", "GET", "1", "2"), ("SLOWLOG", "FOO"), ("SLOWLOG",),
+    ("SLOWLOG", "LEN", "x"), ("CONFIG", "GET", "slowlog-log-slower-than"),
+    ("CONFIG", "GET", "slowlog-max-len"),
+    ("CONFIG", "SET", "slowlog-max-len", "-1"),
+    ("CONFIG", "SET", "slowlog-log-slower-than", "-2"),
+    ("CONFIG", "SET", "slowlog-log-slower-than", "x"),
     # RANDOMKEY where only one answer is right; TIME's arity
     ("FLUSHALL",), ("RANDOMKEY",), ("SET", "solo", "1"), ("RANDOMKEY",),
     ("RANDOMKEY", "x"), ("TIME", "x"),
@@ -1642,6 +1652,73 @@ def suite_info():
             check(r.info() and "db0" in r.info() and "used_cpu_sys" in r.info(),
                   "%s redis-py default INFO" % s.name)
             r.close()
+    finally:
+        for s in servers:
+            s.stop()
+
+
+def suite_slowlog():
+    """SLOWLOG against redis-server: what is logged (every command at a
+    threshold of 0 but EXEC, nothing at 1 s or -1), with what arguments
+    (secrets redacted, at most 32, each at most 128 bytes), whose client,
+    how many are kept; the ids, times, durations and ports are each
+    server's own, so they are checked, then masked."""
+    servers = [redis(), cachet("direct"), cachet("message")]
+    try:
+        logs = []
+        for s in servers:
+            c = Conn(s.port)
+            port = c.sock.getsockname()[1]
+            for cmd in [("CONFIG", "SET", "slowlog-log-slower-than", "0"),
+                        ("CONFIG", "SET", "slowlog-max-len", "12"),
+                        ("SLOWLOG", "RESET"), ("CLIENT", "SETNAME", "bob"),
+                        ("SET", "k", "v"), ("AUTH", "a", "b"),
+                        ("HELLO", "2", "AUTH", "default", "x"),
+                        ("CONFIG", "SET", "requirepass", "",
+                         "slowlog-max-len", "12"),
+                        ("MSET",) + tuple("k%d" % i for i in range(40)),
+                        ("SET", "long", "A" * 129), ("MULTI",),
+                        ("INCR", "n"), ("GET", "n"), ("EXEC",),
+                        ("GET",)]:  # refused before it ran: not logged
+                c.call(*cmd)
+            before = time.time()
+            got = c.call("SLOWLOG", "GET", "-1")
+            entries = []
+            for e in got:
+                check(isinstance(e[0], int) and e[2] >= 0
+                      and abs(e[1] - before) < 10,
+                      "%s slowlog entry's id, time, duration: %r"
+                      % (s.name, e[:3]))
+                check(e[4] == b"127.0.0.1:%d" % port,
+                      "%s slowlog entry's client: %r, not port %d"
+                      % (s.name, e[4], port))
+                entries.append((e[3], e[5]))
+            ids = [e[0] for e in got]
+            check(ids == sorted(ids, reverse=True) and len(set(ids)) == len(ids),
+                  "%s slowlog ids: %r" % (s.name, ids))
+            logs.append(entries)
+            # The bound: trimmed as soon as it is lowered; off at -1 and
+            # past a threshold no command reaches.
+            lens = [c.call("CONFIG", "SET", "slowlog-max-len", "3"),
+                    c.call("SLOWLOG", "LEN"),
+                    c.call("CONFIG", "SET", "slowlog-log-slower-than", "-1"),
+                    c.call("SLOWLOG", "RESET"), c.call("SET", "k", "v"),
+                    c.call("SLOWLOG", "LEN"),
+                    c.call("CONFIG", "SET", "slowlog-log-slower-than",
+                           "1000000"),
+                    c.call("SET", "k", "v"), c.call("SLOWLOG", "LEN"),
+                    c.call("SLOWLOG", "GET", "0")]
+            logs.append(lens)
+            c.close()
+        for s, log in zip(servers[1:], logs[2::2]):
+            check(log == logs[0], "%s SLOWLOG GET: %r, redis-server %r"
+                  % (s.name, log, logs[0]))
+        for s, lens in zip(servers[1:], logs[3::2]):
+            check(lens == logs[1], "%s slowlog bound: %r, redis-server %r"
+                  % (s.name, lens, logs[1]))
+        check(len(logs[0]) == 11 and logs[1][1] == 3 and logs[1][5] == 0
+              and logs[1][8] == 0,
+              "redis-server's slowlog: %r" % logs[:2])
     finally:
         for s in servers:
             s.stop()
