@@ -15,11 +15,13 @@
 #include "call.hpp"
 #include "memory.hpp"
 
+#include <chrono>
 #include <cstdio>
 #include <map>
 #include <random>
 
 #include <sys/resource.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 namespace cachet::redis {
@@ -71,17 +73,40 @@ unsigned sections_of(std::string_view name) {
   return 0;
 }
 
-/// This process's replication id: 40 random hex digits, as redis makes one
-/// at start.
+/// 40 random hex digits.
+std::string random_hex_id() {
+  std::random_device rd;
+  std::string s;
+  for (int i = 0; i < 40; ++i)
+    s += "0123456789abcdef"[rd() % 16];
+  return s;
+}
+
+/// This process's replication id, made at start as redis makes one.
 const std::string& replication_id() {
-  static const std::string id = [] {
-    std::random_device rd;
-    std::string s;
-    for (int i = 0; i < 40; ++i)
-      s += "0123456789abcdef"[rd() % 16];
-    return s;
-  }();
+  static const std::string id = random_hex_id();
   return id;
+}
+
+/// redis's run_id: this run of the server's.
+const std::string& run_id() {
+  static const std::string id = random_hex_id();
+  return id;
+}
+
+/// uname's system, release and machine, as redis's `os` field.
+std::string os_text() {
+  utsname u{};
+  if (::uname(&u) != 0)
+    return "unknown";
+  return std::string{u.sysname} + " " + u.release + " " + u.machine;
+}
+
+/// This executable's path (redis's `executable`).
+std::string executable_path() {
+  char buf[4096];
+  auto n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string{};
 }
 
 /// Builds INFO's text section by section.
@@ -133,13 +158,32 @@ void server_section(info_writer& w, server_env& env) {
   w.line("redis_version", redis_version);
   w.line("cachet_redis_version", "0.1.0");
   w.line("redis_mode", "standalone");
+  w.line("os", os_text());
+  w.line("arch_bits", static_cast<std::int64_t>(sizeof(void*) * 8));
   w.line("multiplexing_api", "epoll");
   w.line("cachet_mode", env.config.message_mode ? "message" : "direct");
   w.line("event_loops", env.loops);
   w.line("process_id", ::getpid());
+  w.line("run_id", run_id());
   w.line("tcp_port", env.config.port);
+  w.line("server_time_usec",
+         std::chrono::duration_cast<std::chrono::microseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+           .count());
   w.line("uptime_in_seconds", uptime);
   w.line("uptime_in_days", uptime / 86400);
+  // The owner's active expiry runs every 100 ms: redis's default hz.
+  w.line("hz", 10);
+  w.line("configured_hz", 10);
+  w.line("executable", executable_path());
+  w.line("config_file", ""); // options come from the command line only
+}
+
+/// `x` as redis prints a ratio or a rate: "%.2f".
+std::string two_decimals(double x) {
+  char buf[48];
+  std::snprintf(buf, sizeof(buf), "%.2f", x);
+  return buf;
 }
 
 /// redis's bytesToHuman: 1023B, 1.50K, 2.00M, ...
@@ -176,6 +220,12 @@ void memory_section(info_writer& w, server_env& env) {
   w.line("used_memory_rss_human", human_bytes(rss));
   w.line("used_memory_peak", evict.peak());
   w.line("used_memory_peak_human", human_bytes(evict.peak()));
+  // As redis 7.0's: the RSS against what is counted as in use.
+  w.line("mem_fragmentation_ratio",
+         two_decimals(used > 0 ? static_cast<double>(rss)
+                                   / static_cast<double>(used)
+                               : 0.0));
+  w.line("mem_fragmentation_bytes", rss - used);
   w.line("maxmemory", evict.maxmemory());
   w.line("maxmemory_human", human_bytes(evict.maxmemory()));
   w.line("maxmemory_policy", policy_name(evict.policy()));
@@ -249,14 +299,22 @@ void stats_section(info_writer& w, server_env& env) {
   auto& st = env.stats;
   w.begin("Stats");
   w.line("total_connections_received", load(st.total_connections));
+  auto rates = st.instantaneous();
   w.line("total_commands_processed", st.sum(&thread_counters::commands));
+  w.line("instantaneous_ops_per_sec",
+         static_cast<std::int64_t>(rates.ops_per_sec));
   w.line("total_net_input_bytes", st.sum(&thread_counters::net_input_bytes));
   w.line("total_net_output_bytes", st.sum(&thread_counters::net_output_bytes));
+  w.line("instantaneous_input_kbps", two_decimals(rates.input_kbps));
+  w.line("instantaneous_output_kbps", two_decimals(rates.output_kbps));
   w.line("rejected_connections", load(st.rejected_connections));
   w.line("expired_keys", load(st.expired_keys));
   w.line("evicted_keys", load(env.evict.evicted_keys));
+  w.line("evicted_clients", 0); // clients are never evicted
   w.line("keyspace_hits", st.sum(&thread_counters::keyspace_hits));
   w.line("keyspace_misses", st.sum(&thread_counters::keyspace_misses));
+  w.line("pubsub_channels", 0); // no pub/sub
+  w.line("pubsub_patterns", 0);
   w.line("total_error_replies", st.sum(&thread_counters::error_replies));
   w.line("cachet_store_restarts", load(st.store_restarts));
 }
@@ -361,6 +419,8 @@ void cmd_info(call& c) {
     w.begin("Clients");
     w.line("connected_clients", load(env.stats.connected_clients));
     w.line("maxclients", env.config.maxclients);
+    w.line("blocked_clients", 0); // no blocking commands
+    w.line("tracking_clients", 0); // no CLIENT TRACKING
   }
   if (want & s_memory)
     memory_section(w, env);

@@ -100,6 +100,7 @@ caf::behavior store_owner(caf::stateful_actor<owner_state>* self,
     },
     [=](sweep_atom) {
       auto& st = self->state;
+      env->stats.sample(now_ms()); // INFO's instantaneous rates
       // In direct mode the loops run commands meanwhile: an EXEC must not
       // see keys vanish halfway.
       env->gate.enter(*env->expiry_slot);

@@ -91,7 +91,45 @@ std::map<std::string, std::int64_t, std::less<>> server_stats::error_sums() {
   return counts;
 }
 
+void server_stats::sample(std::int64_t now_ms) {
+  const field counted[] = {&thread_counters::commands,
+                           &thread_counters::net_input_bytes,
+                           &thread_counters::net_output_bytes};
+  std::lock_guard<std::mutex> guard{rates_mtx_};
+  auto elapsed = now_ms - sampled_ms_;
+  if (elapsed < 100)
+    return;
+  for (std::size_t i = 0; i < rings_.size(); ++i) {
+    auto count = raw_sum(counted[i]);
+    auto& ring = rings_[i];
+    // The first sample has no interval before it: a rate of 0.
+    ring.per_sec[ring_at_] = sampled_ms_ == 0
+                               ? 0.0
+                               : static_cast<double>(count - ring.last) * 1000
+                                   / static_cast<double>(elapsed);
+    ring.last = count;
+  }
+  ring_at_ = (ring_at_ + 1) % rate_samples;
+  sampled_ms_ = now_ms;
+}
+
+server_stats::rates server_stats::instantaneous() {
+  std::lock_guard<std::mutex> guard{rates_mtx_};
+  auto mean = [&](const rate_ring& ring) {
+    double sum = 0;
+    for (auto x : ring.per_sec)
+      sum += x;
+    return sum / rate_samples;
+  };
+  return {mean(rings_[0]), mean(rings_[1]) / 1024, mean(rings_[2]) / 1024};
+}
+
 void server_stats::reset() {
+  {
+    std::lock_guard<std::mutex> guard{rates_mtx_};
+    for (auto& ring : rings_)
+      ring.per_sec.fill(0);
+  }
   std::lock_guard<std::mutex> guard{base_mtx_};
   for (std::size_t i = 0; i < std::size(resettable_); ++i)
     base_[i] = raw_sum(resettable_[i]);

@@ -151,8 +151,22 @@ public:
   /// (INFO errorstats).
   std::map<std::string, std::int64_t, std::less<>> error_sums();
 
-  /// CONFIG RESETSTAT: the sums above, and the shared counters below but
-  /// connected_clients, start again from zero. The threads' own counters
+  /// The instantaneous rates INFO shows, as redis's: the mean of the last
+  /// 16 samples of each counter's rate, one taken at most every 100 ms.
+  struct rates {
+    double ops_per_sec = 0;
+    double input_kbps = 0;
+    double output_kbps = 0;
+  };
+
+  /// Takes a sample if 100 ms passed since the last (the owner calls it
+  /// with its active expiry, every 100 ms).
+  void sample(std::int64_t now_ms);
+
+  rates instantaneous();
+
+  /// CONFIG RESETSTAT: the sums above, the rates, and the shared counters
+  /// below but connected_clients, start again from zero. The threads' own counters
   /// are only ever written by their thread, so a reset keeps their sums at
   /// this instant and subtracts them from then on.
   void reset();
@@ -203,6 +217,18 @@ private:
   const std::int64_t start_ns_ = steady_ns();
   std::mutex mtx_;
   std::vector<std::unique_ptr<thread_counters>> per_thread_;
+  /// Samples of the rates of commands, input and output bytes (per second),
+  /// in a ring; the counts and time of the last sample.
+  static constexpr std::size_t rate_samples = 16;
+  struct rate_ring {
+    std::array<double, rate_samples> per_sec{};
+    std::int64_t last = 0;
+  };
+  std::mutex rates_mtx_;
+  std::array<rate_ring, 3> rings_;
+  std::size_t ring_at_ = 0;
+  std::int64_t sampled_ms_ = 0;
+
   /// The sums at the last reset, which the figures subtract.
   std::mutex base_mtx_;
   std::array<std::int64_t, std::size(resettable_)> base_{};

@@ -1629,6 +1629,43 @@ def suite_info():
             if s is not servers[0]:  # redis's avg_ttl is a sampled estimate
                 avg = int(fields[b"avg_ttl"])
                 check(50000 < avg <= 75000, "%s avg_ttl %d" % (s.name, avg))
+        # What monitoring reads: the instantaneous rates follow the load
+        # (checked on redis-server too, as the yardstick of the bounds),
+        # and fall back once it stops; the process's facts.
+        for s in servers:
+            c = Conn(s.port)
+            batch = encode("PING") * 200
+            sent, start = 0, time.time()
+            while time.time() - start < 2.0:
+                c.send(batch)
+                for _ in range(200):
+                    c.read_raw()
+                sent += 200
+            rate = sent / (time.time() - start)
+            f = info_dict(c.call("INFO", "everything"))
+            ops = int(f[b"instantaneous_ops_per_sec"])
+            check(0.5 * rate < ops < 1.5 * rate,
+                  "%s instantaneous_ops_per_sec %d at %.0f PINGs/s"
+                  % (s.name, ops, rate))
+            kbps = float(f[b"instantaneous_input_kbps"])
+            check(0.5 * rate * 14 / 1024 < kbps < 1.5 * rate * 14 / 1024,
+                  "%s instantaneous_input_kbps %.2f at %.0f PINGs/s"
+                  % (s.name, kbps, rate))
+            check(float(f[b"instantaneous_output_kbps"]) > 0,
+                  "%s instantaneous_output_kbps" % s.name)
+            check(re.fullmatch(rb"[0-9a-f]{40}", f[b"run_id"])
+                  and f[b"arch_bits"] == b"64" and f[b"hz"] == b"10"
+                  and f[b"os"].startswith(b"Linux ")
+                  and abs(int(f[b"server_time_usec"]) / 1e6 - time.time()) < 5
+                  and f[b"blocked_clients"] == b"0"
+                  and float(f[b"mem_fragmentation_ratio"]) > 0,
+                  "%s INFO's server facts: %r" % (s.name, f))
+            time.sleep(2.0)
+            ops = int(info_dict(c.call("INFO", "stats"))
+                      [b"instantaneous_ops_per_sec"])
+            check(ops < 0.1 * rate, "%s instantaneous_ops_per_sec %d idle, "
+                  "%.0f under load" % (s.name, ops, rate))
+            c.close()
         # redis-py parses every section.
         for s in servers:
             r = pyredis.Redis(port=s.port)

@@ -124,3 +124,25 @@ TEST_CASE("a reset counts every thread's figures from zero again, but not "
   CHECK(stats.error_sums() == counts{{"WRONGTYPE", 1}});
   CHECK(stats.sum(&thread_counters::error_replies) == 1);
 }
+
+TEST_CASE("the instantaneous rates are the mean of the last 16 samples, one "
+          "at most every 100 ms") {
+  server_stats stats;
+  auto& t = stats.local();
+  thread_counters::add(t.commands, 1000);
+  stats.sample(10'000); // the first has no interval before it: 0
+  thread_counters::add(t.commands, 500);
+  thread_counters::add(t.net_input_bytes, 1024);
+  stats.sample(10'050); // too soon: no sample
+  stats.sample(10'100); // 500 commands and 1 KB in 100 ms
+  CHECK(stats.instantaneous().ops_per_sec == Approx(5000.0 / 16));
+  CHECK(stats.instantaneous().input_kbps == Approx(10.0 / 16));
+  for (int i = 2; i <= 16; ++i) {
+    thread_counters::add(t.commands, 500);
+    stats.sample(10'000 + i * 100);
+  }
+  // The 0 of the first sample has left the ring.
+  CHECK(stats.instantaneous().ops_per_sec == Approx(5000.0));
+  stats.reset();
+  CHECK(stats.instantaneous().ops_per_sec == 0);
+}
