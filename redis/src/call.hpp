@@ -417,6 +417,7 @@ void cmd_echo(call& c);
 void cmd_time(call& c);
 void cmd_quit(call& c);
 void cmd_reset(call& c);
+void cmd_monitor(call& c);
 void cmd_command(call& c);
 void cmd_config(call& c);
 void cmd_debug(call& c);

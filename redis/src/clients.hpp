@@ -1,4 +1,5 @@
-// The connections as CLIENT LIST, CLIENT INFO and CLIENT KILL see them.
+// The connections as CLIENT LIST, CLIENT INFO, CLIENT KILL and MONITOR see
+// them.
 //
 // Each connection belongs to one event loop, which alone touches its
 // session; what other threads may read about it lives in a `client_record`
@@ -8,13 +9,18 @@
 // (each loop's eventfd), which close them between events.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
+
+#include <unistd.h>
 
 namespace cachet::redis {
 
@@ -42,6 +48,21 @@ struct client_record {
     return name_;
   }
 
+  /// MONITOR: appends a line for this client (from any thread); true if
+  /// nothing was waiting, so its loop needs a wake-up (it takes all).
+  bool feed(std::string_view line) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    bool first = feed_.empty();
+    feed_.append(line);
+    return first;
+  }
+
+  /// The lines fed since the last call, for the client's loop to send.
+  std::string take_feed() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return std::exchange(feed_, {});
+  }
+
   void set_name(std::string name) {
     std::lock_guard<std::mutex> guard{mtx_};
     name_ = std::move(name);
@@ -50,6 +71,7 @@ struct client_record {
 private:
   mutable std::mutex mtx_;
   std::string name_;
+  std::string feed_;
 };
 
 using client_ptr = std::shared_ptr<client_record>;
@@ -88,6 +110,48 @@ public:
 private:
   mutable std::mutex mtx_;
   std::map<std::uint64_t, client_ptr> clients_;
+};
+
+/// The clients in MONITOR mode (redis's server.monitors). Every command
+/// reads `any()` (one load); while there are monitors, each command's
+/// line goes into each monitor's feed, and a write to the eventfd of the
+/// monitor's loop wakes it to send what was fed.
+class monitor_hub {
+public:
+  bool any() const noexcept {
+    return count_.load(std::memory_order_relaxed) != 0;
+  }
+
+  void add(client_ptr c) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    monitors_.push_back(std::move(c));
+    count_.store(static_cast<int>(monitors_.size()), std::memory_order_relaxed);
+  }
+
+  void remove(std::uint64_t id) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    monitors_.erase(std::remove_if(monitors_.begin(), monitors_.end(),
+                                   [&](auto& c) { return c->id == id; }),
+                    monitors_.end());
+    count_.store(static_cast<int>(monitors_.size()), std::memory_order_relaxed);
+  }
+
+  /// Gives every monitor `line`, and wakes its loop unless a wake-up is
+  /// pending already (one write per batch, not per command).
+  void feed(std::string_view line) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    for (auto& c : monitors_) {
+      if (!c->feed(line))
+        continue;
+      std::uint64_t one = 1;
+      [[maybe_unused]] auto w = ::write(c->wakeup, &one, sizeof(one));
+    }
+  }
+
+private:
+  std::atomic<int> count_{0};
+  std::mutex mtx_;
+  std::vector<client_ptr> monitors_;
 };
 
 } // namespace cachet::redis

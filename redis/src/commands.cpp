@@ -13,7 +13,9 @@
 #include "memory.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <climits>
+#include <cstdio>
 #include <iterator>
 #include <unordered_map>
 
@@ -41,6 +43,8 @@ enum command_flag : unsigned {
   /// Has subcommands (redis's container commands): the subcommand is looked
   /// up and its arity checked before the command runs or is queued.
   container = 64,
+  /// Not shown to MONITOR (redis's admin).
+  admin = 128,
 };
 
 struct command_def {
@@ -55,7 +59,7 @@ struct command_def {
 constexpr command_def command_table[] = {
   {"append", cmd_append, 3, denyoom},
   {"auth", cmd_auth, -2, no_auth | conn | ok_loading},
-  {"bgsave", cmd_bgsave, -1},
+  {"bgsave", cmd_bgsave, -1, admin},
   {"bitcount", cmd_bitcount, -2},
   {"bitop", cmd_bitop, -4, denyoom},
   {"bitpos", cmd_bitpos, -3},
@@ -64,7 +68,7 @@ constexpr command_def command_table[] = {
   {"config", cmd_config, -2, ok_loading | container},
   {"copy", cmd_copy, -3, denyoom},
   {"dbsize", cmd_dbsize, 1},
-  {"debug", cmd_debug, -2, ok_loading},
+  {"debug", cmd_debug, -2, ok_loading | admin},
   {"decr", cmd_decr, 2, denyoom},
   {"decrby", cmd_decrby, 3, denyoom},
   {"del", cmd_del, -2},
@@ -109,6 +113,7 @@ constexpr command_def command_table[] = {
   {"lcs", cmd_lcs, -3},
   {"memory", cmd_memory, -2, container},
   {"mget", cmd_mget, -2},
+  {"monitor", cmd_monitor, 1, conn | ok_loading | admin},
   {"mset", cmd_mset, -3, denyoom},
   {"msetnx", cmd_msetnx, -3, denyoom},
   {"multi", cmd_multi, 1, conn | immediate | ok_loading},
@@ -125,7 +130,7 @@ constexpr command_def command_table[] = {
   {"rename", cmd_rename, 3},
   {"renamenx", cmd_renamenx, 3},
   {"reset", cmd_reset, 1, no_auth | conn | immediate | ok_loading},
-  {"save", cmd_save, 1, no_multi},
+  {"save", cmd_save, 1, no_multi | admin},
   {"scan", cmd_scan, -2},
   {"select", cmd_select, 2, ok_loading},
   {"set", cmd_set, -3, denyoom},
@@ -133,7 +138,7 @@ constexpr command_def command_table[] = {
   {"setex", cmd_setex, 4, denyoom},
   {"setnx", cmd_setnx, 3, denyoom},
   {"setrange", cmd_setrange, 4, denyoom},
-  {"shutdown", cmd_shutdown, -1, no_multi | ok_loading},
+  {"shutdown", cmd_shutdown, -1, no_multi | ok_loading | admin},
   {"slowlog", cmd_slowlog, -2, ok_loading | container},
   {"strlen", cmd_strlen, 2},
   {"substr", cmd_getrange, 4},
@@ -157,22 +162,29 @@ constexpr bool table_sorted() {
 
 static_assert(table_sorted(), "command_table must be sorted by name");
 
-// The subcommands, with redis's arity (the command's name included); their
-// commandstats slots follow the commands'.
-constexpr command_info subcommand_table[] = {
+/// A subcommand: its "command|sub" name, redis's arity (the command's name
+/// included) and flags (admin only).
+struct subcommand_def {
+  std::string_view name;
+  int arity;
+  unsigned flags = 0;
+};
+
+// The subcommands; their commandstats slots follow the commands'.
+constexpr subcommand_def subcommand_table[] = {
   {"client|getname", 2},
   {"client|id", 2},
   {"client|info", 2},
-  {"client|kill", -3},
-  {"client|list", -2},
-  {"client|no-evict", 3},
+  {"client|kill", -3, admin},
+  {"client|list", -2, admin},
+  {"client|no-evict", 3, admin},
   {"client|setname", 3},
   {"command|count", 2},
   {"command|docs", -2},
   {"command|list", -2},
-  {"config|get", -3},
-  {"config|resetstat", 2},
-  {"config|set", -4},
+  {"config|get", -3, admin},
+  {"config|resetstat", 2, admin},
+  {"config|set", -4, admin},
   {"memory|help", 2},
   {"memory|usage", -3},
   {"object|encoding", 3},
@@ -180,10 +192,10 @@ constexpr command_info subcommand_table[] = {
   {"object|help", 2},
   {"object|idletime", 3},
   {"object|refcount", 3},
-  {"slowlog|get", -2},
+  {"slowlog|get", -2, admin},
   {"slowlog|help", 2},
-  {"slowlog|len", 2},
-  {"slowlog|reset", 2},
+  {"slowlog|len", 2, admin},
+  {"slowlog|reset", 2, admin},
 };
 
 static_assert(command_count + std::size(subcommand_table) <= command_slots,
@@ -262,26 +274,34 @@ bool to_subcommand(call& c) {
   return false;
 }
 
-/// The arguments of `c` as the slow log keeps them (redis's
-/// slowlogCreateEntry): secrets redacted (AUTH's, HELLO's AUTH pair,
-/// CONFIG SET requirepass's value), at most 32 (the last then says how many
-/// more there were), each at most 128 bytes (then how many more).
-std::vector<std::string> slow_args(const call& c) {
-  constexpr std::size_t max_args = 32;
-  constexpr std::size_t max_bytes = 128;
-  auto& argv = c.argv;
+/// Which arguments of the command `name` (a subcommand's "config|set")
+/// are secrets that the slow log and MONITOR show as "(redacted)", as
+/// redis's redactClientCommandArgument: AUTH's, HELLO's AUTH pair, CONFIG
+/// SET requirepass's value.
+std::vector<bool> secret_args(std::string_view name, const args_t& argv) {
   std::vector<bool> secret(argv.size());
-  if (c.name == "auth") {
+  if (name == "auth") {
     std::fill(secret.begin() + 1, secret.end(), true);
-  } else if (c.name == "hello") {
+  } else if (name == "hello") {
     for (std::size_t j = 2; j + 2 < argv.size(); ++j)
       if (iequals(argv[j], "auth"))
         secret[j + 1] = secret[j + 2] = true;
-  } else if (c.name == "config|set") {
+  } else if (name == "config|set") {
     for (std::size_t j = 2; j + 1 < argv.size(); j += 2)
       if (iequals(argv[j], "requirepass"))
         secret[j + 1] = true;
   }
+  return secret;
+}
+
+/// The arguments of `c` as the slow log keeps them (redis's
+/// slowlogCreateEntry): secrets redacted, at most 32 (the last then says
+/// how many more there were), each at most 128 bytes (then how many more).
+std::vector<std::string> slow_args(const call& c) {
+  constexpr std::size_t max_args = 32;
+  constexpr std::size_t max_bytes = 128;
+  auto& argv = c.argv;
+  auto secret = secret_args(c.name, argv);
   auto n = std::min(argv.size(), max_args);
   std::vector<std::string> out;
   out.reserve(n);
@@ -302,19 +322,58 @@ std::vector<std::string> slow_args(const call& c) {
   return out;
 }
 
+/// The client that sent what `sess` runs: the connection's, or, for a
+/// command its connection passed on (EXEC's queue, message mode's owner),
+/// found by its id; null if gone.
+client_ptr client_of(server_env& env, const session& sess) {
+  if (sess.record != nullptr || sess.id == 0)
+    return sess.record;
+  return env.clients.find(sess.id);
+}
+
 /// Logs `c`, which ran for `ticks`, if that reaches slowlog-log-slower-than.
-/// The client is the connection's, or, for a command its connection sent
-/// on (EXEC's queue, message mode's owner), found by its id.
 void log_slow(const call& c, std::int64_t ticks) {
   auto us = static_cast<std::int64_t>(static_cast<double>(ticks)
                                       * c.env.stats.ns_per_tick() / 1000.0);
   if (us < c.env.slow.slower_than())
     return;
-  auto who = c.sess.record;
-  if (who == nullptr && c.sess.id != 0)
-    who = c.env.clients.find(c.sess.id);
+  auto who = client_of(c.env, c.sess);
   c.env.slow.push(us, slow_args(c), who ? who->addr : std::string{},
                   who ? who->name() : std::string{});
+}
+
+/// Appends `s` quoted as redis's sdscatrepr: printable bytes as they are,
+/// \\ \" \n \r \t \a \b escaped, the others as \xhh.
+void append_repr(std::string& out, std::string_view s) {
+  out += '"';
+  for (unsigned char ch : s) {
+    switch (ch) {
+      case '\\': out += "\\\\"; break;
+      case '"': out += "\\\""; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\a': out += "\\a"; break;
+      case '\b': out += "\\b"; break;
+      default:
+        if (std::isprint(ch)) {
+          out += static_cast<char>(ch);
+        } else {
+          char buf[8];
+          std::snprintf(buf, sizeof(buf), "\\x%02x", ch);
+          out += buf;
+        }
+    }
+  }
+  out += '"';
+}
+
+/// Whether the command or subcommand in `slot` is hidden from MONITOR.
+bool is_admin(std::size_t slot) {
+  if (slot < command_count)
+    return (command_table[slot].flags & admin) != 0;
+  return slot != no_slot
+         && (subcommand_table[slot - command_count].flags & admin) != 0;
 }
 
 /// Counts a command that was looked up: refused, or run for `ticks`.
@@ -424,6 +483,31 @@ bool needs_memory(const server_env& env,
   return false;
 }
 
+void feed_monitors(server_env& env, const session& sess, const args_t& argv,
+                   std::string_view name) {
+  if (env.persist.loading())
+    return; // as redis: nothing is fed while the dump loads
+  using namespace std::chrono;
+  auto us = duration_cast<microseconds>(system_clock::now().time_since_epoch())
+              .count();
+  char stamp[48];
+  std::snprintf(stamp, sizeof(stamp), "+%lld.%06lld [0 ",
+                static_cast<long long>(us / 1000000),
+                static_cast<long long>(us % 1000000));
+  std::string line = stamp;
+  if (auto who = client_of(env, sess))
+    line += who->addr;
+  line += "] ";
+  auto secret = secret_args(name, argv);
+  for (std::size_t j = 0; j < argv.size(); ++j) {
+    if (j != 0)
+      line += ' ';
+    append_repr(line, secret[j] ? std::string_view{"(redacted)"} : argv[j]);
+  }
+  line += "\r\n";
+  env.monitors.feed(line);
+}
+
 std::size_t command_slot(std::string_view name) {
   auto& map = slots_by_name();
   auto i = map.find(name);
@@ -488,6 +572,10 @@ exec_result execute(store_table* tab, server_env& env, session& sess,
     // EXEC is not logged, the commands it ran are (redis's skip_slowlog).
     if (env.slow.may_log(ticks) && def.run != cmd_exec)
       log_slow(c, ticks);
+    // Shown once it ran, as redis shows it; message mode's EXEC once the
+    // owner ran its queue (server.cpp).
+    if (env.monitors.any() && !is_admin(c.slot) && !c.res.forward_exec)
+      feed_monitors(env, sess, argv, c.name);
   }
   record(counters, c, ticks);
   if (auto& rec = sess.record; rec != nullptr) {

@@ -41,6 +41,8 @@ struct session {
   bool in_exec = false;
   /// The protocol the replies speak: 2, or 3 after HELLO 3.
   int proto = 2;
+  /// MONITOR: the connection is in env.monitors.
+  bool monitor = false;
   /// What other threads see of the connection (null for EXEC's and the
   /// owner's own sessions).
   client_ptr record;
@@ -97,6 +99,12 @@ void watch_keys(store_table& tab, server_env& env, std::uint64_t id,
 
 /// Leaves MULTI (EXEC, DISCARD, an aborted EXEC) and unwatches every key.
 void end_transaction(server_env& env, session& sess);
+
+/// MONITOR: gives every monitor the line of the command `argv` (named
+/// `name`, a subcommand as "config|set") that `sess` ran.
+void feed_monitors(server_env& env, const session& sess,
+                   const std::vector<std::string_view>& argv,
+                   std::string_view name);
 
 /// Evicts keys while used_memory is over maxmemory, by the policy
 /// (evict.hpp); false if it stays over with nothing left to evict

@@ -127,6 +127,8 @@ public:
 
   ~loop() {
     for (auto* c : conns_) {
+      if (c->sess.monitor)
+        env_.monitors.remove(c->sess.id);
       env_.clients.remove(c->sess.id);
       env_.watches.unwatch(c->sess.watch_id);
       ::close(c->fd);
@@ -173,7 +175,7 @@ public:
         } else if (tag == &wakeup_) {
           if (stopping.load())
             return;
-          close_killed(); // CLIENT KILL from some thread
+          on_wakeup();
         } else {
           on_event(static_cast<connection*>(tag), events[i].events);
         }
@@ -257,19 +259,30 @@ private:
     }
   }
 
-  /// Closes the connections CLIENT KILL marked.
-  void close_killed() {
+  /// Another thread woke this loop: closes the connections CLIENT KILL
+  /// marked, and sends the monitors what MONITOR fed them.
+  void on_wakeup() {
     std::uint64_t n = 0;
     [[maybe_unused]] auto r = ::read(wakeup_, &n, sizeof(n));
     std::vector<connection*> doomed;
-    for (auto* c : conns_)
+    std::vector<connection*> monitors;
+    for (auto* c : conns_) {
       if (c->sess.record->killed.load(std::memory_order_relaxed))
         doomed.push_back(c);
+      else if (c->sess.monitor)
+        monitors.push_back(c);
+    }
     for (auto* c : doomed)
       close_conn(c);
+    for (auto* c : monitors) {
+      c->out += c->sess.record->take_feed();
+      flush(c); // closes a monitor over the output-buffer limit
+    }
   }
 
   void close_conn(connection* c) {
+    if (c->sess.monitor)
+      env_.monitors.remove(c->sess.id);
     env_.clients.remove(c->sess.id);
     env_.watches.unwatch(c->sess.watch_id);
     ::epoll_ctl(epfd_, EPOLL_CTL_DEL, c->fd, nullptr);
@@ -371,6 +384,9 @@ private:
       call_owner(c, transaction_atom::value, c->sess.watch_id, c->sess.id,
                  c->sess.proto, std::move(flat));
       end_transaction(env_, c->sess);
+      // After the commands it ran, as redis shows it.
+      if (env_.monitors.any())
+        feed_monitors(env_, c->sess, args_, "exec");
     } else if (res.forward_watch) {
       call_owner(c, watch_atom::value, c->sess.watch_id,
                  std::vector<std::string>(args_.begin() + 1, args_.end()));

@@ -164,7 +164,9 @@ void client_kill(call& c) {
       if (!client_type(c, val, none))
         return;
     } else if (iequals(opt, "user")) {
-      none |= val != "default";
+      if (val != "default") // the only user there is
+        return c.error("ERR No such user '"
+                       + std::string{val.substr(0, val.find('\0'))} + "'");
     } else if (iequals(opt, "skipme")) {
       if (iequals(val, "yes"))
         skipme = true;
@@ -378,10 +380,28 @@ void command_names(call& c) {
 
 } // namespace
 
-// RESET: the connection as it came (redis's resetCommand): a transaction
-// discarded and every watch dropped, no name, RESP2, and not authenticated
-// while a password is set.
+// MONITOR: from now on the connection is sent a line for every command
+// any client runs (commands.cpp's feed_monitors; its loop sends them when
+// woken), but for the administrative ones, as redis's.
+void cmd_monitor(call& c) {
+  if (c.sess.in_exec || c.sess.record == nullptr)
+    return c.error("ERR MONITOR isn't allowed for DENY BLOCKING client");
+  if (c.sess.monitor)
+    return; // already monitoring: no reply at all, as redis
+  c.sess.monitor = true;
+  c.env.monitors.add(c.sess.record);
+  reply::ok(c.out);
+}
+
+// RESET: the connection as it came (redis's resetCommand): out of MONITOR,
+// a transaction discarded and every watch dropped, no name, RESP2, and not
+// authenticated while a password is set.
 void cmd_reset(call& c) {
+  if (c.sess.monitor) {
+    c.env.monitors.remove(c.sess.id);
+    c.sess.monitor = false;
+    c.sess.record->take_feed(); // what was fed before the RESET is dropped
+  }
   end_transaction(c.env, c.sess);
   set_client_name(c, {});
   c.sess.proto = 2;

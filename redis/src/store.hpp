@@ -123,8 +123,9 @@ struct server_env {
   exec_gate::slot* expiry_slot = &gate.join();
   /// maxmemory, its policy and what it evicted.
   evictor evict;
-  /// The connected clients (CLIENT LIST, KILL).
+  /// The connected clients (CLIENT LIST, KILL), and those in MONITOR.
   client_registry clients;
+  monitor_hub monitors;
   /// When a hash stops being a listpack (hash.hpp).
   listpack_limits listpack;
   /// Where saves go and how the last one went (persist.hpp).

@@ -413,6 +413,10 @@ SEQUENCE = [
     ("CONFIG", "GET"), ("CONFIG", "SET", "x"), ("CONFIG", "GET_XX"),
     ("CONFIG|GET", "x"), ("GET|",), ("MEMORY", "USAGE"), ("OBJECT", "FREQ"),
     ("CLIENT", "KILL"), ("client", "nosuch", "x"),
+    ("CLIENT", "KILL", "USER", "wrong_user"),
+    ("CLIENT", "KILL", "USER", "Default", "SKIPME", "yes"),
+    # MONITOR inside a transaction is refused when EXEC runs it
+    ("MULTI",), ("MONITOR",), ("EXEC",),
     # SLOWLOG where the answer is known: empty after RESET (nothing takes
     # the default 10 ms); its errors; its configuration
     ("SLOWLOG", "RESET"), ("SLOWLOG", "LEN"), ("SLOWLOG", "GET"),
@@ -1759,6 +1763,85 @@ def suite_slowlog():
     finally:
         for s in servers:
             s.stop()
+
+
+def suite_monitor():
+    """MONITOR against redis-server: the lines two other clients' commands
+    give (not the administrative ones, not those refused before they ran;
+    secrets redacted; bytes quoted as redis quotes them; a transaction's
+    commands before its EXEC), whose client each is, and RESET ending it.
+    The timestamps are each server's own: checked, then masked."""
+    servers = [redis(), cachet("direct"), cachet("message")]
+    steps = [(0, ("SET", "k", "v")), (1, ("GET", "k")),
+             (0, ("CONFIG", "GET", "maxmemory")), (0, ("AUTH", "x")),
+             (1, ("CLIENT", "SETNAME", "bob")), (1, ("CLIENT", "LIST")),
+             (0, ("MULTI",)), (0, ("INCR", "n")), (1, ("INCR", "n")),
+             (0, ("EXEC",)),
+             (1, ("SET", "bin", b"a\x00b\"\\\n\r\t\x07\x08\xff~ ")),
+             (0, ("GET|",)), (0, ("GET",)), (1, ("SLOWLOG", "LEN")),
+             (1, ("HELLO", "2", "AUTH", "default", "x")),
+             (0, ("ECHO", "end"))]
+    seen = []
+    try:
+        for s in servers:
+            m = Conn(s.port)
+            check(m.call("MONITOR") == b"+OK", "%s MONITOR" % s.name)
+            conns = [Conn(s.port), Conn(s.port)]
+            who = {b"127.0.0.1:%d" % c.sock.getsockname()[1]: i
+                   for i, c in enumerate(conns)}
+            for i, cmd in steps:
+                conns[i].call(*cmd)
+            lines = []
+            while not lines or not lines[-1].endswith(b'"ECHO" "end"'):
+                lines.append(m._line())
+            got = []
+            for l in lines:
+                hit = re.fullmatch(rb"\+(\d+)\.(\d{6}) \[0 ([^\]]*)\] (.*)", l)
+                check(hit is not None and abs(int(hit.group(1)) - time.time()) < 10,
+                      "%s MONITOR line %r" % (s.name, l))
+                if hit:
+                    got.append((who.get(hit.group(3), hit.group(3)),
+                                hit.group(4)))
+            seen.append(got)
+            # A second MONITOR has no reply; RESET ends it, and what others
+            # run after it is not sent.
+            m.send(encode("MONITOR"))
+            check(m.call("RESET") == b"+RESET", "%s RESET" % s.name)
+            conns[0].call("SET", "after", "1")
+            check(m.call("PING") == b"+PONG",
+                  "%s: a command after RESET reached the monitor" % s.name)
+            for c in conns + [m]:
+                c.close()
+        for s, got in zip(servers[1:], seen[1:]):
+            check(got == seen[0], "%s MONITOR: %r, redis-server %r"
+                  % (s.name, got, seen[0]))
+        check(len(seen[0]) == 11, "redis-server's MONITOR: %r" % seen[0])
+    finally:
+        for s in servers:
+            s.stop()
+    # A monitor that does not read is closed at the output-buffer limit,
+    # as any client: what others write does not pile up for it.
+    s = cachet("direct", "--output-buffer-limit=1mb")
+    try:
+        m = Conn(s.port)
+        m.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        m.call("MONITOR")
+        c = Conn(s.port)
+        value = "x" * 65536
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            for i in range(50):
+                c.call("SET", "big%d" % i, value)
+            if b"cmd=monitor" not in c.call("CLIENT", "LIST"):
+                break
+        check(b"cmd=monitor" not in c.call("CLIENT", "LIST"),
+              "a monitor that never reads was not closed")
+        check(info_int(c, "connected_clients", "clients") == 1,
+              "connected_clients after the monitor was closed")
+        m.close()
+        c.close()
+    finally:
+        s.stop()
 
 
 def replay(label, servers, steps, width):
