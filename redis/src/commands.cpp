@@ -253,11 +253,15 @@ bool arity_fits(int arity, std::size_t argc) {
 /// slot. False, with redis's error, if there is no such subcommand or the
 /// arity is wrong.
 bool to_subcommand(call& c) {
-  std::string full{c.name};
-  full += '|';
-  for (auto ch : c.argv[1])
-    full += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  auto slot = command_slot(full);
+  auto sub = c.argv[1];
+  auto slot = no_slot;
+  if (sub.size() <= 32) { // longer than any: no copy of a huge argument
+    std::string full{c.name};
+    full += '|';
+    for (auto ch : sub)
+      full += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    slot = command_slot(full);
+  }
   if (slot == no_slot) {
     std::string upper;
     for (auto ch : c.argv[0])
@@ -265,10 +269,10 @@ bool to_subcommand(call& c) {
     c.unknown_subcommand(upper);
     return false;
   }
-  auto& sub = subcommand_table[slot - command_count];
-  c.name = sub.name;
+  auto& def = subcommand_table[slot - command_count];
+  c.name = def.name;
   c.slot = slot;
-  if (arity_fits(sub.arity, c.argv.size()))
+  if (arity_fits(def.arity, c.argv.size()))
     return true;
   c.reject(c.arity_text());
   return false;
@@ -570,11 +574,12 @@ exec_result execute(store_table* tab, server_env& env, session& sess,
     // A TSC read on another core may be behind: never a negative time.
     ticks = std::max<std::int64_t>(cycle_now() - start, 0);
     // EXEC is not logged, the commands it ran are (redis's skip_slowlog).
-    if (env.slow.may_log(ticks) && def.run != cmd_exec)
+    if (env.slow.may_log(ticks) && def.run != cmd_exec && !c.rejected)
       log_slow(c, ticks);
     // Shown once it ran, as redis shows it; message mode's EXEC once the
     // owner ran its queue (server.cpp).
-    if (env.monitors.any() && !is_admin(c.slot) && !c.res.forward_exec)
+    if (env.monitors.any() && !is_admin(c.slot) && !c.res.forward_exec
+        && !c.rejected)
       feed_monitors(env, sess, argv, c.name);
   }
   record(counters, c, ticks);

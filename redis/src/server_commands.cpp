@@ -1,7 +1,8 @@
 // Connection and server commands (redis-server 7.0's server.c, acl.c,
-// config.c and debug.c as seen by clients): AUTH, CLIENT, PING, ECHO, QUIT,
-// TIME, COMMAND, CONFIG GET and SET, and DEBUG CRASH-STORE. INFO has a file of
-// its own (info.cpp).
+// config.c, slowlog.c and debug.c as seen by clients): AUTH, HELLO, CLIENT,
+// PING, ECHO, QUIT, TIME, MONITOR, RESET, COMMAND, CONFIG GET, SET and
+// RESETSTAT, SLOWLOG, and DEBUG CRASH-STORE. INFO has a file of its own
+// (info.cpp).
 //
 // Subcommands (config|get, command|count, ...) have their own arity and
 // commandstats slot, checked and charged before they run (commands.cpp);
