@@ -178,6 +178,7 @@ constexpr subcommand_def subcommand_table[] = {
   {"client|kill", -3, admin},
   {"client|list", -2, admin},
   {"client|no-evict", 3, admin},
+  {"client|reply", 3},
   {"client|setname", 3},
   {"command|count", 2},
   {"command|docs", -2},

@@ -43,6 +43,11 @@ struct session {
   int proto = 2;
   /// MONITOR: the connection is in env.monitors.
   bool monitor = false;
+  /// CLIENT REPLY OFF; SKIP (the next command's reply is dropped: skip_next
+  /// while the SKIP runs, skip while the next one does).
+  bool reply_off = false;
+  bool reply_skip_next = false;
+  bool reply_skip = false;
   /// What other threads see of the connection (null for EXEC's and the
   /// owner's own sessions).
   client_ptr record;

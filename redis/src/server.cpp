@@ -18,6 +18,7 @@
 #include <memory>
 #include <string_view>
 #include <unordered_set>
+#include <utility>
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -348,7 +349,19 @@ private:
     env_.stats.local().count_error(text);
   }
 
+  /// Runs the command in args_ and sends its reply, unless CLIENT REPLY
+  /// turned replies off or skips this one (redis's CLIENT_REPLY_OFF and
+  /// _SKIP; a SKIP applies to the command after it).
   void run_command(connection* c) {
+    auto mark = c->out.size();
+    run_parsed(c);
+    auto& s = c->sess;
+    if (s.reply_off || s.reply_skip)
+      c->out.resize(mark);
+    s.reply_skip = std::exchange(s.reply_skip_next, false);
+  }
+
+  void run_parsed(connection* c) {
     if (!env_.config.message_mode) {
       if (!tab_) {
         if (auto t = whereis<std::string, value>(*env_.system, store_name))

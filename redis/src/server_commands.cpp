@@ -270,8 +270,8 @@ void cmd_hello(call& c) {
   reply::array(c.out, 0);
 }
 
-// CLIENT ID, GETNAME, SETNAME, NO-EVICT, INFO: what a connection says of
-// itself; LIST and KILL: the others (clients.hpp).
+// CLIENT ID, GETNAME, SETNAME, NO-EVICT, REPLY, INFO: what a connection
+// says of and asks for itself; LIST and KILL: the others (clients.hpp).
 void cmd_client(call& c) {
   auto sub = c.argv[1];
   if (iequals(sub, "id")) {
@@ -296,6 +296,19 @@ void cmd_client(call& c) {
     reply::verbatim(c.out, client_line(*c.sess.record, now_ms()), c.resp3());
   } else if (iequals(sub, "kill")) {
     client_kill(c);
+  } else if (iequals(sub, "reply")) {
+    // ON replies; OFF and SKIP do not (the loop drops what follows).
+    auto mode = c.argv[2];
+    if (iequals(mode, "on")) {
+      c.sess.reply_off = c.sess.reply_skip = false;
+      reply::ok(c.out);
+    } else if (iequals(mode, "off")) {
+      c.sess.reply_off = true;
+    } else if (iequals(mode, "skip")) {
+      c.sess.reply_skip_next = !c.sess.reply_off;
+    } else {
+      c.error(syntax_error);
+    }
   } else if (iequals(sub, "no-evict")) {
     // Accepted as redis takes it; cachet-redis never evicts clients.
     if (!iequals(c.argv[2], "on") && !iequals(c.argv[2], "off"))
@@ -404,6 +417,7 @@ void cmd_reset(call& c) {
     c.sess.record->take_feed(); // what was fed before the RESET is dropped
   }
   end_transaction(c.env, c.sess);
+  c.sess.reply_off = c.sess.reply_skip_next = false;
   set_client_name(c, {});
   c.sess.proto = 2;
   c.sess.authenticated = !c.env.pass.required();

@@ -1052,11 +1052,39 @@ def clients_list_kill(servers):
             c.close()
 
 
+def client_reply(servers):
+    """CLIENT REPLY OFF, ON and SKIP, pipelined, against redis-server: the
+    same bytes come back (RESET turns replies on; an error is skipped too)."""
+    batch = [("CLIENT", "REPLY", "OFF"), ("PING", "a"), ("GET",),
+             ("CLIENT", "REPLY", "ON"), ("PING", "b"),
+             ("CLIENT", "REPLY", "SKIP"), ("PING", "c"), ("PING", "d"),
+             ("CLIENT", "REPLY", "SKIP"), ("CLIENT", "REPLY", "ON"),
+             ("PING", "e"), ("CLIENT", "REPLY", "SKIP"), ("GET",),
+             ("CLIENT", "REPLY", "OFF"), ("CLIENT", "REPLY", "SKIP"),
+             ("PING", "f"), ("CLIENT", "REPLY", "ON"),
+             ("CLIENT", "REPLY", "BOGUS"), ("CLIENT", "REPLY"),
+             ("CLIENT", "REPLY", "OFF"), ("RESET",), ("PING", "g"),
+             ("ECHO", "end")]
+    wire = b"".join(encode(*cmd) for cmd in batch)
+    got = []
+    for s in servers:
+        c = Conn(s.port)
+        c.send(wire)
+        while not c.buf.endswith(b"$3\r\nend\r\n"):
+            c._fill()
+        got.append(c.buf)
+        c.close()
+    for s, g in zip(servers[1:], got[1:]):
+        check(g == got[0], "%s CLIENT REPLY: %r, redis-server %r"
+              % (s.name, g, got[0]))
+
+
 def suite_clients():
     import redis as pyredis
     servers = [redis(), cachet("direct"), cachet("message")]
     try:
         clients_list_kill(servers)
+        client_reply(servers)
         outs = []
         for s in servers:
             cli = ["redis-cli", "-p", str(s.port)]
