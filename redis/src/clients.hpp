@@ -42,6 +42,18 @@ struct client_record {
   std::atomic<int> queued{-1};
   /// CLIENT KILL chose it: its loop closes it.
   std::atomic<bool> killed{false};
+  /// In MONITOR (flag O).
+  std::atomic<bool> monitor{false};
+  /// The buffers, as the loop last left them: the query buffer's pending
+  /// bytes and allocation, the reply bytes not sent yet and the output
+  /// buffer's allocation, whether the loop waits to write, and what the
+  /// commands queued in MULTI hold.
+  std::atomic<std::size_t> qbuf{0};
+  std::atomic<std::size_t> qbuf_alloc{0};
+  std::atomic<std::size_t> unsent{0};
+  std::atomic<std::size_t> out_alloc{0};
+  std::atomic<bool> writing{false};
+  std::atomic<std::size_t> multi_mem{0};
 
   std::string name() const {
     std::lock_guard<std::mutex> guard{mtx_};

@@ -563,9 +563,14 @@ exec_result execute(store_table* tab, server_env& env, session& sess,
     // Counted when EXEC runs it.
     sess.queued.emplace_back(argv.begin(), argv.end());
     reply::simple(out, "QUEUED");
-    if (sess.record != nullptr)
-      sess.record->queued.store(static_cast<int>(sess.queued.size()),
-                                std::memory_order_relaxed);
+    if (auto& rec = sess.record; rec != nullptr) {
+      rec->queued.store(static_cast<int>(sess.queued.size()),
+                        std::memory_order_relaxed);
+      std::size_t bytes = sizeof(std::vector<std::string>);
+      for (auto& arg : sess.queued.back())
+        bytes += sizeof(std::string) + arg.capacity();
+      rec->multi_mem.fetch_add(bytes, std::memory_order_relaxed);
+    }
     return {};
   } else if (tab == nullptr && !(def.flags & conn)) {
     return {false, false, true}; // counted where it runs

@@ -9,6 +9,8 @@ void end_transaction(server_env& env, session& sess) {
   sess.in_multi = false;
   sess.multi_refused = false;
   sess.queued.clear();
+  if (sess.record != nullptr)
+    sess.record->multi_mem.store(0, std::memory_order_relaxed);
   env.watches.unwatch(sess.watch_id);
 }
 

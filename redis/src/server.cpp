@@ -257,6 +257,7 @@ private:
       c->parser.release_if_idle();
       if (c->unsent() == 0 && c->out.capacity() > 0)
         std::string{}.swap(c->out);
+      note_buffers(c);
     }
   }
 
@@ -320,6 +321,7 @@ private:
     }
     c->parser.commit(static_cast<std::size_t>(n));
     c->sess.record->active_ms.store(now_ms(), std::memory_order_relaxed);
+    note_buffers(c);
     auto& counters = env_.stats.local();
     thread_counters::add(counters.net_input_bytes, n);
     for (;;) {
@@ -340,6 +342,16 @@ private:
       }
     }
     flush(c);
+  }
+
+  /// Shows `c`'s buffers to CLIENT LIST (relaxed stores on its record).
+  static void note_buffers(connection* c) {
+    auto& r = *c->sess.record;
+    r.qbuf.store(c->parser.pending(), std::memory_order_relaxed);
+    r.qbuf_alloc.store(c->parser.capacity(), std::memory_order_relaxed);
+    r.unsent.store(c->unsent(), std::memory_order_relaxed);
+    r.out_alloc.store(c->out.capacity(), std::memory_order_relaxed);
+    r.writing.store(c->watching_out, std::memory_order_relaxed);
   }
 
   /// Replies with an error the loop itself gives, counted as redis counts
@@ -457,6 +469,7 @@ private:
       }
       if (c->watching_out)
         watch(c, false);
+      note_buffers(c);
       return true;
     }
     auto limit = env_.config.output_buffer_limit;
@@ -470,6 +483,7 @@ private:
     }
     if (!c->watching_out)
       watch(c, true);
+    note_buffers(c);
     return true;
   }
 

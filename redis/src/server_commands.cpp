@@ -52,26 +52,64 @@ void set_client_name(call& c, std::string_view name) {
     c.sess.record->set_name(c.sess.name);
 }
 
-/// One client as CLIENT LIST shows it (redis's fields that cachet-redis
-/// has: no pub/sub, one database, the default user).
-std::string client_line(const client_record& r, std::int64_t now) {
-  auto active = r.active_ms.load(std::memory_order_relaxed);
-  auto queued = r.queued.load(std::memory_order_relaxed);
-  auto slot = r.last_cmd.load(std::memory_order_relaxed);
+/// One client as CLIENT LIST shows it (redis 7.0's fields: no pub/sub, one
+/// database, the default user); `argv_mem` is what the arguments of its
+/// running command hold (0 for a client between commands).
+std::string client_line(const client_record& r, std::int64_t now,
+                        std::size_t argv_mem) {
+  auto get = [](const auto& x) { return x.load(std::memory_order_relaxed); };
+  auto active = get(r.active_ms);
+  auto queued = get(r.queued);
+  auto slot = get(r.last_cmd);
   auto& names = slot_names();
+  std::string flags;
+  if (get(r.monitor))
+    flags += 'O';
+  if (queued >= 0)
+    flags += 'x';
+  if (flags.empty())
+    flags = "N";
+  // The buffers: one query buffer (qbuf, its free room, rbs and rbp its
+  // allocation) and one output buffer (obl its unsent bytes, omem its
+  // allocation while replies wait in it; no reply list, so oll=0). tot-mem
+  // counts both allocations, waiting or not, and the record.
+  auto qbuf = get(r.qbuf);
+  auto qalloc = std::max(get(r.qbuf_alloc), qbuf);
+  auto unsent = get(r.unsent);
+  auto out_alloc = get(r.out_alloc);
+  auto omem = unsent > 0 ? out_alloc : 0;
+  auto multi_mem = get(r.multi_mem);
+  auto n = [](std::size_t x) { return std::to_string(x); };
   std::string line = "id=" + std::to_string(r.id) + " addr=" + r.addr
                      + " laddr=" + r.laddr + " fd=" + std::to_string(r.fd)
                      + " name=" + r.name()
                      + " age=" + ll_text((now - r.created_ms) / 1000)
                      + " idle=" + ll_text((now - active) / 1000)
-                     + " flags=" + (queued >= 0 ? "x" : "N")
+                     + " flags=" + flags
                      + " db=0 sub=0 psub=0 ssub=0 multi="
-                     + std::to_string(queued) + " cmd="
+                     + std::to_string(queued) + " qbuf=" + n(qbuf)
+                     + " qbuf-free=" + n(qalloc - qbuf)
+                     + " argv-mem=" + n(argv_mem)
+                     + " multi-mem=" + n(multi_mem) + " rbs=" + n(qalloc)
+                     + " rbp=" + n(qalloc) + " obl=" + n(unsent)
+                     + " oll=0 omem=" + n(omem) + " tot-mem="
+                     + n(sizeof(client_record) + qalloc + argv_mem
+                         + out_alloc + multi_mem)
+                     + " events=" + (get(r.writing) ? "rw" : "r") + " cmd="
                      + std::string{slot < names.size() ? names[slot] : "NULL"}
                      + " user=default redir=-1 resp="
-                     + std::to_string(r.proto.load(std::memory_order_relaxed));
+                     + std::to_string(get(r.proto));
   line += '\n';
   return line;
+}
+
+/// What the arguments of the running command hold (CLIENT LIST's argv-mem
+/// for the caller's own line; other clients are between commands).
+std::size_t argv_bytes(const call& c) {
+  std::size_t bytes = 0;
+  for (auto arg : c.argv)
+    bytes += arg.size();
+  return bytes;
 }
 
 /// Closes `r`'s connection: at once if it is the caller's (after the
@@ -127,7 +165,7 @@ void client_list(call& c) {
     if (!none
         && (ids.empty()
             || std::find(ids.begin(), ids.end(), r->id) != ids.end()))
-      text += client_line(*r, now);
+      text += client_line(*r, now, r == c.sess.record ? argv_bytes(c) : 0);
   reply::verbatim(c.out, text, c.resp3());
 }
 
@@ -293,7 +331,9 @@ void cmd_client(call& c) {
     if (c.sess.record == nullptr)
       return reply::verbatim(c.out, "", c.resp3());
     c.sess.record->last_cmd.store(c.slot, std::memory_order_relaxed);
-    reply::verbatim(c.out, client_line(*c.sess.record, now_ms()), c.resp3());
+    reply::verbatim(c.out,
+                    client_line(*c.sess.record, now_ms(), argv_bytes(c)),
+                    c.resp3());
   } else if (iequals(sub, "kill")) {
     client_kill(c);
   } else if (iequals(sub, "reply")) {
@@ -403,6 +443,7 @@ void cmd_monitor(call& c) {
   if (c.sess.monitor)
     return; // already monitoring: no reply at all, as redis
   c.sess.monitor = true;
+  c.sess.record->monitor.store(true, std::memory_order_relaxed);
   c.env.monitors.add(c.sess.record);
   reply::ok(c.out);
 }
@@ -414,6 +455,7 @@ void cmd_reset(call& c) {
   if (c.sess.monitor) {
     c.env.monitors.remove(c.sess.id);
     c.sess.monitor = false;
+    c.sess.record->monitor.store(false, std::memory_order_relaxed);
     c.sess.record->take_feed(); // what was fed before the RESET is dropped
   }
   end_transaction(c.env, c.sess);

@@ -1079,12 +1079,57 @@ def client_reply(servers):
               % (s.name, g, got[0]))
 
 
+def client_buffers(servers):
+    """CLIENT INFO's and LIST's buffer fields, on redis-server and cachet
+    alike: the caller's own request and arguments, a transaction's queue,
+    a monitor's flag, and the replies waiting for a client that does not
+    read them."""
+    for s in servers:
+        fields = lambda line: dict(f.split(b"=", 1) for f in line.split())
+        a, b = Conn(s.port), Conn(s.port)
+        me = fields(a.call("CLIENT", "INFO"))
+        check(me[b"qbuf"] == b"26" and me[b"argv-mem"] == b"10"
+              and me[b"multi-mem"] == b"0" and me[b"flags"] == b"N"
+              and me[b"obl"] == b"0" and me[b"omem"] == b"0"
+              and me[b"events"] == b"r" and int(me[b"tot-mem"]) > 0,
+              "%s CLIENT INFO's buffers: %r" % (s.name, me))
+        a_id = a.call("CLIENT", "ID")
+        of = lambda c, i: fields(c.call("CLIENT", "LIST", "ID", str(i)))
+        a.call("MULTI")
+        a.call("SET", "k", "v" * 1000)
+        queued = of(b, a_id)
+        check(queued[b"flags"] == b"x" and int(queued[b"multi-mem"]) >= 1000,
+              "%s a transaction's queue in CLIENT LIST: %r" % (s.name, queued))
+        a.call("EXEC")
+        check(of(b, a_id)[b"multi-mem"] == b"0",
+              "%s multi-mem after EXEC" % s.name)
+        a.call("MONITOR")
+        check(of(b, a_id)[b"flags"] == b"O",
+              "%s a monitor's flags" % s.name)
+        b.call("SET", "big", "x" * 100000)
+        slow = Conn(s.port)
+        slow.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        slow_id = slow.call("CLIENT", "ID")
+        slow.send(encode("GET", "big") * 100)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            waiting = of(b, slow_id)
+            if int(waiting[b"omem"]) > 0 and waiting[b"events"] == b"rw":
+                break
+            time.sleep(0.05)
+        check(int(waiting[b"omem"]) >= 100000 and waiting[b"events"] == b"rw",
+              "%s a client that does not read: %r" % (s.name, waiting))
+        for c in (a, b, slow):
+            c.close()
+
+
 def suite_clients():
     import redis as pyredis
     servers = [redis(), cachet("direct"), cachet("message")]
     try:
         clients_list_kill(servers)
         client_reply(servers)
+        client_buffers(servers)
         outs = []
         for s in servers:
             cli = ["redis-cli", "-p", str(s.port)]
