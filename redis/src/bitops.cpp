@@ -5,6 +5,9 @@
 
 #include <algorithm>
 #include <bitset>
+#include <cstring>
+
+#include <cachet/detail/epoch.hpp>
 
 namespace cachet::redis {
 
@@ -66,15 +69,29 @@ int bit_at(std::string_view bytes, std::int64_t i) {
 }
 
 /// The first bit equal to `bit` in bits [lo, hi] of `bytes`, or -1. Whole
-/// bytes that cannot hold it are skipped a byte at a time.
+/// bytes that cannot hold it are skipped eight at a time, then one at a
+/// time; the bits of the others are looked at one by one.
 std::int64_t find_bit(std::string_view bytes, int bit, std::int64_t lo,
                       std::int64_t hi) {
-  auto skip = static_cast<char>(bit != 0 ? 0x00 : 0xFF);
+  const auto skip = static_cast<unsigned char>(bit != 0 ? 0x00 : 0xFF);
+  const auto skip8 = bit != 0 ? std::uint64_t{0} : ~std::uint64_t{0};
+  auto byte_at = [&](std::int64_t j) {
+    return static_cast<unsigned char>(bytes[static_cast<std::size_t>(j)]);
+  };
   for (auto i = lo; i <= hi;) {
-    if ((i & 7) == 0 && i + 7 <= hi
-        && bytes[static_cast<std::size_t>(i >> 3)] == skip) {
-      i += 8;
-      continue;
+    if ((i & 7) == 0) {
+      auto j = i >> 3;
+      const auto end = (hi + 1) >> 3; // bytes [j, end) lie wholly in range
+      std::uint64_t word = 0;
+      while (j + 8 <= end
+             && (std::memcpy(&word, bytes.data() + j, 8), word == skip8))
+        j += 8;
+      while (j < end && byte_at(j) == skip)
+        ++j;
+      if (j != i >> 3) {
+        i = j << 3;
+        continue;
+      }
     }
     if (bit_at(bytes, i) == bit)
       return i;
@@ -145,7 +162,8 @@ void cmd_getbit(call& c) {
 // BITCOUNT key [start end [BYTE|BIT]]: redis 7.0's order, the key first (an
 // absent key is 0 whatever follows), then the range, negative from the end.
 void cmd_bitcount(call& c) {
-  std::string bytes;
+  detail::epoch_guard pin; // the view stays valid (a bitmap may be large)
+  std::string_view bytes;
   auto found
     = c.read_string(c.argv[1], [&](std::string_view b) { bytes = b; });
   if (!found)
@@ -179,7 +197,12 @@ void cmd_bitcount(call& c) {
   auto first = span.lo >> 3;
   auto last = span.hi >> 3;
   std::int64_t n = 0;
-  for (auto i = first; i <= last; ++i)
+  auto i = first;
+  for (std::uint64_t word = 0; i + 8 <= last + 1; i += 8) {
+    std::memcpy(&word, bytes.data() + i, 8);
+    n += std::bitset<64>{word}.count();
+  }
+  for (; i <= last; ++i)
     n += popcount(byte_at(i));
   n -= popcount(byte_at(first) & ~(0xFFu >> (span.lo & 7)) & 0xFFu);
   n -= popcount(byte_at(last) & (0xFFu >> ((span.hi & 7) + 1)));
@@ -197,7 +220,8 @@ void cmd_bitpos(call& c) {
     return;
   if (bit != 0 && bit != 1)
     return c.error("ERR The bit argument must be 1 or 0.");
-  std::string bytes;
+  detail::epoch_guard pin; // the view stays valid (a bitmap may be large)
+  std::string_view bytes;
   auto found
     = c.read_string(c.argv[1], [&](std::string_view b) { bytes = b; });
   if (!found)
@@ -251,7 +275,8 @@ void cmd_bitop(call& c) {
     return c.error("ERR BITOP NOT must be called with a single source key.");
   auto dest = c.argv[2];
   c.env.gate.isolated(gate_slot, [&] {
-    std::vector<std::string> sources;
+    detail::epoch_guard pin; // the sources' views stay valid
+    std::vector<std::string_view> sources;
     sources.reserve(c.argv.size() - 3);
     for (std::size_t i = 3; i < c.argv.size(); ++i) {
       auto& src = sources.emplace_back();
@@ -276,8 +301,10 @@ void cmd_bitop(call& c) {
       }
       return reply::integer(c.out, 0);
     }
-    auto result = std::move(sources.front());
-    result.resize(size, '\0');
+    std::string result(size, '\0');
+    if (!sources.front().empty()) // an absent key's view has no data
+      std::memcpy(result.data(), sources.front().data(),
+                  sources.front().size());
     auto* r = reinterpret_cast<unsigned char*>(result.data());
     if (o == op::not_) {
       for (std::size_t i = 0; i < size; ++i)

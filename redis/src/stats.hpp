@@ -7,9 +7,14 @@
 // add) and INFO sums them. Rare events (connections, expired keys, restarts)
 // are shared atomics.
 //
+// CONFIG RESETSTAT cannot zero what other threads write without a locked
+// add on their side: `reset` keeps the sums at that instant as a baseline,
+// which the sums subtract from then on. INFO's instantaneous rates come
+// from samples of the sums the owner takes every 100 ms (`sample`).
+//
 // Thread safety: `local()` and the `thread_counters` it returns are for the
-// calling thread; `sum`, `each_thread` and the shared atomics are safe from
-// any thread.
+// calling thread; the sums, `reset`, `sample`, `instantaneous`,
+// `each_thread` and the shared atomics are safe from any thread.
 #pragma once
 
 #include <array>
