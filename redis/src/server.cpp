@@ -19,6 +19,7 @@
 #include <string_view>
 #include <unordered_set>
 #include <utility>
+#include <vector>
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -107,6 +108,9 @@ struct connection {
   std::size_t out_off = 0;
   bool close_after = false; // QUIT or a protocol error: close once sent
   bool watching_out = false;
+  /// Closed: freed once the loop is done with this batch of events, which
+  /// may still name it.
+  bool closed = false;
   session sess;
 
   connection(int fd, parser_limits limits) : fd(fd), parser(limits) {
@@ -136,6 +140,7 @@ public:
       env_.stats.connected_clients.fetch_sub(1, std::memory_order_relaxed);
       delete c;
     }
+    free_closed();
     if (epfd_ >= 0)
       ::close(epfd_);
   }
@@ -177,10 +182,11 @@ public:
           if (stopping.load())
             return;
           on_wakeup();
-        } else {
-          on_event(static_cast<connection*>(tag), events[i].events);
+        } else if (auto* c = static_cast<connection*>(tag); !c->closed) {
+          on_event(c, events[i].events);
         }
       }
+      free_closed();
     }
   }
 
@@ -282,6 +288,9 @@ private:
     }
   }
 
+  /// Closes `c`. It is freed after the current batch of events: a later
+  /// event of the batch may name it (a monitor whose flush failed in
+  /// on_wakeup, say, and then its hang-up).
   void close_conn(connection* c) {
     if (c->sess.monitor)
       env_.monitors.remove(c->sess.id);
@@ -291,7 +300,14 @@ private:
     ::close(c->fd);
     conns_.erase(c);
     env_.stats.connected_clients.fetch_sub(1, std::memory_order_relaxed);
-    delete c;
+    c->closed = true;
+    closed_.push_back(c);
+  }
+
+  void free_closed() {
+    for (auto* c : closed_)
+      delete c;
+    closed_.clear();
   }
 
   void on_event(connection* c, std::uint32_t events) {
@@ -502,6 +518,7 @@ private:
   int epfd_ = -1;
   parser_limits limits_;
   std::unordered_set<connection*> conns_;
+  std::vector<connection*> closed_; // close_conn's, freed by free_closed
   std::vector<std::string_view> args_;
   std::optional<store_table> tab_;
   std::unique_ptr<blocking_caller> caller_;

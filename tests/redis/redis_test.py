@@ -1892,6 +1892,37 @@ def suite_monitor():
     finally:
         for s in servers:
             s.stop()
+    # Monitors that hang up while lines are fed to them: the loop that
+    # sends their feed finds them gone (a batch of events once named a
+    # connection this freed earlier in the batch).
+    s = cachet("direct")
+    try:
+        writer = Conn(s.port)
+        stop = threading.Event()
+
+        def write():
+            while not stop.is_set():
+                writer.send(encode("SET", "k", "v") * 200)
+                for _ in range(200):
+                    writer.read_raw()
+
+        t = threading.Thread(target=write)
+        t.start()
+        try:
+            for _ in range(300):
+                m = Conn(s.port)
+                m.call("MONITOR")
+                m.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                  b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                m.close()  # a reset, with lines on the way
+        finally:
+            stop.set()
+            t.join()
+        check(s.proc.poll() is None and Conn(s.port).call("PING") == b"+PONG",
+              "the server after 300 monitors hung up: %r" % s.proc.poll())
+        writer.close()
+    finally:
+        s.stop()
     # A monitor that does not read is closed at the output-buffer limit,
     # as any client: what others write does not pile up for it.
     s = cachet("direct", "--output-buffer-limit=1mb")
