@@ -171,9 +171,9 @@ public:
   rates instantaneous();
 
   /// CONFIG RESETSTAT: the sums above, the rates, and the shared counters
-  /// below but connected_clients, start again from zero. The threads' own counters
-  /// are only ever written by their thread, so a reset keeps their sums at
-  /// this instant and subtracts them from then on.
+  /// below but connected_clients, start again from zero. The threads' own
+  /// counters are only ever written by their thread, so a reset keeps their
+  /// sums at this instant and subtracts them from then on.
   void reset();
 
   /// Calls `f(thread_counters&)` for every thread's counters.

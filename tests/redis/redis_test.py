@@ -363,19 +363,25 @@ SEQUENCE = [
     ("GET", "s"), ("SET", "ex", "v", "PX", "1"),
     # BITPOS: the bit argument, then the key, then the range; a clear bit
     # past the string only when no end is given
-    ("SET", "bp", b"\xff\xf0\x00"), ("BITPOS", "bp", "0"), ("BITPOS", "bp", "1"),
-    ("BITPOS", "bp", "1", "2"), ("BITPOS", "bp", "0", "0", "0"),
-    ("BITPOS", "bp", "0", "0"), ("BITPOS", "bp", "1", "-1"),
-    ("BITPOS", "bp", "1", "7", "15", "BIT"), ("BITPOS", "bp", "0", "7", "15", "bit"),
-    ("BITPOS", "bp", "0", "3", "5", "BIT"), ("BITPOS", "bp", "0", "9", "11", "BIT"),
-    ("BITPOS", "bp", "1", "20", "10", "BIT"), ("BITPOS", "bp", "0", "-3", "-1", "BIT"),
-    ("BITPOS", "bp", "0", "-100", "100", "BYTE"), ("BITPOS", "bp", "1", "0", "-1", "bogus"),
+    ("SET", "bp", b"\xff\xf0\x00"), ("BITPOS", "bp", "0"),
+    ("BITPOS", "bp", "1"), ("BITPOS", "bp", "1", "2"),
+    ("BITPOS", "bp", "0", "0", "0"), ("BITPOS", "bp", "0", "0"),
+    ("BITPOS", "bp", "1", "-1"), ("BITPOS", "bp", "1", "7", "15", "BIT"),
+    ("BITPOS", "bp", "0", "7", "15", "bit"),
+    ("BITPOS", "bp", "0", "3", "5", "BIT"),
+    ("BITPOS", "bp", "0", "9", "11", "BIT"),
+    ("BITPOS", "bp", "1", "20", "10", "BIT"),
+    ("BITPOS", "bp", "0", "-3", "-1", "BIT"),
+    ("BITPOS", "bp", "0", "-100", "100", "BYTE"),
+    ("BITPOS", "bp", "1", "0", "-1", "bogus"),
     ("BITPOS", "bp", "2"), ("BITPOS", "bp", "x"), ("BITPOS", "bp", "-1"),
     ("BITPOS", "nokey", "1"), ("BITPOS", "nokey", "0"),
     ("BITPOS", "nokey", "0", "x"), ("BITPOS", "bp", "0", "x"),
-    ("BITPOS", "bp", "0", "0", "x"), ("BITPOS", "bp", "0", "0", "1", "BIT", "x"),
+    ("BITPOS", "bp", "0", "0", "x"),
+    ("BITPOS", "bp", "0", "0", "1", "BIT", "x"),
     ("BITPOS", "bp"), ("SET", "b1s", b"\xff\xff"), ("BITPOS", "b1s", "0"),
-    ("BITPOS", "b1s", "0", "0", "-1"), ("BITPOS", "b1s", "0", "0", "-1", "BIT"),
+    ("BITPOS", "b1s", "0", "0", "-1"),
+    ("BITPOS", "b1s", "0", "0", "-1", "BIT"),
     ("BITPOS", "b1s", "0", "1"), ("BITPOS", "b1s", "0", "3", "BIT"),
     ("BITPOS", "b1s", "1", "3", "BIT"), ("SET", "bempty", ""),
     ("BITPOS", "bempty", "0"), ("BITPOS", "bempty", "1"),
@@ -501,7 +507,8 @@ SEQUENCE = [
     ("BITPOS", "x3", str(n % 2), str(n - 12), str(n % 7 - 3)),
     ("BITPOS", "x1", str(n % 2), str(n * 3 - 30), str(n * 5 - 40), "BIT"),
     ("BITPOS", "x2", str((n + 1) % 2), str(n % 9), str(n % 9 + n % 4), "BIT"),
-    ("BITPOS", "x3", str(n % 2), str(n % 11), "BIT"))] + [cmd for n in range(12) for cmd in (
+    ("BITPOS", "x3", str(n % 2), str(n % 11), "BIT"))
+] + [cmd for n in range(12) for cmd in (
     ("SET", "r1", rand_text(2 * n)), ("SET", "r2", rand_text(2 * n + 1)),
     ("LCS", "r1", "r2"), ("LCS", "r1", "r2", "IDX", "WITHMATCHLEN"),
     ("LCS", "r2", "r1", "IDX", "MINMATCHLEN", "2"))] + [
@@ -1808,7 +1815,8 @@ def suite_slowlog():
                       % (s.name, e[4], port))
                 entries.append((e[3], e[5]))
             ids = [e[0] for e in got]
-            check(ids == sorted(ids, reverse=True) and len(set(ids)) == len(ids),
+            check(ids == sorted(ids, reverse=True)
+                  and len(set(ids)) == len(ids),
                   "%s slowlog ids: %r" % (s.name, ids))
             logs.append(entries)
             # The bound: trimmed as soon as it is lowered; off at -1 and
@@ -1870,7 +1878,8 @@ def suite_monitor():
             got = []
             for l in lines:
                 hit = re.fullmatch(rb"\+(\d+)\.(\d{6}) \[0 ([^\]]*)\] (.*)", l)
-                check(hit is not None and abs(int(hit.group(1)) - time.time()) < 10,
+                check(hit is not None
+                      and abs(int(hit.group(1)) - time.time()) < 10,
                       "%s MONITOR line %r" % (s.name, l))
                 if hit:
                     got.append((who.get(hit.group(3), hit.group(3)),
