@@ -13,7 +13,6 @@
 #include "memory.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <climits>
 #include <cstdio>
 #include <iterator>
@@ -492,9 +491,7 @@ void feed_monitors(server_env& env, const session& sess, const args_t& argv,
                    std::string_view name) {
   if (env.persist.loading())
     return; // as redis: nothing is fed while the dump loads
-  using namespace std::chrono;
-  auto us = duration_cast<microseconds>(system_clock::now().time_since_epoch())
-              .count();
+  auto us = now_us();
   char stamp[48];
   std::snprintf(stamp, sizeof(stamp), "+%lld.%06lld [0 ",
                 static_cast<long long>(us / 1000000),

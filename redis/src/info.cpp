@@ -15,7 +15,6 @@
 #include "call.hpp"
 #include "memory.hpp"
 
-#include <chrono>
 #include <cstdio>
 #include <map>
 #include <random>
@@ -166,10 +165,7 @@ void server_section(info_writer& w, server_env& env) {
   w.line("process_id", ::getpid());
   w.line("run_id", run_id());
   w.line("tcp_port", env.config.port);
-  w.line("server_time_usec",
-         std::chrono::duration_cast<std::chrono::microseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-           .count());
+  w.line("server_time_usec", now_us());
   w.line("uptime_in_seconds", uptime);
   w.line("uptime_in_days", uptime / 86400);
   // The owner's active expiry runs every 100 ms: redis's default hz.

@@ -13,7 +13,6 @@
 #include "glob.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <climits>
 #include <iterator>
 #include <optional>
@@ -370,9 +369,7 @@ void cmd_ping(call& c) {
 
 // TIME: unix seconds and the microseconds within the second, as bulks.
 void cmd_time(call& c) {
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-              std::chrono::system_clock::now().time_since_epoch())
-              .count();
+  auto us = now_us();
   reply::array(c.out, 2);
   reply::bulk(c.out, ll_text(us / 1000000));
   reply::bulk(c.out, ll_text(us % 1000000));

@@ -44,6 +44,13 @@ inline std::int64_t now_ms() {
     .count();
 }
 
+/// Unix time in microseconds (redis's ustime()).
+inline std::int64_t now_us() {
+  using namespace std::chrono;
+  return duration_cast<microseconds>(system_clock::now().time_since_epoch())
+    .count();
+}
+
 /// Nanoseconds of steady_clock.
 inline std::int64_t steady_ns() {
   using namespace std::chrono;
